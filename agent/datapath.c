@@ -1,0 +1,225 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "datapath.h"
+#include "from_vm.skel.h"
+#include "to_vm.skel.h"
+#include "uplink.skel.h"
+
+static const char *const map_names[XTAP_MAP_COUNT] = {
+	[XTAP_MAP_PORTS]        = "xtap_ports",
+	[XTAP_MAP_PORT_STATS]   = "xtap_port_stats",
+	[XTAP_MAP_ADDR4]        = "xtap_addr4",
+	[XTAP_MAP_ADDR6]        = "xtap_addr6",
+	[XTAP_MAP_ACL4]         = "xtap_acl4",
+	[XTAP_MAP_ACL6]         = "xtap_acl6",
+	[XTAP_MAP_ACL_RULES]    = "xtap_acl_rules",
+	[XTAP_MAP_ACL_HITS]     = "xtap_acl_hits",
+	[XTAP_MAP_RATE_STATE]   = "xtap_rate_state",
+	[XTAP_MAP_SEGMENTS]     = "xtap_segments",
+	[XTAP_MAP_FDB]          = "xtap_fdb",
+	[XTAP_MAP_REDIRECT]     = "xtap_redirect",
+	[XTAP_MAP_FLOOD]        = "xtap_flood",
+	[XTAP_MAP_SEG_PORTS]    = "xtap_seg_ports",
+	[XTAP_MAP_UPLINKS]      = "xtap_uplinks",
+	[XTAP_MAP_UPLINK_STATS] = "xtap_upl_stats",
+};
+
+const char *xtap_map_name(enum xtap_map_id id)
+{
+	return id < XTAP_MAP_COUNT ? map_names[id] : NULL;
+}
+
+static int is_shared_map(const char *name)
+{
+	int i;
+
+	for (i = 0; i < XTAP_MAP_COUNT; i++)
+		if (!strcmp(name, map_names[i]))
+			return 1;
+	return 0;
+}
+
+/* A map pinned by an earlier run must match what this build declares. */
+static int pinned_map_compatible(const struct bpf_map *map, int fd)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return 0;
+	return info.type == bpf_map__type(map) && info.key_size == bpf_map__key_size(map) &&
+	       info.value_size == bpf_map__value_size(map) &&
+	       info.max_entries == bpf_map__max_entries(map);
+}
+
+/*
+ * Points obj's shared maps at the pinned ones, or at those an object loaded
+ * before it created. (Done here rather than with LIBBPF_PIN_BY_NAME: libbpf
+ * 1.1 refuses to reuse a pinned devmap, whose flags the kernel amends.)
+ */
+static int share_maps(struct xtap_datapath *dp, struct bpf_object *obj,
+		      struct bpf_object *const *earlier, int n_earlier)
+{
+	char path[PATH_MAX + 32];
+	struct bpf_map *map;
+	int i, fd, err;
+
+	bpf_object__for_each_map(map, obj) {
+		const char *name = bpf_map__name(map);
+		struct bpf_map *prev = NULL;
+
+		if (!is_shared_map(name))
+			continue;
+		for (i = 0; i < n_earlier && !prev; i++)
+			prev = bpf_object__find_map_by_name(earlier[i], name);
+		if (prev) {
+			err = bpf_map__reuse_fd(map, bpf_map__fd(prev));
+			if (err)
+				return err;
+			continue;
+		}
+		snprintf(path, sizeof(path), "%s/%s", dp->pin_dir, name);
+		fd = bpf_obj_get(path);
+		if (fd < 0)
+			continue;
+		if (!pinned_map_compatible(map, fd)) {
+			fprintf(stderr, "xtap: pinned map %s was made by an incompatible xtap build: "
+				"remove it (xtapctl teardown) and start again\n", path);
+			close(fd);
+			return -EEXIST;
+		}
+		err = bpf_map__reuse_fd(map, fd);
+		close(fd);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+static int pin_maps(struct xtap_datapath *dp, struct bpf_object *obj)
+{
+	char path[PATH_MAX + 32];
+	struct bpf_map *map;
+	int err;
+
+	bpf_object__for_each_map(map, obj) {
+		const char *name = bpf_map__name(map);
+
+		if (!is_shared_map(name))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dp->pin_dir, name);
+		if (!access(path, F_OK))
+			continue;
+		err = bpf_map__pin(map, path);
+		if (err) {
+			fprintf(stderr, "xtap: pinning %s: %s\n", path, strerror(-err));
+			return err;
+		}
+	}
+	return 0;
+}
+
+#define XTAP_LOAD_SKEL(dp, field, name, earlier, n_earlier)                              \
+	({                                                                               \
+		int __err = 0;                                                           \
+		(dp)->field = name##_bpf__open();                                        \
+		if (!(dp)->field)                                                        \
+			__err = -errno;                                                  \
+		if (!__err)                                                              \
+			__err = share_maps(dp, (dp)->field->obj, earlier, n_earlier);    \
+		if (!__err)                                                              \
+			__err = name##_bpf__load((dp)->field);                          \
+		if (!__err)                                                              \
+			__err = pin_maps(dp, (dp)->field->obj);                          \
+		if (__err)                                                               \
+			fprintf(stderr, "xtap: loading BPF object %s failed: %s\n",     \
+				#name, strerror(-__err));                                \
+		__err;                                                                   \
+	})
+
+int xtap_datapath_load(struct xtap_datapath *dp, const char *pin_dir)
+{
+	struct bpf_object *loaded[2] = { NULL, NULL };
+	int err;
+
+	memset(dp, 0, sizeof(*dp));
+	if (strlen(pin_dir) >= sizeof(dp->pin_dir))
+		return -ENAMETOOLONG;
+	strcpy(dp->pin_dir, pin_dir);
+	if (access(pin_dir, W_OK)) {
+		err = -errno;
+		fprintf(stderr, "xtap: pin directory %s: %s (is bpffs mounted there?)\n",
+			pin_dir, strerror(errno));
+		return err;
+	}
+	err = XTAP_LOAD_SKEL(dp, from_vm, from_vm, loaded, 0);
+	if (!err) {
+		loaded[0] = dp->from_vm->obj;
+		err = XTAP_LOAD_SKEL(dp, to_vm, to_vm, loaded, 1);
+	}
+	if (!err) {
+		loaded[1] = dp->to_vm->obj;
+		err = XTAP_LOAD_SKEL(dp, uplink, uplink, loaded, 2);
+	}
+	if (err)
+		xtap_datapath_close(dp);
+	return err;
+}
+
+void xtap_datapath_close(struct xtap_datapath *dp)
+{
+	uplink_bpf__destroy(dp->uplink);
+	to_vm_bpf__destroy(dp->to_vm);
+	from_vm_bpf__destroy(dp->from_vm);
+	dp->uplink = NULL;
+	dp->to_vm = NULL;
+	dp->from_vm = NULL;
+}
+
+int xtap_datapath_unpin(const char *pin_dir)
+{
+	char path[PATH_MAX + 32];
+	int i, err = 0;
+
+	for (i = 0; i < XTAP_MAP_COUNT; i++) {
+		snprintf(path, sizeof(path), "%s/%s", pin_dir, map_names[i]);
+		if (unlink(path) && errno != ENOENT)
+			err = -errno;
+	}
+	return err;
+}
+
+int xtap_map_fd(const struct xtap_datapath *dp, enum xtap_map_id id)
+{
+	struct bpf_map *m;
+
+	if (id >= XTAP_MAP_COUNT)
+		return -EINVAL;
+	/* Maps are shared by name; the object that declares them all is from_vm, but uplink stats. */
+	if (id == XTAP_MAP_UPLINK_STATS)
+		m = dp->uplink->maps.xtap_upl_stats;
+	else
+		m = bpf_object__find_map_by_name(dp->from_vm->obj, map_names[id]);
+	return m ? bpf_map__fd(m) : -ENOENT;
+}
+
+int xtap_prog_fd(const struct xtap_datapath *dp, enum xtap_prog_id id)
+{
+	switch (id) {
+	case XTAP_PROG_FROM_VM_XDP:      return bpf_program__fd(dp->from_vm->progs.xtap_from_vm);
+	case XTAP_PROG_FROM_VM_TC:       return bpf_program__fd(dp->from_vm->progs.xtap_from_vm_tc);
+	case XTAP_PROG_TO_VM_DEVMAP:     return bpf_program__fd(dp->to_vm->progs.xtap_to_vm);
+	case XTAP_PROG_TO_VM_TC:         return bpf_program__fd(dp->to_vm->progs.xtap_to_vm_tc);
+	case XTAP_PROG_FROM_UPLINK_XDP:  return bpf_program__fd(dp->uplink->progs.xtap_from_uplink);
+	case XTAP_PROG_FROM_UPLINK_TC:   return bpf_program__fd(dp->uplink->progs.xtap_from_uplink_tc);
+	case XTAP_PROG_TO_UPLINK_DEVMAP: return bpf_program__fd(dp->uplink->progs.xtap_to_uplink);
+	default:                         return -EINVAL;
+	}
+}

@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The loaded data plane: xtap's three BPF objects, their maps pinned by name
+ * under one bpffs directory so every object (and bpftool) shares them.
+ */
+#ifndef XTAP_DATAPATH_H
+#define XTAP_DATAPATH_H
+
+#include <limits.h>
+
+struct from_vm_bpf;
+struct to_vm_bpf;
+struct uplink_bpf;
+
+#define XTAP_DEFAULT_PIN_DIR "/sys/fs/bpf/xtap"
+
+struct xtap_datapath {
+	struct from_vm_bpf *from_vm;
+	struct to_vm_bpf *to_vm;
+	struct uplink_bpf *uplink;
+	char pin_dir[PATH_MAX];
+};
+
+/* The maps, by what they hold; fds stay valid while the datapath is loaded. */
+enum xtap_map_id {
+	XTAP_MAP_PORTS,
+	XTAP_MAP_PORT_STATS,
+	XTAP_MAP_ADDR4,
+	XTAP_MAP_ADDR6,
+	XTAP_MAP_ACL4,
+	XTAP_MAP_ACL6,
+	XTAP_MAP_ACL_RULES,
+	XTAP_MAP_ACL_HITS,
+	XTAP_MAP_RATE_STATE,
+	XTAP_MAP_SEGMENTS,
+	XTAP_MAP_FDB,
+	XTAP_MAP_REDIRECT,
+	XTAP_MAP_FLOOD,
+	XTAP_MAP_SEG_PORTS,
+	XTAP_MAP_UPLINKS,
+	XTAP_MAP_UPLINK_STATS,
+	XTAP_MAP_COUNT,
+};
+
+/* The programs, by hook. */
+enum xtap_prog_id {
+	XTAP_PROG_FROM_VM_XDP,     /* XDP on a VM tap */
+	XTAP_PROG_FROM_VM_TC,      /* tc ingress on a VM tap */
+	XTAP_PROG_TO_VM_DEVMAP,    /* devmap egress for a VM tap */
+	XTAP_PROG_TO_VM_TC,        /* tc egress on a VM tap */
+	XTAP_PROG_FROM_UPLINK_XDP, /* XDP on an uplink */
+	XTAP_PROG_FROM_UPLINK_TC,  /* tc ingress on an uplink */
+	XTAP_PROG_TO_UPLINK_DEVMAP,/* devmap egress for an uplink */
+	XTAP_PROG_COUNT,
+};
+
+/*
+ * Loads the programs and creates (or reuses) the maps pinned in pin_dir,
+ * which must be on a mounted bpffs. Returns 0 or a negative errno and
+ * prints what failed to stderr.
+ */
+int xtap_datapath_load(struct xtap_datapath *dp, const char *pin_dir);
+void xtap_datapath_close(struct xtap_datapath *dp);
+/* Removes every map xtap pinned in pin_dir (the directory itself stays). */
+int xtap_datapath_unpin(const char *pin_dir);
+
+int xtap_map_fd(const struct xtap_datapath *dp, enum xtap_map_id id);
+int xtap_prog_fd(const struct xtap_datapath *dp, enum xtap_prog_id id);
+const char *xtap_map_name(enum xtap_map_id id);
+
+#endif /* XTAP_DATAPATH_H */

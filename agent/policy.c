@@ -1,0 +1,788 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "policy.h"
+
+#define MAX_BYTES_PER_SEC   (400ULL * 1000 * 1000 * 1000 / 8)   /* 400 Gbit/s */
+#define MAX_PACKETS_PER_SEC (1000ULL * 1000 * 1000)
+#define NSEC_PER_SEC        1000000000ULL
+
+static int fail(struct xtap_err *err, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err) {
+		va_start(ap, fmt);
+		vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+		va_end(ap);
+	}
+	return code;
+}
+
+static int map_fail(struct xtap_err *err, const char *what, int code)
+{
+	if (code == -E2BIG || code == -ENOSPC || code == -ENOMEM)
+		return fail(err, code, "map %s is full: remove unused entries or raise the limit in include/xtap_abi.h",
+			    what);
+	return fail(err, code, "writing map %s failed: %s", what, strerror(-code));
+}
+
+/* ---- derived values ---- */
+
+static __u64 div_round(unsigned __int128 a, __u64 b)
+{
+	return (__u64)((a + b / 2) / b);
+}
+
+void xtap_rate_conf_from_spec(struct xtap_rate_conf *rc, const struct xtap_rate_spec *rs)
+{
+	memset(rc, 0, sizeof(*rc));
+	rc->bytes_per_sec = rs->bytes_per_sec;
+	rc->packets_per_sec = rs->packets_per_sec;
+	rc->burst_bytes = rs->burst_bytes;
+	rc->burst_packets = rs->burst_packets;
+	if (rs->bytes_per_sec) {
+		rc->ns_per_byte_fp = div_round((unsigned __int128)NSEC_PER_SEC << XTAP_RATE_FP_SHIFT,
+					       rs->bytes_per_sec);
+		rc->burst_bytes_ns = div_round((unsigned __int128)rs->burst_bytes * NSEC_PER_SEC,
+					       rs->bytes_per_sec);
+	}
+	if (rs->packets_per_sec) {
+		rc->ns_per_packet_fp = div_round((unsigned __int128)NSEC_PER_SEC << XTAP_RATE_FP_SHIFT,
+						 rs->packets_per_sec);
+		rc->burst_packets_ns = div_round((unsigned __int128)rs->burst_packets * NSEC_PER_SEC,
+						 rs->packets_per_sec);
+	}
+}
+
+void xtap_ipv6_link_local(__u8 out[16], const __u8 mac[6])
+{
+	memset(out, 0, 16);
+	out[0] = 0xfe;
+	out[1] = 0x80;
+	out[8] = mac[0] ^ 0x02;
+	out[9] = mac[1];
+	out[10] = mac[2];
+	out[11] = 0xff;
+	out[12] = 0xfe;
+	out[13] = mac[3];
+	out[14] = mac[4];
+	out[15] = mac[5];
+}
+
+static int prefix_max_len(__u8 family)
+{
+	return family == 4 ? 32 : family == 6 ? 128 : 0;
+}
+
+/* Clears the host bits so equal prefixes compare equal. */
+static void prefix_normalize(struct xtap_prefix *p)
+{
+	int bytes = p->family == 4 ? 4 : 16, i;
+
+	for (i = 0; i < bytes; i++) {
+		int bits = p->prefixlen - i * 8;
+
+		if (bits <= 0)
+			p->addr[i] = 0;
+		else if (bits < 8)
+			p->addr[i] &= (__u8)(0xFF << (8 - bits));
+	}
+	if (bytes == 4)
+		memset(p->addr + 4, 0, 12);
+}
+
+/* Does prefix a contain prefix b (same family)? */
+static int prefix_contains(const struct xtap_prefix *a, const struct xtap_prefix *b)
+{
+	struct xtap_prefix t = *b;
+
+	if (a->prefixlen > b->prefixlen)
+		return 0;
+	t.prefixlen = a->prefixlen;
+	prefix_normalize(&t);
+	return memcmp(t.addr, a->addr, 16) == 0;
+}
+
+/* ---- validation ---- */
+
+static int validate_rate(const struct xtap_rate_spec *rs, const char *dir, struct xtap_err *err)
+{
+	if (rs->bytes_per_sec) {
+		if (rs->bytes_per_sec > MAX_BYTES_PER_SEC)
+			return fail(err, -EINVAL, "rate %s: %llu bytes/s is more than 400 Gbit/s", dir,
+				    (unsigned long long)rs->bytes_per_sec);
+		if (rs->burst_bytes < XTAP_MIN_BURST_BYTES)
+			return fail(err, -EINVAL,
+				    "rate %s: burst of %llu bytes is below %u: GSO frames up to 64 KiB would never pass",
+				    dir, (unsigned long long)rs->burst_bytes, XTAP_MIN_BURST_BYTES);
+	}
+	if (rs->packets_per_sec) {
+		if (rs->packets_per_sec > MAX_PACKETS_PER_SEC)
+			return fail(err, -EINVAL, "rate %s: %llu packets/s is more than 1e9", dir,
+				    (unsigned long long)rs->packets_per_sec);
+		if (rs->burst_packets < 1)
+			return fail(err, -EINVAL, "rate %s: packet burst must be at least 1", dir);
+	}
+	return 0;
+}
+
+static int validate_prefix(const struct xtap_prefix *p, int any_ok, const char *what,
+			   struct xtap_err *err)
+{
+	if (p->family == 0 && any_ok && p->prefixlen == 0)
+		return 0;
+	if (p->family != 4 && p->family != 6)
+		return fail(err, -EINVAL, "%s: address family must be IPv4 or IPv6", what);
+	if (p->prefixlen > prefix_max_len(p->family))
+		return fail(err, -EINVAL, "%s: prefix length %u is longer than /%d", what, p->prefixlen,
+			    prefix_max_len(p->family));
+	return 0;
+}
+
+static int validate_acl(const struct xtap_acl_spec *acl, const char *dir, struct xtap_err *err)
+{
+	int i, j, ret;
+	char what[64];
+
+	if (acl->default_action > XTAP_ACL_ALLOW)
+		return fail(err, -EINVAL, "acl %s: default must be allow or deny", dir);
+	if (acl->n_rules > XTAP_MAX_ACL_RULES)
+		return fail(err, -E2BIG, "acl %s: %u rules, at most %d per port and direction", dir,
+			    acl->n_rules, XTAP_MAX_ACL_RULES);
+	for (i = 0; i < acl->n_rules; i++) {
+		const struct xtap_acl_rule_spec *r = &acl->rules[i];
+		int ports = !(r->port_min == 0 && r->port_max == 0xFFFF);
+
+		snprintf(what, sizeof(what), "acl %s rule %u", dir, r->rule_id);
+		ret = validate_prefix(&r->cidr, 1, what, err);
+		if (ret)
+			return ret;
+		if (r->action > XTAP_ACL_ALLOW)
+			return fail(err, -EINVAL, "%s: action must be allow or deny", what);
+		if (r->port_min > r->port_max)
+			return fail(err, -EINVAL, "%s: port range %u-%u is reversed", what, r->port_min,
+				    r->port_max);
+		if (ports && r->proto && r->proto != 6 && r->proto != 17 && r->proto != 132)
+			return fail(err, -EINVAL, "%s: ports need tcp, udp or sctp (protocol %u has none)",
+				    what, r->proto);
+		for (j = 0; j < i; j++)
+			if (acl->rules[j].rule_id == r->rule_id)
+				return fail(err, -EEXIST, "%s: rule id used twice", what);
+	}
+	return 0;
+}
+
+static int validate_port(const struct xtap_port_spec *s, struct xtap_err *err)
+{
+	int n4 = 0, n6 = 0, i, ret;
+
+	if (s->port_id >= XTAP_MAX_PORTS)
+		return fail(err, -EINVAL, "port id %u: must be below %d", s->port_id, XTAP_MAX_PORTS);
+	if (!s->ifindex)
+		return fail(err, -EINVAL, "port %u: no interface", s->port_id);
+	if ((s->mac[0] & 1) || !(s->mac[0] | s->mac[1] | s->mac[2] | s->mac[3] | s->mac[4] | s->mac[5]))
+		return fail(err, -EINVAL, "port %u: MAC must be unicast and not zero", s->port_id);
+	if (s->mtu < 68 || s->mtu > 65521)
+		return fail(err, -EINVAL, "port %u: MTU %u outside 68-65521", s->port_id, s->mtu);
+	if (s->flags & ~(XTAP_PORT_F_ALLOW_DHCP_SERVER | XTAP_PORT_F_ALLOW_ROUTER))
+		return fail(err, -EINVAL, "port %u: unknown flags 0x%x", s->port_id, s->flags);
+	if (s->n_addrs > 2 * XTAP_MAX_PORT_ADDRS)
+		return fail(err, -E2BIG, "port %u: too many addresses", s->port_id);
+	for (i = 0; i < s->n_addrs; i++) {
+		ret = validate_prefix(&s->addrs[i], 0, "address", err);
+		if (ret)
+			return ret;
+		if (s->addrs[i].family == 4)
+			n4++;
+		else
+			n6++;
+	}
+	if (n4 > XTAP_MAX_PORT_ADDRS || n6 + 1 > XTAP_MAX_PORT_ADDRS)
+		return fail(err, -E2BIG, "port %u: at most %d addresses per family (IPv6 includes the link-local)",
+			    s->port_id, XTAP_MAX_PORT_ADDRS);
+	ret = validate_acl(&s->acl[XTAP_DIR_FROM_VM], "from-vm", err);
+	if (!ret)
+		ret = validate_acl(&s->acl[XTAP_DIR_TO_VM], "to-vm", err);
+	if (!ret)
+		ret = validate_rate(&s->rate[XTAP_DIR_FROM_VM], "from-vm", err);
+	if (!ret)
+		ret = validate_rate(&s->rate[XTAP_DIR_TO_VM], "to-vm", err);
+	return ret;
+}
+
+/* ---- sets (address and ACL), keyed by set id ---- */
+
+static __u32 addr_set_id(__u32 port_id, __u32 gen)
+{
+	return port_id * XTAP_POLICY_GENS + gen;
+}
+
+static __u32 acl_set_id(__u32 port_id, __u32 gen, __u32 dir)
+{
+	return addr_set_id(port_id, gen) * XTAP_DIRS + dir;
+}
+
+typedef int (*key_pred)(const void *key, const void *ctx);
+
+/*
+ * Deletes every key of a map the predicate selects. Keys are collected
+ * first: deleting while walking would restart the walk.
+ */
+static int delete_keys_if(int fd, size_t key_size, key_pred pred, const void *ctx)
+{
+	size_t cap = 64, n = 0, i;
+	char *keys = malloc(cap * key_size);
+	char prev[64], next[64];
+	int have_prev = 0, err = 0;
+
+	if (!keys)
+		return -ENOMEM;
+	while (bpf_map_get_next_key(fd, have_prev ? prev : NULL, next) == 0) {
+		if (pred(next, ctx)) {
+			if (n == cap) {
+				char *grown = realloc(keys, 2 * cap * key_size);
+
+				if (!grown) {
+					err = -ENOMEM;
+					break;
+				}
+				keys = grown;
+				cap *= 2;
+			}
+			memcpy(keys + n++ * key_size, next, key_size);
+		}
+		memcpy(prev, next, key_size);
+		have_prev = 1;
+	}
+	for (i = 0; i < n; i++)
+		bpf_map_delete_elem(fd, keys + i * key_size);
+	free(keys);
+	return err;
+}
+
+struct u32_at {
+	size_t off;
+	__u32 value;
+};
+
+static int key_has_u32_at(const void *key, const void *ctx)
+{
+	const struct u32_at *m = ctx;
+	__u32 v;
+
+	memcpy(&v, (const char *)key + m->off, sizeof(v));
+	return v == m->value;
+}
+
+static void delete_set(const struct xtap_datapath *dp, enum xtap_map_id map, size_t key_size,
+		       __u32 set)
+{
+	/* Set ids sit right after the LPM prefixlen, or first in a rule key. */
+	struct u32_at m = { .off = map == XTAP_MAP_ACL_RULES ? 0 : sizeof(__u32), .value = set };
+
+	delete_keys_if(xtap_map_fd(dp, map), key_size, key_has_u32_at, &m);
+}
+
+static void delete_gen(const struct xtap_datapath *dp, __u32 port_id, __u32 gen)
+{
+	__u32 dir;
+
+	delete_set(dp, XTAP_MAP_ADDR4, sizeof(struct xtap_ip4_key), addr_set_id(port_id, gen));
+	delete_set(dp, XTAP_MAP_ADDR6, sizeof(struct xtap_ip6_key), addr_set_id(port_id, gen));
+	for (dir = 0; dir < XTAP_DIRS; dir++) {
+		__u32 set = acl_set_id(port_id, gen, dir);
+
+		delete_set(dp, XTAP_MAP_ACL4, sizeof(struct xtap_ip4_key), set);
+		delete_set(dp, XTAP_MAP_ACL6, sizeof(struct xtap_ip6_key), set);
+		delete_set(dp, XTAP_MAP_ACL_RULES, sizeof(struct xtap_acl_rule_key), set);
+	}
+}
+
+static int lpm_write(const struct xtap_datapath *dp, int family, enum xtap_map_id map4,
+		     enum xtap_map_id map6, __u32 set, const struct xtap_prefix *p,
+		     const void *value)
+{
+	int ret;
+
+	if (family == 4) {
+		struct xtap_ip4_key k = { .prefixlen = 32 + p->prefixlen, .set = set };
+
+		memcpy(&k.addr, p->addr, 4);
+		ret = bpf_map_update_elem(xtap_map_fd(dp, map4), &k, value, BPF_ANY);
+	} else {
+		struct xtap_ip6_key k = { .prefixlen = 32 + p->prefixlen, .set = set };
+
+		memcpy(k.addr, p->addr, 16);
+		ret = bpf_map_update_elem(xtap_map_fd(dp, map6), &k, value, BPF_ANY);
+	}
+	return ret ? -errno : 0;
+}
+
+static int write_addrs(const struct xtap_datapath *dp, const struct xtap_port_spec *s, __u32 set,
+		       struct xtap_err *err)
+{
+	struct xtap_prefix ll = { .family = 6, .prefixlen = 128 };
+	int i, ret;
+
+	xtap_ipv6_link_local(ll.addr, s->mac);
+	for (i = -1; i < s->n_addrs; i++) {
+		struct xtap_prefix p = i < 0 ? ll : s->addrs[i];
+		struct xtap_addr_entry v = { .prefixlen = p.prefixlen };
+
+		prefix_normalize(&p);
+		ret = lpm_write(dp, p.family, XTAP_MAP_ADDR4, XTAP_MAP_ADDR6, set, &p, &v);
+		if (ret)
+			return map_fail(err, p.family == 4 ? "xtap_addr4" : "xtap_addr6", ret);
+	}
+	return 0;
+}
+
+struct ranked_rule {
+	const struct xtap_acl_rule_spec *r;
+	int index;
+};
+
+static int rank_cmp(const void *a, const void *b)
+{
+	const struct ranked_rule *x = a, *y = b;
+
+	if (x->r->priority != y->r->priority)
+		return x->r->priority < y->r->priority ? -1 : 1;
+	return x->index - y->index;
+}
+
+/* The rule's address as a prefix of family fam, or 0 when it does not apply to fam. */
+static int rule_prefix(const struct xtap_acl_rule_spec *r, int fam, struct xtap_prefix *out)
+{
+	if (r->cidr.family == 0) {
+		memset(out, 0, sizeof(*out));
+		out->family = fam;
+		return 1;
+	}
+	if (r->cidr.family != fam)
+		return 0;
+	*out = r->cidr;
+	prefix_normalize(out);
+	return 1;
+}
+
+/*
+ * Writes one ACL set: the rules by rank, and for every distinct rule prefix
+ * the bitmap of ranks whose prefix contains it (struct xtap_acl_match).
+ */
+static int write_acl(const struct xtap_datapath *dp, const struct xtap_acl_spec *acl, __u32 set,
+		     __u32 port_id, struct xtap_err *err)
+{
+	struct ranked_rule rk[XTAP_MAX_ACL_RULES];
+	int n = acl->n_rules, i, j, fam, ret;
+	unsigned int ncpu = libbpf_num_possible_cpus();
+
+	for (i = 0; i < n; i++) {
+		rk[i].r = &acl->rules[i];
+		rk[i].index = i;
+	}
+	qsort(rk, n, sizeof(rk[0]), rank_cmp);
+
+	for (i = 0; i < n; i++) {
+		const struct xtap_acl_rule_spec *r = rk[i].r;
+		struct xtap_acl_rule_key key = { .set = set, .rank = i };
+		struct xtap_acl_rule v = {
+			.rule_id = r->rule_id, .priority = r->priority, .action = r->action,
+			.proto = r->proto, .port_min = r->port_min, .port_max = r->port_max,
+			.family = r->cidr.family, .prefixlen = r->cidr.prefixlen,
+		};
+		struct xtap_acl_hit_key hk = { .port_id = port_id, .rule_id = r->rule_id };
+		struct xtap_counter zero[ncpu];
+
+		memcpy(v.addr, r->cidr.addr, 16);
+		if (bpf_map_update_elem(xtap_map_fd(dp, XTAP_MAP_ACL_RULES), &key, &v, BPF_ANY))
+			return map_fail(err, "xtap_acl_rules", -errno);
+		/* Counters survive policy changes: only create missing ones. */
+		memset(zero, 0, sizeof(zero));
+		if (bpf_map_update_elem(xtap_map_fd(dp, XTAP_MAP_ACL_HITS), &hk, zero, BPF_NOEXIST) &&
+		    errno != EEXIST)
+			return map_fail(err, "xtap_acl_hits", -errno);
+	}
+
+	for (fam = 4; fam <= 6; fam += 2) {
+		for (i = 0; i < n; i++) {
+			struct xtap_prefix p, q, prev;
+			struct xtap_acl_match m = {};
+			int seen = 0;
+
+			if (!rule_prefix(rk[i].r, fam, &p))
+				continue;
+			for (j = 0; j < i && !seen; j++)
+				seen = rule_prefix(rk[j].r, fam, &prev) && prev.prefixlen == p.prefixlen &&
+				       !memcmp(prev.addr, p.addr, 16);
+			if (seen)
+				continue;
+			for (j = 0; j < n; j++)
+				if (rule_prefix(rk[j].r, fam, &q) && prefix_contains(&q, &p))
+					m.rules[j / 64] |= 1ULL << (j % 64);
+			ret = lpm_write(dp, fam, XTAP_MAP_ACL4, XTAP_MAP_ACL6, set, &p, &m);
+			if (ret)
+				return map_fail(err, fam == 4 ? "xtap_acl4" : "xtap_acl6", ret);
+		}
+	}
+	return 0;
+}
+
+static int hit_is_stale(const void *key, const void *ctx)
+{
+	const struct xtap_acl_hit_key *k = key;
+	const struct xtap_port_spec *s = ctx;
+	int d, i;
+
+	if (k->port_id != s->port_id)
+		return 0;
+	for (d = 0; d < XTAP_DIRS; d++)
+		for (i = 0; i < s->acl[d].n_rules; i++)
+			if (s->acl[d].rules[i].rule_id == k->rule_id)
+				return 0;
+	return 1;
+}
+
+/* Drops hit counters of rules the port no longer has. */
+static void prune_hits(const struct xtap_datapath *dp, const struct xtap_port_spec *s)
+{
+	delete_keys_if(xtap_map_fd(dp, XTAP_MAP_ACL_HITS), sizeof(struct xtap_acl_hit_key),
+		       hit_is_stale, s);
+}
+
+/* ---- segments and membership ---- */
+
+static int flood_map_fd(const struct xtap_datapath *dp, __u32 segment_id)
+{
+	__u32 inner_id;
+
+	if (bpf_map_lookup_elem(xtap_map_fd(dp, XTAP_MAP_FLOOD), &segment_id, &inner_id))
+		return -errno;
+	return bpf_map_get_fd_by_id(inner_id);
+}
+
+static int devmap_add(int fd, __u32 ifindex, int prog_fd)
+{
+	struct bpf_devmap_val v = { .ifindex = ifindex, .bpf_prog.fd = prog_fd };
+
+	return bpf_map_update_elem(fd, &ifindex, &v, BPF_ANY) ? -errno : 0;
+}
+
+int xtap_segment_write(const struct xtap_datapath *dp, __u32 segment_id,
+		       const struct xtap_segment *seg, struct xtap_err *err)
+{
+	int seg_fd = xtap_map_fd(dp, XTAP_MAP_SEGMENTS), upl_fd = xtap_map_fd(dp, XTAP_MAP_UPLINKS);
+	struct xtap_uplink_vlan_key uk = { .ifindex = seg->uplink_ifindex, .vlan = seg->vlan };
+	struct xtap_segment old;
+	int has_old, flood_fd, ret;
+	__u32 other;
+
+	if (seg->vlan > 4094)
+		return fail(err, -EINVAL, "segment %u: VLAN %u outside 0-4094", segment_id, seg->vlan);
+	if (seg->vlan && !seg->uplink_ifindex)
+		return fail(err, -EINVAL, "segment %u: a VLAN needs an uplink", segment_id);
+	if (seg->flags & ~XTAP_SEGMENT_F_FLOOD_HOST)
+		return fail(err, -EINVAL, "segment %u: unknown flags 0x%x", segment_id, seg->flags);
+	if (seg->uplink_ifindex && !bpf_map_lookup_elem(upl_fd, &uk, &other) && other != segment_id)
+		return fail(err, -EEXIST, "segment %u: uplink ifindex %u VLAN %u already carries segment %u",
+			    segment_id, seg->uplink_ifindex, seg->vlan, other);
+	has_old = !bpf_map_lookup_elem(seg_fd, &segment_id, &old);
+
+	flood_fd = flood_map_fd(dp, segment_id);
+	if (flood_fd < 0) {
+		LIBBPF_OPTS(bpf_map_create_opts, o);
+		int outer = xtap_map_fd(dp, XTAP_MAP_FLOOD);
+
+		flood_fd = bpf_map_create(BPF_MAP_TYPE_DEVMAP_HASH, "xtap_flood_seg", sizeof(__u32),
+					  sizeof(struct bpf_devmap_val), XTAP_MAX_SEGMENT_PORTS + 1, &o);
+		if (flood_fd < 0)
+			return map_fail(err, "xtap_flood (inner devmap)", -errno);
+		if (bpf_map_update_elem(outer, &segment_id, &flood_fd, BPF_ANY)) {
+			ret = map_fail(err, "xtap_flood", -errno);
+			close(flood_fd);
+			return ret;
+		}
+	}
+
+	if (has_old && old.uplink_ifindex &&
+	    (old.uplink_ifindex != seg->uplink_ifindex || old.vlan != seg->vlan)) {
+		struct xtap_uplink_vlan_key ok = { .ifindex = old.uplink_ifindex, .vlan = old.vlan };
+
+		bpf_map_delete_elem(upl_fd, &ok);
+		if (old.uplink_ifindex != seg->uplink_ifindex)
+			bpf_map_delete_elem(flood_fd, &old.uplink_ifindex);
+	}
+	if (seg->uplink_ifindex) {
+		int prog = xtap_prog_fd(dp, XTAP_PROG_TO_UPLINK_DEVMAP);
+
+		ret = devmap_add(xtap_map_fd(dp, XTAP_MAP_REDIRECT), seg->uplink_ifindex, prog);
+		if (!ret)
+			ret = devmap_add(flood_fd, seg->uplink_ifindex, prog);
+		if (!ret && bpf_map_update_elem(upl_fd, &uk, &segment_id, BPF_ANY))
+			ret = -errno;
+		if (ret) {
+			close(flood_fd);
+			return fail(err, ret, "segment %u: adding uplink ifindex %u failed: %s (is it an Ethernet device that is up?)",
+				    segment_id, seg->uplink_ifindex, strerror(-ret));
+		}
+	}
+	close(flood_fd);
+	if (bpf_map_update_elem(seg_fd, &segment_id, seg, BPF_ANY))
+		return map_fail(err, "xtap_segments", -errno);
+	return 0;
+}
+
+int xtap_segment_delete(const struct xtap_datapath *dp, __u32 segment_id, struct xtap_err *err)
+{
+	struct u32_at in_segment = { .off = 0, .value = segment_id };
+	struct xtap_segment_ports sp;
+	struct xtap_segment seg;
+
+	if (bpf_map_lookup_elem(xtap_map_fd(dp, XTAP_MAP_SEGMENTS), &segment_id, &seg))
+		return fail(err, -ENOENT, "segment %u does not exist", segment_id);
+	if (!bpf_map_lookup_elem(xtap_map_fd(dp, XTAP_MAP_SEG_PORTS), &segment_id, &sp) && sp.count)
+		return fail(err, -EBUSY, "segment %u still has %u ports: delete them first", segment_id,
+			    sp.count);
+	if (seg.uplink_ifindex) {
+		struct xtap_uplink_vlan_key uk = { .ifindex = seg.uplink_ifindex, .vlan = seg.vlan };
+
+		bpf_map_delete_elem(xtap_map_fd(dp, XTAP_MAP_UPLINKS), &uk);
+	}
+	/* Host MACs of the segment. */
+	delete_keys_if(xtap_map_fd(dp, XTAP_MAP_FDB), sizeof(struct xtap_fdb_key), key_has_u32_at,
+		       &in_segment);
+	bpf_map_delete_elem(xtap_map_fd(dp, XTAP_MAP_SEG_PORTS), &segment_id);
+	bpf_map_delete_elem(xtap_map_fd(dp, XTAP_MAP_FLOOD), &segment_id);
+	bpf_map_delete_elem(xtap_map_fd(dp, XTAP_MAP_SEGMENTS), &segment_id);
+	return 0;
+}
+
+static void seg_ports_remove(const struct xtap_datapath *dp, __u32 segment_id, __u32 ifindex)
+{
+	int fd = xtap_map_fd(dp, XTAP_MAP_SEG_PORTS);
+	struct xtap_segment_ports sp;
+	__u32 i;
+
+	if (bpf_map_lookup_elem(fd, &segment_id, &sp))
+		return;
+	for (i = 0; i < sp.count; i++) {
+		if (sp.ifindex[i] == ifindex) {
+			sp.ifindex[i] = sp.ifindex[--sp.count];
+			break;
+		}
+	}
+	bpf_map_update_elem(fd, &segment_id, &sp, BPF_ANY);
+}
+
+static void membership_remove(const struct xtap_datapath *dp, const struct xtap_port *p)
+{
+	struct xtap_fdb_key fk = { .segment_id = p->segment_id };
+	int flood_fd = flood_map_fd(dp, p->segment_id);
+
+	memcpy(fk.mac, p->mac, 6);
+	bpf_map_delete_elem(xtap_map_fd(dp, XTAP_MAP_FDB), &fk);
+	if (flood_fd >= 0) {
+		bpf_map_delete_elem(flood_fd, &p->ifindex);
+		close(flood_fd);
+	}
+	seg_ports_remove(dp, p->segment_id, p->ifindex);
+	bpf_map_delete_elem(xtap_map_fd(dp, XTAP_MAP_REDIRECT), &p->ifindex);
+}
+
+static int membership_add(const struct xtap_datapath *dp, const struct xtap_port *p,
+			  struct xtap_err *err)
+{
+	int sp_fd = xtap_map_fd(dp, XTAP_MAP_SEG_PORTS), prog = xtap_prog_fd(dp, XTAP_PROG_TO_VM_DEVMAP);
+	struct xtap_fdb_key fk = { .segment_id = p->segment_id };
+	struct xtap_fdb_entry fe = { .ifindex = p->ifindex, .port_id = p->port_id };
+	struct xtap_segment_ports sp = {};
+	int flood_fd, ret;
+	__u32 i;
+
+	ret = devmap_add(xtap_map_fd(dp, XTAP_MAP_REDIRECT), p->ifindex, prog);
+	if (ret)
+		return fail(err, ret, "port %u: adding ifindex %u to xtap_redirect failed: %s",
+			    p->port_id, p->ifindex, strerror(-ret));
+	flood_fd = flood_map_fd(dp, p->segment_id);
+	if (flood_fd < 0)
+		return fail(err, flood_fd, "segment %u has no flood map: write the segment first",
+			    p->segment_id);
+	ret = devmap_add(flood_fd, p->ifindex, prog);
+	close(flood_fd);
+	if (ret)
+		return map_fail(err, "xtap_flood (inner devmap)", ret);
+
+	bpf_map_lookup_elem(sp_fd, &p->segment_id, &sp);
+	for (i = 0; i < sp.count && sp.ifindex[i] != p->ifindex; i++)
+		;
+	if (i == sp.count) {
+		if (sp.count >= XTAP_MAX_SEGMENT_PORTS)
+			return fail(err, -E2BIG, "segment %u already has %d ports", p->segment_id,
+				    XTAP_MAX_SEGMENT_PORTS);
+		sp.ifindex[sp.count++] = p->ifindex;
+		if (bpf_map_update_elem(sp_fd, &p->segment_id, &sp, BPF_ANY))
+			return map_fail(err, "xtap_seg_ports", -errno);
+	}
+	memcpy(fk.mac, p->mac, 6);
+	if (bpf_map_update_elem(xtap_map_fd(dp, XTAP_MAP_FDB), &fk, &fe, BPF_ANY))
+		return map_fail(err, "xtap_fdb", -errno);
+	return 0;
+}
+
+/* Zeroes the per-port arrays a previous port with the same id left behind. */
+static int reset_port_state(const struct xtap_datapath *dp, __u32 port_id)
+{
+	unsigned int ncpu = libbpf_num_possible_cpus();
+	struct xtap_port_stats *zero = calloc(ncpu, sizeof(*zero));
+	struct xtap_rate_state rs = {};
+	__u32 i, idx;
+	int ret = 0;
+
+	if (!zero)
+		return -ENOMEM;
+	if (bpf_map_update_elem(xtap_map_fd(dp, XTAP_MAP_PORT_STATS), &port_id, zero, BPF_ANY))
+		ret = -errno;
+	for (i = 0; i < XTAP_DIRS && !ret; i++) {
+		idx = port_id * XTAP_DIRS + i;
+		if (bpf_map_update_elem(xtap_map_fd(dp, XTAP_MAP_RATE_STATE), &idx, &rs, BPF_ANY))
+			ret = -errno;
+	}
+	free(zero);
+	return ret;
+}
+
+static int port_id_taken(const struct xtap_datapath *dp, __u32 port_id, __u32 ifindex)
+{
+	int fd = xtap_map_fd(dp, XTAP_MAP_PORTS);
+	__u32 key, next, *cur = NULL;
+	struct xtap_port p;
+
+	while (bpf_map_get_next_key(fd, cur, &next) == 0) {
+		if (next != ifindex && !bpf_map_lookup_elem(fd, &next, &p) && p.port_id == port_id)
+			return 1;
+		key = next;
+		cur = &key;
+	}
+	return 0;
+}
+
+int xtap_port_write(const struct xtap_datapath *dp, const struct xtap_port_spec *s,
+		    struct xtap_err *err)
+{
+	int ports_fd = xtap_map_fd(dp, XTAP_MAP_PORTS);
+	struct xtap_fdb_key fk = { .segment_id = s->segment_id };
+	struct xtap_fdb_entry fe;
+	struct xtap_segment seg;
+	struct xtap_port old, p = {};
+	__u32 gen, dir;
+	int has_old, ret;
+
+	ret = validate_port(s, err);
+	if (ret)
+		return ret;
+	if (bpf_map_lookup_elem(xtap_map_fd(dp, XTAP_MAP_SEGMENTS), &s->segment_id, &seg))
+		return fail(err, -ENOENT, "port %u: segment %u does not exist: create it first",
+			    s->port_id, s->segment_id);
+	has_old = !bpf_map_lookup_elem(ports_fd, &s->ifindex, &old);
+	if (has_old && old.port_id != s->port_id)
+		return fail(err, -EEXIST, "ifindex %u already belongs to port %u", s->ifindex, old.port_id);
+	if (!has_old && port_id_taken(dp, s->port_id, s->ifindex))
+		return fail(err, -EEXIST, "port id %u is already in use", s->port_id);
+	memcpy(fk.mac, s->mac, 6);
+	if (!bpf_map_lookup_elem(xtap_map_fd(dp, XTAP_MAP_FDB), &fk, &fe) && fe.ifindex != s->ifindex)
+		return fail(err, -EEXIST, "port %u: MAC %02x:%02x:%02x:%02x:%02x:%02x is already used in segment %u",
+			    s->port_id, s->mac[0], s->mac[1], s->mac[2], s->mac[3], s->mac[4], s->mac[5],
+			    s->segment_id);
+
+	/* Build the new policy under the generation frames are not using. */
+	gen = has_old ? (old.addr_set % XTAP_POLICY_GENS) ^ 1 : 0;
+	delete_gen(dp, s->port_id, gen);
+	p.port_id = s->port_id;
+	p.ifindex = s->ifindex;
+	p.segment_id = s->segment_id;
+	p.flags = s->flags;
+	memcpy(p.mac, s->mac, 6);
+	p.mtu = s->mtu;
+	p.addr_set = addr_set_id(s->port_id, gen);
+	ret = write_addrs(dp, s, p.addr_set, err);
+	for (dir = 0; dir < XTAP_DIRS && !ret; dir++) {
+		p.acl[dir].set = acl_set_id(s->port_id, gen, dir);
+		p.acl[dir].rule_count = s->acl[dir].n_rules;
+		p.acl[dir].default_action = s->acl[dir].default_action;
+		ret = write_acl(dp, &s->acl[dir], p.acl[dir].set, s->port_id, err);
+		xtap_rate_conf_from_spec(&p.rate[dir], &s->rate[dir]);
+	}
+	if (!ret && !has_old && reset_port_state(dp, s->port_id))
+		ret = map_fail(err, "xtap_port_stats", -errno);
+	if (ret) {
+		delete_gen(dp, s->port_id, gen);
+		return ret;
+	}
+
+	/* The switch: one hash update, frames see the old port or the new one. */
+	if (bpf_map_update_elem(ports_fd, &s->ifindex, &p, BPF_ANY)) {
+		ret = map_fail(err, "xtap_ports", -errno);
+		delete_gen(dp, s->port_id, gen);
+		return ret;
+	}
+
+	if (has_old && (old.segment_id != p.segment_id || memcmp(old.mac, p.mac, 6)))
+		membership_remove(dp, &old);
+	ret = membership_add(dp, &p, err);
+	if (has_old)
+		delete_gen(dp, s->port_id, gen ^ 1);
+	prune_hits(dp, s);
+	return ret;
+}
+
+int xtap_port_delete(const struct xtap_datapath *dp, __u32 ifindex, struct xtap_err *err)
+{
+	struct xtap_port_spec *none;
+	struct xtap_port old;
+	__u32 gen;
+
+	if (bpf_map_lookup_elem(xtap_map_fd(dp, XTAP_MAP_PORTS), &ifindex, &old))
+		return fail(err, -ENOENT, "no port on ifindex %u", ifindex);
+	membership_remove(dp, &old);
+	bpf_map_delete_elem(xtap_map_fd(dp, XTAP_MAP_PORTS), &ifindex);
+	for (gen = 0; gen < XTAP_POLICY_GENS; gen++)
+		delete_gen(dp, old.port_id, gen);
+	none = calloc(1, sizeof(*none));
+	if (none) {
+		none->port_id = old.port_id;
+		prune_hits(dp, none);
+		free(none);
+	}
+	return 0;
+}
+
+int xtap_fdb_host_write(const struct xtap_datapath *dp, __u32 segment_id, const __u8 mac[6],
+			int add, struct xtap_err *err)
+{
+	int fd = xtap_map_fd(dp, XTAP_MAP_FDB);
+	struct xtap_fdb_key k = { .segment_id = segment_id };
+	struct xtap_fdb_entry e = { .ifindex = XTAP_FDB_HOST };
+
+	memcpy(k.mac, mac, 6);
+	if (!add) {
+		if (bpf_map_delete_elem(fd, &k))
+			return fail(err, -ENOENT, "segment %u has no host MAC entry for that MAC", segment_id);
+		return 0;
+	}
+	if (!bpf_map_lookup_elem(fd, &k, &e) && e.ifindex != XTAP_FDB_HOST)
+		return fail(err, -EEXIST, "that MAC belongs to a port in segment %u", segment_id);
+	e.ifindex = XTAP_FDB_HOST;
+	e.port_id = 0;
+	if (bpf_map_update_elem(fd, &k, &e, BPF_ANY))
+		return map_fail(err, "xtap_fdb", -errno);
+	return 0;
+}

@@ -1,0 +1,165 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Per-port, per-direction ACL: CIDR + protocol + destination port range,
+ * allow/deny, first match by priority, default verdict, hit counters.
+ *
+ * Lookup cost does not grow with the rule count: one LPM lookup on the remote
+ * address yields a bitmap of the rules whose CIDR contains it (see
+ * struct xtap_acl_match); only those rules are checked, in priority order.
+ */
+#ifndef XTAP_ACL_H
+#define XTAP_ACL_H
+
+#include "xtap_common.h"
+#include "parse.h"
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, XTAP_MAX_ACL_SETS * XTAP_MAX_ACL_RULES);
+	__type(key, struct xtap_ip4_key);
+	__type(value, struct xtap_acl_match);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+} xtap_acl4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, XTAP_MAX_ACL_SETS * XTAP_MAX_ACL_RULES);
+	__type(key, struct xtap_ip6_key);
+	__type(value, struct xtap_acl_match);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+} xtap_acl6 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XTAP_MAX_ACL_SETS * XTAP_MAX_ACL_RULES);
+	__type(key, struct xtap_acl_rule_key);
+	__type(value, struct xtap_acl_rule);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+} xtap_acl_rules SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, XTAP_MAX_PORTS * XTAP_DIRS * XTAP_MAX_ACL_RULES);
+	__type(key, struct xtap_acl_hit_key);
+	__type(value, struct xtap_counter);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+} xtap_acl_hits SEC(".maps");
+
+struct xtap_acl_walk {
+	__u64 bits[XTAP_ACL_WORDS];
+	__u32 set;
+	__u32 port_id;
+	__u32 len;
+	__u32 word;
+	__u16 dport;
+	__u8  proto;
+	__u8  l4_ports;
+	int   action;      /* -1 until a rule matches */
+};
+
+/* Index of the only set bit of a power of two. */
+static __always_inline __u32 xtap_bit_index(__u64 bit)
+{
+	__u32 r = 0;
+
+	if (bit & 0xFFFFFFFF00000000ULL) r += 32;
+	if (bit & 0xFFFF0000FFFF0000ULL) r += 16;
+	if (bit & 0xFF00FF00FF00FF00ULL) r += 8;
+	if (bit & 0xF0F0F0F0F0F0F0F0ULL) r += 4;
+	if (bit & 0xCCCCCCCCCCCCCCCCULL) r += 2;
+	if (bit & 0xAAAAAAAAAAAAAAAAULL) r += 1;
+	return r;
+}
+
+static __always_inline int xtap_acl_rule_matches(const struct xtap_acl_rule *r,
+						 const struct xtap_acl_walk *w)
+{
+	if (r->proto && r->proto != w->proto)
+		return 0;
+	if (r->port_min == 0 && r->port_max == 0xFFFF)
+		return 1;
+	return w->l4_ports && w->dport >= r->port_min && w->dport <= r->port_max;
+}
+
+/* bpf_loop callback: checks the next candidate rule, lowest rank first. */
+static long xtap_acl_step(__u32 i, void *ctx)
+{
+	struct xtap_acl_walk *w = ctx;
+	struct xtap_acl_rule_key key;
+	struct xtap_acl_hit_key hit_key;
+	struct xtap_acl_rule *r;
+	struct xtap_counter *hits;
+	__u64 bits, low;
+	__u32 word = w->word;
+
+	while (word < XTAP_ACL_WORDS && w->bits[word] == 0)
+		word++;
+	w->word = word;
+	if (word >= XTAP_ACL_WORDS)
+		return 1;
+	bits = w->bits[word];
+	low = bits & -bits;
+	w->bits[word] = bits & ~low;
+
+	key.set = w->set;
+	key.rank = word * 64 + xtap_bit_index(low);
+	r = bpf_map_lookup_elem(&xtap_acl_rules, &key);
+	if (!r || !xtap_acl_rule_matches(r, w))
+		return 0;
+	w->action = r->action;
+	hit_key.port_id = w->port_id;
+	hit_key.rule_id = r->rule_id;
+	hits = bpf_map_lookup_elem(&xtap_acl_hits, &hit_key);
+	if (hits) {
+		hits->packets++;
+		hits->bytes += w->len;
+	}
+	return 1;
+}
+
+/* Returns XTAP_DROP_NONE when the frame is allowed, XTAP_DROP_ACL otherwise. */
+static __always_inline int xtap_acl_check(const struct xtap_port *port, __u32 dir,
+					  const struct xtap_flow *f, __u32 len)
+{
+	const struct xtap_acl_conf *conf = &port->acl[dir & 1];
+	const __u8 *remote = dir == XTAP_DIR_FROM_VM ? f->daddr.v6 : f->saddr.v6;
+	struct xtap_acl_match *m = NULL;
+	struct xtap_acl_walk w = {};
+	int i;
+
+	if (!f->l3_family)
+		return XTAP_DROP_NONE;  /* ARP is not filtered: IP needs it */
+	if (conf->rule_count == 0)
+		goto dflt;
+	if (f->l3_family == 4) {
+		struct xtap_ip4_key k = { .prefixlen = 64, .set = conf->set };
+
+		__builtin_memcpy(&k.addr, remote, 4);
+		m = bpf_map_lookup_elem(&xtap_acl4, &k);
+	} else {
+		struct xtap_ip6_key k = { .prefixlen = 160, .set = conf->set };
+
+		__builtin_memcpy(k.addr, remote, 16);
+		m = bpf_map_lookup_elem(&xtap_acl6, &k);
+	}
+	if (!m)
+		goto dflt;
+
+#pragma unroll
+	for (i = 0; i < XTAP_ACL_WORDS; i++)
+		w.bits[i] = m->rules[i];
+	w.set = conf->set;
+	w.port_id = port->port_id;
+	w.len = len;
+	w.dport = f->dport;
+	w.proto = f->l4_proto;
+	w.l4_ports = f->l4_ports;
+	w.action = -1;
+	bpf_loop(XTAP_MAX_ACL_RULES, xtap_acl_step, &w, 0);
+	if (w.action >= 0)
+		return w.action == XTAP_ACL_ALLOW ? XTAP_DROP_NONE : XTAP_DROP_ACL;
+dflt:
+	return conf->default_action == XTAP_ACL_ALLOW ? XTAP_DROP_NONE : XTAP_DROP_ACL;
+}
+
+#endif /* XTAP_ACL_H */

@@ -1,0 +1,215 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Anti-spoofing for frames leaving a VM: the source MAC, IPv4/IPv6 source,
+ * ARP sender, IPv6 ND targets and link-layer options, DHCP client hardware
+ * address must be the port's; DHCP servers and routers are opt-in.
+ */
+#ifndef XTAP_ANTISPOOF_H
+#define XTAP_ANTISPOOF_H
+
+#include "xtap_common.h"
+#include "parse.h"
+
+#define XTAP_ND_MAX_OPTS 4
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, XTAP_MAX_ADDR_SETS * XTAP_MAX_PORT_ADDRS);
+	__type(key, struct xtap_ip4_key);
+	__type(value, struct xtap_addr_entry);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+} xtap_addr4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, XTAP_MAX_ADDR_SETS * XTAP_MAX_PORT_ADDRS);
+	__type(key, struct xtap_ip6_key);
+	__type(value, struct xtap_addr_entry);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+} xtap_addr6 SEC(".maps");
+
+static __always_inline int xtap_addr4_allowed(const struct xtap_port *port, __be32 addr)
+{
+	struct xtap_ip4_key key = { .prefixlen = 64, .set = port->addr_set, .addr = addr };
+
+	return bpf_map_lookup_elem(&xtap_addr4, &key) != NULL;
+}
+
+static __always_inline int xtap_addr6_allowed(const struct xtap_port *port, const __u8 *addr)
+{
+	struct xtap_ip6_key key = { .prefixlen = 160, .set = port->addr_set };
+
+	__builtin_memcpy(key.addr, addr, 16);
+	return bpf_map_lookup_elem(&xtap_addr6, &key) != NULL;
+}
+
+static __always_inline int xtap_ip6_is_unspecified(const __u8 *a)
+{
+	const __u64 *w = (const __u64 *)a;
+
+	return (w[0] | w[1]) == 0;
+}
+
+static __always_inline int xtap_check_arp(const struct xtap_port *port, void *data,
+					  void *data_end, const struct xtap_flow *f)
+{
+	struct arphdr *ah = xtap_at(data, f->l3_off);
+	__u8 *sha = (__u8 *)(ah + 1);
+	__be32 spa;
+
+	if ((void *)(sha + ETH_ALEN + 4) > data_end)
+		return XTAP_DROP_MALFORMED;
+	if (!xtap_mac_eq(sha, port->mac))
+		return XTAP_DROP_SPOOF_ARP;
+	__builtin_memcpy(&spa, sha + ETH_ALEN, 4);
+	/* 0.0.0.0 is an ARP probe (RFC 5227): the guest checking an address. */
+	if (spa != 0 && !xtap_addr4_allowed(port, spa))
+		return XTAP_DROP_SPOOF_ARP;
+	return XTAP_DROP_NONE;
+}
+
+/* DHCP client messages must carry the port's MAC as chaddr (no pool starvation). */
+static __always_inline int xtap_check_dhcp4_client(const struct xtap_port *port, void *data,
+						   void *data_end, const struct xtap_flow *f)
+{
+	/* chaddr sits 28 bytes into the BOOTP message, after the 8-byte UDP header. */
+	__u8 *chaddr = xtap_at(data, f->l4_off) + 8 + 28;
+
+	if ((void *)(chaddr + ETH_ALEN) > data_end)
+		return XTAP_DROP_MALFORMED;
+	return xtap_mac_eq(chaddr, port->mac) ? XTAP_DROP_NONE : XTAP_DROP_SPOOF_DHCP;
+}
+
+static __always_inline int xtap_check_ipv4(const struct xtap_port *port, void *data,
+					   void *data_end, const struct xtap_flow *f)
+{
+	int is_dhcp_client = f->l4_proto == IPPROTO_UDP && f->l4_ports &&
+			     f->sport == DHCP4_CLIENT_PORT && f->dport == DHCP4_SERVER_PORT;
+
+	if (f->saddr.v4 == 0) {
+		/* Before it has an address a guest may only ask DHCP for one. */
+		if (!is_dhcp_client)
+			return XTAP_DROP_SPOOF_IPV4;
+	} else if (!xtap_addr4_allowed(port, f->saddr.v4)) {
+		return XTAP_DROP_SPOOF_IPV4;
+	}
+	if (is_dhcp_client)
+		return xtap_check_dhcp4_client(port, data, data_end, f);
+	if (f->l4_proto == IPPROTO_UDP && f->l4_ports && f->sport == DHCP4_SERVER_PORT &&
+	    !(port->flags & XTAP_PORT_F_ALLOW_DHCP_SERVER))
+		return XTAP_DROP_DHCP_SERVER;
+	return XTAP_DROP_NONE;
+}
+
+/*
+ * Walks the ND options after an NS/NA: a source or target link-layer address
+ * option must carry the port MAC; NS from :: (DAD) must carry none.
+ */
+static __always_inline int xtap_check_nd_opts(const struct xtap_port *port, void *data_end,
+					      __u8 *opt, int dad)
+{
+	int i;
+
+#pragma unroll
+	for (i = 0; i < XTAP_ND_MAX_OPTS; i++) {
+		__u32 len;
+
+		if ((void *)opt >= data_end)
+			return XTAP_DROP_NONE;
+		if ((void *)(opt + 2) > data_end)
+			return XTAP_DROP_MALFORMED;
+		len = opt[1] * 8;
+		if (len == 0)
+			return XTAP_DROP_MALFORMED;
+		if (opt[0] == ND_OPT_SOURCE_LL_ADDR || opt[0] == ND_OPT_TARGET_LL_ADDR) {
+			if ((void *)(opt + 2 + ETH_ALEN) > data_end)
+				return XTAP_DROP_MALFORMED;
+			if (dad || !xtap_mac_eq(opt + 2, port->mac))
+				return XTAP_DROP_SPOOF_ND;
+		}
+		opt += len;
+		xtap_barrier_var(opt);
+	}
+	/* More options than we check could hide a spoofed one. */
+	if ((void *)opt < data_end)
+		return XTAP_DROP_SPOOF_ND;
+	return XTAP_DROP_NONE;
+}
+
+static __always_inline int xtap_check_icmp6(const struct xtap_port *port, void *data,
+					    void *data_end, const struct xtap_flow *f, int from_unspec)
+{
+	/* NS/NA: type, code, checksum, 4 bytes flags/reserved, 16-byte target. */
+	__u8 *icmp = xtap_at(data, f->l4_off);
+	__u8 *target = icmp + 8;
+
+	switch (f->icmp_type) {
+	case ICMPV6_ROUTER_ADVERT:
+	case ICMPV6_REDIRECT:
+		if (!(port->flags & XTAP_PORT_F_ALLOW_ROUTER))
+			return XTAP_DROP_ROUTER_ADV;
+		return XTAP_DROP_NONE;
+	case ICMPV6_NEIGH_SOLICIT:
+		if ((void *)(target + 16) > data_end)
+			return XTAP_DROP_MALFORMED;
+		/* DAD probes the VM's own tentative address. */
+		if (from_unspec && !xtap_addr6_allowed(port, target))
+			return XTAP_DROP_SPOOF_ND;
+		return xtap_check_nd_opts(port, data_end, target + 16, from_unspec);
+	case ICMPV6_NEIGH_ADVERT:
+		if ((void *)(target + 16) > data_end)
+			return XTAP_DROP_MALFORMED;
+		/* A VM may only advertise its own addresses. */
+		if (!xtap_addr6_allowed(port, target))
+			return XTAP_DROP_SPOOF_ND;
+		return xtap_check_nd_opts(port, data_end, target + 16, 0);
+	default:
+		return XTAP_DROP_NONE;
+	}
+}
+
+static __always_inline int xtap_check_ipv6(const struct xtap_port *port, void *data,
+					   void *data_end, const struct xtap_flow *f)
+{
+	int from_unspec = xtap_ip6_is_unspecified(f->saddr.v6);
+
+	if (from_unspec) {
+		/* :: is only for DAD and the MLD reports sent during it. */
+		if (f->l4_proto != IPPROTO_ICMPV6 || f->fragment ||
+		    (f->icmp_type != ICMPV6_NEIGH_SOLICIT && f->icmp_type != ICMPV6_MLD_REPORT &&
+		     f->icmp_type != ICMPV6_MLD2_REPORT))
+			return XTAP_DROP_SPOOF_IPV6;
+	} else if (!xtap_addr6_allowed(port, f->saddr.v6)) {
+		return XTAP_DROP_SPOOF_IPV6;
+	}
+	if (f->l4_proto == IPPROTO_ICMPV6 && f->l4_off)
+		return xtap_check_icmp6(port, data, data_end, f, from_unspec);
+	if (f->l4_proto == IPPROTO_UDP && f->l4_ports && f->sport == DHCP6_SERVER_PORT &&
+	    !(port->flags & XTAP_PORT_F_ALLOW_DHCP_SERVER))
+		return XTAP_DROP_DHCP_SERVER;
+	return XTAP_DROP_NONE;
+}
+
+/* All source checks for a frame leaving the VM (already parsed). */
+static __always_inline int xtap_antispoof(const struct xtap_port *port, void *data,
+					  void *data_end, const struct xtap_flow *f)
+{
+	struct ethhdr *eth = data;
+
+	if (f->has_vlan)
+		return XTAP_DROP_VLAN_TAGGED;
+	if (!xtap_mac_eq(eth->h_source, port->mac))
+		return XTAP_DROP_SPOOF_MAC;
+	switch (f->eth_proto) {
+	case ETH_P_ARP:
+		return xtap_check_arp(port, data, data_end, f);
+	case ETH_P_IP:
+		return xtap_check_ipv4(port, data, data_end, f);
+	case ETH_P_IPV6:
+		return xtap_check_ipv6(port, data, data_end, f);
+	default:
+		return XTAP_DROP_ETHERTYPE;
+	}
+}
+
+#endif /* XTAP_ANTISPOOF_H */

@@ -1,0 +1,119 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * "from VM": every frame a guest transmits. XDP on the VM's tap decides
+ * (anti-spoof, ACL, rate limit, steer) and redirects; frames it must not
+ * redirect itself go up with the decision in metadata to the tc ingress
+ * program below, which carries it out on the skb path.
+ */
+#include "xtap_common.h"
+#include "policy.h"
+#include "csum.h"
+#include "meta.h"
+#include "flood_tc.h"
+
+/* GSO frames exceed the MTU; XDP redirect would drop them or hand them on unsegmented. */
+static __always_inline int xtap_needs_skb_path(const struct xtap_port *port, __u32 len)
+{
+	return len > (__u32)port->mtu + ETH_HLEN || len > XTAP_XDP_FRAME_MAX;
+}
+
+static __always_inline int xtap_defer_to_tc(struct xdp_md *ctx, __u32 action, __u32 target,
+					    __u32 vlan)
+{
+	return xtap_xdp_meta_set(ctx, action, target, vlan) ? XDP_DROP : XDP_PASS;
+}
+
+static __always_inline int xtap_from_vm_act(struct xdp_md *ctx, const struct xtap_port *port,
+					    const struct xtap_flow *f, struct xtap_decision *d,
+					    __u32 len)
+{
+	const struct xtap_segment *seg;
+	int large = xtap_needs_skb_path(port, len);
+	int ret = XDP_DROP;
+	void *flood;
+
+	switch (d->verdict) {
+	case XTAP_VERDICT_TO_HOST:
+		ret = XDP_PASS;
+		break;
+	case XTAP_VERDICT_FLOOD:
+		seg = bpf_map_lookup_elem(&xtap_segments, &d->target);
+		if (seg && (seg->flags & XTAP_SEGMENT_F_FLOOD_HOST)) {
+			ret = xtap_defer_to_tc(ctx, XTAP_META_FLOOD_HOST, d->target, 0);
+			break;
+		}
+		if (large) {
+			ret = xtap_defer_to_tc(ctx, XTAP_META_FLOOD, d->target, 0);
+			break;
+		}
+		flood = bpf_map_lookup_elem(&xtap_flood, &d->target);
+		if (flood && !xtap_xdp_complete_csum(ctx, f))
+			ret = bpf_redirect_map(flood, 0, BPF_F_BROADCAST | BPF_F_EXCLUDE_INGRESS);
+		break;
+	case XTAP_VERDICT_TO_PORT:
+	case XTAP_VERDICT_TO_UPLINK:
+		if (large) {
+			__u32 vlan = 0;
+
+			if (d->verdict == XTAP_VERDICT_TO_UPLINK) {
+				seg = bpf_map_lookup_elem(&xtap_segments, &port->segment_id);
+				vlan = seg ? seg->vlan : 0;
+			}
+			ret = xtap_defer_to_tc(ctx, XTAP_META_REDIRECT, d->target, vlan);
+			break;
+		}
+		if (!xtap_xdp_complete_csum(ctx, f))
+			ret = bpf_redirect_map(&xtap_redirect, d->target, XDP_DROP);
+		break;
+	default:
+		break;
+	}
+	if (d->verdict != XTAP_VERDICT_DROP && ret == XDP_DROP)
+		xtap_drop(d, XTAP_DROP_NO_TARGET);
+	xtap_port_count(port, XTAP_DIR_FROM_VM, d->verdict, d->reason, len);
+	return ret;
+}
+
+SEC("xdp")
+int xtap_from_vm(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	__u32 len = data_end - data;
+	const struct xtap_port *port = xtap_port_lookup(ctx->ingress_ifindex);
+	struct xtap_decision d = {};
+	struct xtap_flow f = {};
+
+	/* Our program on a tap the agent has no port for: fail closed. */
+	if (!port)
+		return XDP_DROP;
+	xtap_from_vm_decide(data, data_end, len, port, &f, &d);
+	return xtap_from_vm_act(ctx, port, &f, &d, len);
+}
+
+SEC("tc")
+int xtap_from_vm_tc(struct __sk_buff *skb)
+{
+	const struct xtap_segment *seg;
+	struct xtap_meta m;
+
+	if (xtap_skb_meta_get(skb, &m))
+		return TC_ACT_OK;
+	switch (m.action) {
+	case XTAP_META_REDIRECT:
+		if (m.vlan && bpf_skb_vlan_push(skb, bpf_htons(ETH_P_8021Q), m.vlan))
+			return TC_ACT_SHOT;
+		return bpf_redirect(m.target, 0);
+	case XTAP_META_FLOOD:
+	case XTAP_META_FLOOD_HOST:
+		xtap_tc_flood_ports(skb, m.target, skb->ifindex);
+		seg = bpf_map_lookup_elem(&xtap_segments, &m.target);
+		if (seg && seg->uplink_ifindex)
+			xtap_tc_clone_to_uplink(skb, seg);
+		return m.action == XTAP_META_FLOOD_HOST ? TC_ACT_OK : TC_ACT_SHOT;
+	default:
+		return TC_ACT_OK;
+	}
+}
+
+char LICENSE[] SEC("license") = "GPL";

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Ports (one per VM tap) and their counters. */
+#ifndef XTAP_PORT_H
+#define XTAP_PORT_H
+
+#include "xtap_common.h"
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XTAP_MAX_PORTS);
+	__type(key, __u32);                 /* tap ifindex */
+	__type(value, struct xtap_port);
+} xtap_ports SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XTAP_MAX_PORTS);
+	__type(key, __u32);                 /* port_id */
+	__type(value, struct xtap_port_stats);
+} xtap_port_stats SEC(".maps");
+
+static __always_inline const struct xtap_port *xtap_port_lookup(__u32 ifindex)
+{
+	return bpf_map_lookup_elem(&xtap_ports, &ifindex);
+}
+
+/* Counts the frame under its verdict and, for drops, its reason. */
+static __always_inline void xtap_port_count(const struct xtap_port *port, __u32 dir,
+					    __u32 verdict, __u32 reason, __u32 len)
+{
+	struct xtap_port_stats *st;
+	__u32 id = port->port_id;
+
+	st = bpf_map_lookup_elem(&xtap_port_stats, &id);
+	if (!st || dir >= XTAP_DIRS || verdict >= XTAP_VERDICTS)
+		return;
+	st->verdict[dir][verdict].packets++;
+	st->verdict[dir][verdict].bytes += len;
+	if (verdict == XTAP_VERDICT_DROP && reason < XTAP_DROP_REASONS) {
+		st->drop[dir][reason].packets++;
+		st->drop[dir][reason].bytes += len;
+	}
+}
+
+#endif /* XTAP_PORT_H */

@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Per-port, per-direction rate limits (bytes/s and packets/s, each with a
+ * burst) as a lock-free GCRA: the state is one "theoretical arrival time"
+ * per limit. A frame costs len * ns_per_byte; it conforms when the arrival
+ * time, pushed on by its cost, stays within the burst of now. Costs are
+ * exact to 2^-16 ns per unit, so no refill rounding leaks rate.
+ */
+#ifndef XTAP_RATELIMIT_H
+#define XTAP_RATELIMIT_H
+
+#include "xtap_common.h"
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XTAP_MAX_PORTS * XTAP_DIRS);
+	__type(key, __u32);                   /* port_id * XTAP_DIRS + dir */
+	__type(value, struct xtap_rate_state);
+} xtap_rate_state SEC(".maps");
+
+/*
+ * Charges cost_ns to *tat if the frame conforms. Idle limiters restart from
+ * now with a compare-and-swap; busy ones are charged with an atomic add and
+ * refunded when the frame does not conform, so CPUs never wait on a lock.
+ */
+static __always_inline int xtap_gcra_charge(__u64 *tat, __u64 now, __u64 cost, __u64 burst)
+{
+	__u64 old = READ_ONCE(*tat);
+
+	if (old <= now) {
+		if (cost > burst)
+			return 0;
+		if (__sync_val_compare_and_swap(tat, old, now + cost) == old)
+			return 1;
+	}
+	old = __sync_fetch_and_add(tat, cost);
+	if (old < now)
+		old = now;
+	if (old + cost - now <= burst)
+		return 1;
+	__sync_fetch_and_add(tat, -cost);
+	return 0;
+}
+
+/* Returns XTAP_DROP_NONE or the limit the frame exceeded. */
+static __always_inline int xtap_rate_check(const struct xtap_port *port, __u32 dir, __u32 len)
+{
+	const struct xtap_rate_conf *rc = &port->rate[dir & 1];
+	struct xtap_rate_state *st;
+	__u64 now, pkt_cost;
+	__u32 idx;
+
+	if (!rc->bytes_per_sec && !rc->packets_per_sec)
+		return XTAP_DROP_NONE;
+	idx = port->port_id * XTAP_DIRS + (dir & 1);
+	st = bpf_map_lookup_elem(&xtap_rate_state, &idx);
+	if (!st)
+		return XTAP_DROP_NONE;
+	now = bpf_ktime_get_ns();
+	pkt_cost = rc->ns_per_packet_fp >> XTAP_RATE_FP_SHIFT;
+	if (rc->packets_per_sec &&
+	    !xtap_gcra_charge(&st->tat_packets_ns, now, pkt_cost, rc->burst_packets_ns))
+		return XTAP_DROP_RATE_PACKETS;
+	if (rc->bytes_per_sec &&
+	    !xtap_gcra_charge(&st->tat_bytes_ns, now, (len * rc->ns_per_byte_fp) >> XTAP_RATE_FP_SHIFT,
+			      rc->burst_bytes_ns)) {
+		/* A dropped frame must not use up the packet budget. */
+		if (rc->packets_per_sec)
+			__sync_fetch_and_add(&st->tat_packets_ns, -pkt_cost);
+		return XTAP_DROP_RATE_BYTES;
+	}
+	return XTAP_DROP_NONE;
+}
+
+#endif /* XTAP_RATELIMIT_H */

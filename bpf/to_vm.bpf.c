@@ -1,0 +1,50 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * "to VM": the policy for frames entering a VM, built into the two hooks
+ * that see them. XDP redirects skip the target tap's qdisc and tc egress, so
+ * frames redirected by XDP meet the policy in the devmap egress program;
+ * frames from the host stack and the skb path meet it in tc egress.
+ */
+#include "xtap_common.h"
+#include "policy.h"
+
+/* Enough to reach L4 ports behind IPv6 extension headers. */
+#define XTAP_TC_PULL_LEN 256
+
+SEC("xdp/devmap")
+int xtap_to_vm(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	__u32 len = data_end - data;
+	const struct xtap_port *port = xtap_port_lookup(ctx->egress_ifindex);
+	struct xtap_decision d = {};
+
+	if (!port)
+		return XDP_DROP;
+	xtap_to_vm_decide(data, data_end, len, port, &d);
+	xtap_port_count(port, XTAP_DIR_TO_VM, d.verdict, d.reason, len);
+	return d.verdict == XTAP_VERDICT_DELIVER ? XDP_PASS : XDP_DROP;
+}
+
+SEC("tc")
+int xtap_to_vm_tc(struct __sk_buff *skb)
+{
+	const struct xtap_port *port = xtap_port_lookup(skb->ifindex);
+	struct xtap_decision d = {};
+	void *data, *data_end;
+
+	if (!port)
+		return TC_ACT_SHOT;
+	/* Headers of skbs from the stack may sit in fragments. */
+	if (skb->data_end - skb->data < XTAP_TC_PULL_LEN && skb->len > skb->data_end - skb->data)
+		bpf_skb_pull_data(skb, skb->len < XTAP_TC_PULL_LEN ? skb->len : XTAP_TC_PULL_LEN);
+	xtap_barrier_var(skb);
+	data = (void *)(long)skb->data;
+	data_end = (void *)(long)skb->data_end;
+	xtap_to_vm_decide(data, data_end, skb->len, port, &d);
+	xtap_port_count(port, XTAP_DIR_TO_VM, d.verdict, d.reason, skb->len);
+	return d.verdict == XTAP_VERDICT_DELIVER ? TC_ACT_OK : TC_ACT_SHOT;
+}
+
+char LICENSE[] SEC("license") = "GPL";

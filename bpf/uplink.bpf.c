@@ -1,0 +1,128 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The uplink: frames from the outside for a local VM (its MAC, in a segment
+ * the uplink VLAN maps to) go straight to the VM's tap; broadcast/multicast
+ * of a segment go to the host and, through tc ingress, to every VM of the
+ * segment; everything else goes to the host stack. Frames VMs send out get
+ * the segment's VLAN tag in the devmap egress program.
+ */
+#include "xtap_common.h"
+#include "port.h"
+#include "forward.h"
+#include "vlan.h"
+#include "flood_tc.h"
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xtap_uplink_stats);
+} xtap_upl_stats SEC(".maps");
+
+static __always_inline void xtap_uplink_count(__u32 verdict, __u32 len)
+{
+	struct xtap_uplink_stats *st;
+	__u32 zero = 0;
+
+	st = bpf_map_lookup_elem(&xtap_upl_stats, &zero);
+	if (st && verdict < XTAP_UPLINK_VERDICTS) {
+		st->verdict[verdict].packets++;
+		st->verdict[verdict].bytes += len;
+	}
+}
+
+static __always_inline const __u32 *xtap_uplink_segment(__u32 ifindex, __u16 vlan)
+{
+	struct xtap_uplink_vlan_key key = { .ifindex = ifindex, .vlan = vlan };
+
+	return bpf_map_lookup_elem(&xtap_uplinks, &key);
+}
+
+SEC("xdp")
+int xtap_from_uplink(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	__u32 len = data_end - data;
+	struct ethhdr *eth = data;
+	const struct xtap_fdb_entry *e;
+	const __u32 *segment;
+	__u16 vlan = 0;
+	int ret;
+
+	if ((void *)(eth + 1) > data_end)
+		return XDP_PASS;
+	if (eth->h_proto == bpf_htons(ETH_P_8021Q)) {
+		struct vlan_hdr *vh = (void *)(eth + 1);
+
+		if ((void *)(vh + 1) > data_end)
+			return XDP_PASS;
+		vlan = bpf_ntohs(vh->h_vlan_TCI) & 0x0FFF;
+	}
+	segment = xtap_uplink_segment(ctx->ingress_ifindex, vlan);
+	if (!segment)
+		goto host;
+	if (xtap_mac_is_multicast(eth->h_dest)) {
+		/* The host needs these too (ARP for its own addresses): tc ingress clones. */
+		xtap_uplink_count(XTAP_UPLINK_FLOOD, len);
+		return XDP_PASS;
+	}
+	e = xtap_fdb_lookup(*segment, eth->h_dest);
+	if (!e || e->ifindex == XTAP_FDB_HOST)
+		goto host;
+	if (vlan && xtap_xdp_vlan_pop(ctx))
+		return XDP_DROP;
+	ret = bpf_redirect_map(&xtap_redirect, e->ifindex, XDP_PASS);
+	xtap_uplink_count(ret == XDP_REDIRECT ? XTAP_UPLINK_TO_PORT : XTAP_UPLINK_TO_HOST, len);
+	return ret;
+host:
+	xtap_uplink_count(XTAP_UPLINK_TO_HOST, len);
+	return XDP_PASS;
+}
+
+/* Floods a segment's broadcast/multicast from the uplink to its VMs; the host keeps it. */
+SEC("tc")
+int xtap_from_uplink_tc(struct __sk_buff *skb)
+{
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+	struct ethhdr *eth = data;
+	const __u32 *segment;
+	__u16 vlan = 0, vlan_proto = 0, vlan_tci = 0;
+	__u32 segment_id;
+
+	if ((void *)(eth + 1) > data_end || !xtap_mac_is_multicast(eth->h_dest))
+		return TC_ACT_OK;
+	/* The stack moved an 802.1Q tag out of the frame before tc ingress. */
+	if (skb->vlan_present) {
+		vlan_tci = skb->vlan_tci;
+		vlan = vlan_tci & 0x0FFF;
+		vlan_proto = skb->vlan_proto;
+	}
+	segment = xtap_uplink_segment(skb->ifindex, vlan);
+	if (!segment)
+		return TC_ACT_OK;
+	segment_id = *segment;
+	if (vlan && bpf_skb_vlan_pop(skb))
+		return TC_ACT_OK;
+	xtap_tc_flood_ports(skb, segment_id, 0);
+	if (vlan)
+		bpf_skb_vlan_push(skb, vlan_proto, vlan_tci);
+	return TC_ACT_OK;
+}
+
+SEC("xdp/devmap")
+int xtap_to_uplink(struct xdp_md *ctx)
+{
+	const struct xtap_port *port = xtap_port_lookup(ctx->ingress_ifindex);
+	const struct xtap_segment *seg;
+
+	if (!port)
+		return XDP_PASS;
+	seg = bpf_map_lookup_elem(&xtap_segments, &port->segment_id);
+	if (seg && seg->vlan && xtap_xdp_vlan_push(ctx, seg->vlan))
+		return XDP_DROP;
+	return XDP_PASS;
+}
+
+char LICENSE[] SEC("license") = "GPL";

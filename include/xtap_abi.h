@@ -1,0 +1,242 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The ABI shared by xtap's BPF programs and userspace: limits, enums and the
+ * key/value structs of every pinned map. No logic lives here.
+ *
+ * Byte order: MAC and IP addresses are in network order (as on the wire);
+ * every other integer is in host order.
+ */
+#ifndef XTAP_ABI_H
+#define XTAP_ABI_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+/* ---- limits ---- */
+#define XTAP_MAX_PORTS           4096
+#define XTAP_MAX_SEGMENTS        4096
+#define XTAP_MAX_ACL_RULES       256   /* per port and direction */
+#define XTAP_ACL_WORDS           (XTAP_MAX_ACL_RULES / 64)
+#define XTAP_MAX_PORT_ADDRS      64    /* allowed addresses/prefixes per port and family */
+#define XTAP_MAX_SEGMENT_PORTS   512   /* ports one skb-path flood reaches */
+#define XTAP_MAX_FDB             (XTAP_MAX_PORTS * 2)
+#define XTAP_MAX_UPLINK_VLANS    4096
+/*
+ * Address sets and ACL sets are double-buffered: the agent writes a new set
+ * under the generation not in use, then switches the port to it with one map
+ * update, so a frame sees the old policy or the new one, never half of each.
+ */
+#define XTAP_POLICY_GENS         2
+#define XTAP_MAX_ADDR_SETS       (XTAP_MAX_PORTS * XTAP_POLICY_GENS)
+#define XTAP_MAX_ACL_SETS        (XTAP_MAX_PORTS * XTAP_POLICY_GENS * XTAP_DIRS)
+/* Longest frame redirected by XDP; longer ones (GSO) take the tc path. */
+#define XTAP_XDP_FRAME_MAX       3400
+/* Fixed-point shift of the rate limiter's ns-per-unit costs. */
+#define XTAP_RATE_FP_SHIFT       16
+
+enum xtap_dir {
+	XTAP_DIR_FROM_VM = 0,   /* frames the guest transmits */
+	XTAP_DIR_TO_VM   = 1,   /* frames delivered to the guest */
+	XTAP_DIRS        = 2,
+};
+
+/* What happened to a frame; counted per port and direction. */
+enum xtap_verdict {
+	XTAP_VERDICT_TO_PORT   = 0,  /* redirected to a local VM port */
+	XTAP_VERDICT_TO_UPLINK = 1,  /* redirected to the segment's uplink */
+	XTAP_VERDICT_FLOOD     = 2,  /* broadcast/multicast to the segment */
+	XTAP_VERDICT_TO_HOST   = 3,  /* passed to the host stack */
+	XTAP_VERDICT_DELIVER   = 4,  /* delivered to the VM (to-VM direction) */
+	XTAP_VERDICT_DROP      = 5,
+	XTAP_VERDICTS          = 6,
+};
+
+enum xtap_drop_reason {
+	XTAP_DROP_NONE          = 0,
+	XTAP_DROP_MALFORMED     = 1,  /* truncated or inconsistent headers */
+	XTAP_DROP_VLAN_TAGGED   = 2,  /* VM ports are untagged */
+	XTAP_DROP_ETHERTYPE     = 3,  /* only IPv4, IPv6 and ARP leave a VM */
+	XTAP_DROP_SPOOF_MAC     = 4,
+	XTAP_DROP_SPOOF_IPV4    = 5,
+	XTAP_DROP_SPOOF_IPV6    = 6,
+	XTAP_DROP_SPOOF_ARP     = 7,
+	XTAP_DROP_SPOOF_ND      = 8,
+	XTAP_DROP_SPOOF_DHCP    = 9,  /* DHCP client chaddr is not the port MAC */
+	XTAP_DROP_DHCP_SERVER   = 10,
+	XTAP_DROP_ROUTER_ADV    = 11, /* RA or ICMPv6 redirect from a VM */
+	XTAP_DROP_ACL           = 12,
+	XTAP_DROP_RATE_BYTES    = 13,
+	XTAP_DROP_RATE_PACKETS  = 14,
+	XTAP_DROP_DST_MAC       = 15, /* unicast to a VM that is not its MAC */
+	XTAP_DROP_HAIRPIN       = 16, /* a VM sending to its own MAC */
+	XTAP_DROP_NO_TARGET     = 17, /* redirect target vanished */
+	XTAP_DROP_REASONS       = 18,
+};
+
+/* ---- ports: map xtap_ports, key = tap ifindex (__u32) ---- */
+#define XTAP_PORT_F_ALLOW_DHCP_SERVER  (1U << 0)
+#define XTAP_PORT_F_ALLOW_ROUTER       (1U << 1)  /* RAs and ICMPv6 redirects */
+
+enum xtap_acl_action {
+	XTAP_ACL_DENY  = 0,
+	XTAP_ACL_ALLOW = 1,
+};
+
+struct xtap_acl_conf {
+	__u32 set;             /* ACL set id: key prefix in xtap_acl4/6, xtap_acl_rules */
+	__u16 rule_count;      /* 0: only the default applies */
+	__u8  default_action;  /* enum xtap_acl_action */
+	__u8  pad;
+};
+
+/*
+ * Rate limit of one direction, as a GCRA (virtual scheduling): each frame
+ * moves the theoretical arrival time on by its cost; a frame conforms while
+ * that time stays within the burst tolerance of now. 0 rate = unlimited.
+ */
+struct xtap_rate_conf {
+	__u64 bytes_per_sec;
+	__u64 packets_per_sec;
+	__u64 burst_bytes;
+	__u64 burst_packets;
+	/* derived by the agent */
+	__u64 ns_per_byte_fp;    /* 1e9 / bytes_per_sec << XTAP_RATE_FP_SHIFT */
+	__u64 ns_per_packet_fp;  /* 1e9 / packets_per_sec << XTAP_RATE_FP_SHIFT */
+	__u64 burst_bytes_ns;    /* burst_bytes expressed as time at the rate */
+	__u64 burst_packets_ns;
+};
+
+struct xtap_port {
+	__u32 port_id;    /* index of xtap_port_stats and xtap_rate_state; < XTAP_MAX_PORTS */
+	__u32 ifindex;
+	__u32 segment_id;
+	__u32 flags;      /* XTAP_PORT_F_* */
+	__u8  mac[6];
+	__u16 mtu;        /* longer frames from the VM are GSO: they take the tc path */
+	__u32 addr_set;   /* key prefix in xtap_addr4/xtap_addr6 */
+	struct xtap_acl_conf acl[XTAP_DIRS];
+	struct xtap_rate_conf rate[XTAP_DIRS];
+};
+
+/* ---- allowed source addresses: LPM tries xtap_addr4 / xtap_addr6 ---- */
+/* prefixlen covers the set id: 32 + the address prefix length. */
+struct xtap_ip4_key {
+	__u32 prefixlen;
+	__u32 set;
+	__u32 addr;
+};
+
+struct xtap_ip6_key {
+	__u32 prefixlen;
+	__u32 set;
+	__u8  addr[16];
+};
+
+struct xtap_addr_entry {
+	__u8 prefixlen;   /* as configured, for display */
+	__u8 pad[3];
+};
+
+/* ---- ACL: LPM tries xtap_acl4/6 (key xtap_ip4/6_key), rules, hits ---- */
+/*
+ * The value of an ACL prefix: bit r set = rule of rank r (rules ordered by
+ * priority) has a CIDR that contains this prefix. The longest-prefix match
+ * of an address therefore yields every rule whose CIDR contains it.
+ */
+struct xtap_acl_match {
+	__u64 rules[XTAP_ACL_WORDS];
+};
+
+struct xtap_acl_rule_key {
+	__u32 set;
+	__u32 rank;
+};
+
+struct xtap_acl_rule {
+	__u32 rule_id;      /* stable per port: with port_id, key of xtap_acl_hits */
+	__u16 priority;     /* lower first; equal priorities keep insertion order */
+	__u8  action;       /* enum xtap_acl_action */
+	__u8  proto;        /* IPPROTO_*, 0 = any */
+	__u16 port_min;     /* destination port range; TCP, UDP and SCTP only */
+	__u16 port_max;     /* 0-65535 = any port (and any protocol without ports) */
+	/* the CIDR, for display: matching uses the LPM tries */
+	__u8  family;       /* 4 or 6 */
+	__u8  prefixlen;
+	__u8  pad[2];
+	__u8  addr[16];
+};
+
+struct xtap_acl_hit_key {
+	__u32 port_id;
+	__u32 rule_id;
+};
+
+struct xtap_counter {
+	__u64 packets;
+	__u64 bytes;
+};
+
+/* ---- rate limiter state: array xtap_rate_state, index port_id * XTAP_DIRS + dir ---- */
+struct xtap_rate_state {
+	__u64 tat_bytes_ns;    /* theoretical arrival time, bpf_ktime_get_ns() clock */
+	__u64 tat_packets_ns;
+};
+
+/* ---- per-port counters: per-CPU array xtap_port_stats, index port_id ---- */
+struct xtap_port_stats {
+	struct xtap_counter verdict[XTAP_DIRS][XTAP_VERDICTS];
+	struct xtap_counter drop[XTAP_DIRS][XTAP_DROP_REASONS];
+};
+
+/* ---- forwarding ---- */
+#define XTAP_SEGMENT_F_FLOOD_HOST  (1U << 0)  /* broadcast/multicast also reach the host stack */
+
+/* map xtap_segments, key = segment id (__u32) */
+struct xtap_segment {
+	__u32 flags;           /* XTAP_SEGMENT_F_* */
+	__u32 uplink_ifindex;  /* 0: no uplink; unknown unicast goes to the host */
+	__u16 vlan;            /* 802.1Q id on the uplink, 0 = untagged */
+	__u16 pad;
+};
+
+/* map xtap_fdb: static entries written by the agent */
+struct xtap_fdb_key {
+	__u32 segment_id;
+	__u8  mac[6];
+	__u16 pad;
+};
+
+#define XTAP_FDB_HOST  0   /* ifindex 0: the host stack owns this MAC */
+
+struct xtap_fdb_entry {
+	__u32 ifindex;         /* tap of a local VM, or XTAP_FDB_HOST */
+	__u32 port_id;
+};
+
+/* map xtap_seg_ports: the segment's VM taps, for floods on the skb path */
+struct xtap_segment_ports {
+	__u32 count;
+	__u32 ifindex[XTAP_MAX_SEGMENT_PORTS];
+};
+
+/* map xtap_uplink_vlan: which segment a frame arriving on an uplink belongs to */
+struct xtap_uplink_vlan_key {
+	__u32 ifindex;
+	__u16 vlan;            /* 0 = untagged */
+	__u16 pad;
+};
+
+/* per-CPU array xtap_uplink_stats, one entry: frames seen by "from uplink" */
+enum xtap_uplink_verdict {
+	XTAP_UPLINK_TO_PORT   = 0,
+	XTAP_UPLINK_FLOOD     = 1,
+	XTAP_UPLINK_TO_HOST   = 2,
+	XTAP_UPLINK_VERDICTS  = 3,
+};
+
+struct xtap_uplink_stats {
+	struct xtap_counter verdict[XTAP_UPLINK_VERDICTS];
+};
+
+#endif /* XTAP_ABI_H */

@@ -1,0 +1,21 @@
+#!/bin/bash
+# Installs the Debian packages xtap's build, tests and demo need. Idempotent, non-interactive.
+set -euo pipefail
+PKGS=(
+  make gcc clang llvm pkg-config
+  libbpf-dev libxdp-dev xdp-tools bpftool linux-libc-dev
+  libjson-c-dev libmnl-dev libcmocka-dev
+  iproute2 iputils-ping
+)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "deps: all ${#PKGS[@]} packages present"
+  exit 0
+fi
+echo "deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q --no-install-recommends "${missing[@]}"
