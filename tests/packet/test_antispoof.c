@@ -6,7 +6,7 @@
 #include "fixture.h"
 #include "tests.h"
 
-void test_ipv4_good_to_port(void **s)
+static void test_ipv4_good_to_port(void **s)
 {
 	struct pkt p;
 
@@ -16,7 +16,7 @@ void test_ipv4_good_to_port(void **s)
 	assert_int_equal(fx_verdicts(PA, XTAP_DIR_FROM_VM, XTAP_VERDICT_TO_PORT), 1);
 }
 
-void test_spoof_mac(void **s)
+static void test_spoof_mac(void **s)
 {
 	struct pkt p;
 
@@ -26,3 +26,8 @@ void test_spoof_mac(void **s)
 	assert_int_equal(fx_from_vm(PA, &p), XDP_DROP);
 	assert_int_equal(fx_drops(PA, XTAP_DIR_FROM_VM, XTAP_DROP_SPOOF_MAC), 1);
 }
+
+XTAP_TEST_LIST(antispoof,
+	T(test_ipv4_good_to_port),
+	T(test_spoof_mac),
+);
