@@ -24,8 +24,8 @@ TEST_LIB_SRCS  := tests/lib/pktbuild.c tests/lib/sandbox.c
 TEST_LIB_OBJS  := $(patsubst %.c,$(BUILD)/%.o,$(TEST_LIB_SRCS))
 PACKET_TESTS   := $(BUILD)/tests/test_packet
 
-.PHONY: all deps vmlinux test test-packet clean help
-all: $(SKELS) $(AGENT_LIB_OBJS) $(PACKET_TESTS)
+.PHONY: all deps vmlinux test test-packet bench clean help
+all: $(SKELS) $(AGENT_LIB_OBJS) $(PACKET_TESTS) $(BUILD)/bench/prog_cost
 
 help:
 	@echo "make            build BPF programs, skeletons, agent library, tests"
@@ -63,6 +63,25 @@ $(BUILD)/tests/test_packet: $(wildcard tests/packet/*.c) $(wildcard tests/packet
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Itests/lib -Itests/packet -o $@ $(wildcard tests/packet/*.c) \
 		$(AGENT_LIB_OBJS) $(TEST_LIB_OBJS) $(LDLIBS_BPF) -lcmocka
+
+$(BUILD)/bench/bpf/%.bpf.o: bench/bpf/%.bpf.c vmlinux.h
+	@mkdir -p $(@D)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+	$(LLVM_STRIP) -g $@
+
+$(BUILD)/skel/bench_%.skel.h: $(BUILD)/bench/bpf/%.bpf.o
+	@mkdir -p $(@D)
+	$(BPFTOOL) gen skeleton $< name $*_bpf > $@
+
+$(BUILD)/bench/prog_cost: bench/prog_cost.c $(BUILD)/skel/bench_bare.skel.h $(AGENT_LIB_OBJS) \
+		$(BUILD)/tests/lib/pktbuild.o $(BUILD)/tests/lib/sandbox.o
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Itests/lib -o $@ $< $(AGENT_LIB_OBJS) $(BUILD)/tests/lib/pktbuild.o \
+		$(BUILD)/tests/lib/sandbox.o $(LDLIBS_BPF)
+
+bench: deps
+	$(MAKE) $(BUILD)/bench/prog_cost
+	$(BUILD)/bench/prog_cost
 
 test-packet: deps
 	$(MAKE) $(PACKET_TESTS)
