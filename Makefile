@@ -10,14 +10,14 @@ BPF_CFLAGS:= -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
              -I. -Iinclude -Ibpf
 CFLAGS    ?= -O2 -g
 CFLAGS    += -Wall -Wextra -Werror -std=gnu11 -Iinclude -Iagent -I$(BUILD)/skel
-LDLIBS_BPF:= -lbpf -lelf -lz
+LDLIBS_BPF:= -lxdp -lbpf -lelf -lz
 
 BPF_PROGS := from_vm to_vm uplink
 BPF_OBJS  := $(patsubst %,$(BUILD)/bpf/%.bpf.o,$(BPF_PROGS))
 SKELS     := $(patsubst %,$(BUILD)/skel/%.skel.h,$(BPF_PROGS))
 BPF_HDRS  := $(wildcard bpf/*.h) include/xtap_abi.h vmlinux.h
 
-AGENT_LIB_SRCS := agent/datapath.c agent/policy.c
+AGENT_LIB_SRCS := agent/datapath.c agent/policy.c agent/attach.c
 AGENT_LIB_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(AGENT_LIB_SRCS))
 
 TEST_LIB_SRCS  := tests/lib/pktbuild.c tests/lib/sandbox.c
