@@ -11,21 +11,24 @@ BPF_CFLAGS:= -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 CFLAGS    ?= -O2 -g
 CFLAGS    += -Wall -Wextra -Werror -std=gnu11 -Iinclude -Iagent -I$(BUILD)/skel
 LDLIBS_BPF:= -lxdp -lbpf -lelf -lz
+LDLIBS_AGENT := $(LDLIBS_BPF) -ljson-c -lmnl
 
 BPF_PROGS := from_vm to_vm uplink
 BPF_OBJS  := $(patsubst %,$(BUILD)/bpf/%.bpf.o,$(BPF_PROGS))
 SKELS     := $(patsubst %,$(BUILD)/skel/%.skel.h,$(BPF_PROGS))
 BPF_HDRS  := $(wildcard bpf/*.h) include/xtap_abi.h vmlinux.h
 
-AGENT_LIB_SRCS := agent/datapath.c agent/policy.c agent/attach.c
+AGENT_LIB_SRCS := agent/datapath.c agent/policy.c agent/attach.c agent/netdev.c agent/model.c \
+                  agent/state_file.c agent/api.c
 AGENT_LIB_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(AGENT_LIB_SRCS))
 
 TEST_LIB_SRCS  := tests/lib/pktbuild.c tests/lib/sandbox.c
 TEST_LIB_OBJS  := $(patsubst %.c,$(BUILD)/%.o,$(TEST_LIB_SRCS))
 PACKET_TESTS   := $(BUILD)/tests/test_packet
+HOST_UNIT_TESTS:= $(BUILD)/tests/test_netdev
 
 .PHONY: all deps vmlinux test test-packet bench clean help
-all: $(SKELS) $(AGENT_LIB_OBJS) $(PACKET_TESTS) $(BUILD)/bench/prog_cost
+all: $(SKELS) $(AGENT_LIB_OBJS) $(BUILD)/xtapd $(BUILD)/xtapctl $(PACKET_TESTS) $(HOST_UNIT_TESTS) $(BUILD)/bench/prog_cost
 
 help:
 	@echo "make            build BPF programs, skeletons, agent library, tests"
@@ -54,6 +57,13 @@ $(BUILD)/agent/%.o: agent/%.c $(SKELS) $(wildcard agent/*.h) include/xtap_abi.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
 
+$(BUILD)/xtapd: $(BUILD)/agent/xtapd.o $(AGENT_LIB_OBJS)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS_AGENT)
+
+$(BUILD)/xtapctl: tools/xtapctl.c $(wildcard agent/*.h) include/xtap_abi.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $< -ljson-c
+
 $(BUILD)/tests/lib/%.o: tests/lib/%.c $(wildcard tests/lib/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Itests/lib -c $< -o $@
@@ -62,7 +72,7 @@ $(BUILD)/tests/test_packet: $(wildcard tests/packet/*.c) $(wildcard tests/packet
 		$(AGENT_LIB_OBJS) $(TEST_LIB_OBJS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Itests/lib -Itests/packet -o $@ $(wildcard tests/packet/*.c) \
-		$(AGENT_LIB_OBJS) $(TEST_LIB_OBJS) $(LDLIBS_BPF) -lcmocka
+		$(AGENT_LIB_OBJS) $(TEST_LIB_OBJS) $(LDLIBS_AGENT) -lcmocka
 
 $(BUILD)/bench/bpf/%.bpf.o: bench/bpf/%.bpf.c vmlinux.h
 	@mkdir -p $(@D)
@@ -77,11 +87,15 @@ $(BUILD)/bench/prog_cost: bench/prog_cost.c $(BUILD)/skel/bench_bare.skel.h $(AG
 		$(BUILD)/tests/lib/pktbuild.o $(BUILD)/tests/lib/sandbox.o
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Itests/lib -o $@ $< $(AGENT_LIB_OBJS) $(BUILD)/tests/lib/pktbuild.o \
-		$(BUILD)/tests/lib/sandbox.o $(LDLIBS_BPF)
+		$(BUILD)/tests/lib/sandbox.o $(LDLIBS_AGENT)
 
 bench: deps
 	$(MAKE) $(BUILD)/bench/prog_cost
 	$(BUILD)/bench/prog_cost
+
+$(BUILD)/tests/test_netdev: tests/host/test_netdev.c $(AGENT_LIB_OBJS) $(TEST_LIB_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Itests/lib -o $@ $< $(AGENT_LIB_OBJS) $(TEST_LIB_OBJS) $(LDLIBS_AGENT) -lcmocka
 
 test-packet: deps
 	$(MAKE) $(PACKET_TESTS)

@@ -212,6 +212,15 @@ static int validate_port(const struct xtap_port_spec *s, struct xtap_err *err)
 	ret = validate_acl(&s->acl[XTAP_DIR_FROM_VM], "from-vm", err);
 	if (!ret)
 		ret = validate_acl(&s->acl[XTAP_DIR_TO_VM], "to-vm", err);
+	/* Hit counters are keyed by port and rule id: ids are unique across directions too. */
+	for (i = 0; !ret && i < s->acl[XTAP_DIR_FROM_VM].n_rules; i++) {
+		int j;
+
+		for (j = 0; j < s->acl[XTAP_DIR_TO_VM].n_rules; j++)
+			if (s->acl[XTAP_DIR_TO_VM].rules[j].rule_id == s->acl[XTAP_DIR_FROM_VM].rules[i].rule_id)
+				return fail(err, -EEXIST, "acl rule id %u is used in both directions",
+					    s->acl[XTAP_DIR_FROM_VM].rules[i].rule_id);
+	}
 	if (!ret)
 		ret = validate_rate(&s->rate[XTAP_DIR_FROM_VM], "from-vm", err);
 	if (!ret)

@@ -171,7 +171,9 @@ static __always_inline int xtap_parse_ipv6(void *data, void *data_end, void *l3,
 			return XTAP_DROP_MALFORMED;
 	}
 	/* More extension headers than we walk: refuse rather than guess. */
-	return XTAP_DROP_MALFORMED;
+	if (nexthdr == NEXTHDR_HOP || nexthdr == NEXTHDR_ROUTING || nexthdr == NEXTHDR_DEST ||
+	    nexthdr == NEXTHDR_AUTH || nexthdr == NEXTHDR_FRAGMENT)
+		return XTAP_DROP_MALFORMED;
 l4:
 	f->l4_proto = nexthdr;
 	f->l4_len = end - cur;

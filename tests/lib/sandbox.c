@@ -60,9 +60,11 @@ int sandbox_enter(void)
 		perror("sandbox: unshare");
 		return -1;
 	}
+	/* sysfs shows the namespace it was mounted in: remount it for ours, then bpffs on it. */
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
+	    mount("sysfs", "/sys", "sysfs", 0, NULL) ||
 	    mount("bpf", "/sys/fs/bpf", "bpf", 0, "mode=0700")) {
-		perror("sandbox: mounting a private bpffs");
+		perror("sandbox: mounting a private sysfs and bpffs");
 		return -1;
 	}
 	/* Autoconfiguration would put the host's own frames into the taps we read. */

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * A private network and mount namespace for a test process: its interfaces,
- * and a fresh bpffs mounted over /sys/fs/bpf, vanish when the process exits,
+ * a sysfs showing them, and a fresh bpffs mounted over /sys/fs/bpf, vanish when the process exits,
  * however it exits.
  */
 #ifndef XTAP_TEST_SANDBOX_H

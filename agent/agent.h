@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* xtapd's state and the operations behind its control socket. */
+#ifndef XTAP_AGENT_H
+#define XTAP_AGENT_H
+
+#include <json-c/json.h>
+#include <limits.h>
+
+#include "datapath.h"
+#include "model.h"
+
+#define XTAP_DEFAULT_SOCKET "/run/xtap/xtapd.sock"
+#define XTAP_DEFAULT_STATE  "/var/lib/xtap/state.json"
+#define XTAP_DEFAULT_CONFIG "/etc/xtap/xtapd.json"
+
+struct xtap_agent {
+	struct xtap_datapath dp;
+	struct xtap_model model;
+	char state_path[PATH_MAX];
+	int stop;            /* set by teardown: the agent exits after replying */
+};
+
+/* Log levels: errors and warnings always, info by default, debug with --verbose. */
+enum xtap_log_level { XTAP_LOG_ERR, XTAP_LOG_WARN, XTAP_LOG_INFO, XTAP_LOG_DEBUG };
+extern enum xtap_log_level xtap_log_level;
+void xtap_log(enum xtap_log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Makes the kernel match the model: segments, uplinks, taps, policy, attachments. */
+int xtap_agent_reconcile(struct xtap_agent *a);
+/* Handles one request {"cmd": ..., "args": {...}}; returns {"ok": ..., ...}. */
+json_object *xtap_agent_call(struct xtap_agent *a, json_object *req);
+/* A link appeared or vanished: repair what depends on it. */
+void xtap_agent_link_event(struct xtap_agent *a, int is_new, const char *name, int ifindex);
+
+int xtap_state_load(const char *path, struct xtap_model *m, struct xtap_err *err);
+int xtap_state_save(const char *path, const struct xtap_model *m, struct xtap_err *err);
+
+#endif /* XTAP_AGENT_H */

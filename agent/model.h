@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The agent's desired state: segments and ports with their policy, as the
+ * operator asked for them. It is persisted as JSON (the same encoding the
+ * control socket speaks, see docs/api.md) and is the source of truth on start.
+ */
+#ifndef XTAP_MODEL_H
+#define XTAP_MODEL_H
+
+#include <json-c/json.h>
+#include <net/if.h>
+
+#include "policy.h"
+
+/* A port read from JSON without a port id gets one from the agent. */
+#define XTAP_PORT_ID_UNSET 0xFFFFFFFFU
+
+struct xtap_port_conf {
+	char name[IFNAMSIZ];      /* the port is its tap: same name */
+	int adopt;                /* the tap existed before: never deleted by xtap */
+	unsigned int queues;
+	long owner_uid;           /* -1: root only */
+	long owner_gid;
+	__u32 next_rule_id;
+	struct xtap_port_spec spec;
+};
+
+struct xtap_segment_conf {
+	__u32 id;
+	char uplink[IFNAMSIZ];    /* "" = no uplink */
+	__u16 vlan;
+	int flood_host;
+};
+
+struct xtap_model {
+	struct xtap_segment_conf *segments;
+	size_t n_segments;
+	struct xtap_port_conf **ports;
+	size_t n_ports;
+};
+
+void xtap_model_free(struct xtap_model *m);
+struct xtap_port_conf *xtap_model_port(const struct xtap_model *m, const char *name);
+struct xtap_segment_conf *xtap_model_segment(const struct xtap_model *m, __u32 id);
+int xtap_model_add_port(struct xtap_model *m, struct xtap_port_conf *p);   /* takes ownership */
+void xtap_model_del_port(struct xtap_model *m, const char *name);
+int xtap_model_add_segment(struct xtap_model *m, const struct xtap_segment_conf *s);
+void xtap_model_del_segment(struct xtap_model *m, __u32 id);
+/* Lowest port id no port uses. */
+__u32 xtap_model_free_port_id(const struct xtap_model *m);
+
+/* JSON encoding (state file and control socket). */
+json_object *xtap_model_to_json(const struct xtap_model *m);
+int xtap_model_from_json(json_object *o, struct xtap_model *m, struct xtap_err *err);
+json_object *xtap_port_to_json(const struct xtap_port_conf *p);
+int xtap_port_from_json(json_object *o, struct xtap_port_conf *p, struct xtap_err *err);
+json_object *xtap_segment_to_json(const struct xtap_segment_conf *s);
+int xtap_segment_from_json(json_object *o, struct xtap_segment_conf *s, struct xtap_err *err);
+json_object *xtap_rule_to_json(const struct xtap_acl_rule_spec *r);
+/* A rule from its JSON fields; rule_id is left to the caller. */
+int xtap_rule_from_json(json_object *o, struct xtap_acl_rule_spec *r, struct xtap_err *err);
+json_object *xtap_rate_to_json(const struct xtap_rate_spec *r);
+int xtap_rate_from_json(json_object *o, struct xtap_rate_spec *r, struct xtap_err *err);
+
+/* Text forms used in JSON and by the CLI. */
+int xtap_parse_mac(const char *s, __u8 mac[6]);
+void xtap_format_mac(const __u8 mac[6], char *out, size_t len);
+/* "10.0.0.0/24", "2001:db8::1" (host prefix), "any" (family 0, ACL only). */
+int xtap_parse_prefix(const char *s, struct xtap_prefix *p);
+void xtap_format_prefix(const struct xtap_prefix *p, char *out, size_t len);
+/* "tcp", "udp", "icmp", "icmpv6", "sctp", "any" or a number. */
+int xtap_parse_proto(const char *s, __u8 *proto);
+const char *xtap_format_proto(__u8 proto, char *buf, size_t len);
+/* "any", "80", "80-90". */
+int xtap_parse_ports(const char *s, __u16 *min, __u16 *max);
+/* "from-vm" / "to-vm". */
+int xtap_parse_dir(const char *s, int *dir);
+const char *xtap_dir_name(int dir);
+const char *xtap_verdict_name(int verdict);
+const char *xtap_drop_reason_name(int reason);
+
+#endif /* XTAP_MODEL_H */

@@ -1,0 +1,68 @@
+// SPDX-License-Identifier: GPL-2.0
+/* The persisted desired state: written atomically (temp file, fsync, rename). */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "agent.h"
+
+int xtap_state_load(const char *path, struct xtap_model *m, struct xtap_err *err)
+{
+	json_object *o;
+	int ret;
+
+	memset(m, 0, sizeof(*m));
+	if (access(path, F_OK))
+		return -ENOENT;
+	o = json_object_from_file(path);
+	if (!o) {
+		snprintf(err->msg, sizeof(err->msg), "state file %s is not valid JSON: %s", path,
+			 json_util_get_last_err());
+		return -EINVAL;
+	}
+	ret = xtap_model_from_json(o, m, err);
+	json_object_put(o);
+	return ret;
+}
+
+static int mkdir_parent(const char *path)
+{
+	char dir[PATH_MAX];
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	dirname(dir);
+	if (mkdir(dir, 0700) && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+int xtap_state_save(const char *path, const struct xtap_model *m, struct xtap_err *err)
+{
+	char tmp[PATH_MAX + 8];
+	json_object *o = xtap_model_to_json(m);
+	int fd, ret = 0;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	ret = mkdir_parent(path);
+	fd = ret ? -1 : open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		ret = ret ? ret : -errno;
+	} else {
+		if (json_object_to_fd(fd, o, JSON_C_TO_STRING_PRETTY) || fsync(fd))
+			ret = -EIO;
+		close(fd);
+		if (!ret && rename(tmp, path))
+			ret = -errno;
+	}
+	json_object_put(o);
+	if (ret) {
+		unlink(tmp);
+		snprintf(err->msg, sizeof(err->msg), "saving state to %s failed: %s", path,
+			 strerror(-ret));
+	}
+	return ret;
+}
