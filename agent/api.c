@@ -89,7 +89,7 @@ static void port_unrealize(struct xtap_agent *a, struct xtap_port_conf *p)
 
 	if (!p->spec.ifindex)
 		return;
-	xtap_detach(&a->dp, p->spec.ifindex, p->name, XTAP_ROLE_VM, &err);
+	xtap_detach(&a->dp, p->spec.ifindex, XTAP_ROLE_VM, &err);
 	host_mac_entry(a, p, 0);
 	xtap_port_delete(&a->dp, p->spec.ifindex, &err);
 }
@@ -328,7 +328,7 @@ static json_object *port_status_json(struct xtap_agent *a, const struct xtap_por
 		json_object_object_add(o, "state", json_object_new_string("tap missing"));
 		return o;
 	}
-	xtap_attach_query(&a->dp, p->spec.ifindex, p->name, XTAP_ROLE_VM, &st);
+	xtap_attach_query(&a->dp, p->spec.ifindex, XTAP_ROLE_VM, &st);
 	json_object_object_add(o, "state", json_object_new_string(
 		!strcmp(st.xdp, "none") || (strcmp(st.tc, "tcx") && strcmp(st.tc, "clsact")) ?
 		"not attached" : l.up ? "up" : "down"));
@@ -644,7 +644,7 @@ static int cmd_segment_del(struct xtap_agent *a, json_object *args, struct xtap_
 		struct xtap_link l;
 
 		if (!xtap_link_get(saved.uplink, &l, err))
-			xtap_detach(&a->dp, l.ifindex, saved.uplink, XTAP_ROLE_UPLINK, err);
+			xtap_detach(&a->dp, l.ifindex, XTAP_ROLE_UPLINK, err);
 		err->msg[0] = 0;
 	}
 	xtap_model_del_segment(&a->model, id);
@@ -775,7 +775,7 @@ static int cmd_teardown(struct xtap_agent *a, struct xtap_err *err)
 
 		xtap_segment_delete(&a->dp, s->id, err);
 		if (s->uplink[0] && !xtap_link_get(s->uplink, &l, err))
-			xtap_detach(&a->dp, l.ifindex, s->uplink, XTAP_ROLE_UPLINK, err);
+			xtap_detach(&a->dp, l.ifindex, XTAP_ROLE_UPLINK, err);
 	}
 	xtap_model_free(&a->model);
 	xtap_datapath_unpin(a->dp.pin_dir);

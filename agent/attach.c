@@ -151,10 +151,11 @@ static void xdp_detach(int ifindex, const char *name)
 
 /* ---- tc: tcx links pinned in bpffs, or clsact ---- */
 
-static void link_pin_path(const struct xtap_datapath *dp, const char *ifname, const char *hook,
+/* bpffs refuses '.' in names, which interface names may hold: pins are named by ifindex. */
+static void link_pin_path(const struct xtap_datapath *dp, int ifindex, const char *hook,
 			  char *path, size_t len)
 {
-	snprintf(path, len, "%s/links/%s.%s", dp->pin_dir, ifname, hook);
+	snprintf(path, len, "%s/links/if%d_%s", dp->pin_dir, ifindex, hook);
 }
 
 /* A pinned tcx link still attached to ifindex: returns its fd, or -1. */
@@ -187,7 +188,7 @@ static int tcx_attach(const struct xtap_datapath *dp, int ifindex, const char *i
 	__u32 prog_id;
 	int fd, ret;
 
-	link_pin_path(dp, ifname, hook, path, sizeof(path));
+	link_pin_path(dp, ifindex, hook, path, sizeof(path));
 	fd = tcx_link_open(path, ifindex, &prog_id);
 	if (fd >= 0) {
 		ret = same_prog_tag(prog_fd, prog_id) ? 0 : bpf_link_update(fd, prog_fd, NULL);
@@ -315,12 +316,12 @@ int xtap_attach(const struct xtap_datapath *dp, int ifindex, const char *ifname,
 		goto undo;
 	return 0;
 undo:
-	xtap_detach(dp, ifindex, ifname, role, NULL);
+	xtap_detach(dp, ifindex, role, NULL);
 	return ret;
 }
 
-int xtap_detach(const struct xtap_datapath *dp, int ifindex, const char *ifname,
-		enum xtap_role role, struct xtap_err *err)
+int xtap_detach(const struct xtap_datapath *dp, int ifindex, enum xtap_role role,
+		struct xtap_err *err)
 {
 	const struct tc_hook_def *hooks;
 	char path[PATH_MAX + 64];
@@ -331,7 +332,7 @@ int xtap_detach(const struct xtap_datapath *dp, int ifindex, const char *ifname,
 	hooks = role_hooks(role, &n);
 	for (i = 0; i < n; i++) {
 		/* Unpinning the last reference detaches a tcx link. */
-		link_pin_path(dp, ifname, hooks[i].hook, path, sizeof(path));
+		link_pin_path(dp, ifindex, hooks[i].hook, path, sizeof(path));
 		unlink(path);
 		if (clsact_present(ifindex, hooks[i].point))
 			clsact_detach(ifindex, hooks[i].point);
@@ -339,8 +340,8 @@ int xtap_detach(const struct xtap_datapath *dp, int ifindex, const char *ifname,
 	return 0;
 }
 
-void xtap_attach_query(const struct xtap_datapath *dp, int ifindex, const char *ifname,
-		       enum xtap_role role, struct xtap_attach_state *st)
+void xtap_attach_query(const struct xtap_datapath *dp, int ifindex, enum xtap_role role,
+		       struct xtap_attach_state *st)
 {
 	struct xdp_multiprog *mp = get_multiprog(ifindex);
 	const struct tc_hook_def *hooks;
@@ -355,7 +356,7 @@ void xtap_attach_query(const struct xtap_datapath *dp, int ifindex, const char *
 	xdp_multiprog__close(mp);
 	hooks = role_hooks(role, &n);
 	for (i = 0; i < n; i++) {
-		link_pin_path(dp, ifname, hooks[i].hook, path, sizeof(path));
+		link_pin_path(dp, ifindex, hooks[i].hook, path, sizeof(path));
 		fd = tcx_link_open(path, ifindex, &prog_id);
 		if (fd >= 0) {
 			tcx++;

@@ -26,10 +26,10 @@ struct xtap_attach_state {
 int xtap_attach(const struct xtap_datapath *dp, int ifindex, const char *ifname,
 		enum xtap_role role, struct xtap_attach_state *st, struct xtap_err *err);
 /* Removes what xtap_attach put on the device (nothing else). */
-int xtap_detach(const struct xtap_datapath *dp, int ifindex, const char *ifname,
-		enum xtap_role role, struct xtap_err *err);
+int xtap_detach(const struct xtap_datapath *dp, int ifindex, enum xtap_role role,
+		struct xtap_err *err);
 /* What is attached now, without changing anything. */
-void xtap_attach_query(const struct xtap_datapath *dp, int ifindex, const char *ifname,
-		       enum xtap_role role, struct xtap_attach_state *st);
+void xtap_attach_query(const struct xtap_datapath *dp, int ifindex, enum xtap_role role,
+		       struct xtap_attach_state *st);
 
 #endif /* XTAP_ATTACH_H */

@@ -647,6 +647,15 @@ static int membership_add(const struct xtap_datapath *dp, const struct xtap_port
 	return 0;
 }
 
+/* A changed limit starts afresh: debt run up under the old rate must not hold back the new one. */
+static int reset_rate_state(const struct xtap_datapath *dp, __u32 port_id, __u32 dir)
+{
+	struct xtap_rate_state rs = {};
+	__u32 idx = port_id * XTAP_DIRS + dir;
+
+	return bpf_map_update_elem(xtap_map_fd(dp, XTAP_MAP_RATE_STATE), &idx, &rs, BPF_ANY) ? -errno : 0;
+}
+
 /* Zeroes the per-port arrays a previous port with the same id left behind. */
 static int reset_port_state(const struct xtap_datapath *dp, __u32 port_id)
 {
@@ -732,6 +741,9 @@ int xtap_port_write(const struct xtap_datapath *dp, const struct xtap_port_spec 
 	}
 	if (!ret && !has_old && reset_port_state(dp, s->port_id))
 		ret = map_fail(err, "xtap_port_stats", -errno);
+	for (dir = 0; dir < XTAP_DIRS && !ret && has_old; dir++)
+		if (memcmp(&old.rate[dir], &p.rate[dir], sizeof(p.rate[dir])))
+			ret = reset_rate_state(dp, s->port_id, dir);
 	if (ret) {
 		delete_gen(dp, s->port_id, gen);
 		return ret;

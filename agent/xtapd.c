@@ -197,7 +197,8 @@ static void on_link(const struct xtap_link_event *ev, void *ctx)
 
 static int quiet_libbpf(enum libbpf_print_level level, const char *fmt, va_list args)
 {
-	if (level == LIBBPF_WARN || xtap_log_level >= XTAP_LOG_DEBUG)
+	/* libbpf's debug level dumps every relocation: too much even for --verbose. */
+	if (level == LIBBPF_WARN || (level == LIBBPF_INFO && xtap_log_level >= XTAP_LOG_DEBUG))
 		return vfprintf(stderr, fmt, args);
 	return 0;
 }

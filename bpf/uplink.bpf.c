@@ -95,6 +95,9 @@ int xtap_from_uplink_tc(struct __sk_buff *skb)
 		return TC_ACT_OK;
 	/* The stack moved an 802.1Q tag out of the frame before tc ingress. */
 	if (skb->vlan_present) {
+		/* Only 802.1Q, as in XDP: an 802.1ad tag is not a segment's VLAN. */
+		if (skb->vlan_proto != bpf_htons(ETH_P_8021Q))
+			return TC_ACT_OK;
 		vlan_tci = skb->vlan_tci;
 		vlan = vlan_tci & 0x0FFF;
 		vlan_proto = skb->vlan_proto;
