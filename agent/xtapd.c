@@ -92,11 +92,28 @@ static int read_config(struct options *o, int explicit_config, json_object **boo
 	return 0;
 }
 
-static int ensure_bpffs(const char *pin_dir)
+static int is_bpffs(const char *path)
 {
 	struct statfs st;
 
-	if (statfs("/sys/fs/bpf", &st) || st.f_type != BPF_FS_MAGIC) {
+	return !statfs(path, &st) && st.f_type == BPF_FS_MAGIC;
+}
+
+/* The pin directory must sit on a bpffs; the default one is mounted when missing. */
+static int ensure_bpffs(const char *pin_dir)
+{
+	char parent[PATH_MAX], *slash;
+
+	snprintf(parent, sizeof(parent), "%s", pin_dir);
+	slash = strrchr(parent, '/');
+	if (slash && slash != parent)
+		*slash = 0;
+	if (!is_bpffs(parent)) {
+		if (strcmp(parent, "/sys/fs/bpf")) {
+			xtap_log(XTAP_LOG_ERR, "pin directory %s is not on a bpffs (mount -t bpf bpf %s)",
+				 pin_dir, parent);
+			return -1;
+		}
 		if (mount("bpf", "/sys/fs/bpf", "bpf", 0, "mode=0700")) {
 			xtap_log(XTAP_LOG_ERR, "mounting bpffs at /sys/fs/bpf: %s", strerror(errno));
 			return -1;
@@ -184,7 +201,7 @@ static void serve_client(struct xtap_agent *a, int listen_fd)
 		json_object_put(req);
 	}
 	out = json_object_to_json_string_ext(resp, JSON_C_TO_STRING_PLAIN);
-	if (write(fd, out, strlen(out)) < 0 || write(fd, "\n", 1) < 0)
+	if (dprintf(fd, "%s\n", out) < 0)
 		xtap_log(XTAP_LOG_DEBUG, "client went away before the reply");
 	json_object_put(resp);
 	close(fd);

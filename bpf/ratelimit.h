@@ -4,7 +4,8 @@
  * burst) as a lock-free GCRA: the state is one "theoretical arrival time"
  * per limit. A frame costs len * ns_per_byte; it conforms when the arrival
  * time, pushed on by its cost, stays within the burst of now. Costs are
- * exact to 2^-16 ns per unit, so no refill rounding leaks rate.
+ * fixed point (XTAP_RATE_FP_SHIFT, XTAP_RATE_TAT_SHIFT), so no refill
+ * rounding leaks rate.
  */
 #ifndef XTAP_RATELIMIT_H
 #define XTAP_RATELIMIT_H
@@ -56,17 +57,19 @@ static __always_inline int xtap_rate_check(const struct xtap_port *port, __u32 d
 	st = bpf_map_lookup_elem(&xtap_rate_state, &idx);
 	if (!st)
 		return XTAP_DROP_NONE;
-	now = bpf_ktime_get_ns();
-	pkt_cost = rc->ns_per_packet_fp >> XTAP_RATE_FP_SHIFT;
+	now = bpf_ktime_get_ns() << XTAP_RATE_TAT_SHIFT;
+	pkt_cost = rc->ns_per_packet_fp >> (XTAP_RATE_FP_SHIFT - XTAP_RATE_TAT_SHIFT);
 	if (rc->packets_per_sec &&
-	    !xtap_gcra_charge(&st->tat_packets_ns, now, pkt_cost, rc->burst_packets_ns))
+	    !xtap_gcra_charge(&st->tat_packets, now, pkt_cost,
+			      rc->burst_packets_ns << XTAP_RATE_TAT_SHIFT))
 		return XTAP_DROP_RATE_PACKETS;
 	if (rc->bytes_per_sec &&
-	    !xtap_gcra_charge(&st->tat_bytes_ns, now, (len * rc->ns_per_byte_fp) >> XTAP_RATE_FP_SHIFT,
-			      rc->burst_bytes_ns)) {
+	    !xtap_gcra_charge(&st->tat_bytes, now,
+			      (len * rc->ns_per_byte_fp) >> (XTAP_RATE_FP_SHIFT - XTAP_RATE_TAT_SHIFT),
+			      rc->burst_bytes_ns << XTAP_RATE_TAT_SHIFT)) {
 		/* A dropped frame must not use up the packet budget. */
 		if (rc->packets_per_sec)
-			__sync_fetch_and_add(&st->tat_packets_ns, -pkt_cost);
+			__sync_fetch_and_add(&st->tat_packets, -pkt_cost);
 		return XTAP_DROP_RATE_BYTES;
 	}
 	return XTAP_DROP_NONE;

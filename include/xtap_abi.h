@@ -178,9 +178,17 @@ struct xtap_counter {
 };
 
 /* ---- rate limiter state: array xtap_rate_state, index port_id * XTAP_DIRS + dir ---- */
+/*
+ * Theoretical arrival times on the bpf_ktime_get_ns() clock, in 1/16 ns
+ * (XTAP_RATE_TAT_SHIFT): whole nanoseconds would overcharge nothing but
+ * undercharge a 6.67 ns packet by 10%; 1/16 ns keeps that under 1% at
+ * 150 Mpps and lasts 36 years of uptime.
+ */
+#define XTAP_RATE_TAT_SHIFT 4
+
 struct xtap_rate_state {
-	__u64 tat_bytes_ns;    /* theoretical arrival time, bpf_ktime_get_ns() clock */
-	__u64 tat_packets_ns;
+	__u64 tat_bytes;
+	__u64 tat_packets;
 };
 
 /* ---- per-port counters: per-CPU array xtap_port_stats, index port_id ---- */
