@@ -25,16 +25,17 @@ AGENT_LIB_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(AGENT_LIB_SRCS))
 TEST_LIB_SRCS  := tests/lib/pktbuild.c tests/lib/sandbox.c
 TEST_LIB_OBJS  := $(patsubst %.c,$(BUILD)/%.o,$(TEST_LIB_SRCS))
 PACKET_TESTS   := $(BUILD)/tests/test_packet
-HOST_UNIT_TESTS:= $(BUILD)/tests/test_netdev
+HOST_TESTS     := $(BUILD)/tests/test_netdev $(BUILD)/tests/test_agent
 
-.PHONY: all deps vmlinux test test-packet bench clean help
-all: $(SKELS) $(AGENT_LIB_OBJS) $(BUILD)/xtapd $(BUILD)/xtapctl $(PACKET_TESTS) $(HOST_UNIT_TESTS) $(BUILD)/bench/prog_cost
+.PHONY: all deps vmlinux test test-packet test-host bench clean help
+all: $(SKELS) $(AGENT_LIB_OBJS) $(BUILD)/xtapd $(BUILD)/xtapctl $(PACKET_TESTS) $(HOST_TESTS) $(BUILD)/bench/prog_cost
 
 help:
 	@echo "make            build BPF programs, skeletons, agent library, tests"
 	@echo "make deps       install the Debian packages (idempotent)"
 	@echo "make test       every test tier this machine can run"
 	@echo "make test-packet  tier 1: BPF_PROG_TEST_RUN packet tests"
+	@echo "make test-host  tier 2: real xtapd/xtapctl, taps, veth uplink, in namespaces"
 	@echo "make vmlinux    regenerate vmlinux.h from the running kernel"
 
 deps:
@@ -97,11 +98,23 @@ $(BUILD)/tests/test_netdev: tests/host/test_netdev.c $(AGENT_LIB_OBJS) $(TEST_LI
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Itests/lib -o $@ $< $(AGENT_LIB_OBJS) $(TEST_LIB_OBJS) $(LDLIBS_AGENT) -lcmocka
 
+$(BUILD)/tests/test_agent: tests/host/test_agent.c tests/host/agent_env.c tests/host/agent_env.h \
+		$(TEST_LIB_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Itests/lib -Itests/host -o $@ tests/host/test_agent.c tests/host/agent_env.c \
+		$(TEST_LIB_OBJS) -lbpf -ljson-c -lcmocka -lpthread
+
 test-packet: deps
 	$(MAKE) $(PACKET_TESTS)
 	$(PACKET_TESTS)
 
-test: test-packet
+# Tier 2: the real xtapd and xtapctl in a sandbox (network + mount namespaces).
+test-host: deps
+	$(MAKE) $(HOST_TESTS) $(BUILD)/xtapd $(BUILD)/xtapctl
+	$(BUILD)/tests/test_netdev
+	XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_agent
+
+test: test-packet test-host
 
 clean:
 	rm -rf $(BUILD)

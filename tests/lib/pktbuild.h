@@ -32,7 +32,7 @@
 #include <stdint.h>
 #include <netinet/in.h>
 
-#define PKT_MAX 4096
+#define PKT_MAX 65536
 
 /* TCP flag bits, so callers need no _DEFAULT_SOURCE for <netinet/tcp.h>. */
 #define PKT_TCP_FIN 0x01
