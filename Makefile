@@ -106,15 +106,17 @@ $(BUILD)/tests/test_agent: tests/host/test_agent.c tests/host/agent_env.c tests/
 
 test-packet: deps
 	$(MAKE) $(PACKET_TESTS)
-	$(PACKET_TESTS)
+	tests/run.sh packet $(PACKET_TESTS)
 
 # Tier 2: the real xtapd and xtapctl in a sandbox (network + mount namespaces).
 test-host: deps
 	$(MAKE) $(HOST_TESTS) $(BUILD)/xtapd $(BUILD)/xtapctl
-	$(BUILD)/tests/test_netdev
-	XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_agent
+	tests/run.sh netdev $(BUILD)/tests/test_netdev agent "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_agent"
 
-test: test-packet test-host
+test: deps
+	$(MAKE) all
+	tests/run.sh packet $(PACKET_TESTS) netdev $(BUILD)/tests/test_netdev \
+		agent "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_agent"
 
 clean:
 	rm -rf $(BUILD)
