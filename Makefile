@@ -27,11 +27,12 @@ TEST_LIB_OBJS  := $(patsubst %.c,$(BUILD)/%.o,$(TEST_LIB_SRCS))
 PACKET_TESTS   := $(BUILD)/tests/test_packet
 HOST_TESTS     := $(BUILD)/tests/test_netdev $(BUILD)/tests/test_agent
 
-.PHONY: all deps vmlinux test test-packet test-host bench clean help
-all: $(SKELS) $(AGENT_LIB_OBJS) $(BUILD)/xtapd $(BUILD)/xtapctl $(PACKET_TESTS) $(HOST_TESTS) $(BUILD)/bench/prog_cost
+.PHONY: all deps vmlinux demo test test-packet test-host bench clean help
+all: $(SKELS) $(AGENT_LIB_OBJS) $(BUILD)/xtapd $(BUILD)/xtapctl $(BUILD)/xtap-vmsim $(PACKET_TESTS) $(HOST_TESTS) $(BUILD)/bench/prog_cost $(BUILD)/bench/control_plane
 
 help:
 	@echo "make            build BPF programs, skeletons, agent library, tests"
+	@echo "make demo       xtapd, taps and simulated VMs in namespaces (bash tools/demo.sh --clean removes it)"
 	@echo "make deps       install the Debian packages (idempotent)"
 	@echo "make test       every test tier this machine can run"
 	@echo "make test-packet  tier 1: BPF_PROG_TEST_RUN packet tests"
@@ -65,6 +66,14 @@ $(BUILD)/xtapctl: tools/xtapctl.c $(wildcard agent/*.h) include/xtap_abi.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< -ljson-c
 
+$(BUILD)/xtap-vmsim: tools/vmsim.c tests/lib/pktbuild.c tests/lib/pktbuild.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Itests/lib -o $@ tools/vmsim.c tests/lib/pktbuild.c
+
+# xtapd, taps and simulated VMs in network namespaces; bash tools/demo.sh --clean removes it.
+demo:
+	bash tools/demo.sh
+
 $(BUILD)/tests/lib/%.o: tests/lib/%.c $(wildcard tests/lib/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Itests/lib -c $< -o $@
@@ -90,9 +99,16 @@ $(BUILD)/bench/prog_cost: bench/prog_cost.c $(BUILD)/skel/bench_bare.skel.h $(AG
 	$(CC) $(CFLAGS) -Itests/lib -o $@ $< $(AGENT_LIB_OBJS) $(BUILD)/tests/lib/pktbuild.o \
 		$(BUILD)/tests/lib/sandbox.o $(LDLIBS_AGENT)
 
+$(BUILD)/bench/control_plane: bench/control_plane.c tests/host/agent_env.c tests/host/agent_env.h \
+		$(BUILD)/tests/lib/sandbox.o
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Itests/lib -Itests/host -o $@ bench/control_plane.c tests/host/agent_env.c \
+		$(BUILD)/tests/lib/sandbox.o -lbpf
+
 bench: deps
-	$(MAKE) $(BUILD)/bench/prog_cost
+	$(MAKE) $(BUILD)/bench/prog_cost $(BUILD)/bench/control_plane $(BUILD)/xtapd $(BUILD)/xtapctl
 	$(BUILD)/bench/prog_cost
+	XTAP_BUILD=$(BUILD) $(BUILD)/bench/control_plane
 
 $(BUILD)/tests/test_netdev: tests/host/test_netdev.c $(AGENT_LIB_OBJS) $(TEST_LIB_OBJS)
 	@mkdir -p $(@D)

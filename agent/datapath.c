@@ -17,6 +17,7 @@ static const char *const map_names[XTAP_MAP_COUNT] = {
 	[XTAP_MAP_PORT_STATS]   = "xtap_port_stats",
 	[XTAP_MAP_ADDR4]        = "xtap_addr4",
 	[XTAP_MAP_ADDR6]        = "xtap_addr6",
+	[XTAP_MAP_ADDR_SETS]    = "xtap_addr_sets",
 	[XTAP_MAP_ACL4]         = "xtap_acl4",
 	[XTAP_MAP_ACL6]         = "xtap_acl6",
 	[XTAP_MAP_ACL_RULES]    = "xtap_acl_rules",

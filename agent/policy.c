@@ -292,30 +292,6 @@ static int key_has_u32_at(const void *key, const void *ctx)
 	return v == m->value;
 }
 
-static void delete_set(const struct xtap_datapath *dp, enum xtap_map_id map, size_t key_size,
-		       __u32 set)
-{
-	/* Set ids sit right after the LPM prefixlen, or first in a rule key. */
-	struct u32_at m = { .off = map == XTAP_MAP_ACL_RULES ? 0 : sizeof(__u32), .value = set };
-
-	delete_keys_if(xtap_map_fd(dp, map), key_size, key_has_u32_at, &m);
-}
-
-static void delete_gen(const struct xtap_datapath *dp, __u32 port_id, __u32 gen)
-{
-	__u32 dir;
-
-	delete_set(dp, XTAP_MAP_ADDR4, sizeof(struct xtap_ip4_key), addr_set_id(port_id, gen));
-	delete_set(dp, XTAP_MAP_ADDR6, sizeof(struct xtap_ip6_key), addr_set_id(port_id, gen));
-	for (dir = 0; dir < XTAP_DIRS; dir++) {
-		__u32 set = acl_set_id(port_id, gen, dir);
-
-		delete_set(dp, XTAP_MAP_ACL4, sizeof(struct xtap_ip4_key), set);
-		delete_set(dp, XTAP_MAP_ACL6, sizeof(struct xtap_ip6_key), set);
-		delete_set(dp, XTAP_MAP_ACL_RULES, sizeof(struct xtap_acl_rule_key), set);
-	}
-}
-
 static int lpm_write(const struct xtap_datapath *dp, int family, enum xtap_map_id map4,
 		     enum xtap_map_id map6, __u32 set, const struct xtap_prefix *p,
 		     const void *value)
@@ -336,23 +312,90 @@ static int lpm_write(const struct xtap_datapath *dp, int family, enum xtap_map_i
 	return ret ? -errno : 0;
 }
 
+static void lpm_delete(const struct xtap_datapath *dp, int family, enum xtap_map_id map4,
+		       enum xtap_map_id map6, __u32 set, const struct xtap_prefix *p)
+{
+	if (family == 4) {
+		struct xtap_ip4_key k = { .prefixlen = 32 + p->prefixlen, .set = set };
+
+		memcpy(&k.addr, p->addr, 4);
+		bpf_map_delete_elem(xtap_map_fd(dp, map4), &k);
+	} else {
+		struct xtap_ip6_key k = { .prefixlen = 32 + p->prefixlen, .set = set };
+
+		memcpy(k.addr, p->addr, 16);
+		bpf_map_delete_elem(xtap_map_fd(dp, map6), &k);
+	}
+}
+
+/* The port's allowed prefixes, normalized, the EUI-64 link-local first. */
+static int addr_set_of(const struct xtap_port_spec *s, struct xtap_addr_set *rec)
+{
+	int i;
+
+	memset(rec, 0, sizeof(*rec));
+	rec->addrs[0].family = 6;
+	rec->addrs[0].prefixlen = 128;
+	xtap_ipv6_link_local(rec->addrs[0].addr, s->mac);
+	for (i = 0; i < s->n_addrs; i++) {
+		struct xtap_prefix p = s->addrs[i];
+
+		prefix_normalize(&p);
+		rec->addrs[i + 1].family = p.family;
+		rec->addrs[i + 1].prefixlen = p.prefixlen;
+		memcpy(rec->addrs[i + 1].addr, p.addr, 16);
+	}
+	rec->count = s->n_addrs + 1;
+	return 0;
+}
+
+static struct xtap_prefix prefix_of_rec(const struct xtap_prefix_rec *r)
+{
+	struct xtap_prefix p = { .family = r->family, .prefixlen = r->prefixlen };
+
+	memcpy(p.addr, r->addr, 16);
+	return p;
+}
+
+/* The record goes in before the entries: deleting by it always finds them all. */
 static int write_addrs(const struct xtap_datapath *dp, const struct xtap_port_spec *s, __u32 set,
 		       struct xtap_err *err)
 {
-	struct xtap_prefix ll = { .family = 6, .prefixlen = 128 };
-	int i, ret;
+	struct xtap_addr_set *rec = malloc(sizeof(*rec));
+	__u32 i;
+	int ret = 0;
 
-	xtap_ipv6_link_local(ll.addr, s->mac);
-	for (i = -1; i < s->n_addrs; i++) {
-		struct xtap_prefix p = i < 0 ? ll : s->addrs[i];
+	if (!rec)
+		return -ENOMEM;
+	addr_set_of(s, rec);
+	if (bpf_map_update_elem(xtap_map_fd(dp, XTAP_MAP_ADDR_SETS), &set, rec, BPF_ANY))
+		ret = map_fail(err, "xtap_addr_sets", -errno);
+	for (i = 0; i < rec->count && !ret; i++) {
+		struct xtap_prefix p = prefix_of_rec(&rec->addrs[i]);
 		struct xtap_addr_entry v = { .prefixlen = p.prefixlen };
 
-		prefix_normalize(&p);
 		ret = lpm_write(dp, p.family, XTAP_MAP_ADDR4, XTAP_MAP_ADDR6, set, &p, &v);
 		if (ret)
-			return map_fail(err, p.family == 4 ? "xtap_addr4" : "xtap_addr6", ret);
+			ret = map_fail(err, p.family == 4 ? "xtap_addr4" : "xtap_addr6", ret);
 	}
-	return 0;
+	free(rec);
+	return ret;
+}
+
+static void delete_addrs(const struct xtap_datapath *dp, __u32 set)
+{
+	struct xtap_addr_set *rec = malloc(sizeof(*rec));
+	__u32 i;
+
+	if (rec && !bpf_map_lookup_elem(xtap_map_fd(dp, XTAP_MAP_ADDR_SETS), &set, rec)) {
+		for (i = 0; i < rec->count && i < 2 * XTAP_MAX_PORT_ADDRS; i++) {
+			struct xtap_prefix p = prefix_of_rec(&rec->addrs[i]);
+
+			lpm_delete(dp, p.family, XTAP_MAP_ADDR4, XTAP_MAP_ADDR6, set, &p);
+		}
+		bpf_map_delete_elem(xtap_map_fd(dp, XTAP_MAP_ADDR_SETS), &set);
+	}
+	free(rec);
 }
 
 struct ranked_rule {
@@ -384,6 +427,48 @@ static int rule_prefix(const struct xtap_acl_rule_spec *r, int fam, struct xtap_
 	return 1;
 }
 
+static struct xtap_acl_rule_spec spec_of_rule(const struct xtap_acl_rule *r)
+{
+	struct xtap_acl_rule_spec s = {
+		.rule_id = r->rule_id, .priority = r->priority, .action = r->action, .proto = r->proto,
+		.port_min = r->port_min, .port_max = r->port_max,
+		.cidr = { .family = r->family, .prefixlen = r->prefixlen },
+	};
+
+	memcpy(s.cidr.addr, r->addr, 16);
+	return s;
+}
+
+/* Deletes an ACL set: its LPM prefixes, found from its rules, then the rules. */
+static void delete_acl(const struct xtap_datapath *dp, __u32 set)
+{
+	struct xtap_acl_set *rs = malloc(sizeof(*rs));
+	__u32 i;
+	int fam;
+
+	if (rs && !bpf_map_lookup_elem(xtap_map_fd(dp, XTAP_MAP_ACL_RULES), &set, rs)) {
+		for (i = 0; i < rs->count && i < XTAP_MAX_ACL_RULES; i++) {
+			struct xtap_acl_rule_spec r = spec_of_rule(&rs->rules[i]);
+			struct xtap_prefix p;
+
+			for (fam = 4; fam <= 6; fam += 2)
+				if (rule_prefix(&r, fam, &p))
+					lpm_delete(dp, fam, XTAP_MAP_ACL4, XTAP_MAP_ACL6, set, &p);
+		}
+		bpf_map_delete_elem(xtap_map_fd(dp, XTAP_MAP_ACL_RULES), &set);
+	}
+	free(rs);
+}
+
+static void delete_gen(const struct xtap_datapath *dp, __u32 port_id, __u32 gen)
+{
+	__u32 dir;
+
+	delete_addrs(dp, addr_set_id(port_id, gen));
+	for (dir = 0; dir < XTAP_DIRS; dir++)
+		delete_acl(dp, acl_set_id(port_id, gen, dir));
+}
+
 /*
  * Writes one ACL set: the rules by rank, and for every distinct rule prefix
  * the bitmap of ranks whose prefix contains it (struct xtap_acl_match).
@@ -394,6 +479,8 @@ static int write_acl(const struct xtap_datapath *dp, const struct xtap_acl_spec 
 	struct ranked_rule rk[XTAP_MAX_ACL_RULES];
 	int n = acl->n_rules, i, j, fam, ret;
 	unsigned int ncpu = libbpf_num_possible_cpus();
+	struct xtap_acl_set *rs;
+	struct xtap_counter zero[ncpu];
 
 	for (i = 0; i < n; i++) {
 		rk[i].r = &acl->rules[i];
@@ -401,22 +488,34 @@ static int write_acl(const struct xtap_datapath *dp, const struct xtap_acl_spec 
 	}
 	qsort(rk, n, sizeof(rk[0]), rank_cmp);
 
+	rs = calloc(1, sizeof(*rs));
+	if (!rs)
+		return -ENOMEM;
+	rs->count = n;
 	for (i = 0; i < n; i++) {
 		const struct xtap_acl_rule_spec *r = rk[i].r;
-		struct xtap_acl_rule_key key = { .set = set, .rank = i };
-		struct xtap_acl_rule v = {
-			.rule_id = r->rule_id, .priority = r->priority, .action = r->action,
-			.proto = r->proto, .port_min = r->port_min, .port_max = r->port_max,
-			.family = r->cidr.family, .prefixlen = r->cidr.prefixlen,
-		};
-		struct xtap_acl_hit_key hk = { .port_id = port_id, .rule_id = r->rule_id };
-		struct xtap_counter zero[ncpu];
+		struct xtap_acl_rule *v = &rs->rules[i];
 
-		memcpy(v.addr, r->cidr.addr, 16);
-		if (bpf_map_update_elem(xtap_map_fd(dp, XTAP_MAP_ACL_RULES), &key, &v, BPF_ANY))
-			return map_fail(err, "xtap_acl_rules", -errno);
+		v->rule_id = r->rule_id;
+		v->priority = r->priority;
+		v->action = r->action;
+		v->proto = r->proto;
+		v->port_min = r->port_min;
+		v->port_max = r->port_max;
+		v->family = r->cidr.family;
+		v->prefixlen = r->cidr.prefixlen;
+		memcpy(v->addr, r->cidr.addr, 16);
+	}
+	/* The set goes in before its prefixes: deleting by it always finds them all. */
+	ret = bpf_map_update_elem(xtap_map_fd(dp, XTAP_MAP_ACL_RULES), &set, rs, BPF_ANY) ? -errno : 0;
+	free(rs);
+	if (ret)
+		return map_fail(err, "xtap_acl_rules", ret);
+	memset(zero, 0, sizeof(zero));
+	for (i = 0; i < n; i++) {
+		struct xtap_acl_hit_key hk = { .port_id = port_id, .rule_id = rk[i].r->rule_id };
+
 		/* Counters survive policy changes: only create missing ones. */
-		memset(zero, 0, sizeof(zero));
 		if (bpf_map_update_elem(xtap_map_fd(dp, XTAP_MAP_ACL_HITS), &hk, zero, BPF_NOEXIST) &&
 		    errno != EEXIST)
 			return map_fail(err, "xtap_acl_hits", -errno);
@@ -446,26 +545,35 @@ static int write_acl(const struct xtap_datapath *dp, const struct xtap_acl_spec 
 	return 0;
 }
 
-static int hit_is_stale(const void *key, const void *ctx)
+static int spec_has_rule(const struct xtap_port_spec *s, __u32 rule_id)
 {
-	const struct xtap_acl_hit_key *k = key;
-	const struct xtap_port_spec *s = ctx;
 	int d, i;
 
-	if (k->port_id != s->port_id)
-		return 0;
-	for (d = 0; d < XTAP_DIRS; d++)
+	for (d = 0; s && d < XTAP_DIRS; d++)
 		for (i = 0; i < s->acl[d].n_rules; i++)
-			if (s->acl[d].rules[i].rule_id == k->rule_id)
-				return 0;
-	return 1;
+			if (s->acl[d].rules[i].rule_id == rule_id)
+				return 1;
+	return 0;
 }
 
-/* Drops hit counters of rules the port no longer has. */
-static void prune_hits(const struct xtap_datapath *dp, const struct xtap_port_spec *s)
+/* Drops the hit counters of the rules in the port's old sets that next no longer has (NULL: all). */
+static void prune_hits(const struct xtap_datapath *dp, const struct xtap_port *old,
+		       const struct xtap_port_spec *next)
 {
-	delete_keys_if(xtap_map_fd(dp, XTAP_MAP_ACL_HITS), sizeof(struct xtap_acl_hit_key),
-		       hit_is_stale, s);
+	struct xtap_acl_set *rs = malloc(sizeof(*rs));
+	__u32 d, i;
+
+	for (d = 0; rs && d < XTAP_DIRS; d++) {
+		if (bpf_map_lookup_elem(xtap_map_fd(dp, XTAP_MAP_ACL_RULES), &old->acl[d].set, rs))
+			continue;
+		for (i = 0; i < rs->count && i < XTAP_MAX_ACL_RULES; i++) {
+			struct xtap_acl_hit_key hk = { .port_id = old->port_id, .rule_id = rs->rules[i].rule_id };
+
+			if (!spec_has_rule(next, hk.rule_id))
+				bpf_map_delete_elem(xtap_map_fd(dp, XTAP_MAP_ACL_HITS), &hk);
+		}
+	}
+	free(rs);
 }
 
 /* ---- segments and membership ---- */
@@ -759,15 +867,15 @@ int xtap_port_write(const struct xtap_datapath *dp, const struct xtap_port_spec 
 	if (has_old && (old.segment_id != p.segment_id || memcmp(old.mac, p.mac, 6)))
 		membership_remove(dp, &old);
 	ret = membership_add(dp, &p, err);
-	if (has_old)
+	if (has_old) {
+		prune_hits(dp, &old, s);
 		delete_gen(dp, s->port_id, gen ^ 1);
-	prune_hits(dp, s);
+	}
 	return ret;
 }
 
 int xtap_port_delete(const struct xtap_datapath *dp, __u32 ifindex, struct xtap_err *err)
 {
-	struct xtap_port_spec *none;
 	struct xtap_port old;
 	__u32 gen;
 
@@ -775,14 +883,9 @@ int xtap_port_delete(const struct xtap_datapath *dp, __u32 ifindex, struct xtap_
 		return fail(err, -ENOENT, "no port on ifindex %u", ifindex);
 	membership_remove(dp, &old);
 	bpf_map_delete_elem(xtap_map_fd(dp, XTAP_MAP_PORTS), &ifindex);
+	prune_hits(dp, &old, NULL);
 	for (gen = 0; gen < XTAP_POLICY_GENS; gen++)
 		delete_gen(dp, old.port_id, gen);
-	none = calloc(1, sizeof(*none));
-	if (none) {
-		none->port_id = old.port_id;
-		prune_hits(dp, none);
-		free(none);
-	}
 	return 0;
 }
 

@@ -52,7 +52,7 @@ int xtap_state_save(const char *path, const struct xtap_model *m, struct xtap_er
 	if (fd < 0) {
 		ret = ret ? ret : -errno;
 	} else {
-		if (json_object_to_fd(fd, o, JSON_C_TO_STRING_PRETTY) || fsync(fd))
+		if (json_object_to_fd(fd, o, JSON_C_TO_STRING_PLAIN) || fsync(fd))
 			ret = -EIO;
 		close(fd);
 		if (!ret && rename(tmp, path))

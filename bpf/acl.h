@@ -5,7 +5,8 @@
  *
  * Lookup cost does not grow with the rule count: one LPM lookup on the remote
  * address yields a bitmap of the rules whose CIDR contains it (see
- * struct xtap_acl_match); only those rules are checked, in priority order.
+ * struct xtap_acl_match); only those rules of the port's rule set are
+ * checked, in priority order.
  */
 #ifndef XTAP_ACL_H
 #define XTAP_ACL_H
@@ -31,15 +32,15 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, XTAP_MAX_ACL_SETS * XTAP_MAX_ACL_RULES);
-	__type(key, struct xtap_acl_rule_key);
-	__type(value, struct xtap_acl_rule);
+	__uint(max_entries, XTAP_MAX_ACL_SETS);
+	__type(key, __u32);                   /* ACL set id */
+	__type(value, struct xtap_acl_set);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 } xtap_acl_rules SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
-	__uint(max_entries, XTAP_MAX_PORTS * XTAP_DIRS * XTAP_MAX_ACL_RULES);
+	__uint(max_entries, XTAP_MAX_TOTAL_ACL_RULES);
 	__type(key, struct xtap_acl_hit_key);
 	__type(value, struct xtap_counter);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
@@ -85,12 +86,12 @@ static __always_inline int xtap_acl_rule_matches(const struct xtap_acl_rule *r,
 static long xtap_acl_step(__u32 i, void *ctx)
 {
 	struct xtap_acl_walk *w = ctx;
-	struct xtap_acl_rule_key key;
 	struct xtap_acl_hit_key hit_key;
-	struct xtap_acl_rule *r;
+	const struct xtap_acl_set *rules;
+	const struct xtap_acl_rule *r;
 	struct xtap_counter *hits;
 	__u64 bits, low;
-	__u32 word = w->word;
+	__u32 word = w->word, rank;
 
 	while (word < XTAP_ACL_WORDS && w->bits[word] == 0)
 		word++;
@@ -101,10 +102,15 @@ static long xtap_acl_step(__u32 i, void *ctx)
 	low = bits & -bits;
 	w->bits[word] = bits & ~low;
 
-	key.set = w->set;
-	key.rank = word * 64 + xtap_bit_index(low);
-	r = bpf_map_lookup_elem(&xtap_acl_rules, &key);
-	if (!r || !xtap_acl_rule_matches(r, w))
+	rank = word * 64 + xtap_bit_index(low);
+	if (rank >= XTAP_MAX_ACL_RULES)
+		return 1;
+	/* Looked up here: the verifier does not keep map pointers stored in the loop context. */
+	rules = bpf_map_lookup_elem(&xtap_acl_rules, &w->set);
+	if (!rules)
+		return 1;
+	r = &rules->rules[rank];
+	if (!xtap_acl_rule_matches(r, w))
 		return 0;
 	w->action = r->action;
 	hit_key.port_id = w->port_id;

@@ -28,6 +28,15 @@ struct {
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 } xtap_addr6 SEC(".maps");
 
+/* The agent's record of each address set (see struct xtap_addr_set); programs never read it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XTAP_MAX_ADDR_SETS);
+	__type(key, __u32);
+	__type(value, struct xtap_addr_set);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+} xtap_addr_sets SEC(".maps");
+
 static __always_inline int xtap_addr4_allowed(const struct xtap_port *port, __be32 addr)
 {
 	struct xtap_ip4_key key = { .prefixlen = 64, .set = port->addr_set, .addr = addr };

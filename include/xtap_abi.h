@@ -22,6 +22,8 @@
 #define XTAP_MAX_SEGMENT_PORTS   512   /* ports one skb-path flood reaches */
 #define XTAP_MAX_FDB             (XTAP_MAX_PORTS * 2)
 #define XTAP_MAX_UPLINK_VLANS    4096
+/* Hit counters of all ports together (256 rules each way on 512 ports). */
+#define XTAP_MAX_TOTAL_ACL_RULES 262144
 /*
  * Address sets and ACL sets are double-buffered: the agent writes a new set
  * under the generation not in use, then switches the port to it with one map
@@ -138,7 +140,23 @@ struct xtap_addr_entry {
 	__u8 pad[3];
 };
 
-/* ---- ACL: LPM tries xtap_acl4/6 (key xtap_ip4/6_key), rules, hits ---- */
+/*
+ * map xtap_addr_sets, key = address set id: the set's entries, written before
+ * them, so that the agent can delete a set exactly (and after a crash) and
+ * bpftool shows a port's addresses in one place. Not read by the programs.
+ */
+struct xtap_prefix_rec {
+	__u8 family;      /* 4 or 6 */
+	__u8 prefixlen;
+	__u8 addr[16];
+};
+
+struct xtap_addr_set {
+	__u32 count;
+	struct xtap_prefix_rec addrs[2 * XTAP_MAX_PORT_ADDRS];
+};
+
+/* ---- ACL: LPM tries xtap_acl4/6 (key xtap_ip4/6_key), rule sets, hits ---- */
 /*
  * The value of an ACL prefix: bit r set = rule of rank r (rules ordered by
  * priority) has a CIDR that contains this prefix. The longest-prefix match
@@ -146,11 +164,6 @@ struct xtap_addr_entry {
  */
 struct xtap_acl_match {
 	__u64 rules[XTAP_ACL_WORDS];
-};
-
-struct xtap_acl_rule_key {
-	__u32 set;
-	__u32 rank;
 };
 
 struct xtap_acl_rule {
@@ -165,6 +178,13 @@ struct xtap_acl_rule {
 	__u8  prefixlen;
 	__u8  pad[2];
 	__u8  addr[16];
+};
+
+/* map xtap_acl_rules, key = ACL set id: the set's rules by rank (count in the port's acl conf). */
+struct xtap_acl_set {
+	__u32 count;        /* for the agent and bpftool; programs use the port's rule_count */
+	__u32 pad;
+	struct xtap_acl_rule rules[XTAP_MAX_ACL_RULES];
 };
 
 struct xtap_acl_hit_key {

@@ -5,7 +5,7 @@ PKGS=(
   make gcc clang llvm pkg-config
   libbpf-dev libxdp-dev xdp-tools bpftool linux-libc-dev
   libjson-c-dev libmnl-dev libcmocka-dev
-  iproute2 iputils-ping
+  iproute2 iputils-ping ethtool
 )
 missing=()
 for p in "${PKGS[@]}"; do

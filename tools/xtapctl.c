@@ -501,11 +501,13 @@ static int cmd_segment(int argc, char **argv)
 		if (optind != argc)
 			usage_exit("segment add: unexpected argument");
 		call_ok("segment.add", args, &resp);
+		printf("segment %s added\n", argv[1]);
 	} else if (!strcmp(sub, "del")) {
 		if (argc != 2)
 			usage_exit("segment del ID");
 		json_object_object_add(args, "id", int_arg(argv[1], "segment id"));
 		call_ok("segment.del", args, &resp);
+		printf("segment %s deleted\n", argv[1]);
 	} else if (!strcmp(sub, "list")) {
 		size_t i;
 

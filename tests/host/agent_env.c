@@ -143,7 +143,7 @@ pid_t env_agent_wait_ready(void)
 {
 	int i, status;
 
-	for (i = 0; i < 200; i++) {
+	for (i = 0; i < 1200; i++) {
 		if (agent_ready())
 			return agent_pid;
 		if (waitpid(agent_pid, &status, WNOHANG) == agent_pid) {
@@ -153,7 +153,7 @@ pid_t env_agent_wait_ready(void)
 		}
 		usleep(50000);
 	}
-	fprintf(stderr, "env: xtapd did not open its socket in 10 s\n");
+	fprintf(stderr, "env: xtapd did not open its socket in 60 s\n");
 	return -1;
 }
 

@@ -1,0 +1,124 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Control-plane benchmark: the real xtapd in a sandbox. Measures ports
+ * created and attached per second (100 and 1000 ports), policy updates per
+ * second through the control socket and through xtapctl, and xtapd's start
+ * time with 1000 ports. Prints a table.
+ */
+#define _GNU_SOURCE
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent_env.h"
+
+static double now_s(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec + t.tv_nsec / 1e9;
+}
+
+/* One request on the control socket; returns 0 when the agent said ok. */
+static int api(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int api(const char *fmt, ...)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char req[1024], resp[65536];
+	ssize_t n, got = 0;
+	va_list ap;
+	int fd;
+
+	va_start(ap, fmt);
+	vsnprintf(req, sizeof(req), fmt, ap);
+	va_end(ap);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", ENV_SOCK);
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) || write(fd, req, strlen(req)) < 0)
+		return -1;
+	while ((n = read(fd, resp + got, sizeof(resp) - got - 1)) > 0)
+		got += n;
+	resp[got] = 0;
+	close(fd);
+	if (!strstr(resp, "\"ok\":true")) {
+		fprintf(stderr, "request %s: %s\n", req, resp);
+		return -1;
+	}
+	return 0;
+}
+
+static double add_ports(int first, int n)
+{
+	double t0 = now_s();
+	int i;
+
+	for (i = first; i < first + n; i++)
+		if (api("{\"cmd\":\"port.add\",\"args\":{\"name\":\"b%d\",\"segment\":%d,"
+			"\"mac\":\"02:00:00:%02x:%02x:%02x\",\"addrs\":[\"10.%d.%d.%d/32\"]}}",
+			i, 1 + i / 256, (i >> 16) & 0xff, (i >> 8) & 0xff, i & 0xff, 10 + (i >> 16), (i >> 8) & 0xff,
+			i & 0xff))
+			exit(1);
+	return n / (now_s() - t0);
+}
+
+static void del_ports(int first, int n)
+{
+	int i;
+
+	for (i = first; i < first + n; i++)
+		if (api("{\"cmd\":\"port.del\",\"args\":{\"name\":\"b%d\"}}", i))
+			exit(1);
+}
+
+int main(void)
+{
+	double r100, r1000, upd_socket, upd_ctl, start_s, t0;
+	char out[4096];
+	int i, n_upd = 2000, n_ctl = 200;
+
+	if (env_setup())
+		return 1;
+	/* A segment floods to at most 512 ports: 256 per segment here. */
+	for (i = 1; i <= 4; i++)
+		if (api("{\"cmd\":\"segment.add\",\"args\":{\"id\":%d}}", i))
+			return 1;
+	r100 = add_ports(0, 100);
+	del_ports(0, 100);
+	r1000 = add_ports(0, 1000);
+
+	/* A policy update = one ACL rule added or removed on a port with 1000 neighbours. */
+	t0 = now_s();
+	for (i = 0; i < n_upd; i++)
+		if (api("{\"cmd\":\"rate.set\",\"args\":{\"port\":\"b7\",\"dir\":\"from-vm\",\"packets_per_sec\":%d}}",
+			1000 + i))
+			return 1;
+	upd_socket = n_upd / (now_s() - t0);
+	t0 = now_s();
+	for (i = 0; i < n_ctl; i++)
+		if (ctl(out, sizeof(out), "rate set b7 from-vm --pps %d", 1000 + i))
+			return fprintf(stderr, "xtapctl: %s\n", out), 1;
+	upd_ctl = n_ctl / (now_s() - t0);
+
+	env_agent_kill();
+	t0 = now_s();
+	if (env_agent_start() < 0)
+		return 1;
+	start_s = now_s() - t0;
+
+	printf("control plane (xtapd in a network namespace, taps created and attached)\n");
+	printf("%-52s %12s\n", "case", "value");
+	printf("%-52s %12.0f\n", "ports created+attached per second, 100 ports", r100);
+	printf("%-52s %12.0f\n", "ports created+attached per second, 1000 ports", r1000);
+	printf("%-52s %12.0f\n", "policy updates per second, control socket", upd_socket);
+	printf("%-52s %12.0f\n", "policy updates per second, xtapctl", upd_ctl);
+	printf("%-52s %12.2f\n", "xtapd start to ready with 1000 ports (s)", start_s);
+	del_ports(0, 1000);
+	env_teardown();
+	return 0;
+}
