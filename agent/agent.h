@@ -33,6 +33,6 @@ json_object *xtap_agent_call(struct xtap_agent *a, json_object *req);
 void xtap_agent_link_event(struct xtap_agent *a, int is_new, const char *name, int ifindex);
 
 int xtap_state_load(const char *path, struct xtap_model *m, struct xtap_err *err);
-int xtap_state_save(const char *path, const struct xtap_model *m, struct xtap_err *err);
+int xtap_state_save(const char *path, struct xtap_model *m, struct xtap_err *err);
 
 #endif /* XTAP_AGENT_H */

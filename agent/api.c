@@ -226,7 +226,9 @@ static int port_update(struct xtap_agent *a, struct xtap_port_conf *cur,
 
 	if (ret)
 		return ret;
+	xtap_model_port_changed(cur);
 	*cur = *next;
+	cur->json = NULL;
 	return save(a, err);
 }
 
@@ -909,8 +911,10 @@ int xtap_agent_reconcile(struct xtap_agent *a)
 		struct xtap_port_conf *p = a->model.ports[i];
 
 		err.msg[0] = 0;
-		if (p->spec.port_id == XTAP_PORT_ID_UNSET)
+		if (p->spec.port_id == XTAP_PORT_ID_UNSET) {
 			p->spec.port_id = xtap_model_free_port_id(&a->model);
+			xtap_model_port_changed(p);
+		}
 		ret = port_tap(p, &created, &err);
 		if (ret < 0) {
 			xtap_log(XTAP_LOG_WARN, "%s", err.msg);

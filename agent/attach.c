@@ -58,6 +58,9 @@ static int same_prog_tag(int fd_a, __u32 id_b)
 
 /* ---- XDP, through libxdp ---- */
 
+/* Set once libxdp fell back to a single program here (no freplace: no dispatcher). */
+static int dispatcher_unavailable;
+
 static struct xdp_program *find_xdp_prog(struct xdp_multiprog *mp, const char *name)
 {
 	struct xdp_program *p;
@@ -121,6 +124,14 @@ static int xdp_attach(int ifindex, const char *ifname, int prog_fd, const char *
 	}
 	xdp_multiprog__close(mp);
 
+	if (dispatcher_unavailable) {
+		/* libxdp would probe the dispatcher again for every tap: attach as it falls back to. */
+		ret = bpf_xdp_attach(ifindex, prog_fd, XDP_FLAGS_DRV_MODE | XDP_FLAGS_UPDATE_IF_NOEXIST, NULL);
+		if (ret)
+			return fail(err, ret, "%s: attaching XDP (native mode) failed: %s", ifname, strerror(-ret));
+		snprintf(st->xdp, sizeof(st->xdp), "native");
+		return 0;
+	}
 	prog = xdp_program__from_fd(prog_fd);
 	ret = libxdp_get_error(prog);
 	if (ret)
@@ -132,6 +143,7 @@ static int xdp_attach(int ifindex, const char *ifname, int prog_fd, const char *
 	mp = get_multiprog(ifindex);
 	if (mp) {
 		xdp_mode_name(mp, st);
+		dispatcher_unavailable = xdp_multiprog__is_legacy(mp);
 		xdp_multiprog__close(mp);
 	}
 	return 0;

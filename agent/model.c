@@ -630,12 +630,66 @@ int xtap_segment_from_json(json_object *o, struct xtap_segment_conf *s, struct x
 
 /* ---- the model ---- */
 
+void xtap_model_port_changed(struct xtap_port_conf *p)
+{
+	free(p->json);
+	p->json = NULL;
+}
+
+/*
+ * Saving after every change must not cost O(ports) JSON work: each port's
+ * encoding is cached until it changes, and the file is their concatenation.
+ */
+char *xtap_model_to_text(struct xtap_model *m)
+{
+	json_object *segs = json_object_new_array();
+	size_t i, len, total;
+	const char *segs_text;
+	char *text, *cur;
+
+	for (i = 0; i < m->n_segments; i++)
+		json_object_array_add(segs, xtap_segment_to_json(&m->segments[i]));
+	segs_text = json_object_to_json_string_ext(segs, JSON_C_TO_STRING_PLAIN);
+	total = strlen(segs_text) + 64;
+	for (i = 0; i < m->n_ports; i++) {
+		struct xtap_port_conf *p = m->ports[i];
+
+		if (!p->json) {
+			json_object *o = xtap_port_to_json(p);
+
+			p->json = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+			json_object_put(o);
+			if (!p->json) {
+				json_object_put(segs);
+				return NULL;
+			}
+		}
+		total += strlen(p->json) + 2;
+	}
+	text = malloc(total);
+	if (text) {
+		cur = text + sprintf(text, "{\"segments\":%s,\"ports\":[", segs_text);
+		for (i = 0; i < m->n_ports; i++) {
+			len = strlen(m->ports[i]->json);
+			if (i)
+				*cur++ = ',';
+			memcpy(cur, m->ports[i]->json, len);
+			cur += len;
+		}
+		strcpy(cur, "]}\n");
+	}
+	json_object_put(segs);
+	return text;
+}
+
 void xtap_model_free(struct xtap_model *m)
 {
 	size_t i;
 
-	for (i = 0; i < m->n_ports; i++)
+	for (i = 0; i < m->n_ports; i++) {
+		free(m->ports[i]->json);
 		free(m->ports[i]);
+	}
 	free(m->ports);
 	free(m->segments);
 	memset(m, 0, sizeof(*m));
@@ -678,6 +732,7 @@ void xtap_model_del_port(struct xtap_model *m, const char *name)
 
 	for (i = 0; i < m->n_ports; i++)
 		if (!strcmp(m->ports[i]->name, name)) {
+			free(m->ports[i]->json);
 			free(m->ports[i]);
 			m->ports[i] = m->ports[--m->n_ports];
 			return;
@@ -718,21 +773,6 @@ __u32 xtap_model_free_port_id(const struct xtap_model *m)
 	for (id = 0; id < XTAP_MAX_PORTS && used[id]; id++)
 		;
 	return id;
-}
-
-json_object *xtap_model_to_json(const struct xtap_model *m)
-{
-	json_object *o = json_object_new_object(), *segs = json_object_new_array();
-	json_object *ports = json_object_new_array();
-	size_t i;
-
-	for (i = 0; i < m->n_segments; i++)
-		json_object_array_add(segs, xtap_segment_to_json(&m->segments[i]));
-	for (i = 0; i < m->n_ports; i++)
-		json_object_array_add(ports, xtap_port_to_json(m->ports[i]));
-	json_object_object_add(o, "segments", segs);
-	json_object_object_add(o, "ports", ports);
-	return o;
 }
 
 int xtap_model_from_json(json_object *o, struct xtap_model *m, struct xtap_err *err)

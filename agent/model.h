@@ -23,6 +23,7 @@ struct xtap_port_conf {
 	long owner_gid;
 	__u32 next_rule_id;
 	struct xtap_port_spec spec;
+	char *json;               /* cached encoding for the state file; NULL when stale */
 };
 
 struct xtap_segment_conf {
@@ -49,8 +50,12 @@ void xtap_model_del_segment(struct xtap_model *m, __u32 id);
 /* Lowest port id no port uses. */
 __u32 xtap_model_free_port_id(const struct xtap_model *m);
 
+/* A port's configuration changed: drop its cached encoding. */
+void xtap_model_port_changed(struct xtap_port_conf *p);
+/* The whole model as text, from the ports' cached encodings (state file). */
+char *xtap_model_to_text(struct xtap_model *m);
+
 /* JSON encoding (state file and control socket). */
-json_object *xtap_model_to_json(const struct xtap_model *m);
 int xtap_model_from_json(json_object *o, struct xtap_model *m, struct xtap_err *err);
 json_object *xtap_port_to_json(const struct xtap_port_conf *p);
 int xtap_port_from_json(json_object *o, struct xtap_port_conf *p, struct xtap_err *err);

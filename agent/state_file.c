@@ -40,25 +40,30 @@ static int mkdir_parent(const char *path)
 	return 0;
 }
 
-int xtap_state_save(const char *path, const struct xtap_model *m, struct xtap_err *err)
+int xtap_state_save(const char *path, struct xtap_model *m, struct xtap_err *err)
 {
 	char tmp[PATH_MAX + 8];
-	json_object *o = xtap_model_to_json(m);
-	int fd, ret = 0;
+	char *text = xtap_model_to_text(m);
+	int fd, ret;
 
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	ret = mkdir_parent(path);
+	ret = text ? mkdir_parent(path) : -ENOMEM;
 	fd = ret ? -1 : open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		ret = ret ? ret : -errno;
 	} else {
-		if (json_object_to_fd(fd, o, JSON_C_TO_STRING_PLAIN) || fsync(fd))
+		size_t len = strlen(text), off = 0;
+		ssize_t n;
+
+		while (off < len && (n = write(fd, text + off, len - off)) > 0)
+			off += n;
+		if (off < len || fsync(fd))
 			ret = -EIO;
 		close(fd);
 		if (!ret && rename(tmp, path))
 			ret = -errno;
 	}
-	json_object_put(o);
+	free(text);
 	if (ret) {
 		unlink(tmp);
 		snprintf(err->msg, sizeof(err->msg), "saving state to %s failed: %s", path,
