@@ -13,6 +13,7 @@
 #include <xdp/libxdp.h>
 
 #include "attach.h"
+#include "netdev.h"
 
 /* tcx arrived in 6.6; Debian's 6.1 uapi headers and libbpf 1.1 do not name it. */
 #define XTAP_BPF_TCX_INGRESS  46
@@ -88,12 +89,67 @@ static void xdp_mode_name(struct xdp_multiprog *mp, struct xtap_attach_state *st
 		 xdp_multiprog__is_legacy(mp) ? "native" : "native-dispatcher");
 }
 
+static int prog_name_is(__u32 id, const char *name)
+{
+	struct bpf_prog_info info;
+	int fd = bpf_prog_get_fd_by_id(id), same;
+
+	if (fd < 0)
+		return 0;
+	same = !prog_info(fd, &info) && !strncmp(info.name, name, PROG_NAME_CMP);
+	close(fd);
+	return same;
+}
+
+/*
+ * Without a dispatcher there is one XDP program per device, which one
+ * rtnetlink request reports; libxdp's query dumps every link instead, which
+ * costs O(links) per call on a host with thousands of taps.
+ */
+static int xdp_attach_single(int ifindex, const char *ifname, int prog_fd, const char *name,
+			     struct xtap_attach_state *st, struct xtap_err *err)
+{
+	LIBBPF_OPTS(bpf_xdp_attach_opts, o);
+	struct xtap_link l;
+	int ret, old_fd = -1;
+	__u32 flags = XDP_FLAGS_DRV_MODE;
+
+	ret = xtap_link_get_index(ifindex, &l, err);
+	if (ret)
+		return ret;
+	snprintf(st->xdp, sizeof(st->xdp), "native");
+	if (l.xdp_prog_id && same_prog_tag(prog_fd, l.xdp_prog_id))
+		return 0;
+	if (l.xdp_prog_id && !prog_name_is(l.xdp_prog_id, name))
+		return fail(err, -EBUSY, "%s: another XDP program (id %u) is attached: detach it first",
+			    ifname, l.xdp_prog_id);
+	if (l.xdp_prog_id) {
+		/* An older build of ours: swap it in one step, no frame unfiltered. */
+		old_fd = bpf_prog_get_fd_by_id(l.xdp_prog_id);
+		o.old_prog_fd = old_fd;
+		flags |= XDP_FLAGS_REPLACE;
+	} else {
+		flags |= XDP_FLAGS_UPDATE_IF_NOEXIST;
+	}
+	ret = bpf_xdp_attach(ifindex, prog_fd, flags, &o);
+	if (old_fd >= 0)
+		close(old_fd);
+	if (ret)
+		return fail(err, ret, "%s: attaching XDP (native mode) failed: %s", ifname, strerror(-ret));
+	return 0;
+}
+
 static int xdp_attach(int ifindex, const char *ifname, int prog_fd, const char *name,
 		      struct xtap_attach_state *st, struct xtap_err *err)
 {
-	struct xdp_multiprog *mp = get_multiprog(ifindex);
-	struct xdp_program *old = mp ? find_xdp_prog(mp, name) : NULL, *prog;
+	struct xdp_multiprog *mp;
+	struct xdp_program *old, *prog;
 	int ret;
+
+	if (dispatcher_unavailable)
+		return xdp_attach_single(ifindex, ifname, prog_fd, name, st, err);
+	mp = get_multiprog(ifindex);
+	old = mp ? find_xdp_prog(mp, name) : NULL;
 
 	if (old && same_prog_tag(prog_fd, xdp_program__id(old))) {
 		xdp_mode_name(mp, st);
@@ -124,14 +180,6 @@ static int xdp_attach(int ifindex, const char *ifname, int prog_fd, const char *
 	}
 	xdp_multiprog__close(mp);
 
-	if (dispatcher_unavailable) {
-		/* libxdp would probe the dispatcher again for every tap: attach as it falls back to. */
-		ret = bpf_xdp_attach(ifindex, prog_fd, XDP_FLAGS_DRV_MODE | XDP_FLAGS_UPDATE_IF_NOEXIST, NULL);
-		if (ret)
-			return fail(err, ret, "%s: attaching XDP (native mode) failed: %s", ifname, strerror(-ret));
-		snprintf(st->xdp, sizeof(st->xdp), "native");
-		return 0;
-	}
 	prog = xdp_program__from_fd(prog_fd);
 	ret = libxdp_get_error(prog);
 	if (ret)
@@ -151,8 +199,23 @@ static int xdp_attach(int ifindex, const char *ifname, int prog_fd, const char *
 
 static void xdp_detach(int ifindex, const char *name)
 {
-	struct xdp_multiprog *mp = get_multiprog(ifindex);
-	struct xdp_program *p = mp ? find_xdp_prog(mp, name) : NULL;
+	struct xdp_multiprog *mp;
+	struct xdp_program *p;
+
+	if (dispatcher_unavailable) {
+		struct xtap_link l;
+
+		if (!xtap_link_get_index(ifindex, &l, NULL) && l.xdp_prog_id &&
+		    prog_name_is(l.xdp_prog_id, name)) {
+			LIBBPF_OPTS(bpf_xdp_attach_opts, o, .old_prog_fd = bpf_prog_get_fd_by_id(l.xdp_prog_id));
+
+			bpf_xdp_detach(ifindex, XDP_FLAGS_DRV_MODE | XDP_FLAGS_REPLACE, &o);
+			close(o.old_prog_fd);
+		}
+		return;
+	}
+	mp = get_multiprog(ifindex);
+	p = mp ? find_xdp_prog(mp, name) : NULL;
 
 	if (p && xdp_multiprog__is_legacy(mp))
 		xdp_multiprog__detach(mp);
@@ -355,7 +418,6 @@ int xtap_detach(const struct xtap_datapath *dp, int ifindex, enum xtap_role role
 void xtap_attach_query(const struct xtap_datapath *dp, int ifindex, enum xtap_role role,
 		       struct xtap_attach_state *st)
 {
-	struct xdp_multiprog *mp = get_multiprog(ifindex);
 	const struct tc_hook_def *hooks;
 	char path[PATH_MAX + 64];
 	size_t n, i, tcx = 0, cls = 0;
@@ -363,9 +425,19 @@ void xtap_attach_query(const struct xtap_datapath *dp, int ifindex, enum xtap_ro
 	int fd;
 
 	snprintf(st->xdp, sizeof(st->xdp), "none");
-	if (mp && find_xdp_prog(mp, role_xdp_name(role)))
-		xdp_mode_name(mp, st);
-	xdp_multiprog__close(mp);
+	if (dispatcher_unavailable) {
+		struct xtap_link l;
+
+		if (!xtap_link_get_index(ifindex, &l, NULL) && l.xdp_prog_id &&
+		    prog_name_is(l.xdp_prog_id, role_xdp_name(role)))
+			snprintf(st->xdp, sizeof(st->xdp), "native");
+	} else {
+		struct xdp_multiprog *mp = get_multiprog(ifindex);
+
+		if (mp && find_xdp_prog(mp, role_xdp_name(role)))
+			xdp_mode_name(mp, st);
+		xdp_multiprog__close(mp);
+	}
 	hooks = role_hooks(role, &n);
 	for (i = 0; i < n; i++) {
 		link_pin_path(dp, ifindex, hooks[i].hook, path, sizeof(path));

@@ -186,11 +186,24 @@ static int link_attr_cb(const struct nlattr *a, void *data)
 			return MNL_CB_ERROR;
 		break;
 	case IFLA_ADDRESS:
+	case IFLA_XDP:
 		break;
 	default:
 		return MNL_CB_OK;
 	}
 	tb[type] = a;
+	return MNL_CB_OK;
+}
+
+static int xdp_attr_cb(const struct nlattr *a, void *data)
+{
+	const struct nlattr **tb = data;
+	int type = mnl_attr_get_type(a);
+
+	if (type == IFLA_XDP_ATTACHED && mnl_attr_validate(a, MNL_TYPE_U8) == 0)
+		tb[type] = a;
+	if (type == IFLA_XDP_PROG_ID && mnl_attr_validate(a, MNL_TYPE_U32) == 0)
+		tb[type] = a;
 	return MNL_CB_OK;
 }
 
@@ -217,6 +230,16 @@ static int parse_link(const struct nlmsghdr *nlh, struct xtap_link *out)
 	}
 	if (tb[IFLA_ADDRESS] && mnl_attr_get_payload_len(tb[IFLA_ADDRESS]) == sizeof(out->mac))
 		memcpy(out->mac, mnl_attr_get_payload(tb[IFLA_ADDRESS]), sizeof(out->mac));
+	if (tb[IFLA_XDP]) {
+		const struct nlattr *xtb[IFLA_XDP_MAX + 1] = {};
+
+		if (mnl_attr_parse_nested(tb[IFLA_XDP], xdp_attr_cb, xtb) < 0)
+			return -errno;
+		if (xtb[IFLA_XDP_ATTACHED])
+			out->xdp_attached = mnl_attr_get_u8(xtb[IFLA_XDP_ATTACHED]);
+		if (xtb[IFLA_XDP_PROG_ID])
+			out->xdp_prog_id = mnl_attr_get_u32(xtb[IFLA_XDP_PROG_ID]);
+	}
 	return 0;
 }
 

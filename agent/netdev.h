@@ -62,6 +62,8 @@ struct xtap_link {
 	int up;                  /* IFF_UP */
 	int running;             /* IFF_RUNNING: up with carrier */
 	uint8_t mac[6];          /* zero unless the link has an Ethernet address */
+	uint8_t xdp_attached;    /* XDP_ATTACHED_*: how its XDP program is attached, 0 = none */
+	uint32_t xdp_prog_id;    /* the program netlink reports (one attached without a dispatcher) */
 };
 
 int xtap_link_get(const char *name, struct xtap_link *out, struct xtap_err *err);
