@@ -62,9 +62,10 @@ $(BUILD)/agent/%.o: agent/%.c $(SKELS) $(wildcard agent/*.h) include/xtap_abi.h
 $(BUILD)/xtapd: $(BUILD)/agent/xtapd.o $(AGENT_LIB_OBJS)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS_AGENT)
 
-$(BUILD)/xtapctl: tools/xtapctl.c $(wildcard agent/*.h) include/xtap_abi.h
+$(BUILD)/xtapctl: tools/xtapctl.c tools/xtapctl_maps.c tools/xtapctl_maps.h $(BUILD)/agent/model.o \
+		$(wildcard agent/*.h) include/xtap_abi.h
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -o $@ $< -ljson-c
+	$(CC) $(CFLAGS) -Itools -o $@ tools/xtapctl.c tools/xtapctl_maps.c $(BUILD)/agent/model.o -lbpf -ljson-c
 
 $(BUILD)/xtap-vmsim: tools/vmsim.c tests/lib/pktbuild.c tests/lib/pktbuild.h
 	@mkdir -p $(@D)

@@ -25,16 +25,20 @@
 #include <json-c/json.h>
 
 #include "agent.h"
+#include "xtapctl_maps.h"
 
 #define EXIT_REFUSED 1
 #define EXIT_USAGE   2
 #define EXIT_NOAGENT 3
 
 static const char *socket_path = XTAP_DEFAULT_SOCKET;
+static const char *pin_dir = XTAP_DEFAULT_PIN_DIR;
 static int json_out;
+/* Read commands fall back to the pinned maps when the agent is down. */
+static json_object *(*agent_down_fallback)(void);
 
 static const char usage_text[] =
-	"usage: xtapctl [-s SOCKET] [-j] COMMAND ...\n"
+	"usage: xtapctl [-s SOCKET] [--pin-dir DIR] [-j] COMMAND ...\n"
 	"  status                                 agent, maps and state file\n"
 	"  port add NAME --segment ID --mac MAC [--addr A/LEN]... [--mtu N] [--queues N]\n"
 	"                [--owner UID] [--group GID] [--adopt] [--dhcp-server] [--router]\n"
@@ -48,7 +52,8 @@ static const char usage_text[] =
 	"  segment add ID [--uplink IFNAME] [--vlan N] [--flood-host] | segment del ID | segment list\n"
 	"  stats [PORT] | fdb | top [--interval SECONDS] [--count N]\n"
 	"  teardown                               remove every port, segment, program and map\n"
-	"Every command takes --help. -j prints JSON.\n";
+	"Every command takes --help. -j prints JSON. With xtapd down, port list, stats and fdb\n"
+	"read the maps pinned in --pin-dir (default " XTAP_DEFAULT_PIN_DIR ").\n";
 
 static void usage_exit(const char *msg)
 {
@@ -59,6 +64,23 @@ static void usage_exit(const char *msg)
 }
 
 /* ---- talking to the agent ---- */
+
+static const char *stats_port;
+
+static json_object *fallback_port_list(void)
+{
+	return xtapctl_maps_port_list(pin_dir);
+}
+
+static json_object *fallback_stats(void)
+{
+	return xtapctl_maps_stats(pin_dir, stats_port);
+}
+
+static json_object *fallback_fdb(void)
+{
+	return xtapctl_maps_fdb(pin_dir);
+}
 
 static json_object *call(const char *cmd, json_object *args)
 {
@@ -75,6 +97,19 @@ static json_object *call(const char *cmd, json_object *args)
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", socket_path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		json_object *res = agent_down_fallback ? agent_down_fallback() : NULL;
+
+		if (res) {
+			fprintf(stderr, "xtapctl: xtapd is not running: read from the maps pinned in %s\n",
+				pin_dir);
+			resp = json_object_new_object();
+			json_object_object_add(resp, "ok", json_object_new_boolean(1));
+			json_object_object_add(resp, "result", res);
+			json_object_put(req);
+			if (fd >= 0)
+				close(fd);
+			return resp;
+		}
 		fprintf(stderr, "xtapctl: xtapd is not running (no answer on %s: %s); start it with: xtapd\n",
 			socket_path, strerror(errno));
 		exit(EXIT_NOAGENT);
@@ -258,6 +293,7 @@ static int cmd_port(int argc, char **argv)
 
 		if (want_help(argc, argv))
 			help_exit("usage: xtapctl port list\nEvery port with its segment, MAC, tap and state.\n");
+		agent_down_fallback = fallback_port_list;
 		res = call_ok("port.list", args, &resp);
 		if (json_out) {
 			print_json(res);
@@ -577,6 +613,8 @@ static int cmd_stats(int argc, char **argv)
 		usage_exit("stats [PORT]");
 	if (argc == 1)
 		json_object_object_add(args, "port", json_object_new_string(argv[0]));
+	stats_port = argc == 1 ? argv[0] : NULL;
+	agent_down_fallback = fallback_stats;
 	res = call_ok("stats", args, &resp);
 	if (json_out)
 		print_json(res);
@@ -693,6 +731,8 @@ static int cmd_simple(const char *cmd, int argc, char **argv, const char *help)
 		help_exit(help);
 	if (argc)
 		usage_exit("this command takes no arguments");
+	if (!strcmp(cmd, "fdb"))
+		agent_down_fallback = fallback_fdb;
 	res = call_ok(cmd, NULL, &resp);
 	if (json_out || strcmp(cmd, "fdb")) {
 		if (res)
@@ -724,6 +764,8 @@ int main(int argc, char **argv)
 			json_out = 1;
 		else if ((!strcmp(argv[i], "-s") || !strcmp(argv[i], "--socket")) && i + 1 < argc)
 			socket_path = argv[++i];
+		else if (!strcmp(argv[i], "--pin-dir") && i + 1 < argc)
+			pin_dir = argv[++i];
 		else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
 			return fputs(usage_text, stdout), 0;
 		else
