@@ -27,7 +27,7 @@ TEST_LIB_OBJS  := $(patsubst %.c,$(BUILD)/%.o,$(TEST_LIB_SRCS))
 PACKET_TESTS   := $(BUILD)/tests/test_packet
 HOST_TESTS     := $(BUILD)/tests/test_netdev $(BUILD)/tests/test_agent
 
-.PHONY: all deps vmlinux demo test test-packet test-host bench clean help
+.PHONY: all deps vmlinux demo install test test-packet test-host bench clean help
 all: $(SKELS) $(AGENT_LIB_OBJS) $(BUILD)/xtapd $(BUILD)/xtapctl $(BUILD)/xtap-vmsim $(PACKET_TESTS) $(HOST_TESTS) $(BUILD)/bench/prog_cost $(BUILD)/bench/control_plane
 
 help:
@@ -37,6 +37,7 @@ help:
 	@echo "make test       every test tier this machine can run"
 	@echo "make test-packet  tier 1: BPF_PROG_TEST_RUN packet tests"
 	@echo "make test-host  tier 2: real xtapd/xtapctl, taps, veth uplink, in namespaces"
+	@echo "make install    xtapd, xtapctl, bash completion, systemd unit, default config"
 	@echo "make vmlinux    regenerate vmlinux.h from the running kernel"
 
 deps:
@@ -134,6 +135,14 @@ test: deps
 	$(MAKE) all
 	tests/run.sh packet $(PACKET_TESTS) netdev $(BUILD)/tests/test_netdev \
 		agent "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_agent"
+
+PREFIX ?= /usr/local
+install: all
+	install -D -m 755 $(BUILD)/xtapd $(DESTDIR)$(PREFIX)/sbin/xtapd
+	install -D -m 755 $(BUILD)/xtapctl $(DESTDIR)$(PREFIX)/sbin/xtapctl
+	install -D -m 644 tools/xtapctl.bash-completion $(DESTDIR)/usr/share/bash-completion/completions/xtapctl
+	install -D -m 644 tools/xtapd.service $(DESTDIR)/etc/systemd/system/xtapd.service
+	test -e $(DESTDIR)/etc/xtap/xtapd.json || install -D -m 644 tools/xtapd.json $(DESTDIR)/etc/xtap/xtapd.json
 
 clean:
 	rm -rf $(BUILD)
