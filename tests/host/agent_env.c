@@ -66,21 +66,14 @@ static int out_enable_napi(int ifindex)
 	return bpf_xdp_attach(ifindex, fd, XDP_FLAGS_DRV_MODE, NULL);
 }
 
-int env_setup(void)
+int env_uplink_create(void)
 {
 	struct sockaddr_ll sll = { .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ALL) };
 	struct ifreq ifr = {};
 
-	if (sandbox_enter())
-		return -1;
-	mkdir("/run/xtap-test", 0700);
-	if (mount("tmpfs", "/run/xtap-test", "tmpfs", 0, "mode=0700")) {
-		perror("env: tmpfs");
-		return -1;
-	}
-	mkdir(ENV_PINS, 0700);
-	if (run("echo '{}' > /run/xtap-test/xtapd.json"))
-		return -1;
+	if (out_fd >= 0)
+		close(out_fd);
+	out_fd = -1;
 	if (run("ip link add uplink0 type veth peer name out0") || run("ip link set uplink0 up") ||
 	    run("ip link set out0 up"))
 		return -1;
@@ -97,6 +90,21 @@ int env_setup(void)
 	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "out0");
 	ioctl(out_fd, SIOCGIFHWADDR, &ifr);
 	memcpy(env_out_mac, ifr.ifr_hwaddr.sa_data, 6);
+	return 0;
+}
+
+int env_setup(void)
+{
+	if (sandbox_enter())
+		return -1;
+	mkdir("/run/xtap-test", 0700);
+	if (mount("tmpfs", "/run/xtap-test", "tmpfs", 0, "mode=0700")) {
+		perror("env: tmpfs");
+		return -1;
+	}
+	mkdir(ENV_PINS, 0700);
+	if (run("echo '{}' > /run/xtap-test/xtapd.json") || env_uplink_create())
+		return -1;
 	return env_agent_start() > 0 ? 0 : -1;
 }
 

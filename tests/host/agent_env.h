@@ -20,6 +20,8 @@
 /* Sets up the sandbox, the uplink veth pair and starts xtapd. */
 int env_setup(void);
 void env_teardown(void);
+/* (Re)creates the veth pair uplink0 <-> out0 and the packet socket on out0. */
+int env_uplink_create(void);
 
 pid_t env_agent_start(void);
 /* The two halves of env_agent_start: fork+exec (fast), then wait for the socket. */

@@ -510,6 +510,49 @@ static void test_tap_deleted_is_repaired(void **s)
 	assert_non_null(strstr(out, "vmB"));
 }
 
+static void test_uplink_gone_and_back(void **s)
+{
+	uint8_t buf[2048];
+	struct pkt p;
+	int i, ok = 0;
+
+	(void)s;
+	assert_int_equal(system("ip link del uplink0"), 0);
+	usleep(300000);
+	assert_int_equal(env_uplink_create(), 0);
+	udp4(&p, &vm_a, env_out_mac, vm_a.ip4, pkt_ip4("192.0.2.254"), 53, 40);
+	/* xtapd notices the new uplink0 and attaches to it again. */
+	for (i = 0; i < 40 && !ok; i++) {
+		assert_int_equal(vm_write(&vm_a, NULL, p.data, p.len), 0);
+		ok = out_read(buf, sizeof(buf), 100) == (int)p.len;
+	}
+	assert_true(ok);
+	assert_int_equal(ctl(out, sizeof(out), "-j port show vmA"), 0);
+	assert_non_null(strstr(out, "\"up\""));
+}
+
+/* A multiqueue tap for an unprivileged VMM. */
+static void test_multiqueue_port_with_owner(void **s)
+{
+	char buf[64];
+	FILE *f;
+
+	(void)s;
+	must_ctl("port add vmQ --segment 2 --mac 02:00:00:00:01:0d --queues 4 --owner 1000 --group 1000");
+	f = fopen("/sys/class/net/vmQ/owner", "r");
+	assert_non_null(f);
+	assert_non_null(fgets(buf, sizeof(buf), f));
+	fclose(f);
+	assert_int_equal(atoi(buf), 1000);
+	f = fopen("/sys/class/net/vmQ/tun_flags", "r");
+	assert_non_null(f);
+	assert_non_null(fgets(buf, sizeof(buf), f));
+	fclose(f);
+	assert_true(strtol(buf, NULL, 16) & 0x0100);   /* IFF_MULTI_QUEUE */
+	must_ctl("port del vmQ");
+	assert_int_equal(if_nametoindex("vmQ"), 0);
+}
+
 /* Every bad input: a message naming the problem, a non-zero exit, nothing changed. */
 static void test_bad_inputs_change_nothing(void **s)
 {
@@ -676,6 +719,8 @@ int main(void)
 		T(test_live_policy_change_under_traffic),
 		T(test_sigkill_restart_loses_nothing),
 		T(test_tap_deleted_is_repaired),
+		T(test_uplink_gone_and_back),
+		T(test_multiqueue_port_with_owner),
 		T(test_bad_inputs_change_nothing),
 		T(test_agent_down_reads_maps),
 	};
