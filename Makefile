@@ -18,7 +18,7 @@ BPF_OBJS  := $(patsubst %,$(BUILD)/bpf/%.bpf.o,$(BPF_PROGS))
 SKELS     := $(patsubst %,$(BUILD)/skel/%.skel.h,$(BPF_PROGS))
 BPF_HDRS  := $(wildcard bpf/*.h) include/xtap_abi.h vmlinux.h
 
-AGENT_LIB_SRCS := agent/datapath.c agent/policy.c agent/attach.c agent/netdev.c agent/model.c \
+AGENT_LIB_SRCS := agent/err.c agent/datapath.c agent/policy.c agent/attach.c agent/netdev.c agent/model.c \
                   agent/state_file.c agent/api.c
 AGENT_LIB_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(AGENT_LIB_SRCS))
 
@@ -63,10 +63,11 @@ $(BUILD)/agent/%.o: agent/%.c $(SKELS) $(wildcard agent/*.h) include/xtap_abi.h
 $(BUILD)/xtapd: $(BUILD)/agent/xtapd.o $(AGENT_LIB_OBJS)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS_AGENT)
 
-$(BUILD)/xtapctl: tools/xtapctl.c tools/xtapctl_maps.c tools/xtapctl_maps.h $(BUILD)/agent/model.o \
+$(BUILD)/xtapctl: tools/xtapctl.c tools/xtapctl_maps.c tools/xtapctl_maps.h $(BUILD)/agent/model.o $(BUILD)/agent/err.o \
 		$(wildcard agent/*.h) include/xtap_abi.h
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Itools -o $@ tools/xtapctl.c tools/xtapctl_maps.c $(BUILD)/agent/model.o -lbpf -ljson-c
+	$(CC) $(CFLAGS) -Itools -o $@ tools/xtapctl.c tools/xtapctl_maps.c $(BUILD)/agent/model.o \
+		$(BUILD)/agent/err.o -lbpf -ljson-c
 
 $(BUILD)/xtap-vmsim: tools/vmsim.c tests/lib/pktbuild.c tests/lib/pktbuild.h
 	@mkdir -p $(@D)

@@ -35,16 +35,6 @@ void xtap_log(enum xtap_log_level lvl, const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
-static int fail(struct xtap_err *err, int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-	va_end(ap);
-	return code;
-}
-
 /* Offloads a VMM expects from a tap: checksum and TSO/UFO-like segmentation. */
 #define XTAP_TAP_OFFLOADS (TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN)
 
@@ -108,10 +98,10 @@ static int port_tap(struct xtap_port_conf *p, int *created, struct xtap_err *err
 	if (p->adopt) {
 		ret = xtap_is_tap(p->name);
 		if (ret == -ENOENT)
-			return fail(err, -ENOENT, "port %s: no tap named %s to adopt (create it first, or drop adopt)",
+			return xtap_fail(err, -ENOENT, "port %s: no tap named %s to adopt (create it first, or drop adopt)",
 				    p->name, p->name);
 		if (ret <= 0)
-			return fail(err, -EINVAL, "port %s: %s is not a tap", p->name, p->name);
+			return xtap_fail(err, -EINVAL, "port %s: %s is not a tap", p->name, p->name);
 		return xtap_link_get(p->name, &l, err) ? -ENOENT : l.ifindex;
 	}
 	ret = xtap_tap_create(&o, err);
@@ -149,7 +139,7 @@ static int segment_realize(struct xtap_agent *a, const struct xtap_segment_conf 
 		seg.flags |= XTAP_SEGMENT_F_FLOOD_HOST;
 	if (s->uplink[0]) {
 		if (xtap_link_get(s->uplink, &l, err))
-			return fail(err, -ENOENT, "segment %u: uplink %s does not exist", s->id, s->uplink);
+			return xtap_fail(err, -ENOENT, "segment %u: uplink %s does not exist", s->id, s->uplink);
 		ret = xtap_attach(&a->dp, l.ifindex, s->uplink, XTAP_ROLE_UPLINK, &st, err);
 		if (ret)
 			return ret;
@@ -194,10 +184,10 @@ static int arg_port(struct xtap_agent *a, json_object *args, struct xtap_port_co
 	const char *name = arg_str(args, "port");
 
 	if (!name)
-		return fail(err, -EINVAL, "missing field \"port\" (the port's name)");
+		return xtap_fail(err, -EINVAL, "missing field \"port\" (the port's name)");
 	*p = xtap_model_port(&a->model, name);
 	if (!*p)
-		return fail(err, -ENOENT, "no port named %s (xtapctl port list shows them)", name);
+		return xtap_fail(err, -ENOENT, "no port named %s (xtapctl port list shows them)", name);
 	return 0;
 }
 
@@ -206,7 +196,7 @@ static int arg_dir(json_object *args, int *dir, struct xtap_err *err)
 	const char *s = arg_str(args, "dir");
 
 	if (!s || xtap_parse_dir(s, dir))
-		return fail(err, -EINVAL, "field \"dir\" must be from-vm or to-vm");
+		return xtap_fail(err, -EINVAL, "field \"dir\" must be from-vm or to-vm");
 	return 0;
 }
 
@@ -246,18 +236,18 @@ static int cmd_port_add(struct xtap_agent *a, json_object *args, json_object **r
 	if (ret)
 		goto out;
 	if (xtap_model_port(&a->model, p->name)) {
-		ret = fail(err, -EEXIST, "port %s already exists", p->name);
+		ret = xtap_fail(err, -EEXIST, "port %s already exists", p->name);
 		goto out;
 	}
 	if (!xtap_model_segment(&a->model, p->spec.segment_id)) {
-		ret = fail(err, -ENOENT, "segment %u does not exist (xtapctl segment add %u)",
+		ret = xtap_fail(err, -ENOENT, "segment %u does not exist (xtapctl segment add %u)",
 			   p->spec.segment_id, p->spec.segment_id);
 		goto out;
 	}
 	if (p->spec.port_id == XTAP_PORT_ID_UNSET) {
 		p->spec.port_id = xtap_model_free_port_id(&a->model);
 		if (p->spec.port_id >= XTAP_MAX_PORTS) {
-			ret = fail(err, -E2BIG, "all %d ports are in use", XTAP_MAX_PORTS);
+			ret = xtap_fail(err, -E2BIG, "all %d ports are in use", XTAP_MAX_PORTS);
 			goto out;
 		}
 	}
@@ -304,10 +294,10 @@ static int cmd_port_del(struct xtap_agent *a, json_object *args, json_object **r
 
 	(void)res;
 	if (!name)
-		return fail(err, -EINVAL, "missing field \"name\"");
+		return xtap_fail(err, -EINVAL, "missing field \"name\"");
 	p = xtap_model_port(&a->model, name);
 	if (!p)
-		return fail(err, -ENOENT, "no port named %s", name);
+		return xtap_fail(err, -ENOENT, "no port named %s", name);
 	saved = *p;
 	port_unrealize(a, p);
 	if (!saved.adopt)
@@ -369,10 +359,10 @@ static int cmd_port_show(struct xtap_agent *a, json_object *args, json_object **
 	const char *name = arg_str(args, "name");
 
 	if (!name)
-		return fail(err, -EINVAL, "missing field \"name\"");
+		return xtap_fail(err, -EINVAL, "missing field \"name\"");
 	p = xtap_model_port(&a->model, name);
 	if (!p)
-		return fail(err, -ENOENT, "no port named %s", name);
+		return xtap_fail(err, -ENOENT, "no port named %s", name);
 	*res = xtap_port_to_json(p);
 	json_object_object_add(*res, "status", port_status_json(a, p));
 	json_object_object_add(*res, "stats", stats_json(a, p));
@@ -390,7 +380,7 @@ static int cmd_addr(struct xtap_agent *a, json_object *args, int add, struct xta
 	if (ret)
 		return ret;
 	if (!s || xtap_parse_prefix(s, &pfx) || pfx.family == 0)
-		return fail(err, -EINVAL, "addr \"%s\": use an IPv4 or IPv6 address, optionally /LENGTH",
+		return xtap_fail(err, -EINVAL, "addr \"%s\": use an IPv4 or IPv6 address, optionally /LENGTH",
 			    s ? s : "");
 	next = *p;
 	for (i = 0; i < next.spec.n_addrs; i++)
@@ -398,13 +388,13 @@ static int cmd_addr(struct xtap_agent *a, json_object *args, int add, struct xta
 			break;
 	if (add) {
 		if (i < next.spec.n_addrs)
-			return fail(err, -EEXIST, "port %s already has %s", p->name, s);
+			return xtap_fail(err, -EEXIST, "port %s already has %s", p->name, s);
 		if (next.spec.n_addrs >= 2 * XTAP_MAX_PORT_ADDRS)
-			return fail(err, -E2BIG, "port %s has the maximum number of addresses", p->name);
+			return xtap_fail(err, -E2BIG, "port %s has the maximum number of addresses", p->name);
 		next.spec.addrs[next.spec.n_addrs++] = pfx;
 	} else {
 		if (i == next.spec.n_addrs)
-			return fail(err, -ENOENT, "port %s has no address %s", p->name, s);
+			return xtap_fail(err, -ENOENT, "port %s has no address %s", p->name, s);
 		next.spec.addrs[i] = next.spec.addrs[--next.spec.n_addrs];
 	}
 	return port_update(a, p, &next, err);
@@ -426,7 +416,7 @@ static int cmd_acl_add(struct xtap_agent *a, json_object *args, json_object **re
 	if (ret)
 		return ret;
 	if (p->spec.acl[dir].n_rules >= XTAP_MAX_ACL_RULES)
-		return fail(err, -E2BIG, "port %s %s: already %d rules, the maximum", p->name,
+		return xtap_fail(err, -E2BIG, "port %s %s: already %d rules, the maximum", p->name,
 			    xtap_dir_name(dir), XTAP_MAX_ACL_RULES);
 	next = malloc(sizeof(*next));
 	if (!next)
@@ -456,7 +446,7 @@ static int cmd_acl_del(struct xtap_agent *a, json_object *args, struct xtap_err 
 	if (ret)
 		return ret;
 	if (!json_object_object_get_ex(args, "id", &v) || !json_object_is_type(v, json_type_int))
-		return fail(err, -EINVAL, "field \"id\" must be a rule id (xtapctl acl list shows them)");
+		return xtap_fail(err, -EINVAL, "field \"id\" must be a rule id (xtapctl acl list shows them)");
 	id = json_object_get_int64(v);
 	next = malloc(sizeof(*next));
 	if (!next)
@@ -467,7 +457,7 @@ static int cmd_acl_del(struct xtap_agent *a, json_object *args, struct xtap_err 
 		;
 	if (i == acl->n_rules) {
 		free(next);
-		return fail(err, -ENOENT, "port %s %s has no rule %u", p->name, xtap_dir_name(dir), id);
+		return xtap_fail(err, -ENOENT, "port %s %s has no rule %u", p->name, xtap_dir_name(dir), id);
 	}
 	memmove(&acl->rules[i], &acl->rules[i + 1], (acl->n_rules - i - 1) * sizeof(acl->rules[0]));
 	acl->n_rules--;
@@ -488,7 +478,7 @@ static int cmd_acl_default(struct xtap_agent *a, json_object *args, struct xtap_
 	if (ret)
 		return ret;
 	if (!s || (strcmp(s, "allow") && strcmp(s, "deny")))
-		return fail(err, -EINVAL, "field \"action\" must be allow or deny");
+		return xtap_fail(err, -EINVAL, "field \"action\" must be allow or deny");
 	next = malloc(sizeof(*next));
 	if (!next)
 		return -ENOMEM;
@@ -497,15 +487,6 @@ static int cmd_acl_default(struct xtap_agent *a, json_object *args, struct xtap_
 	ret = port_update(a, p, next, err);
 	free(next);
 	return ret;
-}
-
-static json_object *counter_json(const struct xtap_counter *c)
-{
-	json_object *o = json_object_new_object();
-
-	json_object_object_add(o, "packets", json_object_new_int64(c->packets));
-	json_object_object_add(o, "bytes", json_object_new_int64(c->bytes));
-	return o;
 }
 
 static int read_hits(struct xtap_agent *a, __u32 port_id, __u32 rule_id, struct xtap_counter *sum)
@@ -545,7 +526,7 @@ static int cmd_acl_list(struct xtap_agent *a, json_object *args, json_object **r
 			struct xtap_counter hits;
 
 			read_hits(a, p->spec.port_id, acl->rules[i].rule_id, &hits);
-			json_object_object_add(r, "hits", counter_json(&hits));
+			json_object_object_add(r, "hits", xtap_counter_to_json(&hits));
 			json_object_array_add(rules, r);
 		}
 		json_object_object_add(dir, "rules", rules);
@@ -578,7 +559,7 @@ static int cmd_rate(struct xtap_agent *a, json_object *args, int set, struct xta
 	if (ret)
 		return ret;
 	if (set && !r.bytes_per_sec && !r.packets_per_sec)
-		return fail(err, -EINVAL, "rate: give bytes_per_sec or packets_per_sec above 0 (rate clear removes a limit)");
+		return xtap_fail(err, -EINVAL, "rate: give bytes_per_sec or packets_per_sec above 0 (rate clear removes a limit)");
 	rate_defaults(&r);
 	next = malloc(sizeof(*next));
 	if (!next)
@@ -600,7 +581,7 @@ static int cmd_segment_add(struct xtap_agent *a, json_object *args, json_object 
 	if (ret)
 		return ret;
 	if (xtap_model_segment(&a->model, s.id))
-		return fail(err, -EEXIST, "segment %u already exists", s.id);
+		return xtap_fail(err, -EEXIST, "segment %u already exists", s.id);
 	ret = segment_realize(a, &s, err);
 	if (!ret)
 		ret = xtap_model_add_segment(&a->model, &s);
@@ -629,14 +610,14 @@ static int cmd_segment_del(struct xtap_agent *a, json_object *args, struct xtap_
 	int ret;
 
 	if (!json_object_object_get_ex(args, "id", &v) || !json_object_is_type(v, json_type_int))
-		return fail(err, -EINVAL, "field \"id\" must be a segment id");
+		return xtap_fail(err, -EINVAL, "field \"id\" must be a segment id");
 	id = json_object_get_int64(v);
 	s = xtap_model_segment(&a->model, id);
 	if (!s)
-		return fail(err, -ENOENT, "segment %u does not exist", id);
+		return xtap_fail(err, -ENOENT, "segment %u does not exist", id);
 	for (i = 0; i < a->model.n_ports; i++)
 		if (a->model.ports[i]->spec.segment_id == id)
-			return fail(err, -EBUSY, "segment %u still has port %s: delete its ports first", id,
+			return xtap_fail(err, -EBUSY, "segment %u still has port %s: delete its ports first", id,
 				    a->model.ports[i]->name);
 	saved = *s;
 	ret = xtap_segment_delete(&a->dp, id, err);
@@ -666,41 +647,17 @@ static int cmd_segment_list(struct xtap_agent *a, json_object **res)
 
 static json_object *stats_json(struct xtap_agent *a, const struct xtap_port_conf *p)
 {
-	int ncpu = libbpf_num_possible_cpus(), c, d, i;
-	struct xtap_port_stats *v = calloc(ncpu, sizeof(*v)), sum = {};
+	int ncpu = libbpf_num_possible_cpus();
+	struct xtap_port_stats *v = calloc(ncpu, sizeof(*v));
 	__u32 id = p->spec.port_id;
-	json_object *o = json_object_new_object();
+	json_object *o;
 
 	if (!v || bpf_map_lookup_elem(xtap_map_fd(&a->dp, XTAP_MAP_PORT_STATS), &id, v)) {
 		free(v);
-		return o;
+		return json_object_new_object();
 	}
-	for (c = 0; c < ncpu; c++)
-		for (d = 0; d < XTAP_DIRS; d++) {
-			for (i = 0; i < XTAP_VERDICTS; i++) {
-				sum.verdict[d][i].packets += v[c].verdict[d][i].packets;
-				sum.verdict[d][i].bytes += v[c].verdict[d][i].bytes;
-			}
-			for (i = 0; i < XTAP_DROP_REASONS; i++) {
-				sum.drop[d][i].packets += v[c].drop[d][i].packets;
-				sum.drop[d][i].bytes += v[c].drop[d][i].bytes;
-			}
-		}
+	o = xtap_port_stats_to_json(v, ncpu);
 	free(v);
-	for (d = 0; d < XTAP_DIRS; d++) {
-		json_object *dir = json_object_new_object(), *verd = json_object_new_object();
-		json_object *drops = json_object_new_object();
-
-		for (i = 0; i < XTAP_VERDICTS; i++)
-			json_object_object_add(verd, xtap_verdict_name(i), counter_json(&sum.verdict[d][i]));
-		for (i = 1; i < XTAP_DROP_REASONS; i++)
-			if (sum.drop[d][i].packets)
-				json_object_object_add(drops, xtap_drop_reason_name(i),
-						       counter_json(&sum.drop[d][i]));
-		json_object_object_add(dir, "verdicts", verd);
-		json_object_object_add(dir, "drops", drops);
-		json_object_object_add(o, xtap_dir_name(d), dir);
-	}
 	return o;
 }
 
@@ -720,7 +677,7 @@ static int cmd_stats(struct xtap_agent *a, json_object *args, json_object **res,
 	if (name && !xtap_model_port(&a->model, name)) {
 		json_object_put(*res);
 		*res = NULL;
-		return fail(err, -ENOENT, "no port named %s", name);
+		return xtap_fail(err, -ENOENT, "no port named %s", name);
 	}
 	return 0;
 }
@@ -856,7 +813,7 @@ json_object *xtap_agent_call(struct xtap_agent *a, json_object *req)
 	else if (!strcmp(cmd, "teardown"))
 		ret = cmd_teardown(a, &err);
 	else
-		ret = fail(&err, -EINVAL, "unknown command \"%s\"", cmd);
+		ret = xtap_fail(&err, -EINVAL, "unknown command \"%s\"", cmd);
 	json_object_put(args);
 
 	if (ret) {

@@ -2,7 +2,6 @@
 #include <errno.h>
 #include <limits.h>
 #include <linux/if_link.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -24,18 +23,6 @@
 #define XTAP_TC_PRIO     1
 /* Kernel program names are cut to 15 characters. */
 #define PROG_NAME_CMP    15
-
-static int fail(struct xtap_err *err, int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err) {
-		va_start(ap, fmt);
-		vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-		va_end(ap);
-	}
-	return code;
-}
 
 static int prog_info(int fd, struct bpf_prog_info *info)
 {
@@ -121,7 +108,7 @@ static int xdp_attach_single(int ifindex, const char *ifname, int prog_fd, const
 	if (l.xdp_prog_id && same_prog_tag(prog_fd, l.xdp_prog_id))
 		return 0;
 	if (l.xdp_prog_id && !prog_name_is(l.xdp_prog_id, name))
-		return fail(err, -EBUSY, "%s: another XDP program (id %u) is attached: detach it first",
+		return xtap_fail(err, -EBUSY, "%s: another XDP program (id %u) is attached: detach it first",
 			    ifname, l.xdp_prog_id);
 	if (l.xdp_prog_id) {
 		/* An older build of ours: swap it in one step, no frame unfiltered. */
@@ -135,7 +122,7 @@ static int xdp_attach_single(int ifindex, const char *ifname, int prog_fd, const
 	if (old_fd >= 0)
 		close(old_fd);
 	if (ret)
-		return fail(err, ret, "%s: attaching XDP (native mode) failed: %s", ifname, strerror(-ret));
+		return xtap_fail(err, ret, "%s: attaching XDP (native mode) failed: %s", ifname, strerror(-ret));
 	return 0;
 }
 
@@ -163,7 +150,7 @@ static int xdp_attach(int ifindex, const char *ifname, int prog_fd, const char *
 		ret = bpf_xdp_attach(ifindex, prog_fd, XDP_FLAGS_DRV_MODE | XDP_FLAGS_REPLACE, &o);
 		xdp_multiprog__close(mp);
 		if (ret)
-			return fail(err, ret, "%s: replacing the XDP program failed: %s", ifname,
+			return xtap_fail(err, ret, "%s: replacing the XDP program failed: %s", ifname,
 				    strerror(-ret));
 		snprintf(st->xdp, sizeof(st->xdp), "native");
 		return 0;
@@ -174,7 +161,7 @@ static int xdp_attach(int ifindex, const char *ifname, int prog_fd, const char *
 		const char *other = xdp_program__name(xdp_multiprog__main_prog(mp));
 
 		xdp_multiprog__close(mp);
-		return fail(err, -EBUSY,
+		return xtap_fail(err, -EBUSY,
 			    "%s: XDP program %s (not xtap's) is attached without libxdp's dispatcher: detach it first",
 			    ifname, other);
 	}
@@ -183,11 +170,11 @@ static int xdp_attach(int ifindex, const char *ifname, int prog_fd, const char *
 	prog = xdp_program__from_fd(prog_fd);
 	ret = libxdp_get_error(prog);
 	if (ret)
-		return fail(err, ret, "%s: libxdp cannot use the XDP program: %s", ifname, strerror(-ret));
+		return xtap_fail(err, ret, "%s: libxdp cannot use the XDP program: %s", ifname, strerror(-ret));
 	ret = xdp_program__attach(prog, ifindex, XDP_MODE_NATIVE, 0);
 	xdp_program__close(prog);
 	if (ret)
-		return fail(err, ret, "%s: attaching XDP (native mode) failed: %s", ifname, strerror(-ret));
+		return xtap_fail(err, ret, "%s: attaching XDP (native mode) failed: %s", ifname, strerror(-ret));
 	mp = get_multiprog(ifindex);
 	if (mp) {
 		xdp_mode_name(mp, st);
@@ -269,7 +256,7 @@ static int tcx_attach(const struct xtap_datapath *dp, int ifindex, const char *i
 		ret = same_prog_tag(prog_fd, prog_id) ? 0 : bpf_link_update(fd, prog_fd, NULL);
 		close(fd);
 		if (ret)
-			return fail(err, ret, "%s: updating the tc %s link failed: %s", ifname, hook,
+			return xtap_fail(err, ret, "%s: updating the tc %s link failed: %s", ifname, hook,
 				    strerror(-ret));
 		return 0;
 	}
@@ -280,7 +267,7 @@ static int tcx_attach(const struct xtap_datapath *dp, int ifindex, const char *i
 	ret = bpf_obj_pin(fd, path) ? -errno : 0;
 	close(fd);
 	if (ret)
-		return fail(err, ret, "%s: pinning the tc %s link at %s failed: %s", ifname, hook, path,
+		return xtap_fail(err, ret, "%s: pinning the tc %s link at %s failed: %s", ifname, hook, path,
 			    strerror(-ret));
 	return 0;
 }
@@ -294,10 +281,10 @@ static int clsact_attach(int ifindex, const char *ifname, int prog_fd,
 	int ret = bpf_tc_hook_create(&hook);
 
 	if (ret && ret != -EEXIST)
-		return fail(err, ret, "%s: creating the clsact qdisc failed: %s", ifname, strerror(-ret));
+		return xtap_fail(err, ret, "%s: creating the clsact qdisc failed: %s", ifname, strerror(-ret));
 	ret = bpf_tc_attach(&hook, &opts);
 	if (ret)
-		return fail(err, ret, "%s: attaching the tc program failed: %s", ifname, strerror(-ret));
+		return xtap_fail(err, ret, "%s: attaching the tc program failed: %s", ifname, strerror(-ret));
 	return 0;
 }
 
@@ -365,7 +352,7 @@ int xtap_attach(const struct xtap_datapath *dp, int ifindex, const char *ifname,
 	snprintf(st->tc, sizeof(st->tc), "none");
 	snprintf(dir, sizeof(dir), "%s/links", dp->pin_dir);
 	if (mkdir(dir, 0700) && errno != EEXIST)
-		return fail(err, -errno, "creating %s: %s", dir, strerror(errno));
+		return xtap_fail(err, -errno, "creating %s: %s", dir, strerror(errno));
 
 	/* tc first: the XDP program hands GSO frames to tc and must not run before it is there. */
 	hooks = role_hooks(role, &n);
@@ -379,7 +366,7 @@ int xtap_attach(const struct xtap_datapath *dp, int ifindex, const char *ifname,
 		} else if (!ret) {
 			snprintf(st->tc, sizeof(st->tc), "tcx");
 		} else if (!err || !err->msg[0]) {
-			ret = fail(err, ret, "%s: attaching tc %s failed: %s", ifname, hooks[i].hook,
+			ret = xtap_fail(err, ret, "%s: attaching tc %s failed: %s", ifname, hooks[i].hook,
 				   strerror(-ret));
 		}
 		if (ret)

@@ -1,25 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <arpa/inet.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "model.h"
-
-static int fail(struct xtap_err *err, int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err) {
-		va_start(ap, fmt);
-		vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-		va_end(ap);
-	}
-	return code;
-}
 
 /* ---- text forms ---- */
 
@@ -207,6 +194,51 @@ const char *xtap_drop_reason_name(int r)
 	return r >= 0 && r < XTAP_DROP_REASONS ? names[r] : "?";
 }
 
+/* ---- counters ---- */
+
+json_object *xtap_counter_to_json(const struct xtap_counter *c)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "packets", json_object_new_int64(c->packets));
+	json_object_object_add(o, "bytes", json_object_new_int64(c->bytes));
+	return o;
+}
+
+json_object *xtap_port_stats_to_json(const struct xtap_port_stats *per_cpu, int ncpu)
+{
+	struct xtap_port_stats sum = {};
+	json_object *o = json_object_new_object();
+	int c, d, i;
+
+	for (c = 0; c < ncpu; c++)
+		for (d = 0; d < XTAP_DIRS; d++) {
+			for (i = 0; i < XTAP_VERDICTS; i++) {
+				sum.verdict[d][i].packets += per_cpu[c].verdict[d][i].packets;
+				sum.verdict[d][i].bytes += per_cpu[c].verdict[d][i].bytes;
+			}
+			for (i = 0; i < XTAP_DROP_REASONS; i++) {
+				sum.drop[d][i].packets += per_cpu[c].drop[d][i].packets;
+				sum.drop[d][i].bytes += per_cpu[c].drop[d][i].bytes;
+			}
+		}
+	for (d = 0; d < XTAP_DIRS; d++) {
+		json_object *dir = json_object_new_object(), *verd = json_object_new_object();
+		json_object *drops = json_object_new_object();
+
+		for (i = 0; i < XTAP_VERDICTS; i++)
+			json_object_object_add(verd, xtap_verdict_name(i), xtap_counter_to_json(&sum.verdict[d][i]));
+		for (i = 1; i < XTAP_DROP_REASONS; i++)
+			if (sum.drop[d][i].packets)
+				json_object_object_add(drops, xtap_drop_reason_name(i),
+						       xtap_counter_to_json(&sum.drop[d][i]));
+		json_object_object_add(dir, "verdicts", verd);
+		json_object_object_add(dir, "drops", drops);
+		json_object_object_add(o, xtap_dir_name(d), dir);
+	}
+	return o;
+}
+
 /* ---- JSON field access with errors that name the field ---- */
 
 static int check_keys(json_object *o, const char *what, const char *const *allowed,
@@ -215,14 +247,14 @@ static int check_keys(json_object *o, const char *what, const char *const *allow
 	size_t i;
 
 	if (!json_object_is_type(o, json_type_object))
-		return fail(err, -EINVAL, "%s: expected a JSON object", what);
+		return xtap_fail(err, -EINVAL, "%s: expected a JSON object", what);
 	json_object_object_foreach(o, key, val) {
 		(void)val;
 		for (i = 0; allowed[i]; i++)
 			if (!strcmp(key, allowed[i]))
 				break;
 		if (!allowed[i])
-			return fail(err, -EINVAL, "%s: unknown field \"%s\"", what, key);
+			return xtap_fail(err, -EINVAL, "%s: unknown field \"%s\"", what, key);
 	}
 	return 0;
 }
@@ -234,11 +266,11 @@ static int get_str(json_object *o, const char *key, int required, const char **o
 
 	if (!json_object_object_get_ex(o, key, &v)) {
 		if (required)
-			return fail(err, -EINVAL, "missing field \"%s\"", key);
+			return xtap_fail(err, -EINVAL, "missing field \"%s\"", key);
 		return 1;
 	}
 	if (!json_object_is_type(v, json_type_string))
-		return fail(err, -EINVAL, "field \"%s\" must be a string", key);
+		return xtap_fail(err, -EINVAL, "field \"%s\" must be a string", key);
 	*out = json_object_get_string(v);
 	return 0;
 }
@@ -251,14 +283,14 @@ static int get_u64(json_object *o, const char *key, int required, __u64 min, __u
 
 	if (!json_object_object_get_ex(o, key, &v)) {
 		if (required)
-			return fail(err, -EINVAL, "missing field \"%s\"", key);
+			return xtap_fail(err, -EINVAL, "missing field \"%s\"", key);
 		return 1;
 	}
 	if (!json_object_is_type(v, json_type_int))
-		return fail(err, -EINVAL, "field \"%s\" must be an integer", key);
+		return xtap_fail(err, -EINVAL, "field \"%s\" must be an integer", key);
 	x = json_object_get_int64(v);
 	if (x < 0 || (__u64)x < min || (__u64)x > max)
-		return fail(err, -ERANGE, "field \"%s\": %lld is outside %llu-%llu", key, (long long)x,
+		return xtap_fail(err, -ERANGE, "field \"%s\": %lld is outside %llu-%llu", key, (long long)x,
 			    (unsigned long long)min, (unsigned long long)max);
 	*out = x;
 	return 0;
@@ -271,7 +303,7 @@ static int get_i64(json_object *o, const char *key, long *out, struct xtap_err *
 	if (!json_object_object_get_ex(o, key, &v))
 		return 1;
 	if (!json_object_is_type(v, json_type_int))
-		return fail(err, -EINVAL, "field \"%s\" must be an integer", key);
+		return xtap_fail(err, -EINVAL, "field \"%s\" must be an integer", key);
 	*out = json_object_get_int64(v);
 	return 0;
 }
@@ -283,7 +315,7 @@ static int get_bool(json_object *o, const char *key, int *out, struct xtap_err *
 	if (!json_object_object_get_ex(o, key, &v))
 		return 1;
 	if (!json_object_is_type(v, json_type_boolean))
-		return fail(err, -EINVAL, "field \"%s\" must be true or false", key);
+		return xtap_fail(err, -EINVAL, "field \"%s\" must be true or false", key);
 	*out = json_object_get_boolean(v);
 	return 0;
 }
@@ -348,23 +380,23 @@ int xtap_rule_from_json(json_object *o, struct xtap_acl_rule_spec *r, struct xta
 		r->priority = v;
 	OK_OR_RET(get_str(o, "action", 1, &s, err));
 	if (parse_action(s, &r->action))
-		return fail(err, -EINVAL, "action \"%s\": use allow or deny", s);
+		return xtap_fail(err, -EINVAL, "action \"%s\": use allow or deny", s);
 	if ((ret = get_str(o, "cidr", 0, &s, err)) < 0)
 		return ret;
 	if (!ret && xtap_parse_prefix(s, &r->cidr))
-		return fail(err, -EINVAL, "cidr \"%s\": use ADDRESS/LENGTH (IPv4 or IPv6) or any", s);
+		return xtap_fail(err, -EINVAL, "cidr \"%s\": use ADDRESS/LENGTH (IPv4 or IPv6) or any", s);
 	if ((ret = get_str(o, "proto", 0, &s, err)) < 0)
 		return ret;
 	if (!ret && xtap_parse_proto(s, &r->proto))
-		return fail(err, -EINVAL, "proto \"%s\": use tcp, udp, icmp, icmpv6, sctp, any or 0-255", s);
+		return xtap_fail(err, -EINVAL, "proto \"%s\": use tcp, udp, icmp, icmpv6, sctp, any or 0-255", s);
 	if ((ret = get_str(o, "ports", 0, &s, err)) < 0)
 		return ret;
 	if (!ret) {
 		ret = xtap_parse_ports(s, &r->port_min, &r->port_max);
 		if (ret == -ERANGE)
-			return fail(err, -EINVAL, "ports \"%s\": the range is reversed", s);
+			return xtap_fail(err, -EINVAL, "ports \"%s\": the range is reversed", s);
 		if (ret)
-			return fail(err, -EINVAL, "ports \"%s\": use PORT, FIRST-LAST (0-65535) or any", s);
+			return xtap_fail(err, -EINVAL, "ports \"%s\": use PORT, FIRST-LAST (0-65535) or any", s);
 	}
 	return 0;
 }
@@ -463,14 +495,14 @@ static int acl_dir_from_json(json_object *o, struct xtap_acl_spec *acl, const ch
 	if ((ret = get_str(o, "default", 0, &s, err)) < 0)
 		return ret;
 	if (!ret && parse_action(s, &acl->default_action))
-		return fail(err, -EINVAL, "acl %s default \"%s\": use allow or deny", dir, s);
+		return xtap_fail(err, -EINVAL, "acl %s default \"%s\": use allow or deny", dir, s);
 	if (!json_object_object_get_ex(o, "rules", &rules))
 		return 0;
 	if (!json_object_is_type(rules, json_type_array))
-		return fail(err, -EINVAL, "acl %s rules: expected an array", dir);
+		return xtap_fail(err, -EINVAL, "acl %s rules: expected an array", dir);
 	n = json_object_array_length(rules);
 	if (n > XTAP_MAX_ACL_RULES)
-		return fail(err, -E2BIG, "acl %s: %zu rules, at most %d", dir, n, XTAP_MAX_ACL_RULES);
+		return xtap_fail(err, -E2BIG, "acl %s: %zu rules, at most %d", dir, n, XTAP_MAX_ACL_RULES);
 	for (i = 0; i < n; i++)
 		OK_OR_RET(xtap_rule_from_json(json_object_array_get_idx(rules, i), &acl->rules[i], err));
 	acl->n_rules = n;
@@ -503,7 +535,7 @@ int xtap_port_from_json(json_object *o, struct xtap_port_conf *p, struct xtap_er
 	OK_OR_RET(check_keys(o, "port", keys, err));
 	OK_OR_RET(get_str(o, "name", 1, &str, err));
 	if (!*str || strlen(str) >= IFNAMSIZ || strchr(str, '/') || strchr(str, ' '))
-		return fail(err, -EINVAL, "name \"%s\": 1-15 characters, no '/' or spaces (it names the tap)",
+		return xtap_fail(err, -EINVAL, "name \"%s\": 1-15 characters, no '/' or spaces (it names the tap)",
 			    str);
 	strcpy(p->name, str);
 	if ((ret = get_bool(o, "adopt", &b, err)) < 0)
@@ -524,17 +556,17 @@ int xtap_port_from_json(json_object *o, struct xtap_port_conf *p, struct xtap_er
 	s->segment_id = u;
 	OK_OR_RET(get_str(o, "mac", 1, &str, err));
 	if (xtap_parse_mac(str, s->mac))
-		return fail(err, -EINVAL, "mac \"%s\": use six hex bytes like 02:00:00:00:00:01", str);
+		return xtap_fail(err, -EINVAL, "mac \"%s\": use six hex bytes like 02:00:00:00:00:01", str);
 	if ((ret = get_u64(o, "mtu", 0, 68, 65521, &u, err)) < 0)
 		return ret;
 	if (!ret)
 		s->mtu = u;
 	if (json_object_object_get_ex(o, "addrs", &v)) {
 		if (!json_object_is_type(v, json_type_array))
-			return fail(err, -EINVAL, "addrs: expected an array of addresses");
+			return xtap_fail(err, -EINVAL, "addrs: expected an array of addresses");
 		n = json_object_array_length(v);
 		if (n > 2 * XTAP_MAX_PORT_ADDRS)
-			return fail(err, -E2BIG, "addrs: %zu addresses, at most %d per family", n,
+			return xtap_fail(err, -E2BIG, "addrs: %zu addresses, at most %d per family", n,
 				    XTAP_MAX_PORT_ADDRS);
 		for (i = 0; i < n; i++) {
 			json_object *a = json_object_array_get_idx(v, i);
@@ -542,7 +574,7 @@ int xtap_port_from_json(json_object *o, struct xtap_port_conf *p, struct xtap_er
 
 			if (!json_object_is_type(a, json_type_string) || xtap_parse_prefix(as, &s->addrs[i]) ||
 			    s->addrs[i].family == 0)
-				return fail(err, -EINVAL, "addrs: \"%s\" is not an IPv4/IPv6 address or prefix",
+				return xtap_fail(err, -EINVAL, "addrs: \"%s\" is not an IPv4/IPv6 address or prefix",
 					    as ? as : "?");
 		}
 		s->n_addrs = n;
@@ -613,7 +645,7 @@ int xtap_segment_from_json(json_object *o, struct xtap_segment_conf *s, struct x
 		return ret;
 	if (!ret) {
 		if (strlen(str) >= IFNAMSIZ)
-			return fail(err, -EINVAL, "uplink \"%s\": interface names have at most 15 characters", str);
+			return xtap_fail(err, -EINVAL, "uplink \"%s\": interface names have at most 15 characters", str);
 		strcpy(s->uplink, str);
 	}
 	if ((ret = get_u64(o, "vlan", 0, 0, 4094, &u, err)) < 0)
@@ -621,7 +653,7 @@ int xtap_segment_from_json(json_object *o, struct xtap_segment_conf *s, struct x
 	if (!ret)
 		s->vlan = u;
 	if (s->vlan && !s->uplink[0])
-		return fail(err, -EINVAL, "segment %u: vlan %u needs an uplink", s->id, s->vlan);
+		return xtap_fail(err, -EINVAL, "segment %u: vlan %u needs an uplink", s->id, s->vlan);
 	if ((ret = get_bool(o, "flood_host", &b, err)) < 0)
 		return ret;
 	s->flood_host = ret ? 0 : b;
@@ -791,7 +823,7 @@ int xtap_model_from_json(json_object *o, struct xtap_model *m, struct xtap_err *
 
 			ret = xtap_segment_from_json(json_object_array_get_idx(arr, i), &s, err);
 			if (!ret && xtap_model_segment(m, s.id))
-				ret = fail(err, -EEXIST, "segment %u listed twice", s.id);
+				ret = xtap_fail(err, -EEXIST, "segment %u listed twice", s.id);
 			if (!ret)
 				ret = xtap_model_add_segment(m, &s);
 			if (ret)
@@ -809,7 +841,7 @@ int xtap_model_from_json(json_object *o, struct xtap_model *m, struct xtap_err *
 			}
 			ret = xtap_port_from_json(json_object_array_get_idx(arr, i), p, err);
 			if (!ret && xtap_model_port(m, p->name))
-				ret = fail(err, -EEXIST, "port %s listed twice", p->name);
+				ret = xtap_fail(err, -EEXIST, "port %s listed twice", p->name);
 			if (!ret)
 				ret = xtap_model_add_port(m, p);
 			if (ret) {

@@ -67,6 +67,10 @@ int xtap_rule_from_json(json_object *o, struct xtap_acl_rule_spec *r, struct xta
 json_object *xtap_rate_to_json(const struct xtap_rate_spec *r);
 int xtap_rate_from_json(json_object *o, struct xtap_rate_spec *r, struct xtap_err *err);
 
+/* Counters as JSON: {packets, bytes}; a port's per-CPU stats summed, by direction. */
+json_object *xtap_counter_to_json(const struct xtap_counter *c);
+json_object *xtap_port_stats_to_json(const struct xtap_port_stats *per_cpu, int ncpu);
+
 /* Text forms used in JSON and by the CLI. */
 int xtap_parse_mac(const char *s, __u8 mac[6]);
 void xtap_format_mac(const __u8 mac[6], char *out, size_t len);

@@ -26,18 +26,6 @@
 #define NL_BUF_SIZE  32768   /* holds any one link message, whatever its attributes */
 #define WHY_LEN      160
 
-static int fail(struct xtap_err *err, int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err) {
-		va_start(ap, fmt);
-		vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-		va_end(ap);
-	}
-	return code;
-}
-
 /*
  * The kernel's dev_valid_name(), and no '%': TUNSETIFF would take it as a
  * template and create a name the caller never learns.
@@ -48,9 +36,9 @@ static int check_name(const char *what, const char *name, struct xtap_err *err)
 	const char *c;
 
 	if (!len)
-		return fail(err, -EINVAL, "%s: no interface name given (pass one)", what);
+		return xtap_fail(err, -EINVAL, "%s: no interface name given (pass one)", what);
 	if (len >= IFNAMSIZ)
-		return fail(err, -EINVAL, "%s %.40s: name is %zu characters, the limit is %d (pick a shorter name)",
+		return xtap_fail(err, -EINVAL, "%s %.40s: name is %zu characters, the limit is %d (pick a shorter name)",
 			    what, name, len, IFNAMSIZ - 1);
 	if (!strcmp(name, ".") || !strcmp(name, ".."))
 		goto bad;
@@ -59,7 +47,7 @@ static int check_name(const char *what, const char *name, struct xtap_err *err)
 			goto bad;
 	return 0;
 bad:
-	return fail(err, -EINVAL, "%s %s: invalid interface name (no '/', ':', '%%' or spaces; not '.' or '..')",
+	return xtap_fail(err, -EINVAL, "%s %s: invalid interface name (no '/', ':', '%%' or spaces; not '.' or '..')",
 		    what, name);
 }
 
@@ -261,9 +249,9 @@ static int link_query(struct nlmsghdr *nlh, const char *desc, struct xtap_link *
 	int ret = rtnl_talk(nlh, get_cb, out, why);
 
 	if (ret == -ENODEV)
-		return fail(err, -ENOENT, "link %s: no such interface (check the name)", desc);
+		return xtap_fail(err, -ENOENT, "link %s: no such interface (check the name)", desc);
 	if (ret)
-		return fail(err, ret, "link %s: reading it failed: %s", desc, why);
+		return xtap_fail(err, ret, "link %s: reading it failed: %s", desc, why);
 	return 0;
 }
 
@@ -284,7 +272,7 @@ int xtap_link_get(const char *name, struct xtap_link *out, struct xtap_err *err)
 static int check_ifindex(int ifindex, struct xtap_err *err)
 {
 	if (ifindex <= 0)
-		return fail(err, -EINVAL, "link %d: invalid ifindex (pass the index of an existing link)",
+		return xtap_fail(err, -EINVAL, "link %d: invalid ifindex (pass the index of an existing link)",
 			    ifindex);
 	return 0;
 }
@@ -326,9 +314,9 @@ int xtap_link_set_up(int ifindex, int up, struct xtap_err *err)
 		return ret;
 	ret = link_modify(ifindex, IFF_UP, up ? IFF_UP : 0, 0, why);
 	if (ret == -ENODEV)
-		return fail(err, -ENOENT, "link %d: no such interface (was it deleted?)", ifindex);
+		return xtap_fail(err, -ENOENT, "link %d: no such interface (was it deleted?)", ifindex);
 	if (ret)
-		return fail(err, ret, "link %d: setting it %s failed: %s", ifindex, up ? "up" : "down", why);
+		return xtap_fail(err, ret, "link %d: setting it %s failed: %s", ifindex, up ? "up" : "down", why);
 	return 0;
 }
 
@@ -341,12 +329,12 @@ int xtap_link_set_mtu(int ifindex, uint16_t mtu, struct xtap_err *err)
 	if (ret)
 		return ret;
 	if (!mtu)
-		return fail(err, -EINVAL, "link %d: MTU 0 (pass the MTU to set)", ifindex);
+		return xtap_fail(err, -EINVAL, "link %d: MTU 0 (pass the MTU to set)", ifindex);
 	ret = link_modify(ifindex, 0, 0, mtu, why);
 	if (ret == -ENODEV)
-		return fail(err, -ENOENT, "link %d: no such interface (was it deleted?)", ifindex);
+		return xtap_fail(err, -ENOENT, "link %d: no such interface (was it deleted?)", ifindex);
 	if (ret)
-		return fail(err, ret, "link %d: setting MTU %u failed: %s (pick one the device supports)",
+		return xtap_fail(err, ret, "link %d: setting MTU %u failed: %s (pick one the device supports)",
 			    ifindex, mtu, why);
 	return 0;
 }
@@ -395,11 +383,11 @@ static int tun_attach(const char *name, int flags, struct xtap_err *err)
 	if (fd < 0) {
 		ret = -errno;
 		if (ret == -ENOENT || ret == -ENODEV || ret == -ENXIO)
-			return fail(err, ret, "tap %s: " TUN_DEV " missing (load the tun module: modprobe tun)",
+			return xtap_fail(err, ret, "tap %s: " TUN_DEV " missing (load the tun module: modprobe tun)",
 				    name);
 		if (ret == -EACCES || ret == -EPERM)
-			return fail(err, ret, "tap %s: no permission to open " TUN_DEV " (run as root)", name);
-		return fail(err, ret, "tap %s: opening " TUN_DEV " failed: %s", name, strerror(-ret));
+			return xtap_fail(err, ret, "tap %s: no permission to open " TUN_DEV " (run as root)", name);
+		return xtap_fail(err, ret, "tap %s: opening " TUN_DEV " failed: %s", name, strerror(-ret));
 	}
 	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
 	if (!ioctl(fd, TUNSETIFF, &ifr))
@@ -408,19 +396,19 @@ static int tun_attach(const char *name, int flags, struct xtap_err *err)
 	close(fd);
 	switch (ret) {
 	case -EBUSY:
-		return fail(err, ret, "tap %s: already in use by another process (a single-queue tap has one opener: stop that process first)",
+		return xtap_fail(err, ret, "tap %s: already in use by another process (a single-queue tap has one opener: stop that process first)",
 			    name);
 	case -EPERM:
-		return fail(err, ret, "tap %s: not permitted (needs CAP_NET_ADMIN or the tap's owner uid/gid)",
+		return xtap_fail(err, ret, "tap %s: not permitted (needs CAP_NET_ADMIN or the tap's owner uid/gid)",
 			    name);
 	case -E2BIG:
-		return fail(err, ret, "tap %s: all %d queues are open already (close some first)",
+		return xtap_fail(err, ret, "tap %s: all %d queues are open already (close some first)",
 			    name, XTAP_TAP_MAX_QUEUES);
 	case -EINVAL:
-		return fail(err, ret, "tap %s: exists but is not a tap in this queue mode (check the name)",
+		return xtap_fail(err, ret, "tap %s: exists but is not a tap in this queue mode (check the name)",
 			    name);
 	default:
-		return fail(err, ret, "tap %s: TUNSETIFF failed: %s", name, strerror(-ret));
+		return xtap_fail(err, ret, "tap %s: TUNSETIFF failed: %s", name, strerror(-ret));
 	}
 }
 
@@ -437,31 +425,31 @@ static int tap_setup(int fd, const struct xtap_tap_opts *o, struct xtap_err *err
 	int hdr = VNET_HDR_LEN, ifindex, ret;
 
 	if (ioctl(fd, TUNSETVNETHDRSZ, &hdr))
-		return fail(err, -errno, "tap %s: setting the vnet header size failed: %s",
+		return xtap_fail(err, -errno, "tap %s: setting the vnet header size failed: %s",
 			    o->name, strerror(errno));
 	if (ioctl(fd, TUNSETOFFLOAD, (unsigned long)o->offloads))
-		return fail(err, -errno, "tap %s: offloads 0x%x refused: %s (TSO and USO need TUN_F_CSUM, USO4 needs USO6; or the kernel lacks one)",
+		return xtap_fail(err, -errno, "tap %s: offloads 0x%x refused: %s (TSO and USO need TUN_F_CSUM, USO4 needs USO6; or the kernel lacks one)",
 			    o->name, o->offloads, strerror(errno));
 	if (o->owner_uid != -1 && ioctl(fd, TUNSETOWNER, (unsigned long)o->owner_uid))
-		return fail(err, -errno, "tap %s: setting owner uid %ld failed: %s",
+		return xtap_fail(err, -errno, "tap %s: setting owner uid %ld failed: %s",
 			    o->name, o->owner_uid, strerror(errno));
 	if (o->owner_gid != -1 && ioctl(fd, TUNSETGROUP, (unsigned long)o->owner_gid))
-		return fail(err, -errno, "tap %s: setting owner gid %ld failed: %s",
+		return xtap_fail(err, -errno, "tap %s: setting owner gid %ld failed: %s",
 			    o->name, o->owner_gid, strerror(errno));
 	ifindex = if_nametoindex(o->name);
 	if (!ifindex)
-		return fail(err, -errno, "tap %s: created but not found: %s", o->name, strerror(errno));
+		return xtap_fail(err, -errno, "tap %s: created but not found: %s", o->name, strerror(errno));
 	if (o->mtu) {
 		ret = link_modify(ifindex, 0, 0, o->mtu, why);
 		if (ret)
-			return fail(err, ret, "tap %s: setting MTU %u failed: %s (pick 68 to 65535)",
+			return xtap_fail(err, ret, "tap %s: setting MTU %u failed: %s (pick 68 to 65535)",
 				    o->name, o->mtu, why);
 	}
 	ret = link_modify(ifindex, IFF_UP, IFF_UP, 0, why);
 	if (ret)
-		return fail(err, ret, "tap %s: setting it up failed: %s", o->name, why);
+		return xtap_fail(err, ret, "tap %s: setting it up failed: %s", o->name, why);
 	if (ioctl(fd, TUNSETPERSIST, 1UL))
-		return fail(err, -errno, "tap %s: making it persistent failed: %s",
+		return xtap_fail(err, -errno, "tap %s: making it persistent failed: %s",
 			    o->name, strerror(errno));
 	return ifindex;
 }
@@ -476,19 +464,19 @@ int xtap_tap_create(const struct xtap_tap_opts *o, struct xtap_err *err)
 	if (ret)
 		return ret;
 	if (!o->queues || o->queues > XTAP_TAP_MAX_QUEUES)
-		return fail(err, -EINVAL, "tap %s: %u queues (use 1 to %d)",
+		return xtap_fail(err, -EINVAL, "tap %s: %u queues (use 1 to %d)",
 			    o->name, o->queues, XTAP_TAP_MAX_QUEUES);
 	if (!id_ok(o->owner_uid) || !id_ok(o->owner_gid))
-		return fail(err, -EINVAL, "tap %s: owner uid %ld / gid %ld out of range (use -1 for none, or 0 to 4294967294)",
+		return xtap_fail(err, -EINVAL, "tap %s: owner uid %ld / gid %ld out of range (use -1 for none, or 0 to 4294967294)",
 			    o->name, o->owner_uid, o->owner_gid);
 	if (o->queues > 1)
 		flags |= IFF_MULTI_QUEUE;
 	fd = tun_attach(o->name, flags, err);
 	if (fd == -EBUSY) {
 		if (xtap_is_tap(o->name) == 1)
-			return fail(err, -EEXIST, "tap %s: already exists (adopt it, delete it, or pick another name)",
+			return xtap_fail(err, -EEXIST, "tap %s: already exists (adopt it, delete it, or pick another name)",
 				    o->name);
-		return fail(err, -EEXIST, "tap %s: the name is taken by an interface that is not a tap (pick another name)",
+		return xtap_fail(err, -EEXIST, "tap %s: the name is taken by an interface that is not a tap (pick another name)",
 			    o->name);
 	}
 	if (fd < 0)
@@ -510,18 +498,18 @@ int xtap_tap_open_queues(const char *name, unsigned int n, int multi_queue, int 
 	if (ret)
 		return ret;
 	if (!n || n > XTAP_TAP_MAX_QUEUES || (!multi_queue && n > 1))
-		return fail(err, -EINVAL, "tap %s: cannot open %u queues (1 on a single-queue tap, 1 to %d on a multiqueue one)",
+		return xtap_fail(err, -EINVAL, "tap %s: cannot open %u queues (1 on a single-queue tap, 1 to %d on a multiqueue one)",
 			    name, n, XTAP_TAP_MAX_QUEUES);
 	/* Checked first: TUNSETIFF would create a missing tap, and its errors say less. */
 	ret = tun_flags(name, &tf);
 	if (ret == -ENOENT)
-		return fail(err, ret, "tap %s: no such interface (create it first)", name);
+		return xtap_fail(err, ret, "tap %s: no such interface (create it first)", name);
 	if (ret < 0)
-		return fail(err, ret, "tap %s: reading its tun_flags in sysfs failed: %s", name, strerror(-ret));
+		return xtap_fail(err, ret, "tap %s: reading its tun_flags in sysfs failed: %s", name, strerror(-ret));
 	if (!ret || !(tf & IFF_TAP))
-		return fail(err, -EINVAL, "tap %s: the interface is not a tap (check the name)", name);
+		return xtap_fail(err, -EINVAL, "tap %s: the interface is not a tap (check the name)", name);
 	if (!(tf & IFF_MULTI_QUEUE) != !multi_queue)
-		return fail(err, -EINVAL, "tap %s: is a %s tap (open it %s multi_queue)",
+		return xtap_fail(err, -EINVAL, "tap %s: is a %s tap (open it %s multi_queue)",
 			    name, multi_queue ? "single-queue" : "multiqueue",
 			    multi_queue ? "without" : "with");
 	ifindex = if_nametoindex(name);
@@ -533,7 +521,7 @@ int xtap_tap_open_queues(const char *name, unsigned int n, int multi_queue, int 
 	}
 	/* Deleted after the check: TUNSETIFF made a new tap, which closing the fds removes. */
 	if (!ifindex || if_nametoindex(name) != ifindex) {
-		ret = fail(err, -ENOENT, "tap %s: deleted while being opened (create it again)", name);
+		ret = xtap_fail(err, -ENOENT, "tap %s: deleted while being opened (create it again)", name);
 		goto err_close;
 	}
 	return 0;
@@ -554,7 +542,7 @@ int xtap_tap_delete(const char *name, struct xtap_err *err)
 		return ret;
 	ret = xtap_is_tap(name);
 	if (!ret)
-		return fail(err, -EINVAL, "tap %s: not a tap, refusing to delete it (check the name)", name);
+		return xtap_fail(err, -EINVAL, "tap %s: not a tap, refusing to delete it (check the name)", name);
 	if (ret == 1) {
 		nlh = link_msg(buf, RTM_DELLINK, 0);
 		mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
@@ -563,9 +551,9 @@ int xtap_tap_delete(const char *name, struct xtap_err *err)
 		snprintf(why, sizeof(why), "%s", strerror(-ret));
 	}
 	if (ret == -ENOENT || ret == -ENODEV)
-		return fail(err, -ENOENT, "tap %s: no such interface (nothing to delete)", name);
+		return xtap_fail(err, -ENOENT, "tap %s: no such interface (nothing to delete)", name);
 	if (ret)
-		return fail(err, ret, "tap %s: deleting it failed: %s", name, why);
+		return xtap_fail(err, ret, "tap %s: deleting it failed: %s", name, why);
 	return 0;
 }
 
@@ -580,12 +568,12 @@ struct xtap_link_monitor *xtap_link_monitor_open(struct xtap_err *err)
 	struct xtap_link_monitor *m = calloc(1, sizeof(*m));
 
 	if (!m) {
-		fail(err, -ENOMEM, "link monitor: out of memory");
+		xtap_fail(err, -ENOMEM, "link monitor: out of memory");
 		return NULL;
 	}
 	m->nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (!m->nl || mnl_socket_bind(m->nl, RTMGRP_LINK, MNL_SOCKET_AUTOPID) < 0) {
-		fail(err, -errno, "link monitor: opening an rtnetlink socket failed: %s", strerror(errno));
+		xtap_fail(err, -errno, "link monitor: opening an rtnetlink socket failed: %s", strerror(errno));
 		if (m->nl)
 			mnl_socket_close(m->nl);
 		free(m);

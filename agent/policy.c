@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,24 +14,12 @@
 #define MAX_PACKETS_PER_SEC (1000ULL * 1000 * 1000)
 #define NSEC_PER_SEC        1000000000ULL
 
-static int fail(struct xtap_err *err, int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err) {
-		va_start(ap, fmt);
-		vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-		va_end(ap);
-	}
-	return code;
-}
-
 static int map_fail(struct xtap_err *err, const char *what, int code)
 {
 	if (code == -E2BIG || code == -ENOSPC || code == -ENOMEM)
-		return fail(err, code, "map %s is full: remove unused entries or raise the limit in include/xtap_abi.h",
+		return xtap_fail(err, code, "map %s is full: remove unused entries or raise the limit in include/xtap_abi.h",
 			    what);
-	return fail(err, code, "writing map %s failed: %s", what, strerror(-code));
+	return xtap_fail(err, code, "writing map %s failed: %s", what, strerror(-code));
 }
 
 /* ---- derived values ---- */
@@ -118,19 +105,19 @@ static int validate_rate(const struct xtap_rate_spec *rs, const char *dir, struc
 {
 	if (rs->bytes_per_sec) {
 		if (rs->bytes_per_sec > MAX_BYTES_PER_SEC)
-			return fail(err, -EINVAL, "rate %s: %llu bytes/s is more than 400 Gbit/s", dir,
+			return xtap_fail(err, -EINVAL, "rate %s: %llu bytes/s is more than 400 Gbit/s", dir,
 				    (unsigned long long)rs->bytes_per_sec);
 		if (rs->burst_bytes < XTAP_MIN_BURST_BYTES)
-			return fail(err, -EINVAL,
+			return xtap_fail(err, -EINVAL,
 				    "rate %s: burst of %llu bytes is below %u: GSO frames up to 64 KiB would never pass",
 				    dir, (unsigned long long)rs->burst_bytes, XTAP_MIN_BURST_BYTES);
 	}
 	if (rs->packets_per_sec) {
 		if (rs->packets_per_sec > MAX_PACKETS_PER_SEC)
-			return fail(err, -EINVAL, "rate %s: %llu packets/s is more than 1e9", dir,
+			return xtap_fail(err, -EINVAL, "rate %s: %llu packets/s is more than 1e9", dir,
 				    (unsigned long long)rs->packets_per_sec);
 		if (rs->burst_packets < 1)
-			return fail(err, -EINVAL, "rate %s: packet burst must be at least 1", dir);
+			return xtap_fail(err, -EINVAL, "rate %s: packet burst must be at least 1", dir);
 	}
 	return 0;
 }
@@ -141,9 +128,9 @@ static int validate_prefix(const struct xtap_prefix *p, int any_ok, const char *
 	if (p->family == 0 && any_ok && p->prefixlen == 0)
 		return 0;
 	if (p->family != 4 && p->family != 6)
-		return fail(err, -EINVAL, "%s: address family must be IPv4 or IPv6", what);
+		return xtap_fail(err, -EINVAL, "%s: address family must be IPv4 or IPv6", what);
 	if (p->prefixlen > prefix_max_len(p->family))
-		return fail(err, -EINVAL, "%s: prefix length %u is longer than /%d", what, p->prefixlen,
+		return xtap_fail(err, -EINVAL, "%s: prefix length %u is longer than /%d", what, p->prefixlen,
 			    prefix_max_len(p->family));
 	return 0;
 }
@@ -154,9 +141,9 @@ static int validate_acl(const struct xtap_acl_spec *acl, const char *dir, struct
 	char what[64];
 
 	if (acl->default_action > XTAP_ACL_ALLOW)
-		return fail(err, -EINVAL, "acl %s: default must be allow or deny", dir);
+		return xtap_fail(err, -EINVAL, "acl %s: default must be allow or deny", dir);
 	if (acl->n_rules > XTAP_MAX_ACL_RULES)
-		return fail(err, -E2BIG, "acl %s: %u rules, at most %d per port and direction", dir,
+		return xtap_fail(err, -E2BIG, "acl %s: %u rules, at most %d per port and direction", dir,
 			    acl->n_rules, XTAP_MAX_ACL_RULES);
 	for (i = 0; i < acl->n_rules; i++) {
 		const struct xtap_acl_rule_spec *r = &acl->rules[i];
@@ -167,16 +154,16 @@ static int validate_acl(const struct xtap_acl_spec *acl, const char *dir, struct
 		if (ret)
 			return ret;
 		if (r->action > XTAP_ACL_ALLOW)
-			return fail(err, -EINVAL, "%s: action must be allow or deny", what);
+			return xtap_fail(err, -EINVAL, "%s: action must be allow or deny", what);
 		if (r->port_min > r->port_max)
-			return fail(err, -EINVAL, "%s: port range %u-%u is reversed", what, r->port_min,
+			return xtap_fail(err, -EINVAL, "%s: port range %u-%u is reversed", what, r->port_min,
 				    r->port_max);
 		if (ports && r->proto && r->proto != 6 && r->proto != 17 && r->proto != 132)
-			return fail(err, -EINVAL, "%s: ports need tcp, udp or sctp (protocol %u has none)",
+			return xtap_fail(err, -EINVAL, "%s: ports need tcp, udp or sctp (protocol %u has none)",
 				    what, r->proto);
 		for (j = 0; j < i; j++)
 			if (acl->rules[j].rule_id == r->rule_id)
-				return fail(err, -EEXIST, "%s: rule id used twice", what);
+				return xtap_fail(err, -EEXIST, "%s: rule id used twice", what);
 	}
 	return 0;
 }
@@ -186,17 +173,17 @@ static int validate_port(const struct xtap_port_spec *s, struct xtap_err *err)
 	int n4 = 0, n6 = 0, i, ret;
 
 	if (s->port_id >= XTAP_MAX_PORTS)
-		return fail(err, -EINVAL, "port id %u: must be below %d", s->port_id, XTAP_MAX_PORTS);
+		return xtap_fail(err, -EINVAL, "port id %u: must be below %d", s->port_id, XTAP_MAX_PORTS);
 	if (!s->ifindex)
-		return fail(err, -EINVAL, "port %u: no interface", s->port_id);
+		return xtap_fail(err, -EINVAL, "port %u: no interface", s->port_id);
 	if ((s->mac[0] & 1) || !(s->mac[0] | s->mac[1] | s->mac[2] | s->mac[3] | s->mac[4] | s->mac[5]))
-		return fail(err, -EINVAL, "port %u: MAC must be unicast and not zero", s->port_id);
+		return xtap_fail(err, -EINVAL, "port %u: MAC must be unicast and not zero", s->port_id);
 	if (s->mtu < 68 || s->mtu > 65521)
-		return fail(err, -EINVAL, "port %u: MTU %u outside 68-65521", s->port_id, s->mtu);
+		return xtap_fail(err, -EINVAL, "port %u: MTU %u outside 68-65521", s->port_id, s->mtu);
 	if (s->flags & ~(XTAP_PORT_F_ALLOW_DHCP_SERVER | XTAP_PORT_F_ALLOW_ROUTER))
-		return fail(err, -EINVAL, "port %u: unknown flags 0x%x", s->port_id, s->flags);
+		return xtap_fail(err, -EINVAL, "port %u: unknown flags 0x%x", s->port_id, s->flags);
 	if (s->n_addrs > 2 * XTAP_MAX_PORT_ADDRS)
-		return fail(err, -E2BIG, "port %u: too many addresses", s->port_id);
+		return xtap_fail(err, -E2BIG, "port %u: too many addresses", s->port_id);
 	for (i = 0; i < s->n_addrs; i++) {
 		ret = validate_prefix(&s->addrs[i], 0, "address", err);
 		if (ret)
@@ -207,7 +194,7 @@ static int validate_port(const struct xtap_port_spec *s, struct xtap_err *err)
 			n6++;
 	}
 	if (n4 > XTAP_MAX_PORT_ADDRS || n6 + 1 > XTAP_MAX_PORT_ADDRS)
-		return fail(err, -E2BIG, "port %u: at most %d addresses per family (IPv6 includes the link-local)",
+		return xtap_fail(err, -E2BIG, "port %u: at most %d addresses per family (IPv6 includes the link-local)",
 			    s->port_id, XTAP_MAX_PORT_ADDRS);
 	ret = validate_acl(&s->acl[XTAP_DIR_FROM_VM], "from-vm", err);
 	if (!ret)
@@ -218,7 +205,7 @@ static int validate_port(const struct xtap_port_spec *s, struct xtap_err *err)
 
 		for (j = 0; j < s->acl[XTAP_DIR_TO_VM].n_rules; j++)
 			if (s->acl[XTAP_DIR_TO_VM].rules[j].rule_id == s->acl[XTAP_DIR_FROM_VM].rules[i].rule_id)
-				return fail(err, -EEXIST, "acl rule id %u is used in both directions",
+				return xtap_fail(err, -EEXIST, "acl rule id %u is used in both directions",
 					    s->acl[XTAP_DIR_FROM_VM].rules[i].rule_id);
 	}
 	if (!ret)
@@ -604,13 +591,13 @@ int xtap_segment_write(const struct xtap_datapath *dp, __u32 segment_id,
 	__u32 other;
 
 	if (seg->vlan > 4094)
-		return fail(err, -EINVAL, "segment %u: VLAN %u outside 0-4094", segment_id, seg->vlan);
+		return xtap_fail(err, -EINVAL, "segment %u: VLAN %u outside 0-4094", segment_id, seg->vlan);
 	if (seg->vlan && !seg->uplink_ifindex)
-		return fail(err, -EINVAL, "segment %u: a VLAN needs an uplink", segment_id);
+		return xtap_fail(err, -EINVAL, "segment %u: a VLAN needs an uplink", segment_id);
 	if (seg->flags & ~XTAP_SEGMENT_F_FLOOD_HOST)
-		return fail(err, -EINVAL, "segment %u: unknown flags 0x%x", segment_id, seg->flags);
+		return xtap_fail(err, -EINVAL, "segment %u: unknown flags 0x%x", segment_id, seg->flags);
 	if (seg->uplink_ifindex && !bpf_map_lookup_elem(upl_fd, &uk, &other) && other != segment_id)
-		return fail(err, -EEXIST, "segment %u: uplink ifindex %u VLAN %u already carries segment %u",
+		return xtap_fail(err, -EEXIST, "segment %u: uplink ifindex %u VLAN %u already carries segment %u",
 			    segment_id, seg->uplink_ifindex, seg->vlan, other);
 	has_old = !bpf_map_lookup_elem(seg_fd, &segment_id, &old);
 
@@ -648,7 +635,7 @@ int xtap_segment_write(const struct xtap_datapath *dp, __u32 segment_id,
 			ret = -errno;
 		if (ret) {
 			close(flood_fd);
-			return fail(err, ret, "segment %u: adding uplink ifindex %u failed: %s (is it an Ethernet device that is up?)",
+			return xtap_fail(err, ret, "segment %u: adding uplink ifindex %u failed: %s (is it an Ethernet device that is up?)",
 				    segment_id, seg->uplink_ifindex, strerror(-ret));
 		}
 	}
@@ -665,9 +652,9 @@ int xtap_segment_delete(const struct xtap_datapath *dp, __u32 segment_id, struct
 	struct xtap_segment seg;
 
 	if (bpf_map_lookup_elem(xtap_map_fd(dp, XTAP_MAP_SEGMENTS), &segment_id, &seg))
-		return fail(err, -ENOENT, "segment %u does not exist", segment_id);
+		return xtap_fail(err, -ENOENT, "segment %u does not exist", segment_id);
 	if (!bpf_map_lookup_elem(xtap_map_fd(dp, XTAP_MAP_SEG_PORTS), &segment_id, &sp) && sp.count)
-		return fail(err, -EBUSY, "segment %u still has %u ports: delete them first", segment_id,
+		return xtap_fail(err, -EBUSY, "segment %u still has %u ports: delete them first", segment_id,
 			    sp.count);
 	if (seg.uplink_ifindex) {
 		struct xtap_uplink_vlan_key uk = { .ifindex = seg.uplink_ifindex, .vlan = seg.vlan };
@@ -727,11 +714,11 @@ static int membership_add(const struct xtap_datapath *dp, const struct xtap_port
 
 	ret = devmap_add(xtap_map_fd(dp, XTAP_MAP_REDIRECT), p->ifindex, prog);
 	if (ret)
-		return fail(err, ret, "port %u: adding ifindex %u to xtap_redirect failed: %s",
+		return xtap_fail(err, ret, "port %u: adding ifindex %u to xtap_redirect failed: %s",
 			    p->port_id, p->ifindex, strerror(-ret));
 	flood_fd = flood_map_fd(dp, p->segment_id);
 	if (flood_fd < 0)
-		return fail(err, flood_fd, "segment %u has no flood map: write the segment first",
+		return xtap_fail(err, flood_fd, "segment %u has no flood map: write the segment first",
 			    p->segment_id);
 	ret = devmap_add(flood_fd, p->ifindex, prog);
 	close(flood_fd);
@@ -743,7 +730,7 @@ static int membership_add(const struct xtap_datapath *dp, const struct xtap_port
 		;
 	if (i == sp.count) {
 		if (sp.count >= XTAP_MAX_SEGMENT_PORTS)
-			return fail(err, -E2BIG, "segment %u already has %d ports", p->segment_id,
+			return xtap_fail(err, -E2BIG, "segment %u already has %d ports", p->segment_id,
 				    XTAP_MAX_SEGMENT_PORTS);
 		sp.ifindex[sp.count++] = p->ifindex;
 		if (bpf_map_update_elem(sp_fd, &p->segment_id, &sp, BPF_ANY))
@@ -816,16 +803,16 @@ int xtap_port_write(const struct xtap_datapath *dp, const struct xtap_port_spec 
 	if (ret)
 		return ret;
 	if (bpf_map_lookup_elem(xtap_map_fd(dp, XTAP_MAP_SEGMENTS), &s->segment_id, &seg))
-		return fail(err, -ENOENT, "port %u: segment %u does not exist: create it first",
+		return xtap_fail(err, -ENOENT, "port %u: segment %u does not exist: create it first",
 			    s->port_id, s->segment_id);
 	has_old = !bpf_map_lookup_elem(ports_fd, &s->ifindex, &old);
 	if (has_old && old.port_id != s->port_id)
-		return fail(err, -EEXIST, "ifindex %u already belongs to port %u", s->ifindex, old.port_id);
+		return xtap_fail(err, -EEXIST, "ifindex %u already belongs to port %u", s->ifindex, old.port_id);
 	if (!has_old && port_id_taken(dp, s->port_id, s->ifindex))
-		return fail(err, -EEXIST, "port id %u is already in use", s->port_id);
+		return xtap_fail(err, -EEXIST, "port id %u is already in use", s->port_id);
 	memcpy(fk.mac, s->mac, 6);
 	if (!bpf_map_lookup_elem(xtap_map_fd(dp, XTAP_MAP_FDB), &fk, &fe) && fe.ifindex != s->ifindex)
-		return fail(err, -EEXIST, "port %u: MAC %02x:%02x:%02x:%02x:%02x:%02x is already used in segment %u",
+		return xtap_fail(err, -EEXIST, "port %u: MAC %02x:%02x:%02x:%02x:%02x:%02x is already used in segment %u",
 			    s->port_id, s->mac[0], s->mac[1], s->mac[2], s->mac[3], s->mac[4], s->mac[5],
 			    s->segment_id);
 
@@ -880,7 +867,7 @@ int xtap_port_delete(const struct xtap_datapath *dp, __u32 ifindex, struct xtap_
 	__u32 gen;
 
 	if (bpf_map_lookup_elem(xtap_map_fd(dp, XTAP_MAP_PORTS), &ifindex, &old))
-		return fail(err, -ENOENT, "no port on ifindex %u", ifindex);
+		return xtap_fail(err, -ENOENT, "no port on ifindex %u", ifindex);
 	membership_remove(dp, &old);
 	bpf_map_delete_elem(xtap_map_fd(dp, XTAP_MAP_PORTS), &ifindex);
 	prune_hits(dp, &old, NULL);
@@ -899,11 +886,11 @@ int xtap_fdb_host_write(const struct xtap_datapath *dp, __u32 segment_id, const 
 	memcpy(k.mac, mac, 6);
 	if (!add) {
 		if (bpf_map_delete_elem(fd, &k))
-			return fail(err, -ENOENT, "segment %u has no host MAC entry for that MAC", segment_id);
+			return xtap_fail(err, -ENOENT, "segment %u has no host MAC entry for that MAC", segment_id);
 		return 0;
 	}
 	if (!bpf_map_lookup_elem(fd, &k, &e) && e.ifindex != XTAP_FDB_HOST)
-		return fail(err, -EEXIST, "that MAC belongs to a port in segment %u", segment_id);
+		return xtap_fail(err, -EEXIST, "that MAC belongs to a port in segment %u", segment_id);
 	e.ifindex = XTAP_FDB_HOST;
 	e.port_id = 0;
 	if (bpf_map_update_elem(fd, &k, &e, BPF_ANY))

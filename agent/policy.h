@@ -13,6 +13,7 @@
 
 #include "xtap_abi.h"
 #include "datapath.h"
+#include "err.h"
 
 /* An address or prefix. family 0 (ACL rules only) = any address of either family. */
 struct xtap_prefix {
@@ -63,10 +64,6 @@ struct xtap_port_spec {
 	struct xtap_rate_spec rate[XTAP_DIRS];
 };
 
-/* Messages for the user land in err (one line naming the field and the fix). */
-struct xtap_err {
-	char msg[256];
-};
 
 /* Segments: must exist before ports join them. */
 int xtap_segment_write(const struct xtap_datapath *dp, __u32 segment_id,

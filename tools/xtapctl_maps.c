@@ -25,51 +25,18 @@ static int open_map(const char *pin_dir, const char *name)
 	return bpf_obj_get(path);
 }
 
-static json_object *counter_json(const struct xtap_counter *c)
-{
-	json_object *o = json_object_new_object();
-
-	json_object_object_add(o, "packets", json_object_new_int64(c->packets));
-	json_object_object_add(o, "bytes", json_object_new_int64(c->bytes));
-	return o;
-}
-
 static json_object *port_stats_json(int fd, __u32 port_id)
 {
-	int ncpu = libbpf_num_possible_cpus(), c, d, i;
-	struct xtap_port_stats *v = calloc(ncpu, sizeof(*v)), sum = {};
-	json_object *o = json_object_new_object();
+	int ncpu = libbpf_num_possible_cpus();
+	struct xtap_port_stats *v = calloc(ncpu, sizeof(*v));
+	json_object *o;
 
 	if (!v || bpf_map_lookup_elem(fd, &port_id, v)) {
 		free(v);
-		return o;
+		return json_object_new_object();
 	}
-	for (c = 0; c < ncpu; c++)
-		for (d = 0; d < XTAP_DIRS; d++) {
-			for (i = 0; i < XTAP_VERDICTS; i++) {
-				sum.verdict[d][i].packets += v[c].verdict[d][i].packets;
-				sum.verdict[d][i].bytes += v[c].verdict[d][i].bytes;
-			}
-			for (i = 0; i < XTAP_DROP_REASONS; i++) {
-				sum.drop[d][i].packets += v[c].drop[d][i].packets;
-				sum.drop[d][i].bytes += v[c].drop[d][i].bytes;
-			}
-		}
+	o = xtap_port_stats_to_json(v, ncpu);
 	free(v);
-	for (d = 0; d < XTAP_DIRS; d++) {
-		json_object *dir = json_object_new_object(), *verd = json_object_new_object();
-		json_object *drops = json_object_new_object();
-
-		for (i = 0; i < XTAP_VERDICTS; i++)
-			json_object_object_add(verd, xtap_verdict_name(i), counter_json(&sum.verdict[d][i]));
-		for (i = 1; i < XTAP_DROP_REASONS; i++)
-			if (sum.drop[d][i].packets)
-				json_object_object_add(drops, xtap_drop_reason_name(i),
-						       counter_json(&sum.drop[d][i]));
-		json_object_object_add(dir, "verdicts", verd);
-		json_object_object_add(dir, "drops", drops);
-		json_object_object_add(o, xtap_dir_name(d), dir);
-	}
 	return o;
 }
 

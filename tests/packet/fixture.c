@@ -185,21 +185,6 @@ void fx_run_xdp_live(enum xtap_prog_id prog, int ifindex, const struct pkt *p)
 		fail_msg("live test run: %s", strerror(errno));
 }
 
-uint64_t fx_run_xdp_repeat(enum xtap_prog_id prog, int ifindex, const struct pkt *p,
-			   uint32_t repeat)
-{
-	struct xdp_md ctx = { .data_end = p->len, .ingress_ifindex = ifindex };
-	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = p->data, .data_size_in = p->len,
-		    .ctx_in = &ctx, .ctx_size_in = sizeof(ctx), .repeat = repeat);
-	struct timespec a, b;
-
-	clock_gettime(CLOCK_MONOTONIC, &a);
-	if (bpf_prog_test_run_opts(prog_fd(prog), &o))
-		fail_msg("test run: %s", strerror(errno));
-	clock_gettime(CLOCK_MONOTONIC, &b);
-	return (b.tv_sec - a.tv_sec) * 1000000000ULL + b.tv_nsec - a.tv_nsec;
-}
-
 uint32_t fx_from_vm(struct fx_port *port, const struct pkt *p)
 {
 	struct fx_result r;

@@ -64,9 +64,6 @@ void fx_run_xdp(enum xtap_prog_id prog, int ifindex, const struct pkt *p, struct
 void fx_run_tc(enum xtap_prog_id prog, int ifindex, const struct pkt *p, struct fx_result *r);
 /* Same, for real: redirects happen and land in the target taps. */
 void fx_run_xdp_live(enum xtap_prog_id prog, int ifindex, const struct pkt *p);
-/* Runs the program repeat times back to back; returns the wall time in ns. */
-uint64_t fx_run_xdp_repeat(enum xtap_prog_id prog, int ifindex, const struct pkt *p,
-			   uint32_t repeat);
 
 /* "from VM" on port p: the verdict of the frame. */
 uint32_t fx_from_vm(struct fx_port *port, const struct pkt *p);

@@ -211,7 +211,7 @@ static void test_rate_raised_limit_applies_at_once(void **s)
 
 /*
  * Runs "from VM" on A repeat times and returns the kernel's time for the loop
- * (ns per run, rounded down, times repeat). Not fx_run_xdp_repeat's wall
+ * (ns per run, rounded down, times repeat). Not the wall
  * time: that also covers the XDP dispatcher update the kernel makes around
  * repeated runs, which takes tens to hundreds of ms.
  */
