@@ -27,8 +27,16 @@ void xtap_log(enum xtap_log_level lvl, const char *fmt, ...) __attribute__((form
 
 /* Makes the kernel match the model: segments, uplinks, taps, policy, attachments. */
 int xtap_agent_reconcile(struct xtap_agent *a);
+/* Queues handed to a VMM (port.open): fds sent with the reply (SCM_RIGHTS), then closed. */
+#define XTAP_HANDOFF_MAX_QUEUES 64
+
+struct xtap_fds {
+	int fd[2 * XTAP_HANDOFF_MAX_QUEUES];
+	int n;
+};
+
 /* Handles one request {"cmd": ..., "args": {...}}; returns {"ok": ..., ...}. */
-json_object *xtap_agent_call(struct xtap_agent *a, json_object *req);
+json_object *xtap_agent_call(struct xtap_agent *a, json_object *req, struct xtap_fds *fds);
 /* A link appeared or vanished: repair what depends on it. */
 void xtap_agent_link_event(struct xtap_agent *a, int is_new, const char *name, int ifindex);
 

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <unistd.h>
 #include <linux/if_tun.h>
 
@@ -366,6 +367,64 @@ static int cmd_port_show(struct xtap_agent *a, json_object *args, json_object **
 	*res = xtap_port_to_json(p);
 	json_object_object_add(*res, "status", port_status_json(a, p));
 	json_object_object_add(*res, "stats", stats_json(a, p));
+	return 0;
+}
+
+/*
+ * The hand-off (what libvirt does for QEMU): the port's tap queues, and as
+ * many /dev/vhost-net instances when the kernel has vhost-net, for the VMM
+ * to use with -netdev tap,fds=...,vhostfds=.... The VMM programs vhost-net
+ * itself; frames still pass the tap, so the port's policy applies.
+ */
+static int cmd_port_open(struct xtap_agent *a, json_object *args, json_object **res,
+			 struct xtap_fds *fds, struct xtap_err *err)
+{
+	const char *name = arg_str(args, "name");
+	struct xtap_port_conf *p;
+	unsigned int queues, i, vhost = 0;
+	json_object *v;
+	int ret;
+
+	if (!name)
+		return xtap_fail(err, -EINVAL, "missing field \"name\"");
+	p = xtap_model_port(&a->model, name);
+	if (!p)
+		return xtap_fail(err, -ENOENT, "no port named %s", name);
+	queues = p->queues;
+	if (json_object_object_get_ex(args, "queues", &v))
+		queues = json_object_get_int(v);
+	if (queues < 1 || queues > p->queues || queues > XTAP_HANDOFF_MAX_QUEUES)
+		return xtap_fail(err, -EINVAL, "port %s: ask for 1-%u queues (it has %u)", name,
+				 p->queues < XTAP_HANDOFF_MAX_QUEUES ? p->queues : XTAP_HANDOFF_MAX_QUEUES,
+				 p->queues);
+	ret = xtap_tap_open_queues(p->name, queues, p->queues > 1, fds->fd, err);
+	if (ret)
+		return ret;
+	fds->n = queues;
+	for (i = 0; i < queues; i++) {
+		int fd = open("/dev/vhost-net", O_RDWR | O_CLOEXEC);
+
+		if (fd < 0) {
+			if (errno == ENOENT || errno == ENODEV)
+				break;
+			ret = xtap_fail(err, -errno, "opening /dev/vhost-net: %s", strerror(errno));
+			while (fds->n)
+				close(fds->fd[--fds->n]);
+			return ret;
+		}
+		fds->fd[fds->n++] = fd;
+		vhost++;
+	}
+	/* All or none: a VMM takes one vhost fd per queue. */
+	if (vhost && vhost < queues) {
+		while (fds->n > (int)queues)
+			close(fds->fd[--fds->n]);
+		vhost = 0;
+	}
+	*res = json_object_new_object();
+	json_object_object_add(*res, "tap_fds", json_object_new_int(queues));
+	json_object_object_add(*res, "vhost_fds", json_object_new_int(vhost));
+	json_object_object_add(*res, "data_plane", json_object_new_string(vhost ? "vhost-net" : "tap"));
 	return 0;
 }
 
@@ -760,7 +819,7 @@ static int cmd_status(struct xtap_agent *a, json_object **res)
 	return 0;
 }
 
-json_object *xtap_agent_call(struct xtap_agent *a, json_object *req)
+json_object *xtap_agent_call(struct xtap_agent *a, json_object *req, struct xtap_fds *fds)
 {
 	struct xtap_err err = {};
 	json_object *args = NULL, *res = NULL;
@@ -786,6 +845,8 @@ json_object *xtap_agent_call(struct xtap_agent *a, json_object *req)
 		ret = cmd_port_list(a, args, &res, &err);
 	else if (!strcmp(cmd, "port.show"))
 		ret = cmd_port_show(a, args, &res, &err);
+	else if (!strcmp(cmd, "port.open"))
+		ret = cmd_port_open(a, args, &res, fds, &err);
 	else if (!strcmp(cmd, "addr.add") || !strcmp(cmd, "addr.del"))
 		ret = cmd_addr(a, args, !strcmp(cmd, "addr.add"), &err);
 	else if (!strcmp(cmd, "acl.add"))

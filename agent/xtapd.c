@@ -169,6 +169,46 @@ static int open_socket(const char *path)
 	return fd;
 }
 
+/* The reply line, with the fds of a hand-off attached (SCM_RIGHTS) to its first byte. */
+static int send_reply(int fd, const char *json, const struct xtap_fds *fds)
+{
+	size_t len = strlen(json);
+	char *line = malloc(len + 2);
+	char cbuf[CMSG_SPACE(sizeof(fds->fd))];
+	struct iovec iov;
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	ssize_t sent = 0, n;
+
+	if (!line)
+		return -1;
+	memcpy(line, json, len);
+	line[len++] = '\n';
+	if (fds->n) {
+		struct cmsghdr *c;
+
+		memset(cbuf, 0, sizeof(cbuf));
+		mh.msg_control = cbuf;
+		mh.msg_controllen = CMSG_SPACE(fds->n * sizeof(int));
+		c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(fds->n * sizeof(int));
+		memcpy(CMSG_DATA(c), fds->fd, fds->n * sizeof(int));
+	}
+	while ((size_t)sent < len) {
+		iov.iov_base = line + sent;
+		iov.iov_len = len - sent;
+		n = sendmsg(fd, &mh, MSG_NOSIGNAL);
+		if (n <= 0)
+			break;
+		sent += n;
+		mh.msg_control = NULL;
+		mh.msg_controllen = 0;
+	}
+	free(line);
+	return (size_t)sent == len ? 0 : -1;
+}
+
 /* One request per connection: a JSON object, answered with one JSON object. */
 static void serve_client(struct xtap_agent *a, int listen_fd)
 {
@@ -179,6 +219,7 @@ static void serve_client(struct xtap_agent *a, int listen_fd)
 	const char *out;
 	int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
 	struct timeval tv = { .tv_sec = 5 };
+	struct xtap_fds fds = { .n = 0 };
 	ssize_t n;
 
 	if (fd < 0)
@@ -197,12 +238,14 @@ static void serve_client(struct xtap_agent *a, int listen_fd)
 		json_object_object_add(resp, "ok", json_object_new_boolean(0));
 		json_object_object_add(resp, "error", json_object_new_string("request is not valid JSON"));
 	} else {
-		resp = xtap_agent_call(a, req);
+		resp = xtap_agent_call(a, req, &fds);
 		json_object_put(req);
 	}
 	out = json_object_to_json_string_ext(resp, JSON_C_TO_STRING_PLAIN);
-	if (dprintf(fd, "%s\n", out) < 0)
+	if (send_reply(fd, out, &fds) < 0)
 		xtap_log(XTAP_LOG_DEBUG, "client went away before the reply");
+	while (fds.n)
+		close(fds.fd[--fds.n]);
 	json_object_put(resp);
 	close(fd);
 }

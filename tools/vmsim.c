@@ -85,8 +85,9 @@ static const char send_help[] =
 	"Prints: sent N frames, B bytes in S s   (B counts Ethernet bytes, not the vnet header)\n";
 
 static const char recv_help[] =
-	"usage: xtap-vmsim recv --tap NAME [--duration SECONDS] [--expect-src-mac MAC] [--csum-offload] [--json]\n"
+	"usage: xtap-vmsim recv --tap NAME|--fd N [--duration SECONDS] [--expect-src-mac MAC] [--csum-offload] [--json]\n"
 	"Reads the frames tap NAME delivers to its VM for SECONDS (default 1) and counts them.\n"
+	"  --fd N                 read a queue fd handed over by xtapd (xtapctl port exec)\n"
 	"  --duration SECONDS     how long to listen (default 1)\n"
 	"  --expect-src-mac MAC   count only frames from MAC (others, e.g. the host's own\n"
 	"                         neighbour discovery, are reported as ignored)\n"
@@ -497,10 +498,11 @@ static int cmd_recv(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "tap", required_argument, NULL, 't' },     { "duration", required_argument, NULL, 'D' },
 		{ "expect-src-mac", required_argument, NULL, 'e' }, { "json", no_argument, NULL, 'j' },
-		{ "csum-offload", no_argument, NULL, 'o' },
+		{ "csum-offload", no_argument, NULL, 'o' }, { "fd", required_argument, NULL, 'F' },
 		{ NULL, 0, NULL, 0 },
 	};
 	uint64_t frames = 0, bytes = 0, bad = 0, partial = 0, other = 0, first_len = 0;
+	int inherited_fd = -1;
 	double duration = 1, start, end, first = 0, last = 0, bps = 0;
 	uint8_t *buf = malloc(RECV_BUF), expect[6];
 	const char *tap = NULL;
@@ -521,6 +523,7 @@ static int cmd_recv(int argc, char **argv)
 		case 'e': parse_mac(expect, optarg, "--expect-src-mac"); have_expect = true; break;
 		case 'j': json_out = 1; break;
 		case 'o': offload = true; break;
+		case 'F': inherited_fd = (int)parse_u64(optarg, "--fd", 0, 65535); tap = "(handed-over fd)"; break;
 		case '?':
 			die(EXIT_USAGE, "recv: unknown option or missing value: %s (see xtap-vmsim recv --help)",
 			    argv[optind - 1]);
@@ -532,7 +535,8 @@ static int cmd_recv(int argc, char **argv)
 		die(EXIT_USAGE, "recv: --tap NAME is required");
 	if (!buf)
 		die(EXIT_FAIL, "out of memory");
-	fd = tap_attach(tap);
+	/* A queue fd handed over by xtapd (xtapctl port exec), as a VMM gets it. */
+	fd = inherited_fd >= 0 ? inherited_fd : tap_attach(tap);
 	if (offload && ioctl(fd, TUNSETOFFLOAD, (unsigned long)TUN_F_CSUM))
 		die(EXIT_FAIL, "tap %s: enabling checksum offload: %s", tap, strerror(errno));
 	/* SIGINT/SIGTERM end the listening early; the counts are still printed. */

@@ -10,6 +10,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -43,6 +44,7 @@ static const char usage_text[] =
 	"  port add NAME --segment ID --mac MAC [--addr A/LEN]... [--mtu N] [--queues N]\n"
 	"                [--owner UID] [--group GID] [--adopt] [--dhcp-server] [--router]\n"
 	"  port del NAME | port list | port show NAME\n"
+	"  port exec NAME [--queues N] -- VMM ARGS... (%{fds}, %{vhostfds}: the handed-over fds)\n"
 	"  addr add|del PORT ADDR[/LEN]\n"
 	"  acl add PORT from-vm|to-vm allow|deny [--cidr C] [--proto P] [--ports N[-M]] [--priority N]\n"
 	"  acl del PORT from-vm|to-vm ID | acl default PORT from-vm|to-vm allow|deny | acl list PORT\n"
@@ -212,6 +214,151 @@ static json_object *int_arg(const char *s, const char *what)
 	return json_object_new_int64(v);
 }
 
+/*
+ * port.open: the reply carries the queue fds (SCM_RIGHTS). Returns the
+ * result; fds[] gets tap fds then vhost fds.
+ */
+static json_object *call_open(json_object *args, int *fds, int *nfds, json_object **resp)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	json_object *req = json_object_new_object(), *ok, *v;
+	char buf[65536], cbuf[CMSG_SPACE(sizeof(int) * 2 * XTAP_HANDOFF_MAX_QUEUES)];
+	struct iovec iov = { buf, sizeof(buf) - 1 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+			     .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *c;
+	const char *out;
+	ssize_t n;
+	int fd;
+
+	json_object_object_add(req, "cmd", json_object_new_string("port.open"));
+	json_object_object_add(req, "args", args);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", socket_path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		fprintf(stderr, "xtapctl: xtapd is not running (no answer on %s: %s); start it with: xtapd\n",
+			socket_path, strerror(errno));
+		exit(EXIT_NOAGENT);
+	}
+	out = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
+	if (write(fd, out, strlen(out)) < 0)
+		exit(EXIT_NOAGENT);
+	json_object_put(req);
+	/* The fds come with the first byte; the reply is one short line. */
+	n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
+	*nfds = 0;
+	for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+			*nfds = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+			memcpy(fds, CMSG_DATA(c), *nfds * sizeof(int));
+		}
+	while (n > 0 && buf[n - 1] != '\n' && (size_t)n < sizeof(buf) - 1) {
+		ssize_t m = read(fd, buf + n, sizeof(buf) - 1 - n);
+
+		if (m <= 0)
+			break;
+		n += m;
+	}
+	close(fd);
+	buf[n > 0 ? n : 0] = 0;
+	*resp = json_tokener_parse(buf);
+	if (!*resp) {
+		fprintf(stderr, "xtapctl: xtapd closed the connection without an answer\n");
+		exit(EXIT_NOAGENT);
+	}
+	if (!json_object_object_get_ex(*resp, "ok", &ok) || !json_object_get_boolean(ok)) {
+		fprintf(stderr, "xtapctl: %s\n", json_object_object_get_ex(*resp, "error", &v) ?
+			json_object_get_string(v) : "the agent refused");
+		exit(EXIT_REFUSED);
+	}
+	return json_object_object_get_ex(*resp, "result", &v) ? v : NULL;
+}
+
+/* Replaces %{fds}, %{vhostfds} and %{fd} in arg with the handed-over fd numbers. */
+static char *substitute_fds(const char *arg, const int *tap, int ntap, const int *vhost, int nvhost)
+{
+	static const char *const keys[] = { "%{fds}", "%{vhostfds}", "%{fd}" };
+	char *out = malloc(strlen(arg) + 16 * (ntap + nvhost + 1) * 4 + 1), *o = out;
+	const char *p = arg;
+
+	if (!out)
+		exit(1);
+	while (*p) {
+		size_t k;
+
+		for (k = 0; k < 3; k++)
+			if (!strncmp(p, keys[k], strlen(keys[k])))
+				break;
+		if (k == 3) {
+			*o++ = *p++;
+			continue;
+		}
+		if (k == 1 && !nvhost) {
+			fprintf(stderr, "xtapctl: %%{vhostfds}: this kernel has no /dev/vhost-net (use vhost=off)\n");
+			exit(EXIT_REFUSED);
+		}
+		if (k == 2) {
+			o += sprintf(o, "%d", tap[0]);
+		} else {
+			const int *list = k == 0 ? tap : vhost;
+			int n = k == 0 ? ntap : nvhost, i;
+
+			for (i = 0; i < n; i++)
+				o += sprintf(o, "%s%d", i ? ":" : "", list[i]);
+		}
+		p += strlen(keys[k]);
+	}
+	*o = 0;
+	return out;
+}
+
+static const char port_exec_help[] =
+	"usage: xtapctl port exec NAME [--queues N] -- COMMAND [ARG]...\n"
+	"Opens the port's tap queues (and /dev/vhost-net per queue when the kernel has it), and runs\n"
+	"COMMAND with the fds inherited. In its arguments %{fds} becomes the tap fds (3:4:...),\n"
+	"%{vhostfds} the vhost-net fds, %{fd} the first tap fd. For QEMU:\n"
+	"  xtapctl port exec vm1 -- qemu-system-x86_64 ... \\\n"
+	"    -netdev tap,id=n0,fds=%{fds},vhost=on,vhostfds=%{vhostfds} -device virtio-net-pci,netdev=n0,mac=MAC\n"
+	"(without vhost-net: -netdev tap,id=n0,fds=%{fds},vhost=off).\n";
+
+static int cmd_port_exec(int argc, char **argv)
+{
+	json_object *args = json_object_new_object(), *resp, *res;
+	int fds[2 * XTAP_HANDOFF_MAX_QUEUES], nfds, ntap, nvhost, i, first;
+	char **cmd;
+
+	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))
+		help_exit(port_exec_help);
+	json_object_object_add(args, "name", json_object_new_string(argv[1]));
+	for (first = 2; first < argc && strcmp(argv[first], "--"); first++) {
+		if (!strcmp(argv[first], "--queues") && first + 1 < argc)
+			json_object_object_add(args, "queues", int_arg(argv[++first], "--queues"));
+		else
+			usage_exit("port exec NAME [--queues N] -- COMMAND...");
+	}
+	if (first + 1 >= argc)
+		usage_exit("port exec: give the command after --");
+	res = call_open(args, fds, &nfds, &resp);
+	ntap = json_object_get_int(json_object_object_get(res, "tap_fds"));
+	nvhost = json_object_get_int(json_object_object_get(res, "vhost_fds"));
+	if (ntap + nvhost != nfds) {
+		fprintf(stderr, "xtapctl: expected %d fds from xtapd, got %d\n", ntap + nvhost, nfds);
+		return EXIT_REFUSED;
+	}
+	/* The fds arrived close-on-exec: the command is what inherits them. */
+	for (i = 0; i < nfds; i++)
+		fcntl(fds[i], F_SETFD, 0);
+	cmd = calloc(argc - first, sizeof(*cmd));
+	if (!cmd)
+		return 1;
+	for (i = first + 1; i < argc; i++)
+		cmd[i - first - 1] = substitute_fds(argv[i], fds, ntap, fds + ntap, nvhost);
+	json_object_put(resp);
+	execvp(cmd[0], cmd);
+	fprintf(stderr, "xtapctl: running %s: %s\n", cmd[0], strerror(errno));
+	return 127;
+}
+
 /* ---- commands ---- */
 
 static const char port_add_help[] =
@@ -233,7 +380,9 @@ static int cmd_port(int argc, char **argv)
 	const char *sub = argc > 0 ? argv[0] : NULL;
 
 	if (!sub)
-		usage_exit("port: add, del, list or show");
+		usage_exit("port: add, del, list, show or exec");
+	if (!strcmp(sub, "exec"))
+		return cmd_port_exec(argc, argv);
 	if (!strcmp(sub, "add")) {
 		static const struct option opts[] = {
 			{ "segment", required_argument, NULL, 's' }, { "mac", required_argument, NULL, 'm' },

@@ -531,6 +531,44 @@ static void test_uplink_gone_and_back(void **s)
 	assert_non_null(strstr(out, "\"up\""));
 }
 
+/* The hand-off: xtapctl port exec runs a "VMM" with the port's queue fd inherited. */
+static void test_port_exec_hands_over_queues(void **s)
+{
+	char cmd[512], line[256];
+	const char *b = getenv("XTAP_BUILD") ? getenv("XTAP_BUILD") : "build";
+	struct pkt p;
+	FILE *vmm;
+	int i, got = -1;
+
+	(void)s;
+	vm_close(&vm_b);   /* a single-queue tap has one reader: the VMM */
+	snprintf(cmd, sizeof(cmd),
+		 "%s/xtapctl -s %s port exec vmB -- %s/xtap-vmsim recv --fd %%{fd} --duration 1.5", b,
+		 ENV_SOCK, b);
+	vmm = popen(cmd, "r");
+	assert_non_null(vmm);
+	usleep(500000);
+	udp_ab(&p, 5000);
+	for (i = 0; i < 10; i++)
+		assert_int_equal(vm_write(&vm_a, NULL, p.data, p.len), 0);
+	while (fgets(line, sizeof(line), vmm))
+		if (sscanf(line, "received %d frames", &got) == 1)
+			break;
+	assert_int_equal(pclose(vmm), 0);
+	assert_int_equal(got, 10);
+	/* Bad requests are refused with the reason. */
+	assert_int_equal(ctl(out, sizeof(out), "port exec vmB --queues 2 -- true"), 1);
+	assert_non_null(strstr(out, "queues"));
+	if (access("/dev/vhost-net", F_OK)) {
+		assert_int_equal(ctl(out, sizeof(out), "port exec vmB -- true %%{vhostfds}"), 1);
+		assert_non_null(strstr(out, "vhost"));
+	}
+	assert_int_equal(vm_open(&vm_b), 0);
+	/* The VM's queue is taken now: a second VMM is told so. */
+	assert_int_equal(ctl(out, sizeof(out), "port exec vmB -- true"), 1);
+	assert_non_null(strstr(out, "vmB"));
+}
+
 /* A multiqueue tap for an unprivileged VMM. */
 static void test_multiqueue_port_with_owner(void **s)
 {
@@ -721,6 +759,7 @@ int main(void)
 		T(test_tap_deleted_is_repaired),
 		T(test_uplink_gone_and_back),
 		T(test_multiqueue_port_with_owner),
+		T(test_port_exec_hands_over_queues),
 		T(test_bad_inputs_change_nothing),
 		T(test_agent_down_reads_maps),
 	};
