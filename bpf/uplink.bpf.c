@@ -10,6 +10,8 @@
 #include "port.h"
 #include "forward.h"
 #include "vlan.h"
+#include "parse.h"
+#include "csum.h"
 #include "flood_tc.h"
 
 struct {
@@ -36,6 +38,21 @@ static __always_inline const __u32 *xtap_uplink_segment(__u32 ifindex, __u16 vla
 	struct xtap_uplink_vlan_key key = { .ifindex = ifindex, .vlan = vlan };
 
 	return bpf_map_lookup_elem(&xtap_uplinks, &key);
+}
+
+/*
+ * A sender on the host's side of a veth uplink offloads checksums just as a
+ * guest does; the redirect into the tap would lose "needs checksum".
+ */
+static __always_inline int xtap_uplink_complete_csum(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct xtap_flow f = {};
+
+	if (xtap_parse(data, data_end, &f) != XTAP_DROP_NONE)
+		return 0;   /* not ours to judge: the to-VM policy drops malformed frames */
+	return xtap_xdp_complete_csum(ctx, &f);
 }
 
 SEC("xdp")
@@ -71,6 +88,8 @@ int xtap_from_uplink(struct xdp_md *ctx)
 	if (!e || e->ifindex == XTAP_FDB_HOST)
 		goto host;
 	if (vlan && xtap_xdp_vlan_pop(ctx))
+		return XDP_DROP;
+	if (xtap_uplink_complete_csum(ctx))
 		return XDP_DROP;
 	ret = bpf_redirect_map(&xtap_redirect, e->ifindex, XDP_PASS);
 	xtap_uplink_count(ret == XDP_REDIRECT ? XTAP_UPLINK_TO_PORT : XTAP_UPLINK_TO_HOST, len);

@@ -598,7 +598,8 @@ static const char rate_help[] =
 	"usage: xtapctl rate set PORT from-vm|to-vm [--rate R] [--pps N] [--burst BYTES] [--burst-packets N]\n"
 	"       xtapctl rate clear PORT from-vm|to-vm\n"
 	"R is bits per second (k, m, g: 1000s), e.g. 100m; N packets per second (k, m).\n"
-	"Bursts default to 20 ms at the rate (at least 64 KiB, 16 packets); BYTES accepts k/m (KiB/MiB).\n";
+	"Bursts default to 50 ms at the rate (at least 256 KiB, which TCP needs, and 16 packets);\n"
+	"BYTES accepts k/m (KiB/MiB).\n";
 
 static int cmd_rate(int argc, char **argv)
 {

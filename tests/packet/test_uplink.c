@@ -100,6 +100,23 @@ static void test_uplink_untagged_to_port(void **s)
 	assert_int_equal(fx_verdicts(PA, XTAP_DIR_TO_VM, XTAP_VERDICT_DELIVER) - delivered, 1);
 }
 
+/* A host-side sender on a veth uplink leaves partial checksums too: completed before the redirect. */
+static void test_uplink_partial_csum_completed(void **s)
+{
+	struct fx_result r;
+	struct pkt p, full;
+
+	(void)s;
+	outside_frame(&p, PD->mac, PD->ip4, FX_SEG_VLAN);
+	pkt_set_partial_csum(&p);
+	outside_frame(&full, PD->mac, PD->ip4, 0);
+	assert_false(pkt_l4_csum_ok(p.data, p.len));
+	expect_from_uplink(&p, XDP_REDIRECT, XTAP_UPLINK_TO_PORT, &r);
+	assert_true(pkt_l4_csum_ok(r.out, r.out_len));
+	assert_int_equal(r.out_len, full.len);
+	assert_memory_equal(r.out, full.data, full.len);
+}
+
 static void test_uplink_vlan_to_port_untagged(void **s)
 {
 	uint64_t delivered = fx_verdicts(PD, XTAP_DIR_TO_VM, XTAP_VERDICT_DELIVER);
@@ -283,6 +300,7 @@ static void test_uplink_untagged_broadcast_flooded_on_receive_path(void **s)
 XTAP_TEST_LIST(uplink,
 	T(test_uplink_untagged_to_port),
 	T(test_uplink_vlan_to_port_untagged),
+	T(test_uplink_partial_csum_completed),
 	T(test_uplink_vlan_to_port_of_other_segment_to_host),
 	T(test_uplink_untagged_to_port_of_tagged_segment_to_host),
 	T(test_uplink_vlan_without_segment_to_host),
