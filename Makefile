@@ -27,7 +27,7 @@ TEST_LIB_OBJS  := $(patsubst %.c,$(BUILD)/%.o,$(TEST_LIB_SRCS))
 PACKET_TESTS   := $(BUILD)/tests/test_packet
 HOST_TESTS     := $(BUILD)/tests/test_netdev $(BUILD)/tests/test_agent
 
-.PHONY: all deps vmlinux demo install test test-packet test-host bench clean help
+.PHONY: all deps vmlinux demo install test test-packet test-host test-guest bench clean help
 all: $(SKELS) $(AGENT_LIB_OBJS) $(BUILD)/xtapd $(BUILD)/xtapctl $(BUILD)/xtap-vmsim $(PACKET_TESTS) $(HOST_TESTS) $(BUILD)/bench/prog_cost $(BUILD)/bench/control_plane
 
 help:
@@ -37,6 +37,7 @@ help:
 	@echo "make test       every test tier this machine can run"
 	@echo "make test-packet  tier 1: BPF_PROG_TEST_RUN packet tests"
 	@echo "make test-host  tier 2: real xtapd/xtapctl, taps, veth uplink, in namespaces"
+	@echo "make test-guest tier 3: Debian-kernel guests under QEMU (TCG) on xtap taps"
 	@echo "make install    xtapd, xtapctl, bash completion, systemd unit, default config"
 	@echo "make vmlinux    regenerate vmlinux.h from the running kernel"
 
@@ -132,10 +133,16 @@ test-host: deps
 	$(MAKE) $(HOST_TESTS) $(BUILD)/xtapd $(BUILD)/xtapctl
 	tests/run.sh netdev $(BUILD)/tests/test_netdev agent "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_agent"
 
+# Tier 3: real Linux guests under QEMU on xtap ports (tests/guest/; kernel cached in /var/cache/xtap-guest).
+test-guest: deps
+	$(MAKE) $(BUILD)/xtapd $(BUILD)/xtapctl
+	tests/run.sh guest "XTAP_BUILD=$(BUILD) bash tests/guest/run.sh"
+
 test: deps
 	$(MAKE) all
 	tests/run.sh packet $(PACKET_TESTS) netdev $(BUILD)/tests/test_netdev \
-		agent "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_agent"
+		agent "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_agent" \
+		guest "XTAP_BUILD=$(BUILD) bash tests/guest/run.sh"
 
 PREFIX ?= /usr/local
 install: all

@@ -6,6 +6,7 @@ PKGS=(
   libbpf-dev libxdp-dev xdp-tools bpftool linux-libc-dev
   libjson-c-dev libmnl-dev libcmocka-dev
   iproute2 iputils-ping ethtool
+  qemu-system-x86 busybox-static xz-utils jq
 )
 missing=()
 for p in "${PKGS[@]}"; do

@@ -90,7 +90,8 @@ if [ ! -s "$DEB" ]; then
 	tmp=$(mktemp -d "$CACHE/.dl.XXXXXX")
 	# As root into a root-owned directory: without this apt warns that _apt cannot write there.
 	if ! (cd "$tmp" && apt-get download -q -o APT::Sandbox::User=root "$PKG") >"$tmp/log" 2>&1; then
-		why=$(grep -E '^(E|Err):' "$tmp/log" | head -n 1)
+		# "E: Failed to fetch URL  REASON": the reason is what matters.
+		why=$(sed -n 's/^E: //p' "$tmp/log" | head -n 1 | sed 's/^Failed to fetch [^ ]*  */fetch failed: /')
 		rm -rf "$tmp"
 		skip "apt-get download $PKG failed: ${why:-see apt-get}"
 	fi

@@ -47,7 +47,13 @@ cat >"$1"
 read t1 _ </proc/uptime
 echo "$t0 $t1" >"$1.done"
 EOF
-chmod +x /bin/sink
+# drain NAME: the same for streams, into /dev/null; `count NAME` reads how far it got.
+cat >/bin/drain <<'EOF'
+#!/bin/sh
+echo $$ >"/tmp/$1.pid"
+exec cat >/dev/null
+EOF
+chmod +x /bin/sink /bin/drain
 
 # --- helpers for the host's commands ---------------------------------------------
 
@@ -73,6 +79,42 @@ listen() {
 	done
 	netstat -ltn | grep -q ":$1 " && echo "listening on $1"
 }
+# listen_drain PORT NAME: a TCP receiver that discards (see count, growth, drained)
+listen_drain() {
+	rm -f "/tmp/$2.pid" "/tmp/$2.last"
+	nc -l -p "$1" -e /bin/drain "$2" </dev/null >/dev/null 2>&1 &
+	echo $! >"/tmp/listen.$1"
+	i=0
+	while ! netstat -ltn 2>/dev/null | grep -q ":$1 " && [ $i -lt 100 ]; do
+		sleep 0.05
+		i=$((i + 1))
+	done
+	netstat -ltn | grep -q ":$1 " && echo "listening on $1"
+}
+# alive PID: running (not gone, not a zombie)
+alive() { [ -r "/proc/$1/stat" ] && [ "$(cut -d' ' -f3 "/proc/$1/stat")" != Z ]; }
+# count NAME: bytes the drain NAME has read so far (what the application received)
+count() {
+	[ -r "/tmp/$1.pid" ] || { echo 0; return; }
+	p=$(cat "/tmp/$1.pid")
+	if alive "$p" && c=$(sed -n 's/^rchar: //p' "/proc/$p/io" 2>/dev/null) && [ -n "$c" ]; then
+		echo "$c" >"/tmp/$1.last"
+		echo "$c"
+	else
+		cat "/tmp/$1.last" 2>/dev/null || echo 0
+	fi
+}
+# drained NAME [TIMEOUT]: waits until the drain NAME ended (its connection closed)
+drained() {
+	p=$(cat "/tmp/$1.pid" 2>/dev/null) || { echo "no receiver $1"; return 1; }
+	i=0
+	while alive "$p" && [ $i -lt $((${2:-20} * 10)) ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	alive "$p" && { echo "receiver $1 still running"; return 1; }
+	echo "receiver $1 ended after $(count "$1") bytes"
+}
 # unlisten PORT: stop a receiver that got no connection
 unlisten() {
 	[ -r "/tmp/listen.$1" ] && kill "$(cat "/tmp/listen.$1")" 2>/dev/null
@@ -89,16 +131,27 @@ received() {
 	[ -e "$1.done" ] || { echo "no complete transfer into $1 (size $(stat -c %s "$1" 2>/dev/null || echo none))"; return 1; }
 	read t0 t1 <"$1.done"
 	size=$(stat -c %s "$1")
-	echo "size=$size md5=$(md5sum <"$1" | cut -d' ' -f1) seconds=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.2f", b - a}') mbps=$(awk -v s="$size" -v a="$t0" -v b="$t1" 'BEGIN {printf "%.2f", b > a ? s * 8 / (b - a) / 1e6 : 0}')"
+	# /proc/uptime counts in 10 ms: under 0.2 s there is no useful rate ("fast").
+	echo "size=$size md5=$(md5sum <"$1" | cut -d' ' -f1) seconds=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.2f", b - a}') mbps=$(awk -v s="$size" -v a="$t0" -v b="$t1" 'BEGIN {if (b - a >= 0.2) printf "%.1f", s * 8 / (b - a) / 1e6; else printf "fast"}')"
 }
-# growth FILE SECONDS: bytes FILE grew by in SECONDS, and the rate (uptime-timed)
+# growth NAME SECONDS: bytes the drain NAME received in SECONDS, and the rate (uptime-timed)
 growth() {
 	read a _ </proc/uptime
-	s0=$(stat -c %s "$1" 2>/dev/null || echo 0)
+	s0=$(count "$1")
 	sleep "$2"
 	read b _ </proc/uptime
-	s1=$(stat -c %s "$1" 2>/dev/null || echo 0)
+	s1=$(count "$1")
 	echo "bytes=$((s1 - s0)) seconds=$(awk -v a="$a" -v b="$b" 'BEGIN {printf "%.2f", b - a}') mbps=$(awk -v s=$((s1 - s0)) -v a="$a" -v b="$b" 'BEGIN {printf "%.3f", s * 8 / (b - a) / 1e6}')"
+}
+# waitgrow NAME TIMEOUT: seconds until the drain NAME receives again
+waitgrow() {
+	s=$(count "$1")
+	i=0
+	while [ "$(count "$1")" = "$s" ] && [ $i -lt $(($2 * 10)) ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	[ "$(count "$1")" != "$s" ] && echo "resumed_after=$(awk -v i=$i 'BEGIN {print i / 10}')"
 }
 # size FILE
 size() { stat -c %s "$1" 2>/dev/null || echo 0; }
@@ -117,17 +170,27 @@ say "up at $(up) s: eth0 $(cat /sys/class/net/eth0/address) $IP, virtio features
 echo "XTAP-READY $NAME uptime=$(up) $(features)"
 
 # --- the command loop ----------------------------------------------------------
-stty -F /dev/ttyS1 raw -echo 2>/dev/null
-exec 3<>/dev/ttyS1
-echo "HELLO $NAME $(up)" >&3
-while read -r id cmd <&3; do
-	say "\$ $cmd"
-	(eval "$cmd") </dev/null >"/tmp/.out.$id" 2>&1 3>&-
-	rc=$?
-	sed "s/^/$id| /" "/tmp/.out.$id" >&3
-	echo "$id DONE $rc" >&3
-	sed "s/^/[$NAME]   /" "/tmp/.out.$id"
-	[ $rc = 0 ] || say "  (exit $rc)"
+# Not in PID 1: background jobs of the commands end up as PID 1's children, and a
+# SIGCHLD arriving while ash's `read` is inside a line makes it start over and
+# lose the bytes it had read (seen: a command arrived as "s").
+control_loop() {
+	stty -F /dev/ttyS1 raw -echo 2>/dev/null
+	exec 3<>/dev/ttyS1
+	echo "HELLO $NAME $(up)" >&3
+	while read -r id cmd <&3; do
+		say "\$ $cmd"
+		(eval "$cmd") </dev/null >"/tmp/.out.$id" 2>&1 3>&-
+		rc=$?
+		sed "s/^/$id| /" "/tmp/.out.$id" >&3
+		echo "$id DONE $rc" >&3
+		sed "s/^/[$NAME]   /" "/tmp/.out.$id"
+		[ $rc = 0 ] || say "  (exit $rc)"
+	done
+	say "control channel closed"
+	poweroff -f
+}
+control_loop &
+# PID 1 reaps the orphans (ash's waitpid(-1) after each sleep).
+while :; do
+	sleep 1
 done
-say "control channel closed"
-poweroff -f
