@@ -12,7 +12,8 @@
 # The guests boot once; the host drives them through a command channel on their
 # second serial port (see guest-init.sh) and asserts every scenario from the
 # guests' own output and from `xtapctl -j stats` counters:
-#   0 boot (offloads negotiated)   1 ping A<->B          2 TCP 8 MiB A->B, md5
+#   0 boot (offloads negotiated; A opens its tap by name, B gets it handed over)
+#   1 ping A<->B          2 TCP 8 MiB A->B, md5
 #   3 IP spoof                     4 ACL deny/allow      5 TCP rate limit
 #   6 ACL added/removed mid-stream 7 ARP spoof
 #   8 uplink: ping + TCP both ways, the outside sending complete checksums (like a wire)
@@ -178,10 +179,17 @@ ctl port add vmA --segment 1 --mac $MAC_A --addr $IP_A/32 >/dev/null &&
 echo "xtapd in namespace $NS; ports vmA ($MAC_A $IP_A) and vmB ($MAC_B $IP_B) in segment 1, uplink uplink0 -> $NS_OUT out0 ($IP_OUT)"
 
 # --- guests --------------------------------------------------------------------------
-# guest_start NAME TAP MAC IP: QEMU in the background; console in $RUN/NAME.console,
-# command channel on ttyS1 = the FIFOs $RUN/NAME.ctl.{in,out}
+# guest_start NAME TAP MAC IP [handoff]: QEMU in the background; console in $RUN/NAME.console,
+# command channel on ttyS1 = the FIFOs $RUN/NAME.ctl.{in,out}. The two ways a user attaches a
+# VMM: QEMU opens the tap by name, or (handoff) xtapd hands it the tap's queue fds
+# (`xtapctl port exec`, what libvirt does; vhost=off: this host kernel has no vhost-net).
 guest_start() {
 	local vm=$1 tap=$2 mac=$3 ip=$4 fd
+	local -a via=() netdev=("tap,id=n0,ifname=$tap,script=no,downscript=no,vhost=off")
+	if [ "${5:-}" = handoff ]; then
+		via=("$CTL" -s "$SOCK" port exec "$tap" --)
+		netdev=("tap,id=n0,fds=%{fds},vhost=off")
+	fi
 	mkfifo "$RUN/$vm.ctl.in" "$RUN/$vm.ctl.out"
 	: >"$RUN/$vm.ctl.log"
 	# Both opened read-write: no open ever blocks, whether QEMU is there or not.
@@ -191,13 +199,13 @@ guest_start() {
 	CTLFD[$vm]=$fd
 	BOOT[$vm]=$EPOCHREALTIME
 	# Not through in_ns: $! must be the PID of timeout(1) itself (ip netns exec execs it).
-	ip netns exec "$NS" timeout -k 5 "$QEMU_TIMEOUT" "$QEMU" -machine q35 -accel tcg -cpu max -smp 1 -m 256M \
+	ip netns exec "$NS" timeout -k 5 "$QEMU_TIMEOUT" "${via[@]}" "$QEMU" -machine q35 -accel tcg -cpu max -smp 1 -m 256M \
 		-nodefaults -no-user-config -display none -no-reboot \
 		-kernel "$KERNEL" -initrd "$INITRD" \
 		-append "console=ttyS0 panic=-1 oops=panic $GUEST_CMDLINE xtap.name=$vm xtap.ip=$ip/24" \
 		-serial "file:$RUN/$vm.console" \
 		-chardev "pipe,id=ctl,path=$RUN/$vm.ctl" -serial chardev:ctl \
-		-netdev "tap,id=n0,ifname=$tap,script=no,downscript=no,vhost=off" \
+		-netdev "${netdev[0]}" \
 		-device "virtio-net-pci,netdev=n0,mac=$mac,romfile=" \
 		</dev/null >"$RUN/$vm.qemu.log" 2>&1 &
 	QPID[$vm]=$!
@@ -332,10 +340,10 @@ want() { [ -z "${XTAP_GUEST_ONLY:-}" ] || [[ " $XTAP_GUEST_ONLY " == *" $1 "* ]]
 # --- scenario 0: boot --------------------------------------------------------------
 s0_boot() {
 	local vm ready st p
-	scenario "boot: two guests on xtap taps, default offloads"
+	scenario "boot: two guests on xtap taps (A opens its tap by name, B gets its queue from xtapd: port exec), default offloads"
 	T_BOOT=$EPOCHREALTIME
 	guest_start A vmA $MAC_A $IP_A
-	guest_start B vmB $MAC_B $IP_B
+	guest_start B vmB $MAC_B $IP_B handoff
 	guest_ready A 90
 	guest_ready B 90
 	T_BOOT=$(elapsed "$T_BOOT")
