@@ -28,7 +28,7 @@ PACKET_TESTS   := $(BUILD)/tests/test_packet
 HOST_TESTS     := $(BUILD)/tests/test_netdev $(BUILD)/tests/test_agent
 
 .PHONY: all deps vmlinux demo install test test-packet test-host test-guest bench clean help
-all: $(SKELS) $(AGENT_LIB_OBJS) $(BUILD)/xtapd $(BUILD)/xtapctl $(BUILD)/xtap-vmsim $(PACKET_TESTS) $(HOST_TESTS) $(BUILD)/bench/prog_cost $(BUILD)/bench/control_plane
+all: $(SKELS) $(AGENT_LIB_OBJS) $(BUILD)/xtapd $(BUILD)/xtapctl $(BUILD)/xtap-vmsim $(PACKET_TESTS) $(HOST_TESTS) $(BUILD)/bench/prog_cost $(BUILD)/bench/control_plane $(BUILD)/bench/throughput
 
 help:
 	@echo "make            build BPF programs, skeletons, agent library, tests"
@@ -109,10 +109,19 @@ $(BUILD)/bench/control_plane: bench/control_plane.c tests/host/agent_env.c tests
 	$(CC) $(CFLAGS) -Itests/lib -Itests/host -o $@ bench/control_plane.c tests/host/agent_env.c \
 		$(BUILD)/tests/lib/sandbox.o -lbpf
 
+$(BUILD)/bench/throughput: bench/throughput.c tests/host/agent_env.c tests/host/agent_env.h \
+		$(BUILD)/skel/bench_bare.skel.h $(BUILD)/tests/lib/pktbuild.o $(BUILD)/tests/lib/sandbox.o
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Itests/lib -Itests/host -o $@ bench/throughput.c tests/host/agent_env.c \
+		$(BUILD)/tests/lib/pktbuild.o $(BUILD)/tests/lib/sandbox.o -lbpf -ljson-c -lpthread
+
+# Benchmarks, not tests: tables measured in one run (bench/README.md explains them).
 bench: deps
-	$(MAKE) $(BUILD)/bench/prog_cost $(BUILD)/bench/control_plane $(BUILD)/xtapd $(BUILD)/xtapctl
+	$(MAKE) $(BUILD)/bench/prog_cost $(BUILD)/bench/control_plane $(BUILD)/bench/throughput \
+		$(BUILD)/xtapd $(BUILD)/xtapctl
 	$(BUILD)/bench/prog_cost
 	XTAP_BUILD=$(BUILD) $(BUILD)/bench/control_plane
+	XTAP_BUILD=$(BUILD) $(BUILD)/bench/throughput
 
 $(BUILD)/tests/test_netdev: tests/host/test_netdev.c $(AGENT_LIB_OBJS) $(TEST_LIB_OBJS)
 	@mkdir -p $(@D)

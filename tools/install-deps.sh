@@ -7,6 +7,7 @@ PKGS=(
   libjson-c-dev libmnl-dev libcmocka-dev
   iproute2 iputils-ping ethtool
   qemu-system-x86 busybox-static xz-utils jq
+  iptables gnuplot-nox
 )
 missing=()
 for p in "${PKGS[@]}"; do

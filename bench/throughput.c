@@ -1,0 +1,896 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Guest-TX throughput: frames written to tap A's fd by a writer thread pinned
+ * to CPU 0, read from tap B's fd by a reader thread pinned to CPU 1, both fds
+ * O_NONBLOCK with a 12-byte virtio-net header, as QEMU uses them. UDP/IPv4
+ * frames of 64 and 1514 bytes with full checksums (no offload flags).
+ *
+ *   classic   Linux bridge, ebtables anti-spoofing on A's ingress (libvirt's
+ *             clean-traffic rules), htb at 10 Gbit/s on B's egress
+ *   bare      XDP on A redirecting everything to B through a devmap (no policy)
+ *   xtap      the real xtapd: ports A and B made with xtapctl, 64 ACL rules on
+ *             A from-vm that do not match + a final allow, default deny,
+ *             from-vm rate limit 100 Gbit/s + 100 Mpps, anti-spoofing
+ *   xdp-drop  XDP_DROP on the writer's tap: the ceiling of the write path
+ *
+ * Optional (skipped with --no-uplink): uplink -> VM, frames sent into a veth's
+ * peer with an AF_PACKET socket (writer, CPU 0) and read from VM tap B
+ * (reader, CPU 1): classic bridge with the veth vs xtap (XDP on the veth).
+ *
+ * Every measurement: WARMUP s, then a window of SECONDS s; RUNS runs per row
+ * and size, rows interleaved in each run. A run in which the writer or the
+ * reader waited for its CPU (another task ran there; schedstat run_delay) more
+ * than 2% of the window is measured again, after waiting for the CPUs to be
+ * free, within fixed budgets. Prints the median and min-max of the delivered
+ * rate (for xdp-drop: the written rate), the ratios, checks that the policies
+ * saw every frame, two headline lines, and writes
+ * $XTAP_BUILD/bench/throughput.csv (+ .png when gnuplot is installed).
+ * Everything lives in a sandbox (private netns, mount ns, bpffs) that vanishes
+ * with the process; xtapd is its child and dies with it.
+ *
+ * Environment: XTAP_BUILD (default build), THROUGHPUT_SECONDS (2.0),
+ * THROUGHPUT_RUNS (5, at most 9).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if_ether.h>
+#include <linux/if_link.h>
+#include <linux/if_packet.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <json-c/json.h>
+
+#include "agent_env.h"
+#include "bench_bare.skel.h"
+#include "pktbuild.h"
+#include "sandbox.h"
+
+#define CPU_WRITER 0
+#define CPU_READER 1
+#define MAX_RUNS   9
+#define N_SIZES    2
+#define WARMUP_S   0.3
+#define VNET_LEN   12
+/* What QEMU asks of a tap for a virtio-net guest with default offloads (xtapd does the same). */
+#define TAP_OFFLOADS (TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN)
+
+static const int sizes[N_SIZES] = { 64, 1514 };
+
+#define MAC_A  "02:00:00:00:00:0a"
+#define MAC_B  "02:00:00:00:00:0b"
+#define MAC_UP "02:00:00:00:00:fe"
+#define IP_A   "10.0.0.10"
+#define IP_B   "10.0.0.11"
+#define IP_UP  "192.0.2.254"
+
+enum { P_CLASSIC, P_BARE, P_XTAP, P_DROP, P_UP_CLASSIC, P_UP_XTAP, N_PATHS };
+
+struct path {
+	const char *key;      /* CSV and plot name */
+	const char *label;    /* table */
+	int enabled;
+	int tx_fd;            /* tap fd (vnet header + frame) or AF_PACKET socket */
+	int tx_packet;
+	int rx_fd;            /* -1: nothing is delivered (XDP_DROP) */
+	struct pkt *frame[N_SIZES];
+	double rate[N_SIZES][MAX_RUNS];    /* delivered (xdp-drop: written) frames/s */
+	double wrate[N_SIZES][MAX_RUNS];   /* written frames/s */
+	double stolen[N_SIZES][MAX_RUNS];  /* share of the window a thread waited for its CPU */
+	int repeated;                      /* runs measured again because of that */
+	uint64_t written;     /* every frame written into this path, warm-up included */
+	uint64_t wr_err, rx_bad;
+};
+
+static struct path paths[N_PATHS] = {
+	[P_CLASSIC]    = { "classic",    "classic: bridge + ebtables + htb" },
+	[P_BARE]       = { "bare",       "bare XDP redirect (devmap)" },
+	[P_XTAP]       = { "xtap",       "xtap: full policy" },
+	[P_DROP]       = { "xdp-drop",   "XDP_DROP on tap A (write ceiling)" },
+	[P_UP_CLASSIC] = { "up-classic", "uplink->VM classic: bridge" },
+	[P_UP_XTAP]    = { "up-xtap",    "uplink->VM xtap: XDP on veth" },
+};
+
+static double seconds = 2.0;
+static int runs = 5;
+static const char *build = "build";
+static char ebt[32] = "ebtables";
+
+/* ---- helpers ---- */
+
+static double now_s(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec + t.tv_nsec / 1e9;
+}
+
+static void sleep_s(double s)
+{
+	struct timespec t = { (time_t)s, (long)((s - (time_t)s) * 1e9) };
+
+	while (nanosleep(&t, &t) && errno == EINTR)
+		;
+}
+
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void die(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fprintf(stderr, "throughput: ");
+	vfprintf(stderr, fmt, ap);
+	fprintf(stderr, "\n");
+	va_end(ap);
+	env_agent_kill();
+	exit(1);
+}
+
+#define SETUP_LOG "/run/xtap-test/setup.log"
+
+/* A shell command in the sandbox; its output goes to the setup log, shown when it fails. */
+static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void sh(const char *fmt, ...)
+{
+	char cmd[1024], full[2200];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	snprintf(full, sizeof(full), "echo '+ %s' >>" SETUP_LOG "; %s >>" SETUP_LOG " 2>&1", cmd, cmd);
+	if (system(full)) {
+		if (system("tail -n 5 " SETUP_LOG " >&2")) {}
+		die("\"%s\" failed", cmd);
+	}
+}
+
+/* A command's whole output (stdout), in buf. */
+static void sh_out(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void sh_out(char *buf, size_t len, const char *fmt, ...)
+{
+	char cmd[1024];
+	size_t got = 0, n;
+	va_list ap;
+	FILE *f;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	buf[0] = 0;
+	f = popen(cmd, "r");
+	if (!f)
+		return;
+	while (got + 1 < len && (n = fread(buf + got, 1, len - got - 1, f)) > 0)
+		got += n;
+	buf[got] = 0;
+	pclose(f);
+}
+
+static void xctl(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void xctl(const char *fmt, ...)
+{
+	char cmd[512], out[4096];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	if (ctl(out, sizeof(out), "%s", cmd))
+		die("xtapctl %s: %s", cmd, out);
+}
+
+static struct pkt *make_frame(const char *src_mac, const char *src_ip, int size)
+{
+	struct pkt *p = calloc(1, sizeof(*p));
+	uint8_t dst[6], src[6];
+
+	if (!p)
+		die("out of memory");
+	pkt_mac(dst, MAC_B);
+	pkt_mac(src, src_mac);
+	pkt_init(p);
+	pkt_eth(p, dst, src, ETH_P_IP);
+	pkt_ipv4(p, pkt_ip4(src_ip), pkt_ip4(IP_B), IPPROTO_UDP);
+	pkt_udp(p, 1000, 2000, size - 42);
+	pkt_finish(p);
+	if ((int)p->len != size || !pkt_l4_csum_ok(p->data, p->len) || !pkt_ip4_hdr_csum_ok(p->data, p->len))
+		die("frame of %d bytes came out wrong", size);
+	return p;
+}
+
+/* A tap of our own, as QEMU opens it (O_NONBLOCK, 12-byte vnet header, guest offloads). */
+static struct test_tap own_tap(const char *name)
+{
+	struct test_tap t;
+
+	if (tap_open(&t, name, 1500))
+		die("tap %s: %s", name, strerror(errno));
+	if (ioctl(t.fd, TUNSETOFFLOAD, (unsigned long)TAP_OFFLOADS))
+		die("tap %s: TUNSETOFFLOAD: %s", name, strerror(errno));
+	return t;
+}
+
+/* The writer side of the outside: a packet socket on the veth peer that receives nothing. */
+static int packet_tx(const char *ifname)
+{
+	struct sockaddr_ll sll = { .sll_family = AF_PACKET, .sll_protocol = 0 };
+	int one = 1, fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+
+	sll.sll_ifindex = if_nametoindex(ifname);
+	if (fd < 0 || !sll.sll_ifindex || bind(fd, (struct sockaddr *)&sll, sizeof(sll)))
+		die("packet socket on %s: %s", ifname, strerror(errno));
+	/* The outside is not under test: no qdisc on its way out. */
+	setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof(one));
+	return fd;
+}
+
+static int xtap_tap(const char *name)
+{
+	struct vm v = { .name = name };
+
+	if (vm_open(&v))
+		die("opening xtap's tap %s: %s", name, strerror(errno));
+	return v.fd;
+}
+
+static int drain(int fd)
+{
+	static uint8_t buf[65536];
+	int n = 0;
+
+	if (fd < 0)
+		return 0;
+	while (read(fd, buf, sizeof(buf)) >= 0)
+		n++;
+	return n;
+}
+
+/* ---- the measurement ---- */
+
+struct ctr {
+	_Alignas(64) uint64_t ok;
+	uint64_t other;       /* writer: failed writes; reader: frames of the wrong length */
+};
+
+static struct ctr wctr, rctr;
+static int stop;
+static ssize_t last_bad_len = -1;
+static unsigned last_bad_type, last_bad_proto;
+
+struct job {
+	int fd, packet, size;
+	const uint8_t *frame;
+	int tid;              /* set by the thread itself */
+};
+
+/* ns the thread was runnable but waited for its CPU (another task had it): schedstat's run_delay. */
+static uint64_t run_delay_ns(int tid)
+{
+	unsigned long long run, delay = 0;
+	char path[64];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/schedstat", tid);
+	f = fopen(path, "r");
+	if (!f || fscanf(f, "%llu %llu", &run, &delay) != 2)
+		delay = 0;
+	if (f)
+		fclose(f);
+	return delay;
+}
+
+static void *writer(void *arg)
+{
+	struct job *j = arg;
+	static const uint8_t vnet[VNET_LEN];  /* flags 0, GSO_NONE: full checksums */
+	struct iovec iov[2] = { { (void *)vnet, VNET_LEN }, { (void *)j->frame, j->size } };
+	uint64_t ok = 0, err = 0;
+	ssize_t n;
+
+	__atomic_store_n(&j->tid, gettid(), __ATOMIC_RELEASE);
+	while (!__atomic_load_n(&stop, __ATOMIC_RELAXED)) {
+		n = j->packet ? send(j->fd, j->frame, j->size, 0) : writev(j->fd, iov, 2);
+		if (n > 0)
+			__atomic_store_n(&wctr.ok, ++ok, __ATOMIC_RELAXED);
+		else
+			__atomic_store_n(&wctr.other, ++err, __ATOMIC_RELAXED);
+	}
+	return NULL;
+}
+
+static void *reader(void *arg)
+{
+	struct job *j = arg;
+	static uint8_t hdr[VNET_LEN], buf[65536];
+	struct iovec iov[2] = { { hdr, VNET_LEN }, { buf, sizeof(buf) } };
+	uint64_t ok = 0, bad = 0;
+	ssize_t n;
+
+	__atomic_store_n(&j->tid, gettid(), __ATOMIC_RELEASE);
+	/* Busy polling on the O_NONBLOCK fd: the reader's CPU is never the one the kernel waits for. */
+	while (!__atomic_load_n(&stop, __ATOMIC_RELAXED)) {
+		n = readv(j->fd, iov, 2);
+		if (n == VNET_LEN + j->size)
+			__atomic_store_n(&rctr.ok, ++ok, __ATOMIC_RELAXED);
+		else if (n >= 0) {
+			__atomic_store_n(&rctr.other, ++bad, __ATOMIC_RELAXED);
+			last_bad_len = n - VNET_LEN;
+			last_bad_type = buf[12] << 8 | buf[13];
+			last_bad_proto = buf[23];
+		}
+	}
+	return NULL;
+}
+
+static pthread_t start_pinned(void *(*fn)(void *), void *arg, int cpu)
+{
+	pthread_attr_t attr;
+	cpu_set_t set;
+	pthread_t t;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	pthread_attr_init(&attr);
+	if (pthread_attr_setaffinity_np(&attr, sizeof(set), &set) || pthread_create(&t, &attr, fn, arg))
+		die("thread on CPU %d: %s", cpu, strerror(errno));
+	pthread_attr_destroy(&attr);
+	return t;
+}
+
+/*
+ * One window; returns the share of it that the writer or the reader (the worse
+ * of the two) spent waiting for its CPU while another task ran there. This
+ * machine may be shared: such runs are repeated (see main).
+ */
+static double measure(struct path *p, int si, int run)
+{
+	struct job wj = { p->tx_fd, p->tx_packet, sizes[si], p->frame[si]->data, 0 };
+	struct job rj = { p->rx_fd, 0, sizes[si], NULL, 0 };
+	uint64_t w0, w1, r0, r1, wd0, wd1, rd0 = 0, rd1 = 0;
+	pthread_t wt, rt = 0;
+	double t0, t1, stolen;
+
+	drain(p->rx_fd);
+	memset(&wctr, 0, sizeof(wctr));
+	memset(&rctr, 0, sizeof(rctr));
+	__atomic_store_n(&stop, 0, __ATOMIC_SEQ_CST);
+	if (p->rx_fd >= 0)
+		rt = start_pinned(reader, &rj, CPU_READER);
+	wt = start_pinned(writer, &wj, CPU_WRITER);
+	sleep_s(WARMUP_S);
+	while (!__atomic_load_n(&wj.tid, __ATOMIC_ACQUIRE) || (p->rx_fd >= 0 && !__atomic_load_n(&rj.tid, __ATOMIC_ACQUIRE)))
+		sleep_s(0.001);
+	wd0 = run_delay_ns(wj.tid);
+	if (p->rx_fd >= 0)
+		rd0 = run_delay_ns(rj.tid);
+	t0 = now_s();
+	w0 = __atomic_load_n(&wctr.ok, __ATOMIC_RELAXED);
+	r0 = __atomic_load_n(&rctr.ok, __ATOMIC_RELAXED);
+	sleep_s(seconds);
+	t1 = now_s();
+	w1 = __atomic_load_n(&wctr.ok, __ATOMIC_RELAXED);
+	r1 = __atomic_load_n(&rctr.ok, __ATOMIC_RELAXED);
+	wd1 = run_delay_ns(wj.tid);
+	if (p->rx_fd >= 0)
+		rd1 = run_delay_ns(rj.tid);
+	__atomic_store_n(&stop, 1, __ATOMIC_SEQ_CST);
+	pthread_join(wt, NULL);
+	if (p->rx_fd >= 0)
+		pthread_join(rt, NULL);
+	p->written += wctr.ok;
+	p->wr_err += wctr.other;
+	p->rx_bad += rctr.other;
+	p->wrate[si][run] = (w1 - w0) / (t1 - t0);
+	p->rate[si][run] = p->rx_fd >= 0 ? (r1 - r0) / (t1 - t0) : p->wrate[si][run];
+	stolen = (wd1 - wd0 > rd1 - rd0 ? wd1 - wd0 : rd1 - rd0) / 1e9 / (t1 - t0);
+	p->stolen[si][run] = stolen;
+	/* A frame may still sit in a qdisc or softirq backlog: let it arrive before the next run. */
+	sleep_s(0.05);
+	drain(p->rx_fd);
+	return stolen;
+}
+
+#define STOLEN_MAX     0.02  /* a run whose threads waited longer than this share of it is repeated */
+#define RETRIES_PER    3     /* at most this often per run */
+#define RETRIES_TOTAL  12    /* and this often in all: the full run stays bounded */
+#define QUIET_WAIT_MAX 20.0  /* s, in all, waiting for other tasks to leave the CPUs before a repeat */
+static int retries_left = RETRIES_TOTAL;
+static double quiet_waited;
+
+/* Share of the busier CPU that other tasks used during 250 ms while this process slept. */
+static double others_busy(void)
+{
+	unsigned long long v[2][2][8];
+	double worst = 0;
+	char line[256];
+	int k, c, i;
+
+	for (k = 0; k < 2; k++) {
+		FILE *f = fopen("/proc/stat", "r");
+
+		memset(v[k], 0, sizeof(v[k]));
+		while (f && fgets(line, sizeof(line), f))
+			if (sscanf(line, "cpu%d", &c) == 1 && c >= 0 && c < 2)
+				sscanf(line, "cpu%*d %llu %llu %llu %llu %llu %llu %llu %llu", &v[k][c][0], &v[k][c][1],
+				       &v[k][c][2], &v[k][c][3], &v[k][c][4], &v[k][c][5], &v[k][c][6], &v[k][c][7]);
+		if (f)
+			fclose(f);
+		if (!k)
+			sleep_s(0.25);
+	}
+	for (c = 0; c < 2; c++) {
+		unsigned long long total = 0, idle = (v[1][c][3] - v[0][c][3]) + (v[1][c][4] - v[0][c][4]);
+
+		for (i = 0; i < 8; i++)
+			total += v[1][c][i] - v[0][c][i];
+		if (total && 1.0 - (double)idle / total > worst)
+			worst = 1.0 - (double)idle / total;
+	}
+	return worst;
+}
+
+static void wait_quiet(void)
+{
+	while (quiet_waited < QUIET_WAIT_MAX && others_busy() > 0.10)
+		quiet_waited += 0.25;
+}
+
+static void measure_clean(struct path *p, int si, int run)
+{
+	int tries = 0;
+
+	while (measure(p, si, run) > STOLEN_MAX && tries < RETRIES_PER && retries_left > 0) {
+		tries++;
+		retries_left--;
+		p->repeated++;
+		wait_quiet();
+	}
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+struct stat3 {
+	double med, min, max;
+};
+
+static struct stat3 stats(const double *v, int n)
+{
+	double s[MAX_RUNS];
+	struct stat3 r;
+
+	memcpy(s, v, n * sizeof(*s));
+	qsort(s, n, sizeof(*s), cmp_double);
+	r.min = s[0];
+	r.max = s[n - 1];
+	r.med = n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+	return r;
+}
+
+static double gbps(double pps, int size)
+{
+	return pps * size * 8 / 1e9;
+}
+
+/* ---- setup of each path ---- */
+
+static struct test_tap cla, clb, bra, brb, dra;
+static struct bare_bpf *bare;
+
+static void setup_classic(void)
+{
+	sh("ip link add clbr0 type bridge");
+	cla = own_tap("cla");
+	clb = own_tap("clb");
+	sh("ip link set cla master clbr0 && ip link set clb master clbr0 && ip link set clbr0 up");
+	/* The receiver never sends, so the bridge cannot learn B: a static entry, as for a known VM. */
+	sh("bridge fdb add " MAC_B " dev clb master static");
+	/* libvirt's clean-traffic on A's ingress: a chain per port in the nat table's PREROUTING. */
+	sh("%s -t nat -N I-cla -P RETURN", ebt);
+	sh("%s -t nat -A PREROUTING -i cla -j I-cla", ebt);
+	sh("%s -t nat -A I-cla -s ! " MAC_A " -j DROP", ebt);
+	sh("%s -t nat -A I-cla -p IPv4 --ip-src ! " IP_A " -j DROP", ebt);
+	sh("%s -t nat -A I-cla -p ARP --arp-mac-src ! " MAC_A " -j DROP", ebt);
+	sh("%s -t nat -A I-cla -p ARP --arp-ip-src ! " IP_A " -j DROP", ebt);
+	sh("%s -t nat -A I-cla -p IPv4 -j ACCEPT", ebt);
+	sh("%s -t nat -A I-cla -p ARP -j ACCEPT", ebt);
+	sh("%s -t nat -A I-cla -j DROP", ebt);
+	/* The rate limit, high enough not to bind: htb on B's egress. */
+	sh("tc qdisc add dev clb root handle 1: htb default 10");
+	sh("tc class add dev clb parent 1: classid 1:10 htb rate 10gbit ceil 10gbit burst 1m cburst 1m quantum 60000");
+	paths[P_CLASSIC].tx_fd = cla.fd;
+	paths[P_CLASSIC].rx_fd = clb.fd;
+	paths[P_CLASSIC].enabled = 1;
+}
+
+static void setup_bare(void)
+{
+	struct bpf_devmap_val dv = {};
+	__u32 zero = 0;
+
+	bra = own_tap("bra");
+	brb = own_tap("brb");
+	dra = own_tap("dra");
+	bare = bare_bpf__open_and_load();
+	if (!bare)
+		die("loading bench_bare: %s", strerror(errno));
+	dv.ifindex = brb.ifindex;
+	if (bpf_map_update_elem(bpf_map__fd(bare->maps.bare_target), &zero, &dv, BPF_ANY))
+		die("bare_target: %s", strerror(errno));
+	if (bpf_xdp_attach(bra.ifindex, bpf_program__fd(bare->progs.bare_redirect), XDP_FLAGS_DRV_MODE, NULL) ||
+	    bpf_xdp_attach(dra.ifindex, bpf_program__fd(bare->progs.bare_drop), XDP_FLAGS_DRV_MODE, NULL))
+		die("native XDP on a tap: %s", strerror(errno));
+	paths[P_BARE].tx_fd = bra.fd;
+	paths[P_BARE].rx_fd = brb.fd;
+	paths[P_BARE].enabled = 1;
+	paths[P_DROP].tx_fd = dra.fd;
+	paths[P_DROP].rx_fd = -1;
+	paths[P_DROP].enabled = 1;
+}
+
+static void start_xtapd(void)
+{
+	FILE *f;
+
+	mkdir("/run/xtap-test", 0700);
+	if (mount("tmpfs", "/run/xtap-test", "tmpfs", 0, "mode=0700"))
+		die("tmpfs on /run/xtap-test: %s", strerror(errno));
+	mkdir(ENV_PINS, 0700);
+	f = fopen("/run/xtap-test/xtapd.json", "w");
+	if (!f || fputs("{}\n", f) < 0 || fclose(f))
+		die("/run/xtap-test/xtapd.json: %s", strerror(errno));
+	if (env_agent_spawn() <= 0 || env_agent_wait_ready() <= 0)
+		die("xtapd did not start (log: %s)", ENV_LOG);
+}
+
+static void setup_xtap(int uplink)
+{
+	int i;
+
+	/* The uplink exists before the segment names it; it carries nothing in the guest-TX rows. */
+	if (uplink) {
+		sh("ip link add uplink0 type veth peer name out0 && ip link set uplink0 up && ip link set out0 up");
+		xctl("segment add 1 --uplink uplink0");
+	} else {
+		xctl("segment add 1");
+	}
+	xctl("port add vma --segment 1 --mac " MAC_A " --addr " IP_A "/32");
+	xctl("port add vmb --segment 1 --mac " MAC_B " --addr " IP_B "/32");
+	for (i = 0; i < 64; i++)
+		xctl("acl add vma from-vm deny --proto tcp --cidr 198.18.%d.0/24 --priority %d", i, 100 + i);
+	xctl("acl add vma from-vm allow --priority 2000");
+	xctl("acl default vma from-vm deny");
+	xctl("rate set vma from-vm --rate 100g --pps 100m");
+	paths[P_XTAP].tx_fd = xtap_tap("vma");
+	paths[P_XTAP].rx_fd = xtap_tap("vmb");
+	paths[P_XTAP].enabled = 1;
+}
+
+static void setup_uplinks(void)
+{
+	/* classic: a veth pair, one end in the bridge; its peer is the outside. */
+	sh("ip link add upc0 type veth peer name outc0 && ip link set upc0 master clbr0");
+	sh("ip link set upc0 up && ip link set outc0 up");
+	paths[P_UP_CLASSIC].tx_fd = packet_tx("outc0");
+	paths[P_UP_CLASSIC].tx_packet = 1;
+	paths[P_UP_CLASSIC].rx_fd = clb.fd;
+	paths[P_UP_CLASSIC].enabled = 1;
+	/* xtap: the segment's uplink0 (XDP xtap_from_uplink) <-> out0; the same to-VM limit as htb's. */
+	xctl("rate set vmb to-vm --rate 10g");
+	paths[P_UP_XTAP].tx_fd = packet_tx("out0");
+	paths[P_UP_XTAP].tx_packet = 1;
+	paths[P_UP_XTAP].rx_fd = paths[P_XTAP].rx_fd;
+	paths[P_UP_XTAP].enabled = 1;
+}
+
+/* ---- checks: the policy really ran on every frame ---- */
+
+static json_object *ctl_json(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static json_object *ctl_json(const char *fmt, ...)
+{
+	static char out[1 << 20];
+	char cmd[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	if (ctl(out, sizeof(out), "-j %s", cmd))
+		die("xtapctl -j %s: %s", cmd, out);
+	return json_tokener_parse(out);
+}
+
+static int64_t jget(json_object *o, ...)
+{
+	const char *k;
+	va_list ap;
+
+	va_start(ap, o);
+	while (o && (k = va_arg(ap, const char *)))
+		o = json_object_object_get(o, k);
+	va_end(ap);
+	return o ? json_object_get_int64(o) : -1;
+}
+
+static int64_t xtap_drops(json_object *st, const char *port, const char *dir)
+{
+	json_object *d = json_object_object_get(json_object_object_get(json_object_object_get(st, port), dir),
+						 "drops");
+	int64_t sum = 0;
+
+	if (d) {
+		json_object_object_foreach(d, reason, c) {
+			(void)reason;
+			sum += jget(c, "packets", NULL);
+		}
+	}
+	return sum;
+}
+
+static uint64_t ebt_pcnt(const char *rule)
+{
+	char out[4096], *l;
+	unsigned long long n;
+
+	sh_out(out, sizeof(out), "%s -t nat -L I-cla --Lc 2>&1", ebt);
+	for (l = strtok(out, "\n"); l; l = strtok(NULL, "\n"))
+		if (!strncmp(l, rule, strlen(rule)) && sscanf(strstr(l, "pcnt = ") + 7, "%llu", &n) == 1)
+			return n;
+	return (uint64_t)-1;
+}
+
+static void checks(int uplink)
+{
+	char out[4096], *s;
+	unsigned long long sent = 0, dropped = 0, over = 0;
+	json_object *st, *acl, *rules;
+	int64_t hits = -1;
+	size_t i;
+
+	printf("\nchecks (frames written over all runs, warm-up included):\n");
+	printf("  classic: written %llu; ebtables I-cla '-p IPv4 -j ACCEPT' %llu, DROP rules %llu\n",
+	       (unsigned long long)paths[P_CLASSIC].written, (unsigned long long)ebt_pcnt("-p IPv4 -j ACCEPT"),
+	       (unsigned long long)(ebt_pcnt("-s ! ") + ebt_pcnt("-p IPv4 --ip-src") + ebt_pcnt("-j DROP")));
+	sh_out(out, sizeof(out), "tc -s class show dev clb 2>&1");
+	if ((s = strstr(out, "Sent ")))
+		sscanf(s, "Sent %*s bytes %llu pkt (dropped %llu, overlimits %llu", &sent, &dropped, &over);
+	printf("  classic: htb 10 Gbit/s class on clb%s sent %llu, dropped %llu, overlimits %llu\n",
+	       uplink ? " (guest TX + uplink)" : "", sent, dropped, over);
+
+	st = ctl_json("stats");
+	acl = ctl_json("acl list vma");
+	rules = json_object_object_get(json_object_object_get(acl, "from-vm"), "rules");
+	for (i = 0; rules && i < json_object_array_length(rules); i++) {
+		json_object *r = json_object_array_get_idx(rules, i);
+
+		if (!strcmp(json_object_get_string(json_object_object_get(r, "action")), "allow"))
+			hits = jget(r, "hits", "packets", NULL);
+	}
+	printf("  xtap: written %llu; vma from-vm to_port %lld, drops %lld; final allow rule hits %lld of %zu rules\n",
+	       (unsigned long long)paths[P_XTAP].written,
+	       (long long)jget(st, "vma", "from-vm", "verdicts", "to_port", "packets", NULL),
+	       (long long)xtap_drops(st, "vma", "from-vm"), (long long)hits,
+	       rules ? json_object_array_length(rules) : 0);
+	printf("  xtap: vmb to-vm%s deliver %lld, drops %lld\n", uplink ? " (guest TX + uplink)" : "",
+	       (long long)jget(st, "vmb", "to-vm", "verdicts", "deliver", "packets", NULL),
+	       (long long)xtap_drops(st, "vmb", "to-vm"));
+	if (uplink)
+		printf("  uplink: written classic %llu, xtap %llu (xtap's count is in vmb to-vm deliver above)\n",
+		       (unsigned long long)paths[P_UP_CLASSIC].written, (unsigned long long)paths[P_UP_XTAP].written);
+	for (i = 0; i < N_PATHS; i++)
+		if (paths[i].enabled && (paths[i].wr_err || paths[i].rx_bad))
+			printf("  %s: %llu failed writes, %llu frames of the wrong length read (last: %zd bytes, "
+			       "ethertype 0x%04x, IP proto %u)\n", paths[i].key, (unsigned long long)paths[i].wr_err,
+			       (unsigned long long)paths[i].rx_bad, last_bad_len, last_bad_type, last_bad_proto);
+	json_object_put(st);
+	json_object_put(acl);
+}
+
+/* ---- output ---- */
+
+static void print_table(void)
+{
+	int si, i;
+
+	printf("\n%-36s %5s %22s %7s %9s %9s %7s\n", "path", "bytes", "Mpps median [min-max]", "Gbit/s",
+	       "written", "delivered", "waited");
+	for (si = 0; si < N_SIZES; si++)
+		for (i = 0; i < N_PATHS; i++) {
+			struct path *p = &paths[i];
+			struct stat3 r, w, st;
+			char range[64];
+
+			if (!p->enabled)
+				continue;
+			r = stats(p->rate[si], runs);
+			w = stats(p->wrate[si], runs);
+			st = stats(p->stolen[si], runs);
+			snprintf(range, sizeof(range), "%.3f [%.3f-%.3f]", r.med / 1e6, r.min / 1e6, r.max / 1e6);
+			printf("%-36s %5d %22s %7.2f %8.3fM %8.1f%% %6.1f%%\n", p->label, sizes[si], range,
+			       gbps(r.med, sizes[si]), w.med / 1e6, i == P_DROP ? 0.0 : 100.0 * r.med / w.med,
+			       100.0 * st.max);
+		}
+}
+
+static void write_csv_and_plot(void)
+{
+	char path[512], dat[512], png[512], cmd[2048];
+	int si, i, r;
+	FILE *f, *d;
+
+	snprintf(path, sizeof(path), "%s/bench", build);
+	mkdir(path, 0755);
+	snprintf(path, sizeof(path), "%s/bench/throughput.csv", build);
+	snprintf(dat, sizeof(dat), "%s/bench/throughput.dat", build);
+	snprintf(png, sizeof(png), "%s/bench/throughput.png", build);
+	f = fopen(path, "w");
+	d = fopen(dat, "w");
+	if (!f || !d)
+		die("%s: %s", path, strerror(errno));
+	fprintf(f, "path,frame_bytes,stat,mpps,gbps,written_mpps,waited\n");
+	fprintf(d, "# path 64B_med 64B_min 64B_max 1514B_med 1514B_min 1514B_max (Mpps)\n");
+	for (i = 0; i < N_PATHS; i++) {
+		struct path *p = &paths[i];
+
+		if (!p->enabled)
+			continue;
+		fprintf(d, "%s", p->key);
+		for (si = 0; si < N_SIZES; si++) {
+			struct stat3 s = stats(p->rate[si], runs), w = stats(p->wrate[si], runs);
+
+			for (r = 0; r < runs; r++)
+				fprintf(f, "%s,%d,run%d,%.4f,%.3f,%.4f,%.4f\n", p->key, sizes[si], r + 1,
+					p->rate[si][r] / 1e6, gbps(p->rate[si][r], sizes[si]), p->wrate[si][r] / 1e6,
+					p->stolen[si][r]);
+			fprintf(f, "%s,%d,median,%.4f,%.3f,%.4f,\n", p->key, sizes[si], s.med / 1e6, gbps(s.med, sizes[si]),
+				w.med / 1e6);
+			fprintf(f, "%s,%d,min,%.4f,%.3f,%.4f,\n", p->key, sizes[si], s.min / 1e6, gbps(s.min, sizes[si]),
+				w.min / 1e6);
+			fprintf(f, "%s,%d,max,%.4f,%.3f,%.4f,\n", p->key, sizes[si], s.max / 1e6, gbps(s.max, sizes[si]),
+				w.max / 1e6);
+			fprintf(d, " %.4f %.4f %.4f", s.med / 1e6, s.min / 1e6, s.max / 1e6);
+		}
+		fprintf(d, "\n");
+	}
+	fclose(f);
+	fclose(d);
+	printf("\nCSV: %s\n", path);
+	if (system("command -v gnuplot >/dev/null 2>&1"))
+		return;
+	snprintf(cmd, sizeof(cmd),
+		 "gnuplot -e \"set terminal pngcairo size 900,500; set output '%s';"
+		 " set title 'xtap throughput: guest TX (tap A -> tap B); up-*: veth peer -> tap B. Median, min-max of %d runs';"
+		 " set ylabel 'Mpps'; set style data histograms; set style histogram errorbars gap 1 lw 1;"
+		 " set style fill solid 0.6 border -1; set key top right; set yrange [0:*]; set grid ytics;"
+		 " set xtics rotate by -20;"
+		 " plot '%s' using 2:3:4:xtic(1) title '64 B', '' using 5:6:7 title '1514 B'\" 2>&1",
+		 png, runs, dat);
+	if (system(cmd) == 0)
+		printf("plot: %s\n", png);
+}
+
+int main(int argc, char **argv)
+{
+	int uplink = 1, si, r, i;
+	double t_start = now_s();
+	const char *e;
+
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--no-uplink")) {
+			uplink = 0;
+		} else {
+			fprintf(stderr, "usage: %s [--no-uplink]\n(environment: XTAP_BUILD, THROUGHPUT_SECONDS, THROUGHPUT_RUNS)\n",
+				argv[0]);
+			return 2;
+		}
+	}
+	if ((e = getenv("XTAP_BUILD")))
+		build = e;
+	if ((e = getenv("THROUGHPUT_SECONDS")))
+		seconds = atof(e);
+	if ((e = getenv("THROUGHPUT_RUNS")))
+		runs = atoi(e);
+	if (seconds < 0.1 || runs < 1 || runs > MAX_RUNS)
+		die("THROUGHPUT_SECONDS >= 0.1, 1 <= THROUGHPUT_RUNS <= %d", MAX_RUNS);
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		die("needs 2 CPUs (writer on CPU %d, reader on CPU %d)", CPU_WRITER, CPU_READER);
+	/* ebtables-legacy needs a kernel with CONFIG_BRIDGE_NF_EBTABLES_LEGACY; the nft one does not. */
+	if (!system("command -v ebtables-nft >/dev/null 2>&1"))
+		snprintf(ebt, sizeof(ebt), "ebtables-nft");
+	else if (system("command -v ebtables >/dev/null 2>&1"))
+		die("no ebtables command (Debian: apt-get install iptables, which brings ebtables-nft)");
+
+	if (sandbox_enter())
+		return 1;
+	start_xtapd();
+	setup_classic();
+	setup_bare();
+	setup_xtap(uplink);
+	for (i = 0; i < N_PATHS; i++)
+		for (si = 0; si < N_SIZES; si++)
+			paths[i].frame[si] = make_frame(i >= P_UP_CLASSIC ? MAC_UP : MAC_A,
+							i >= P_UP_CLASSIC ? IP_UP : IP_A, sizes[si]);
+
+	printf("guest TX throughput: writer pinned to CPU %d writes tap A's fd, reader pinned to CPU %d reads tap B's fd\n",
+	       CPU_WRITER, CPU_READER);
+	printf("(O_NONBLOCK, 12-byte vnet header, UDP/IPv4 with full checksums); %d runs of %.1f s (+%.1f s warm-up)\n",
+	       runs, seconds, WARMUP_S);
+	printf("per path and size, paths interleaved in each run; Gbit/s counts Ethernet frame bytes (no FCS).\n");
+	printf("classic: %s (nat PREROUTING chain per port), bridge-nf-call-iptables=", ebt);
+	fflush(stdout);
+	if (system("cat /proc/sys/net/bridge/bridge-nf-call-iptables 2>/dev/null || echo n/a")) {}
+	printf("load average before: ");
+	fflush(stdout);
+	if (system("cut -d' ' -f1-3 /proc/loadavg")) {}
+
+	wait_quiet();
+	for (si = 0; si < N_SIZES; si++)
+		for (r = 0; r < runs; r++)
+			for (i = P_CLASSIC; i <= P_DROP; i++)
+				measure_clean(&paths[i], si, r);
+	if (uplink) {
+		setup_uplinks();
+		for (si = 0; si < N_SIZES; si++)
+			for (r = 0; r < runs; r++)
+				for (i = P_UP_CLASSIC; i <= P_UP_XTAP; i++)
+					measure_clean(&paths[i], si, r);
+	}
+
+	print_table();
+	printf("waited: the longest share of a kept run's window that the writer or reader waited for its CPU\n"
+	       "(schedstat run_delay: another task ran there); runs above %.0f%% were measured again:", 100 * STOLEN_MAX);
+	for (i = 0, r = 0; i < N_PATHS; i++)
+		if (paths[i].enabled && paths[i].repeated)
+			r += printf(" %s %d", paths[i].key, paths[i].repeated);
+	printf("%s\n", r ? "" : " none");
+	if (quiet_waited > 0)
+		printf("%.0f s were spent waiting for other tasks to leave the CPUs (at the start, before repeats)\n",
+		       quiet_waited);
+	printf("\nratios of medians (delivered Mpps), this run:\n");
+	for (si = 0; si < N_SIZES; si++) {
+		double x = stats(paths[P_XTAP].rate[si], runs).med;
+
+		printf("  guest-tx %4d B: xtap/classic=%.2f xtap/bare=%.2f bare/drop=%.2f\n", sizes[si],
+		       x / stats(paths[P_CLASSIC].rate[si], runs).med, x / stats(paths[P_BARE].rate[si], runs).med,
+		       stats(paths[P_BARE].rate[si], runs).med / stats(paths[P_DROP].rate[si], runs).med);
+		if (uplink)
+			printf("  uplink->VM %4d B: xtap/classic=%.2f\n", sizes[si],
+			       stats(paths[P_UP_XTAP].rate[si], runs).med / stats(paths[P_UP_CLASSIC].rate[si], runs).med);
+	}
+	checks(uplink);
+	write_csv_and_plot();
+	printf("total %.0f s\n", now_s() - t_start);
+	for (si = 0; si < N_SIZES; si++) {
+		double x = stats(paths[P_XTAP].rate[si], runs).med;
+
+		printf("headline guest-tx-%d xtap/classic=%.2f xtap/bare=%.2f\n", sizes[si],
+		       x / stats(paths[P_CLASSIC].rate[si], runs).med, x / stats(paths[P_BARE].rate[si], runs).med);
+	}
+	env_agent_kill();
+	bare_bpf__destroy(bare);
+	return 0;
+}
