@@ -11,6 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <linux/if_tun.h>
+#include <unistd.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -124,6 +129,82 @@ static void add_rules(struct xtap_acl_spec *acl, int n)
 	}
 }
 
+/* A persistent tap that outlives its fd: thousands of ports, not thousands of open fds. */
+static int persistent_tap(const char *name)
+{
+	struct ifreq ifr = {};
+	int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC), ifindex = -1;
+
+	if (fd < 0)
+		return -1;
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+	if (!ioctl(fd, TUNSETIFF, &ifr) && !ioctl(fd, TUNSETPERSIST, 1))
+		ifindex = if_nametoindex(name);
+	close(fd);
+	return ifindex;
+}
+
+/*
+ * Cost as the host fills up: the same frame from port A with 2, 64 and 4096
+ * ports configured, with the baseline policy and with 256 ACL rules on A.
+ */
+static void scale(const struct pkt *frame, double ns_bare)
+{
+	static const int targets[] = { 2, 64, XTAP_MAX_PORTS };
+	int fd_from = xtap_prog_fd(&dp, XTAP_PROG_FROM_VM_XDP), n = 2, t, last_seg = 0;
+	double base1 = 0, ns = 0, ns_rules;
+	struct xtap_segment seg = {};
+	struct xtap_port_spec *s = malloc(sizeof(*s));
+	struct xtap_err err = {};
+	char name[IF_NAMESIZE];
+
+	printf("\nscaling: from VM, 64 B (ns/packet)\n%-10s %14s %14s %14s\n", "ports", "baseline",
+	       "256 rules", "vs 2 ports");
+	for (t = 0; t < 3 && s; t++) {
+		for (; n < targets[t]; n++) {
+			int ifindex, seg_id = 2 + n / 256;
+			char ip[32];
+
+			snprintf(name, sizeof(name), "bs%d", n);
+			ifindex = persistent_tap(name);
+			/* A segment floods to at most 512 ports: 256 each here. */
+			if (ifindex < 0 || (seg_id != last_seg && xtap_segment_write(&dp, seg_id, &seg, &err))) {
+				fprintf(stderr, "scale: port %d: %s\n", n, err.msg[0] ? err.msg : strerror(errno));
+				free(s);
+				return;
+			}
+			last_seg = seg_id;
+			snprintf(ip, sizeof(ip), "10.%d.%d.%d", 100 + (n >> 16), (n >> 8) & 0xff, n & 0xff);
+			/* Ids 1 and 2 are A and B: the others take 3.., the last one 0. */
+			port_spec(s, &(struct test_tap){ .ifindex = ifindex }, (n + 1) % XTAP_MAX_PORTS,
+				  "02:00:00:00:00:00", ip);
+			s->mac[3] = n >> 16;
+			s->mac[4] = n >> 8;
+			s->mac[5] = n;
+			s->segment_id = seg_id;
+			if (xtap_port_write(&dp, s, &err)) {
+				fprintf(stderr, "scale: port %d: %s\n", n, err.msg);
+				free(s);
+				return;
+			}
+		}
+		spec_a.acl[XTAP_DIR_FROM_VM].n_rules = 0;
+		memset(&spec_a.rate, 0, sizeof(spec_a.rate));
+		write_port(&spec_a);
+		ns = run_ns(fd_from, tap_a.ifindex, frame, 0);
+		add_rules(&spec_a.acl[XTAP_DIR_FROM_VM], 256);
+		write_port(&spec_a);
+		ns_rules = run_ns(fd_from, tap_a.ifindex, frame, 0);
+		if (t == 0)
+			base1 = ns;
+		printf("%-10d %14.1f %14.1f %14.2f\n", targets[t], ns, ns_rules, ns / base1);
+	}
+	(void)ns_bare;
+	printf("headline scale-4096 cost/cost1=%.2f\n", ns / base1);
+	free(s);
+}
+
 int main(void)
 {
 	struct xtap_segment seg = {};
@@ -209,6 +290,7 @@ int main(void)
 	ns = run_ns(fd_to_tc, tap_b.ifindex, &udp64, 1);
 	printf("%-52s %8.1f %10.2f\n", "to VM (tc egress): baseline policy, 64 B", ns, ns / ns_bare);
 	(void)ns_policy_ref;
+	scale(&udp64, ns_bare);
 	printf("headline prog-cost xtap/bare=%.2f\n", ns_full / ns_bare);
 
 	bare_bpf__destroy(bare);
