@@ -531,6 +531,22 @@ static void test_uplink_gone_and_back(void **s)
 	assert_non_null(strstr(out, "\"up\""));
 }
 
+/* xtapctl top: per-port rates from two samples of the counters. */
+static void test_top_shows_rates(void **s)
+{
+	struct pkt p;
+	int i;
+
+	(void)s;
+	udp_ab(&p, 5000);
+	for (i = 0; i < 50; i++)
+		vm_write(&vm_a, NULL, p.data, p.len);
+	assert_int_equal(ctl(out, sizeof(out), "top --interval 0.2 --count 1"), 0);
+	assert_non_null(strstr(out, "RX_PPS"));
+	assert_non_null(strstr(out, "vmA"));
+	assert_non_null(strstr(out, "vmB"));
+}
+
 /* The hand-off: xtapctl port exec runs a "VMM" with the port's queue fd inherited. */
 static void test_port_exec_hands_over_queues(void **s)
 {
@@ -760,6 +776,7 @@ int main(void)
 		T(test_uplink_gone_and_back),
 		T(test_multiqueue_port_with_owner),
 		T(test_port_exec_hands_over_queues),
+		T(test_top_shows_rates),
 		T(test_bad_inputs_change_nothing),
 		T(test_agent_down_reads_maps),
 	};
