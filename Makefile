@@ -25,10 +25,11 @@ AGENT_LIB_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(AGENT_LIB_SRCS))
 TEST_LIB_SRCS  := tests/lib/pktbuild.c tests/lib/sandbox.c
 TEST_LIB_OBJS  := $(patsubst %.c,$(BUILD)/%.o,$(TEST_LIB_SRCS))
 PACKET_TESTS   := $(BUILD)/tests/test_packet
+PKTBUILD_TEST  := $(BUILD)/tests/pktbuild_selftest
 HOST_TESTS     := $(BUILD)/tests/test_netdev $(BUILD)/tests/test_agent
 
 .PHONY: all deps vmlinux demo install test test-packet test-host test-guest bench clean help
-all: $(SKELS) $(AGENT_LIB_OBJS) $(BUILD)/xtapd $(BUILD)/xtapctl $(BUILD)/xtap-vmsim $(PACKET_TESTS) $(HOST_TESTS) $(BUILD)/bench/prog_cost $(BUILD)/bench/control_plane $(BUILD)/bench/throughput
+all: $(SKELS) $(AGENT_LIB_OBJS) $(BUILD)/xtapd $(BUILD)/xtapctl $(BUILD)/xtap-vmsim $(PACKET_TESTS) $(PKTBUILD_TEST) $(HOST_TESTS) $(BUILD)/bench/prog_cost $(BUILD)/bench/control_plane $(BUILD)/bench/throughput
 
 help:
 	@echo "make            build BPF programs, skeletons, agent library, tests"
@@ -123,6 +124,11 @@ bench: deps
 	XTAP_BUILD=$(BUILD) $(BUILD)/bench/control_plane
 	XTAP_BUILD=$(BUILD) $(BUILD)/bench/throughput
 
+# The test of the tests' packet builder: known-good frames and checksums.
+$(PKTBUILD_TEST): tests/lib/pktbuild_selftest.c $(BUILD)/tests/lib/pktbuild.o
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Itests/lib -o $@ $^
+
 $(BUILD)/tests/test_netdev: tests/host/test_netdev.c $(AGENT_LIB_OBJS) $(TEST_LIB_OBJS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Itests/lib -o $@ $< $(AGENT_LIB_OBJS) $(TEST_LIB_OBJS) $(LDLIBS_AGENT) -lcmocka
@@ -134,8 +140,8 @@ $(BUILD)/tests/test_agent: tests/host/test_agent.c tests/host/agent_env.c tests/
 		$(TEST_LIB_OBJS) -lbpf -ljson-c -lcmocka -lpthread
 
 test-packet: deps
-	$(MAKE) $(PACKET_TESTS)
-	tests/run.sh packet $(PACKET_TESTS)
+	$(MAKE) $(PACKET_TESTS) $(PKTBUILD_TEST)
+	tests/run.sh pktbuild $(PKTBUILD_TEST) packet $(PACKET_TESTS)
 
 # Tier 2: the real xtapd and xtapctl in a sandbox (network + mount namespaces).
 test-host: deps
@@ -149,7 +155,7 @@ test-guest: deps
 
 test: deps
 	$(MAKE) all
-	tests/run.sh packet $(PACKET_TESTS) netdev $(BUILD)/tests/test_netdev \
+	tests/run.sh pktbuild $(PKTBUILD_TEST) packet $(PACKET_TESTS) netdev $(BUILD)/tests/test_netdev \
 		agent "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_agent" \
 		guest "XTAP_BUILD=$(BUILD) bash tests/guest/run.sh"
 

@@ -403,5 +403,7 @@ int main(void)
 	check_edge_cases();
 
 	printf("pktbuild selftest: %d checks, %d failures\n", checks, failures);
+	/* One test for the run summary: the checks are its assertions. */
+	printf("%d passed, %d failed\n", failures ? 0 : 1, failures ? 1 : 0);
 	return failures ? 1 : 0;
 }
