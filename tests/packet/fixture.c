@@ -271,6 +271,24 @@ void fx_udp4(struct pkt *p, const struct fx_port *from, const struct fx_port *to
 	pkt_finish(p);
 }
 
+void fx_expect_frame(struct test_tap *t, const uint8_t *want, size_t len)
+{
+	uint8_t buf[PKT_MAX];
+
+	assert_int_equal(tap_read(t, buf, sizeof(buf), NULL), (int)len);
+	assert_memory_equal(buf, want, len);
+	assert_int_equal(fx_tap_frames(t), 0);
+}
+
+void fx_expect_silent(void)
+{
+	struct test_tap *all[] = { &PA->tap, &PB->tap, &PC->tap, &PD->tap, &fx_uplink };
+	size_t i;
+
+	for (i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+		assert_int_equal(fx_tap_frames(all[i]), 0);
+}
+
 int fx_tap_frames(struct test_tap *t)
 {
 	return tap_drain(t);

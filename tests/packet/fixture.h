@@ -84,6 +84,10 @@ void fx_udp4(struct pkt *p, const struct fx_port *from, const struct fx_port *to
 
 /* Frames waiting on a tap (drained). */
 int fx_tap_frames(struct test_tap *t);
+/* Tap t holds exactly one frame, equal to want. */
+void fx_expect_frame(struct test_tap *t, const uint8_t *want, size_t len);
+/* No VM tap and not the uplink holds a frame (expected ones were read already). */
+void fx_expect_silent(void);
 
 extern const uint8_t fx_bcast[6];
 extern const uint8_t fx_unknown_mac[6];

@@ -12,26 +12,6 @@
 static const uint8_t host_mac[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0xfe };
 static const uint8_t mcast_mac[6] = { 0x01, 0x00, 0x5e, 0x00, 0x00, 0xfb };
 
-/* Tap t holds exactly one frame, equal to want. */
-static void expect_frame(struct test_tap *t, const uint8_t *want, size_t len)
-{
-	uint8_t buf[PKT_MAX];
-
-	assert_int_equal(tap_read(t, buf, sizeof(buf), NULL), (int)len);
-	assert_memory_equal(buf, want, len);
-	assert_int_equal(fx_tap_frames(t), 0);
-}
-
-/* No VM tap and not the uplink holds a frame (expected ones were read already). */
-static void expect_silent(void)
-{
-	struct test_tap *all[] = { &PA->tap, &PB->tap, &PC->tap, &PD->tap, &fx_uplink };
-	size_t i;
-
-	for (i = 0; i < sizeof(all) / sizeof(all[0]); i++)
-		assert_int_equal(fx_tap_frames(all[i]), 0);
-}
-
 /* The frame from port `from` must get `verdict` from XDP and count once as `counted`. */
 static void expect_from_vm(struct fx_port *from, const struct pkt *p, uint32_t verdict,
 			   int counted)
@@ -85,8 +65,8 @@ static void test_steer_unicast_live(void **s)
 	fx_udp4(&p, PA, PB, 53, 32);
 	expect_from_vm(PA, &p, XDP_REDIRECT, XTAP_VERDICT_TO_PORT);
 	live(PA, &p);
-	expect_frame(&PB->tap, p.data, p.len);
-	expect_silent();
+	fx_expect_frame(&PB->tap, p.data, p.len);
+	fx_expect_silent();
 	assert_int_equal(fx_verdicts(PB, XTAP_DIR_TO_VM, XTAP_VERDICT_DELIVER) - delivered, 1);
 }
 
@@ -101,9 +81,9 @@ static void test_steer_broadcast_floods_segment_and_uplink(void **s)
 	pkt_finish(&p);
 	expect_from_vm(PA, &p, XDP_REDIRECT, XTAP_VERDICT_FLOOD);
 	live(PA, &p);
-	expect_frame(&PB->tap, p.data, p.len);
-	expect_frame(&fx_uplink, p.data, p.len);
-	expect_silent();
+	fx_expect_frame(&PB->tap, p.data, p.len);
+	fx_expect_frame(&fx_uplink, p.data, p.len);
+	fx_expect_silent();
 	assert_int_equal(fx_verdicts(PB, XTAP_DIR_TO_VM, XTAP_VERDICT_DELIVER) - delivered, 1);
 }
 
@@ -117,9 +97,9 @@ static void test_steer_multicast_floods_segment_and_uplink(void **s)
 	pkt_finish(&p);
 	expect_from_vm(PA, &p, XDP_REDIRECT, XTAP_VERDICT_FLOOD);
 	live(PA, &p);
-	expect_frame(&PB->tap, p.data, p.len);
-	expect_frame(&fx_uplink, p.data, p.len);
-	expect_silent();
+	fx_expect_frame(&PB->tap, p.data, p.len);
+	fx_expect_frame(&fx_uplink, p.data, p.len);
+	fx_expect_silent();
 }
 
 static void test_steer_unknown_unicast_to_untagged_uplink(void **s)
@@ -132,8 +112,8 @@ static void test_steer_unknown_unicast_to_untagged_uplink(void **s)
 	pkt_finish(&p);
 	expect_from_vm(PA, &p, XDP_REDIRECT, XTAP_VERDICT_TO_UPLINK);
 	live(PA, &p);
-	expect_frame(&fx_uplink, p.data, p.len);
-	expect_silent();
+	fx_expect_frame(&fx_uplink, p.data, p.len);
+	fx_expect_silent();
 }
 
 /* want = frame with an 802.1Q tag for FX_SEG_VLAN inserted after the MACs. */
@@ -159,8 +139,8 @@ static void test_steer_unknown_unicast_to_tagged_uplink(void **s)
 	expect_from_vm(PD, &p, XDP_REDIRECT, XTAP_VERDICT_TO_UPLINK);
 	live(PD, &p);
 	tagged(&p, want);
-	expect_frame(&fx_uplink, want, p.len + 4);
-	expect_silent();
+	fx_expect_frame(&fx_uplink, want, p.len + 4);
+	fx_expect_silent();
 }
 
 static void test_steer_broadcast_to_tagged_uplink_only(void **s)
@@ -175,8 +155,8 @@ static void test_steer_broadcast_to_tagged_uplink_only(void **s)
 	expect_from_vm(PD, &p, XDP_REDIRECT, XTAP_VERDICT_FLOOD);
 	live(PD, &p);
 	tagged(&p, want);
-	expect_frame(&fx_uplink, want, p.len + 4);
-	expect_silent();
+	fx_expect_frame(&fx_uplink, want, p.len + 4);
+	fx_expect_silent();
 }
 
 static void test_steer_unknown_unicast_without_uplink_to_host(void **s)
@@ -189,7 +169,7 @@ static void test_steer_unknown_unicast_without_uplink_to_host(void **s)
 	pkt_finish(&p);
 	expect_from_vm(PC, &p, XDP_PASS, XTAP_VERDICT_TO_HOST);
 	live(PC, &p);
-	expect_silent();
+	fx_expect_silent();
 }
 
 static void test_steer_other_segment_mac_not_delivered(void **s)
@@ -201,7 +181,7 @@ static void test_steer_other_segment_mac_not_delivered(void **s)
 	fx_udp4(&p, PC, PB, 53, 32);
 	expect_from_vm(PC, &p, XDP_PASS, XTAP_VERDICT_TO_HOST);
 	live(PC, &p);
-	expect_silent();
+	fx_expect_silent();
 	assert_int_equal(fx_verdicts(PB, XTAP_DIR_TO_VM, XTAP_VERDICT_DELIVER), b_to_vm);
 }
 
@@ -215,7 +195,7 @@ static void test_steer_own_mac_is_hairpin(void **s)
 	expect_from_vm(PA, &p, XDP_DROP, XTAP_VERDICT_DROP);
 	assert_int_equal(fx_drops(PA, XTAP_DIR_FROM_VM, XTAP_DROP_HAIRPIN) - hairpin, 1);
 	live(PA, &p);
-	expect_silent();
+	fx_expect_silent();
 }
 
 static int remove_host_mac(void **s)
@@ -239,7 +219,7 @@ static void test_steer_host_mac_to_host(void **s)
 	pkt_finish(&p);
 	expect_from_vm(PA, &p, XDP_PASS, XTAP_VERDICT_TO_HOST);
 	live(PA, &p);
-	expect_silent();
+	fx_expect_silent();
 }
 
 /* Longer than MTU + 14: a GSO frame, which the tc program must redirect, not XDP. */
@@ -253,7 +233,7 @@ static void test_steer_gso_frame_deferred_to_tc(void **s)
 	assert_int_equal(p.len, 1600);
 	expect_deferred(PA, &p, XTAP_VERDICT_TO_PORT, META_REDIRECT, PB->tap.ifindex, 0);
 	live(PA, &p);
-	expect_silent();
+	fx_expect_silent();
 	assert_int_equal(fx_verdicts(PB, XTAP_DIR_TO_VM, XTAP_VERDICT_DELIVER), b_to_vm);
 }
 
@@ -269,7 +249,7 @@ static void test_steer_gso_frame_to_tagged_uplink_deferred_with_vlan(void **s)
 	expect_deferred(PD, &p, XTAP_VERDICT_TO_UPLINK, META_REDIRECT, fx_uplink.ifindex,
 			FX_SEG_VLAN);
 	live(PD, &p);
-	expect_silent();
+	fx_expect_silent();
 }
 
 static void test_steer_gso_broadcast_deferred_as_flood(void **s)
@@ -282,7 +262,7 @@ static void test_steer_gso_broadcast_deferred_as_flood(void **s)
 	pkt_finish(&p);
 	expect_deferred(PA, &p, XTAP_VERDICT_FLOOD, META_FLOOD, 1, 0);
 	live(PA, &p);
-	expect_silent();
+	fx_expect_silent();
 }
 
 static void test_steer_to_vm_acl_applies_to_redirect(void **s)
@@ -297,7 +277,7 @@ static void test_steer_to_vm_acl_applies_to_redirect(void **s)
 	fx_udp4(&p, PA, PB, 53, 32);
 	expect_from_vm(PA, &p, XDP_REDIRECT, XTAP_VERDICT_TO_PORT);
 	live(PA, &p);
-	expect_silent();
+	fx_expect_silent();
 	assert_int_equal(fx_verdicts(PB, XTAP_DIR_TO_VM, XTAP_VERDICT_DROP) - drops, 1);
 	assert_int_equal(fx_drops(PB, XTAP_DIR_TO_VM, XTAP_DROP_ACL) - acl, 1);
 }
@@ -327,7 +307,7 @@ static void test_steer_flood_host_segment_deferred_to_tc(void **s)
 	pkt_finish(&p);
 	expect_deferred(PA, &p, XTAP_VERDICT_FLOOD, META_FLOOD_HOST, 1, 0);
 	live(PA, &p);
-	expect_silent();
+	fx_expect_silent();
 }
 
 XTAP_TEST_LIST(steer,

@@ -63,26 +63,6 @@ static void live(const struct pkt *p)
 	fx_run_xdp_live(XTAP_PROG_FROM_UPLINK_XDP, fx_uplink.ifindex, p);
 }
 
-/* Tap t holds exactly one frame, equal to want. */
-static void expect_frame(struct test_tap *t, const uint8_t *want, size_t len)
-{
-	uint8_t buf[PKT_MAX];
-
-	assert_int_equal(tap_read(t, buf, sizeof(buf), NULL), (int)len);
-	assert_memory_equal(buf, want, len);
-	assert_int_equal(fx_tap_frames(t), 0);
-}
-
-/* No VM tap and not the uplink holds a frame (expected ones were read already). */
-static void expect_silent(void)
-{
-	struct test_tap *all[] = { &PA->tap, &PB->tap, &PC->tap, &PD->tap, &fx_uplink };
-	size_t i;
-
-	for (i = 0; i < sizeof(all) / sizeof(all[0]); i++)
-		assert_int_equal(fx_tap_frames(all[i]), 0);
-}
-
 static void test_uplink_untagged_to_port(void **s)
 {
 	uint64_t delivered = fx_verdicts(PA, XTAP_DIR_TO_VM, XTAP_VERDICT_DELIVER);
@@ -95,8 +75,8 @@ static void test_uplink_untagged_to_port(void **s)
 	assert_int_equal(r.out_len, p.len);
 	assert_memory_equal(r.out, p.data, p.len);
 	live(&p);
-	expect_frame(&PA->tap, p.data, p.len);
-	expect_silent();
+	fx_expect_frame(&PA->tap, p.data, p.len);
+	fx_expect_silent();
 	assert_int_equal(fx_verdicts(PA, XTAP_DIR_TO_VM, XTAP_VERDICT_DELIVER) - delivered, 1);
 }
 
@@ -130,8 +110,8 @@ static void test_uplink_vlan_to_port_untagged(void **s)
 	assert_int_equal(r.out_len, untagged.len);
 	assert_memory_equal(r.out, untagged.data, untagged.len);
 	live(&p);
-	expect_frame(&PD->tap, untagged.data, untagged.len);
-	expect_silent();
+	fx_expect_frame(&PD->tap, untagged.data, untagged.len);
+	fx_expect_silent();
 	assert_int_equal(fx_verdicts(PD, XTAP_DIR_TO_VM, XTAP_VERDICT_DELIVER) - delivered, 1);
 }
 
@@ -146,7 +126,7 @@ static void test_uplink_vlan_to_port_of_other_segment_to_host(void **s)
 	outside_frame(&p, PA->mac, PA->ip4, FX_SEG_VLAN);
 	expect_from_uplink(&p, XDP_PASS, XTAP_UPLINK_TO_HOST, &r);
 	live(&p);
-	expect_silent();
+	fx_expect_silent();
 	assert_int_equal(fx_verdicts(PA, XTAP_DIR_TO_VM, XTAP_VERDICT_DELIVER), delivered);
 }
 
@@ -160,7 +140,7 @@ static void test_uplink_untagged_to_port_of_tagged_segment_to_host(void **s)
 	outside_frame(&p, PD->mac, PD->ip4, 0);
 	expect_from_uplink(&p, XDP_PASS, XTAP_UPLINK_TO_HOST, &r);
 	live(&p);
-	expect_silent();
+	fx_expect_silent();
 	assert_int_equal(fx_verdicts(PD, XTAP_DIR_TO_VM, XTAP_VERDICT_DELIVER), delivered);
 }
 
@@ -173,7 +153,7 @@ static void test_uplink_vlan_without_segment_to_host(void **s)
 	outside_frame(&p, PD->mac, PD->ip4, 200);
 	expect_from_uplink(&p, XDP_PASS, XTAP_UPLINK_TO_HOST, &r);
 	live(&p);
-	expect_silent();
+	fx_expect_silent();
 }
 
 static void test_uplink_unknown_unicast_to_host(void **s)
@@ -185,7 +165,7 @@ static void test_uplink_unknown_unicast_to_host(void **s)
 	outside_frame(&p, fx_unknown_mac, pkt_ip4("10.0.0.99"), 0);
 	expect_from_uplink(&p, XDP_PASS, XTAP_UPLINK_TO_HOST, &r);
 	live(&p);
-	expect_silent();
+	fx_expect_silent();
 }
 
 /* XDP leaves broadcasts to the host; tc ingress clones them to the segment's VMs. */
@@ -199,9 +179,9 @@ static void test_uplink_broadcast_flooded_by_tc(void **s)
 	expect_from_uplink(&p, XDP_PASS, XTAP_UPLINK_FLOOD, &r);
 	fx_run_tc(XTAP_PROG_FROM_UPLINK_TC, fx_uplink.ifindex, &p, &r);
 	assert_int_equal(r.retval, TC_ACT_OK);
-	expect_frame(&PA->tap, p.data, p.len);
-	expect_frame(&PB->tap, p.data, p.len);
-	expect_silent();
+	fx_expect_frame(&PA->tap, p.data, p.len);
+	fx_expect_frame(&PB->tap, p.data, p.len);
+	fx_expect_silent();
 }
 
 static void test_uplink_tc_leaves_unicast_alone(void **s)
@@ -214,7 +194,7 @@ static void test_uplink_tc_leaves_unicast_alone(void **s)
 	fx_run_tc(XTAP_PROG_FROM_UPLINK_TC, fx_uplink.ifindex, &p, &r);
 	assert_int_equal(r.retval, TC_ACT_OK);
 	assert_memory_equal(r.out, p.data, p.len);
-	expect_silent();
+	fx_expect_silent();
 }
 
 /*
@@ -234,9 +214,9 @@ static void test_uplink_tc_test_run_tag_in_payload_seen_as_untagged(void **s)
 	outside_frame(&p, fx_bcast, pkt_ip4("255.255.255.255"), FX_SEG_VLAN);
 	fx_run_tc(XTAP_PROG_FROM_UPLINK_TC, fx_uplink.ifindex, &p, &r);
 	assert_int_equal(r.retval, TC_ACT_OK);
-	expect_frame(&PA->tap, p.data, p.len);
-	expect_frame(&PB->tap, p.data, p.len);
-	expect_silent();
+	fx_expect_frame(&PA->tap, p.data, p.len);
+	fx_expect_frame(&PB->tap, p.data, p.len);
+	fx_expect_silent();
 }
 
 /*
@@ -278,8 +258,8 @@ static void test_uplink_tagged_broadcast_flooded_on_receive_path(void **s)
 	outside_frame(&untagged, fx_bcast, pkt_ip4("255.255.255.255"), 0);
 	expect_from_uplink(&p, XDP_PASS, XTAP_UPLINK_FLOOD, &r);
 	live(&p);
-	expect_frame(&PD->tap, untagged.data, untagged.len);
-	expect_silent();
+	fx_expect_frame(&PD->tap, untagged.data, untagged.len);
+	fx_expect_silent();
 }
 
 static void test_uplink_untagged_broadcast_flooded_on_receive_path(void **s)
@@ -292,9 +272,9 @@ static void test_uplink_untagged_broadcast_flooded_on_receive_path(void **s)
 	outside_frame(&p, fx_bcast, pkt_ip4("255.255.255.255"), 0);
 	expect_from_uplink(&p, XDP_PASS, XTAP_UPLINK_FLOOD, &r);
 	live(&p);
-	expect_frame(&PA->tap, p.data, p.len);
-	expect_frame(&PB->tap, p.data, p.len);
-	expect_silent();
+	fx_expect_frame(&PA->tap, p.data, p.len);
+	fx_expect_frame(&PB->tap, p.data, p.len);
+	fx_expect_silent();
 }
 
 XTAP_TEST_LIST(uplink,
