@@ -84,13 +84,21 @@ static json_object *fallback_fdb(void)
 	return xtapctl_maps_fdb(pin_dir);
 }
 
-static json_object *call(const char *cmd, json_object *args)
+/*
+ * One request, one reply. A port.open reply carries fds (SCM_RIGHTS) with
+ * its first byte: they land in fds[] when the caller expects them.
+ */
+static json_object *call_fds(const char *cmd, json_object *args, int *fds, int *nfds)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	json_object *req = json_object_new_object(), *resp;
+	char buf[65536], cbuf[CMSG_SPACE(sizeof(int) * 2 * XTAP_HANDOFF_MAX_QUEUES)];
+	struct iovec iov = { buf, sizeof(buf) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+			     .msg_controllen = sizeof(cbuf) };
 	struct json_tokener *tok;
+	struct cmsghdr *c;
 	const char *out;
-	char buf[65536];
 	ssize_t n;
 	int fd;
 
@@ -122,12 +130,31 @@ static json_object *call(const char *cmd, json_object *args)
 		exit(EXIT_NOAGENT);
 	}
 	json_object_put(req);
+	if (nfds)
+		*nfds = 0;
+	n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
+	for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+		int i, k, got;
+
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (i = 0; i < k; i++) {
+			memcpy(&got, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+			if (nfds)
+				fds[(*nfds)++] = got;
+			else
+				close(got);
+		}
+	}
 	tok = json_tokener_new();
 	resp = NULL;
-	while (!resp && (n = read(fd, buf, sizeof(buf))) > 0) {
+	while (!resp && n > 0) {
 		resp = json_tokener_parse_ex(tok, buf, n);
 		if (!resp && json_tokener_get_error(tok) != json_tokener_continue)
 			break;
+		if (!resp)
+			n = read(fd, buf, sizeof(buf));
 	}
 	json_tokener_free(tok);
 	close(fd);
@@ -138,19 +165,25 @@ static json_object *call(const char *cmd, json_object *args)
 	return resp;
 }
 
-/* Calls cmd; on refusal prints the agent's message and exits 1. Returns the result (owned by resp). */
-static json_object *call_ok(const char *cmd, json_object *args, json_object **resp)
+/* The result of an accepted request; on refusal prints the agent's message and exits 1. */
+static json_object *result_or_exit(json_object *resp)
 {
 	json_object *ok, *v;
 
-	*resp = call(cmd, args);
-	if (!json_object_object_get_ex(*resp, "ok", &ok) || !json_object_get_boolean(ok)) {
+	if (!json_object_object_get_ex(resp, "ok", &ok) || !json_object_get_boolean(ok)) {
 		fprintf(stderr, "xtapctl: %s\n",
-			json_object_object_get_ex(*resp, "error", &v) ? json_object_get_string(v) :
-									  "the agent refused");
+			json_object_object_get_ex(resp, "error", &v) ? json_object_get_string(v) :
+								       "the agent refused");
 		exit(EXIT_REFUSED);
 	}
-	return json_object_object_get_ex(*resp, "result", &v) ? v : NULL;
+	return json_object_object_get_ex(resp, "result", &v) ? v : NULL;
+}
+
+/* Calls cmd; returns the result (owned by resp) or exits as result_or_exit says. */
+static json_object *call_ok(const char *cmd, json_object *args, json_object **resp)
+{
+	*resp = call_fds(cmd, args, NULL, NULL);
+	return result_or_exit(*resp);
 }
 
 static void print_json(json_object *o)
@@ -214,64 +247,11 @@ static json_object *int_arg(const char *s, const char *what)
 	return json_object_new_int64(v);
 }
 
-/*
- * port.open: the reply carries the queue fds (SCM_RIGHTS). Returns the
- * result; fds[] gets tap fds then vhost fds.
- */
+/* port.open: the tap fds, then the vhost-net fds, arrive in fds[]. */
 static json_object *call_open(json_object *args, int *fds, int *nfds, json_object **resp)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	json_object *req = json_object_new_object(), *ok, *v;
-	char buf[65536], cbuf[CMSG_SPACE(sizeof(int) * 2 * XTAP_HANDOFF_MAX_QUEUES)];
-	struct iovec iov = { buf, sizeof(buf) - 1 };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
-			     .msg_controllen = sizeof(cbuf) };
-	struct cmsghdr *c;
-	const char *out;
-	ssize_t n;
-	int fd;
-
-	json_object_object_add(req, "cmd", json_object_new_string("port.open"));
-	json_object_object_add(req, "args", args);
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", socket_path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
-		fprintf(stderr, "xtapctl: xtapd is not running (no answer on %s: %s); start it with: xtapd\n",
-			socket_path, strerror(errno));
-		exit(EXIT_NOAGENT);
-	}
-	out = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
-	if (write(fd, out, strlen(out)) < 0)
-		exit(EXIT_NOAGENT);
-	json_object_put(req);
-	/* The fds come with the first byte; the reply is one short line. */
-	n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
-	*nfds = 0;
-	for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
-		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-			*nfds = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-			memcpy(fds, CMSG_DATA(c), *nfds * sizeof(int));
-		}
-	while (n > 0 && buf[n - 1] != '\n' && (size_t)n < sizeof(buf) - 1) {
-		ssize_t m = read(fd, buf + n, sizeof(buf) - 1 - n);
-
-		if (m <= 0)
-			break;
-		n += m;
-	}
-	close(fd);
-	buf[n > 0 ? n : 0] = 0;
-	*resp = json_tokener_parse(buf);
-	if (!*resp) {
-		fprintf(stderr, "xtapctl: xtapd closed the connection without an answer\n");
-		exit(EXIT_NOAGENT);
-	}
-	if (!json_object_object_get_ex(*resp, "ok", &ok) || !json_object_get_boolean(ok)) {
-		fprintf(stderr, "xtapctl: %s\n", json_object_object_get_ex(*resp, "error", &v) ?
-			json_object_get_string(v) : "the agent refused");
-		exit(EXIT_REFUSED);
-	}
-	return json_object_object_get_ex(*resp, "result", &v) ? v : NULL;
+	*resp = call_fds("port.open", args, fds, nfds);
+	return result_or_exit(*resp);
 }
 
 /* Replaces %{fds}, %{vhostfds} and %{fd} in arg with the handed-over fd numbers. */
