@@ -149,7 +149,7 @@ static int persistent_tap(const char *name)
  * Cost as the host fills up: the same frame from port A with 2, 64 and 4096
  * ports configured, with the baseline policy and with 256 ACL rules on A.
  */
-static void scale(const struct pkt *frame, double ns_bare)
+static void scale(const struct pkt *frame)
 {
 	static const int targets[] = { 2, 64, XTAP_MAX_PORTS };
 	int fd_from = xtap_prog_fd(&dp, XTAP_PROG_FROM_VM_XDP), n = 2, t, last_seg = 0;
@@ -200,7 +200,6 @@ static void scale(const struct pkt *frame, double ns_bare)
 			base1 = ns;
 		printf("%-10d %14.1f %14.1f %14.2f\n", targets[t], ns, ns_rules, ns / base1);
 	}
-	(void)ns_bare;
 	printf("headline scale-4096 cost/cost1=%.2f\n", ns / base1);
 	free(s);
 }
@@ -266,7 +265,6 @@ int main(void)
 	printf("%-52s %8.1f %10.2f\n", "from VM: + address lookup, drop (bad IPv4 source)", ns, ns / ns_bare);
 	ns = run_ns(fd_from, tap_a.ifindex, &udp64, 0);
 	printf("%-52s %8.1f %10.2f\n", "from VM: anti-spoof + steer, 64 B", ns, ns / ns_bare);
-	double ns_policy_ref = ns;
 	ns = run_ns(fd_from, tap_a.ifindex, &udp1514, 0);
 	printf("%-52s %8.1f %10.2f\n", "from VM: anti-spoof + steer, 1514 B", ns, ns / ns_bare);
 
@@ -289,8 +287,7 @@ int main(void)
 	       ns / ns_bare);
 	ns = run_ns(fd_to_tc, tap_b.ifindex, &udp64, 1);
 	printf("%-52s %8.1f %10.2f\n", "to VM (tc egress): baseline policy, 64 B", ns, ns / ns_bare);
-	(void)ns_policy_ref;
-	scale(&udp64, ns_bare);
+	scale(&udp64);
 	printf("headline prog-cost xtap/bare=%.2f\n", ns_full / ns_bare);
 
 	bare_bpf__destroy(bare);
