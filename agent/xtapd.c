@@ -53,7 +53,7 @@ static void usage(FILE *f)
 /* Settings from the config file; command-line options win. Unknown keys are errors. */
 static int read_config(struct options *o, int explicit_config, json_object **bootstrap)
 {
-	json_object *cfg, *v;
+	json_object *cfg;
 
 	*bootstrap = NULL;
 	if (access(o->config, F_OK)) {
@@ -80,8 +80,7 @@ static int read_config(struct options *o, int explicit_config, json_object **boo
 			if (json_object_get_boolean(val))
 				xtap_log_level = XTAP_LOG_DEBUG;
 		} else if (!strcmp(key, "bootstrap") && json_object_is_type(val, json_type_object)) {
-			v = val;
-			*bootstrap = json_object_get(v);
+			*bootstrap = json_object_get(val);
 		} else {
 			xtap_log(XTAP_LOG_ERR, "config file %s: unknown or mistyped key \"%s\"", o->config, key);
 			json_object_put(cfg);
