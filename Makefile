@@ -19,7 +19,7 @@ SKELS     := $(patsubst %,$(BUILD)/skel/%.skel.h,$(BPF_PROGS))
 BPF_HDRS  := $(wildcard bpf/*.h) include/xtap_abi.h vmlinux.h
 
 AGENT_LIB_SRCS := agent/err.c agent/datapath.c agent/policy.c agent/attach.c agent/netdev.c agent/model.c \
-                  agent/state_file.c agent/api.c
+                  agent/state_file.c agent/vhost_proc.c agent/api.c
 AGENT_LIB_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(AGENT_LIB_SRCS))
 
 TEST_LIB_SRCS  := tests/lib/pktbuild.c tests/lib/sandbox.c

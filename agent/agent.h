@@ -8,6 +8,7 @@
 
 #include "datapath.h"
 #include "model.h"
+#include "vhost_proc.h"
 
 #define XTAP_DEFAULT_SOCKET "/run/xtap/xtapd.sock"
 #define XTAP_DEFAULT_STATE  "/var/lib/xtap/state.json"
@@ -16,6 +17,7 @@
 struct xtap_agent {
 	struct xtap_datapath dp;
 	struct xtap_model model;
+	struct xtap_vhost_procs vhost;  /* the ports' vhost-user servers */
 	char state_path[PATH_MAX];
 	int stop;            /* set by teardown: the agent exits after replying */
 };

@@ -51,7 +51,7 @@ static void host_mac_entry(struct xtap_agent *a, const struct xtap_port_conf *p,
 		xtap_fdb_host_write(&a->dp, p->spec.segment_id, l.mac, add, &err);
 }
 
-/* Writes the port's policy and attaches the programs to its tap (ifindex set). */
+/* Writes the port's policy, attaches the programs to its tap (ifindex set), runs its vhost-user server. */
 static int port_realize(struct xtap_agent *a, struct xtap_port_conf *p, struct xtap_err *err)
 {
 	struct xtap_attach_state st;
@@ -62,6 +62,14 @@ static int port_realize(struct xtap_agent *a, struct xtap_port_conf *p, struct x
 		return ret;
 	host_mac_entry(a, p, 1);
 	ret = xtap_attach(&a->dp, p->spec.ifindex, p->name, XTAP_ROLE_VM, &st, err);
+	if (!ret) {
+		ret = xtap_vhost_proc_ensure(&a->vhost, p, err);
+		if (ret) {
+			struct xtap_err ignore;
+
+			xtap_detach(&a->dp, p->spec.ifindex, XTAP_ROLE_VM, &ignore);
+		}
+	}
 	if (ret) {
 		struct xtap_err ignore;
 
@@ -78,6 +86,7 @@ static void port_unrealize(struct xtap_agent *a, struct xtap_port_conf *p)
 {
 	struct xtap_err err = {};
 
+	xtap_vhost_proc_stop(&a->vhost, p->name);
 	if (!p->spec.ifindex)
 		return;
 	xtap_detach(&a->dp, p->spec.ifindex, XTAP_ROLE_VM, &err);
@@ -311,7 +320,7 @@ static int cmd_port_del(struct xtap_agent *a, json_object *args, json_object **r
 
 static json_object *port_status_json(struct xtap_agent *a, const struct xtap_port_conf *p)
 {
-	json_object *o = json_object_new_object();
+	json_object *o = json_object_new_object(), *vhost, *v;
 	struct xtap_attach_state st;
 	struct xtap_link l;
 	struct xtap_err err = {};
@@ -329,7 +338,14 @@ static json_object *port_status_json(struct xtap_agent *a, const struct xtap_por
 	json_object_object_add(o, "carrier", json_object_new_boolean(l.running));
 	json_object_object_add(o, "xdp", json_object_new_string(st.xdp));
 	json_object_object_add(o, "tc", json_object_new_string(st.tc));
-	json_object_object_add(o, "data_plane", json_object_new_string("tap"));
+	vhost = xtap_vhost_proc_status(&a->vhost, p->name);
+	/* Frames move through vhost-user's plane while a frontend is connected, else through whoever holds the tap. */
+	json_object_object_add(o, "data_plane", json_object_new_string(
+		vhost && json_object_object_get_ex(vhost, "frontend", &v) &&
+		!strcmp(json_object_get_string(v), "connected") &&
+		json_object_object_get_ex(vhost, "data_plane", &v) ? json_object_get_string(v) : "tap"));
+	if (vhost)
+		json_object_object_add(o, "vhost_user", vhost);
 	return o;
 }
 
@@ -802,6 +818,7 @@ static int cmd_teardown(struct xtap_agent *a, struct xtap_err *err)
 			xtap_detach(&a->dp, l.ifindex, XTAP_ROLE_UPLINK, err);
 	}
 	xtap_model_free(&a->model);
+	rmdir(a->vhost.dir);
 	xtap_datapath_unpin(a->dp.pin_dir);
 	snprintf(path, sizeof(path), "%s/links", a->dp.pin_dir);
 	rmdir(path);
@@ -809,7 +826,7 @@ static int cmd_teardown(struct xtap_agent *a, struct xtap_err *err)
 	unlink(a->state_path);
 	err->msg[0] = 0;
 	a->stop = 1;
-	xtap_log(XTAP_LOG_INFO, "teardown: removed every port, segment, attachment and pinned map");
+	xtap_log(XTAP_LOG_INFO, "teardown: removed every port (and its vhost-user server), segment, attachment and pinned map");
 	return 0;
 }
 
@@ -953,6 +970,7 @@ int xtap_agent_reconcile(struct xtap_agent *a)
 		}
 	}
 	drop_stale_ports(a);
+	xtap_vhost_procs_stop_others(&a->vhost, &a->model);
 	if (xtap_state_save(a->state_path, &a->model, &err))
 		xtap_log(XTAP_LOG_WARN, "%s", err.msg);
 	return failures ? -EAGAIN : 0;

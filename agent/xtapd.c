@@ -315,6 +315,7 @@ int main(int argc, char **argv)
 	if (!o.pin_dir[0])
 		snprintf(o.pin_dir, sizeof(o.pin_dir), "%s", XTAP_DEFAULT_PIN_DIR);
 	snprintf(a->state_path, sizeof(a->state_path), "%s", o.state);
+	xtap_vhost_procs_init(&a->vhost, o.socket);
 	libbpf_set_print(quiet_libbpf);
 	libxdp_set_print(quiet_libxdp);
 

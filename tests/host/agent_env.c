@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <glob.h>
 #include <linux/bpf.h>
 #include <linux/if_link.h>
 #include <linux/if_packet.h>
@@ -108,9 +109,47 @@ int env_setup(void)
 	return env_agent_start() > 0 ? 0 : -1;
 }
 
+/*
+ * xtapd's per-port xtap-vhost processes outlive it on purpose (they belong
+ * to init): the test kills the ones its agent started, found by their status
+ * files, whose pid must still be an xtap-vhost.
+ */
+void env_vhost_kill_all(void)
+{
+	char cmdline[64];
+	glob_t g;
+	size_t i;
+
+	if (glob(ENV_VHOST_DIR "/*.json", 0, NULL, &g))
+		return;
+	for (i = 0; i < g.gl_pathc; i++) {
+		FILE *f = fopen(g.gl_pathv[i], "r");
+		char buf[4096], path[64], *p;
+		size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+		int pid, fd;
+
+		if (f)
+			fclose(f);
+		buf[n] = 0;
+		p = strstr(buf, "\"pid\"");
+		if (!p || sscanf(p, "\"pid\" : %d", &pid) != 1 || pid <= 1)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
+		fd = open(path, O_RDONLY);
+		n = fd >= 0 ? (size_t)read(fd, cmdline, sizeof(cmdline) - 1) : 0;
+		if (fd >= 0)
+			close(fd);
+		cmdline[n < sizeof(cmdline) ? n : 0] = 0;
+		if (strstr(cmdline, "xtap-vhost"))
+			kill(pid, SIGKILL);
+	}
+	globfree(&g);
+}
+
 void env_teardown(void)
 {
 	env_agent_kill();
+	env_vhost_kill_all();
 	if (out_fd >= 0)
 		close(out_fd);
 }

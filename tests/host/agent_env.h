@@ -16,10 +16,14 @@
 #define ENV_STATE "/run/xtap-test/state.json"
 #define ENV_LOG   "/run/xtap-test/xtapd.log"
 #define ENV_PINS  "/sys/fs/bpf/xtap"
+/* xtapd's vhost-user sockets and xtap-vhost status files: PORT.sock, PORT.json. */
+#define ENV_VHOST_DIR "/run/xtap-test/vhost"
 
 /* Sets up the sandbox, the uplink veth pair and starts xtapd. */
 int env_setup(void);
 void env_teardown(void);
+/* SIGKILLs the xtap-vhost processes xtapd started (they outlive xtapd by design). */
+void env_vhost_kill_all(void);
 /* (Re)creates the veth pair uplink0 <-> out0 and the packet socket on out0. */
 int env_uplink_create(void);
 

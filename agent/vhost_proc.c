@@ -1,0 +1,229 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Starting, finding and stopping the per-port xtap-vhost processes. */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "vhost_proc.h"
+
+#define START_TIMEOUT_MS 3000
+#define STOP_TIMEOUT_MS  1000
+
+static void port_path(const struct xtap_vhost_procs *v, const char *port, const char *ext,
+		      char *out, size_t len)
+{
+	snprintf(out, len, "%s/%s.%s", v->dir, port, ext);
+}
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+void xtap_vhost_procs_init(struct xtap_vhost_procs *v, const char *control_socket)
+{
+	char buf[PATH_MAX];
+	ssize_t n;
+
+	snprintf(buf, sizeof(buf), "%s", control_socket);
+	v->exe[0] = 0;
+	if (snprintf(v->dir, sizeof(v->dir), "%s/vhost", dirname(buf)) >= (int)sizeof(v->dir)) {
+		xtap_log(XTAP_LOG_WARN, "the control socket's directory is too long for vhost-user sockets "
+			 "(< %zu bytes): ports get no vhost-user socket", sizeof(v->dir) - 6);
+		return;
+	}
+	n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+	if (n > 0) {
+		buf[n] = 0;
+		snprintf(v->exe, sizeof(v->exe), "%s/xtap-vhost", dirname(buf));
+	}
+	if (!v->exe[0] || access(v->exe, X_OK)) {
+		xtap_log(XTAP_LOG_WARN, "no xtap-vhost next to xtapd (%s): ports get no vhost-user socket "
+			 "(install it with xtapd: make install)", v->exe);
+		v->exe[0] = 0;
+	}
+}
+
+/*
+ * The pid serving the port, or 0. A pid alone may have been reused: the
+ * process must be an xtap-vhost for this very port (a zombie has no cmdline).
+ */
+static pid_t running_pid(const struct xtap_vhost_procs *v, const char *port)
+{
+	char path[PATH_MAX], cmd[4096];
+	json_object *st, *o;
+	size_t n, i;
+	pid_t pid = 0;
+	int fd, found = 0;
+
+	port_path(v, port, "json", path, sizeof(path));
+	st = json_object_from_file(path);
+	if (st && json_object_object_get_ex(st, "pid", &o))
+		pid = json_object_get_int(o);
+	json_object_put(st);
+	if (pid <= 0)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, cmd, sizeof(cmd) - 1);
+	close(fd);
+	if ((ssize_t)n <= 0)
+		return 0;
+	cmd[n] = 0;
+	/* argv0 ends in xtap-vhost, and some argument pair is "--port" PORT. */
+	if (!strstr(cmd, "xtap-vhost"))
+		return 0;
+	for (i = 0; i < n; i += strlen(cmd + i) + 1)
+		if (!strcmp(cmd + i, "--port") && i + 7 < n && !strcmp(cmd + i + 7, port))
+			found = 1;
+	return found ? pid : 0;
+}
+
+static void spawn(const struct xtap_vhost_procs *v, const struct xtap_port_conf *p)
+{
+	char sock[PATH_MAX], status[PATH_MAX], queues[16], owner[48];
+	const char *argv[16];
+	int argc = 0, devnull;
+	pid_t child = fork();
+
+	if (child < 0)
+		return;
+	if (child > 0) {
+		waitpid(child, NULL, 0);
+		return;
+	}
+	/* The middle child exits at once: the grandchild belongs to init, not to xtapd. */
+	if (fork() != 0)
+		_exit(0);
+	setsid();
+	devnull = open("/dev/null", O_RDONLY);
+	if (devnull >= 0)
+		dup2(devnull, 0);
+	close_range(3, ~0U, 0);
+	port_path(v, p->name, "sock", sock, sizeof(sock));
+	port_path(v, p->name, "json", status, sizeof(status));
+	snprintf(queues, sizeof(queues), "%u", p->queues);
+	argv[argc++] = v->exe;
+	argv[argc++] = "--port";
+	argv[argc++] = p->name;
+	argv[argc++] = "--socket";
+	argv[argc++] = sock;
+	argv[argc++] = "--status";
+	argv[argc++] = status;
+	argv[argc++] = "--queues";
+	argv[argc++] = queues;
+	if (p->queues > 1)
+		argv[argc++] = "--multi-queue";
+	if (p->owner_uid >= 0 || p->owner_gid >= 0) {
+		snprintf(owner, sizeof(owner), "%ld:%ld", p->owner_uid, p->owner_gid);
+		argv[argc++] = "--owner";
+		argv[argc++] = owner;
+	}
+	if (xtap_log_level >= XTAP_LOG_DEBUG)
+		argv[argc++] = "-v";
+	argv[argc] = NULL;
+	execv(v->exe, (char *const *)argv);
+	_exit(127);
+}
+
+int xtap_vhost_proc_ensure(const struct xtap_vhost_procs *v, const struct xtap_port_conf *p,
+			   struct xtap_err *err)
+{
+	char sock[PATH_MAX], status[PATH_MAX];
+	struct stat st;
+	int waited;
+
+	if (!v->exe[0] || running_pid(v, p->name))
+		return 0;
+	if (mkdir(v->dir, 0755) && errno != EEXIST)
+		return xtap_fail(err, -errno, "creating %s: %s", v->dir, strerror(errno));
+	port_path(v, p->name, "sock", sock, sizeof(sock));
+	port_path(v, p->name, "json", status, sizeof(status));
+	unlink(status);
+	spawn(v, p);
+	for (waited = 0; waited < START_TIMEOUT_MS; waited += 5) {
+		if (running_pid(v, p->name) && !stat(sock, &st) && S_ISSOCK(st.st_mode))
+			return 0;
+		sleep_ms(5);
+	}
+	return xtap_fail(err, -EIO, "port %s: xtap-vhost did not start serving %s (its log lines above say why)",
+			 p->name, sock);
+}
+
+void xtap_vhost_proc_stop(const struct xtap_vhost_procs *v, const char *port)
+{
+	char path[PATH_MAX];
+	pid_t pid;
+	int waited;
+
+	if (!v->exe[0])
+		return;
+	pid = running_pid(v, port);
+	if (pid) {
+		kill(pid, SIGTERM);
+		for (waited = 0; waited < STOP_TIMEOUT_MS && running_pid(v, port) == pid; waited += 5)
+			sleep_ms(5);
+		if (running_pid(v, port) == pid) {
+			xtap_log(XTAP_LOG_WARN, "port %s: xtap-vhost %d ignored SIGTERM; killing it", port, pid);
+			kill(pid, SIGKILL);
+		}
+	}
+	port_path(v, port, "sock", path, sizeof(path));
+	unlink(path);
+	port_path(v, port, "json", path, sizeof(path));
+	unlink(path);
+}
+
+void xtap_vhost_procs_stop_others(const struct xtap_vhost_procs *v, const struct xtap_model *m)
+{
+	struct dirent *de;
+	DIR *d;
+
+	if (!v->exe[0] || !(d = opendir(v->dir)))
+		return;
+	while ((de = readdir(d))) {
+		char port[NAME_MAX + 1];
+		size_t len = strlen(de->d_name);
+
+		if (len < 6 || len - 5 >= sizeof(port) || strcmp(de->d_name + len - 5, ".json"))
+			continue;
+		memcpy(port, de->d_name, len - 5);
+		port[len - 5] = 0;
+		if (!xtap_model_port(m, port)) {
+			xtap_log(XTAP_LOG_INFO, "stopping xtap-vhost of port %s, which is gone", port);
+			xtap_vhost_proc_stop(v, port);
+		}
+	}
+	closedir(d);
+}
+
+json_object *xtap_vhost_proc_status(const struct xtap_vhost_procs *v, const char *port)
+{
+	char path[PATH_MAX];
+	json_object *st;
+
+	if (!v->exe[0])
+		return NULL;
+	port_path(v, port, "json", path, sizeof(path));
+	st = running_pid(v, port) ? json_object_from_file(path) : NULL;
+	if (!st) {
+		st = json_object_new_object();
+		json_object_object_add(st, "state", json_object_new_string("not running"));
+	}
+	return st;
+}
