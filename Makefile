@@ -29,7 +29,8 @@ PKTBUILD_TEST  := $(BUILD)/tests/pktbuild_selftest
 HOST_TESTS     := $(BUILD)/tests/test_netdev $(BUILD)/tests/test_agent
 
 .PHONY: all deps vmlinux demo install test test-packet test-host test-guest bench clean help
-all: $(SKELS) $(AGENT_LIB_OBJS) $(BUILD)/xtapd $(BUILD)/xtapctl $(BUILD)/xtap-vmsim $(PACKET_TESTS) $(PKTBUILD_TEST) $(HOST_TESTS) $(BUILD)/bench/prog_cost $(BUILD)/bench/control_plane $(BUILD)/bench/throughput
+all: $(SKELS) $(AGENT_LIB_OBJS) $(BUILD)/xtapd $(BUILD)/xtapctl $(BUILD)/xtap-vmsim $(PACKET_TESTS) $(PKTBUILD_TEST) $(HOST_TESTS) $(BUILD)/bench/prog_cost $(BUILD)/bench/control_plane $(BUILD)/bench/throughput \
+	$(BUILD)/xtap-vhost $(BUILD)/tests/test_userspace_plane
 
 help:
 	@echo "make            build BPF programs, skeletons, agent library, tests"
@@ -70,6 +71,13 @@ $(BUILD)/xtapctl: tools/xtapctl.c tools/xtapctl_maps.c tools/xtapctl_maps.h $(BU
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Itools -o $@ tools/xtapctl.c tools/xtapctl_maps.c $(BUILD)/agent/model.o \
 		$(BUILD)/agent/err.o -lbpf -ljson-c
+
+# One vhost-user server per port (agent/vhost_dev.h); no libbpf: it never touches the BPF side.
+VHOST_SRCS := agent/xtap_vhost.c agent/vhost_user.c agent/vhost_mem.c agent/vhost_net.c \
+              agent/vhost_userspace.c agent/netdev.c agent/err.c
+$(BUILD)/xtap-vhost: $(VHOST_SRCS) $(wildcard agent/*.h) include/xtap_abi.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $(VHOST_SRCS) -ljson-c -lmnl
 
 $(BUILD)/xtap-vmsim: tools/vmsim.c tests/lib/pktbuild.c tests/lib/pktbuild.h
 	@mkdir -p $(@D)
@@ -138,6 +146,13 @@ $(BUILD)/tests/test_agent: tests/host/test_agent.c tests/host/agent_env.c tests/
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Itests/lib -Itests/host -o $@ tests/host/test_agent.c tests/host/agent_env.c \
 		$(TEST_LIB_OBJS) -lbpf -ljson-c -lcmocka -lpthread
+
+# The userspace vhost data plane alone: the test is the guest driver, a socketpair the tap.
+$(BUILD)/tests/test_userspace_plane: tests/vhost/test_userspace_plane.c agent/vhost_userspace.c \
+		agent/vhost_mem.c agent/err.c $(wildcard agent/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ tests/vhost/test_userspace_plane.c agent/vhost_userspace.c \
+		agent/vhost_mem.c agent/err.c -lcmocka
 
 test-packet: deps
 	$(MAKE) $(PACKET_TESTS) $(PKTBUILD_TEST)

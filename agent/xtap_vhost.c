@@ -1,0 +1,362 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * xtap-vhost: serves vhost-user for one port (see vhost_dev.h). xtapd
+ * starts one per port and finds it again through the status file; the
+ * process owns its vhost-net instances, so the VM's data plane keeps
+ * running while xtapd restarts.
+ *
+ *   xtap-vhost --port NAME --socket PATH --status FILE [--queues N] [--multi-queue]
+ *              [--owner UID:GID] [--data-plane auto|vhost-net|userspace] [-v]
+ */
+#define _GNU_SOURCE             /* accept4 */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "vhost_user.h"
+
+/* Fds the userspace plane may add to the poll set (kick and tap per ring, with room). */
+#define PLANE_POLL_MAX (4 * XTAP_VHOST_MAX_RINGS)
+
+struct opts {
+	const char *port;
+	const char *socket;
+	const char *status;
+	unsigned int queues;
+	bool multi_queue;
+	long uid, gid;           /* -1 = no --owner */
+	const char *data_plane;
+	bool verbose;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: xtap-vhost --port NAME --socket PATH --status FILE [--queues N] [--multi-queue]\n"
+		   "                  [--owner UID:GID] [--data-plane auto|vhost-net|userspace] [-v]\n");
+}
+
+static int parse_id(const char *s, long *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || v < 0 || v >= (long)UINT32_MAX)
+		return -1;
+	*out = v;
+	return (int)(end - s);
+}
+
+/* Fills o, or exits with a line saying which option is wrong. */
+static void parse_opts(int argc, char **argv, struct opts *o)
+{
+	static const struct option lo[] = {
+		{ "port", required_argument, NULL, 'p' },
+		{ "socket", required_argument, NULL, 's' },
+		{ "status", required_argument, NULL, 'S' },
+		{ "queues", required_argument, NULL, 'q' },
+		{ "multi-queue", no_argument, NULL, 'm' },
+		{ "owner", required_argument, NULL, 'o' },
+		{ "data-plane", required_argument, NULL, 'd' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct sockaddr_un sun;
+	char *end;
+	long q;
+	int c, n, m = -1;
+
+	*o = (struct opts){ .queues = 1, .uid = -1, .gid = -1, .data_plane = "auto" };
+	while ((c = getopt_long(argc, argv, "vh", lo, NULL)) != -1) {
+		switch (c) {
+		case 'p': o->port = optarg; break;
+		case 's': o->socket = optarg; break;
+		case 'S': o->status = optarg; break;
+		case 'm': o->multi_queue = true; break;
+		case 'd': o->data_plane = optarg; break;
+		case 'v': o->verbose = true; break;
+		case 'h': usage(stdout); exit(0);
+		case 'q':
+			errno = 0;
+			q = strtol(optarg, &end, 10);
+			if (errno || *end || q < 1 || q > 256) {
+				fprintf(stderr, "xtap-vhost: --queues %s: use 1 to 256\n", optarg);
+				exit(2);
+			}
+			o->queues = (unsigned int)q;
+			break;
+		case 'o':
+			n = parse_id(optarg, &o->uid);
+			if (n >= 0 && optarg[n] == ':')
+				m = parse_id(optarg + n + 1, &o->gid);
+			if (n < 0 || optarg[n] != ':' || m < 0 || optarg[n + 1 + m]) {
+				fprintf(stderr, "xtap-vhost: --owner %s: use UID:GID (numbers)\n", optarg);
+				exit(2);
+			}
+			break;
+		default:
+			usage(stderr);
+			exit(2);
+		}
+	}
+	if (optind < argc || !o->port || !o->socket || !o->status) {
+		usage(stderr);
+		exit(2);
+	}
+	if (!*o->port || strlen(o->port) >= IFNAMSIZ) {
+		fprintf(stderr, "xtap-vhost: --port '%s': a tap name of 1 to %d characters\n", o->port, IFNAMSIZ - 1);
+		exit(2);
+	}
+	/* Room for the ".tmp" it is bound under first. */
+	if (strlen(o->socket) + 4 >= sizeof(sun.sun_path)) {
+		fprintf(stderr, "xtap-vhost: --socket %s: longer than a unix socket path may be (%zu)\n",
+			o->socket, sizeof(sun.sun_path) - 5);
+		exit(2);
+	}
+	if (o->queues > 1 && !o->multi_queue) {
+		fprintf(stderr, "xtap-vhost: --queues %u needs --multi-queue (a single-queue tap has one queue)\n",
+			o->queues);
+		exit(2);
+	}
+	if (strcmp(o->data_plane, "auto") && strcmp(o->data_plane, "vhost-net") &&
+	    strcmp(o->data_plane, "userspace")) {
+		fprintf(stderr, "xtap-vhost: --data-plane %s: use auto, vhost-net or userspace\n", o->data_plane);
+		exit(2);
+	}
+}
+
+static const struct xtap_vhost_plane *pick_plane(const char *want)
+{
+	const struct xtap_vhost_plane *k = &xtap_vhost_plane_kernel, *u = &xtap_vhost_plane_userspace;
+	struct xtap_err err = { "" };
+
+	if (strcmp(want, "userspace")) {
+		if (!k->probe(&err))
+			return k;
+		if (!strcmp(want, "vhost-net")) {
+			xtap_vhost_log("--data-plane vhost-net: %s", err.msg);
+			return NULL;
+		}
+		xtap_vhost_log("vhost-net unavailable, using the userspace data plane: %s", err.msg);
+	}
+	if (!u->probe(&err))
+		return u;
+	xtap_vhost_log("userspace data plane: %s", err.msg);
+	return NULL;
+}
+
+/*
+ * The listening socket. It is bound under a temporary name and renamed into
+ * place once it listens: whoever sees PATH (xtapd waits for it) can connect.
+ * A stale socket file is replaced, a live one is not taken over.
+ */
+static int listen_on(const struct opts *o)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX }, tmp = { .sun_family = AF_UNIX };
+	struct stat st;
+	mode_t old;
+	int fd, probe;
+
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", o->socket);
+	snprintf(tmp.sun_path, sizeof(tmp.sun_path), "%s.tmp", o->socket);
+	if (!lstat(o->socket, &st)) {
+		if (!S_ISSOCK(st.st_mode)) {
+			xtap_vhost_log("%s exists and is not a socket (remove it or pick another --socket)", o->socket);
+			return -1;
+		}
+		probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (probe >= 0 && !connect(probe, (struct sockaddr *)&sun, sizeof(sun))) {
+			close(probe);
+			xtap_vhost_log("%s is served by another process (stop it first)", o->socket);
+			return -1;
+		}
+		if (probe >= 0)
+			close(probe);
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		xtap_vhost_log("socket: %s", strerror(errno));
+		return -1;
+	}
+	unlink(tmp.sun_path);
+	/* Created 0600 from the start: no window where others may connect. */
+	old = umask(0177);
+	if (bind(fd, (struct sockaddr *)&tmp, sizeof(tmp))) {
+		umask(old);
+		xtap_vhost_log("binding %s failed: %s (does its directory exist?)", tmp.sun_path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	umask(old);
+	if (o->uid != -1 && (chown(tmp.sun_path, (uid_t)o->uid, (gid_t)o->gid) || chmod(tmp.sun_path, 0660))) {
+		xtap_vhost_log("giving %s to %ld:%ld failed: %s", o->socket, o->uid, o->gid, strerror(errno));
+		goto err;
+	}
+	if (listen(fd, 4)) {
+		xtap_vhost_log("listen on %s failed: %s", tmp.sun_path, strerror(errno));
+		goto err;
+	}
+	if (rename(tmp.sun_path, o->socket)) {
+		xtap_vhost_log("renaming %s to %s failed: %s", tmp.sun_path, o->socket, strerror(errno));
+		goto err;
+	}
+	return fd;
+err:
+	close(fd);
+	unlink(tmp.sun_path);
+	return -1;
+}
+
+struct status {
+	const struct opts *o;
+	char *last;              /* what the file holds now */
+};
+
+/* Rewrites the status file (tmp + rename) when its content changed. */
+static void status_update(struct status *st, const struct xtap_vhost_server *s)
+{
+	json_object *j = json_object_new_object();
+	char tmp[4096], feat[24];
+	const char *text;
+	size_t len;
+	int fd;
+
+	snprintf(feat, sizeof(feat), "0x%llx", (unsigned long long)s->dev.features);
+	json_object_object_add(j, "port", json_object_new_string(st->o->port));
+	json_object_object_add(j, "pid", json_object_new_int(getpid()));
+	json_object_object_add(j, "socket", json_object_new_string(st->o->socket));
+	json_object_object_add(j, "data_plane", json_object_new_string(s->dev.plane->name));
+	json_object_object_add(j, "frontend", json_object_new_string(s->conn >= 0 ? "connected" : "waiting"));
+	json_object_object_add(j, "queue_pairs", json_object_new_int((int)s->dev.n_pairs));
+	json_object_object_add(j, "rings_running",
+			       json_object_new_int((int)xtap_vhost_server_rings_running(s)));
+	json_object_object_add(j, "features", json_object_new_string(feat));
+	json_object_object_add(j, "connections", json_object_new_int64((int64_t)s->connections));
+	json_object_object_add(j, "rejected_messages", json_object_new_int64((int64_t)s->rejected));
+	if (s->last_error[0])
+		json_object_object_add(j, "last_error", json_object_new_string(s->last_error));
+	text = json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN);
+	if (st->last && !strcmp(st->last, text))
+		goto out;
+	snprintf(tmp, sizeof(tmp), "%s.tmp", st->o->status);
+	len = strlen(text);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0 || write(fd, text, len) != (ssize_t)len || write(fd, "\n", 1) != 1 ||
+	    close(fd) || rename(tmp, st->o->status)) {
+		xtap_vhost_log("writing the status file %s failed: %s", st->o->status, strerror(errno));
+		if (fd >= 0)
+			unlink(tmp);
+		goto out;
+	}
+	free(st->last);
+	st->last = strdup(text);
+out:
+	json_object_put(j);
+}
+
+static void accept_frontend(struct xtap_vhost_server *s, int lfd)
+{
+	int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+
+	if (fd < 0) {
+		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+			xtap_vhost_log("accept: %s", strerror(errno));
+		return;
+	}
+	if (s->conn >= 0) {
+		xtap_vhost_log("a second frontend connected while one is attached: refused (one VMM per port)");
+		close(fd);
+		return;
+	}
+	xtap_vhost_server_attach(s, fd);
+}
+
+int main(int argc, char **argv)
+{
+	static struct xtap_vhost_server s;  /* large: not on the stack */
+	struct pollfd pfd[3 + PLANE_POLL_MAX];
+	const struct xtap_vhost_plane *plane;
+	struct signalfd_siginfo si;
+	struct status st = { 0 };
+	struct opts o;
+	int lfd, sfd, n, np, plane_at, ret = 0;
+	sigset_t mask;
+
+	parse_opts(argc, argv, &o);
+	st.o = &o;
+	xtap_vhost_log_init(o.port, o.verbose);
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sfd < 0) {
+		xtap_vhost_log("signalfd: %s", strerror(errno));
+		return 1;
+	}
+	plane = pick_plane(o.data_plane);
+	if (!plane)
+		return 1;
+	xtap_vhost_server_init(&s, o.port, o.queues < XTAP_VHOST_MAX_PAIRS ? o.queues : XTAP_VHOST_MAX_PAIRS,
+			       o.multi_queue, plane);
+	lfd = listen_on(&o);
+	if (lfd < 0)
+		return 1;
+	xtap_vhost_log("serving %s with the %s data plane, %u queue pair(s), features 0x%llx",
+		       o.socket, plane->name, s.dev.n_pairs,
+		       (unsigned long long)xtap_vhost_server_offered(&s));
+	status_update(&st, &s);
+
+	for (;;) {
+		pfd[0] = (struct pollfd){ .fd = sfd, .events = POLLIN };
+		pfd[1] = (struct pollfd){ .fd = lfd, .events = POLLIN };
+		pfd[2] = (struct pollfd){ .fd = s.conn, .events = POLLIN };  /* -1 is ignored */
+		plane_at = 3;
+		np = 0;
+		if (s.owned && plane->poll_fds)
+			np = plane->poll_fds(&s.dev, pfd + plane_at, PLANE_POLL_MAX);
+		if (np < 0)
+			np = 0;
+		n = poll(pfd, (nfds_t)(plane_at + np), -1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			xtap_vhost_log("poll: %s", strerror(errno));
+			ret = 1;
+			break;
+		}
+		if (pfd[0].revents && read(sfd, &si, sizeof(si)) == sizeof(si)) {
+			xtap_vhost_log("signal %u: stopping", si.ssi_signo);
+			break;
+		}
+		/* The plane first: its fds belong to the state the connection may change next. */
+		if (np && s.owned && plane->poll_events)
+			plane->poll_events(&s.dev, pfd + plane_at, np);
+		if (pfd[2].revents && s.conn >= 0)
+			xtap_vhost_server_input(&s);
+		if (pfd[1].revents)
+			accept_frontend(&s, lfd);
+		status_update(&st, &s);
+	}
+	xtap_vhost_server_disconnect(&s, "xtap-vhost is stopping");
+	close(lfd);
+	unlink(o.socket);
+	unlink(o.status);
+	free(st.last);
+	return ret;
+}
