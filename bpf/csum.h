@@ -89,7 +89,16 @@ static __always_inline int xtap_xdp_complete_csum(struct xdp_md *ctx, const stru
 		__u32 n = left > XTAP_CSUM_CHUNK ? XTAP_CSUM_CHUNK : left;
 		__s64 s;
 
-		if (n == 0)
+		/*
+		 * The 6.1 verifier bounds n (1..CHUNK, the helper's size) only from range
+		 * checks on n's own register: the barriers keep clang from checking a copy,
+		 * merging the two checks, or turning the lower one into "== 0".
+		 */
+		asm volatile("" : "+r"(n));
+		if (n > XTAP_CSUM_CHUNK)
+			break;
+		asm volatile("" : "+r"(n));
+		if ((__s32)n < 1)
 			break;
 		/* Zero-pad the tail so an odd length sums as RFC 1071 says. */
 		*(__u32 *)&scratch->buf[n & (XTAP_CSUM_CHUNK - 4)] = 0;
