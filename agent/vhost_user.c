@@ -219,9 +219,8 @@ static void ring_reset(struct xtap_vhost_server *s, unsigned int i)
 	close_fd(&v->kick_fd);
 	close_fd(&v->call_fd);
 	close_fd(&v->err_fd);
-	*v = (struct xtap_vring){ .kick_fd = -1, .call_fd = -1, .err_fd = -1,
-				  /* Enabled unless protocol features say otherwise (SET_FEATURES). */
-				  .enabled = true };
+	/* Disabled until SET_FEATURES without protocol features, or SET_VRING_ENABLE. */
+	*v = (struct xtap_vring){ .kick_fd = -1, .call_fd = -1, .err_fd = -1 };
 	s->addr_set[i] = false;
 }
 
@@ -443,10 +442,14 @@ static int set_features(struct xtap_vhost_server *s, uint64_t f, struct xtap_err
 	ret = rings_stop(s, err);
 	if (ret)
 		return ret;
-	/* Rings start enabled without protocol features, disabled (until SET_VRING_ENABLE) with them. */
-	if (proto != !!(d->features & BIT(VHOST_USER_F_PROTOCOL_FEATURES)))
+	/*
+	 * Without protocol features every ring is enabled; with them a ring is
+	 * enabled only by SET_VRING_ENABLE, which QEMU sends before SET_FEATURES
+	 * (libvhost-user does the same).
+	 */
+	if (!proto)
 		for (i = 0; i < XTAP_VHOST_MAX_RINGS; i++)
-			d->vring[i].enabled = !proto;
+			d->vring[i].enabled = true;
 	d->features = f;
 	if (s->owned) {
 		ret = tap_apply(s, err);
@@ -630,6 +633,7 @@ static int set_vring_enable(struct xtap_vhost_server *s, const struct vhost_user
 	if (st->num > 1)
 		return xtap_fail(err, -EINVAL, "ring %u: enable %u (0 or 1)", st->index, st->num);
 	s->dev.vring[st->index].enabled = st->num;
+	xtap_vhost_debug("ring %u %s", st->index, st->num ? "enabled" : "disabled");
 	if (!st->num)
 		return ring_stop(s, st->index, err);
 	return ring_kick_off(s, st->index, err);

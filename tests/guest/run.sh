@@ -12,12 +12,15 @@
 # The guests boot once; the host drives them through a command channel on their
 # second serial port (see guest-init.sh) and asserts every scenario from the
 # guests' own output and from `xtapctl -j stats` counters:
-#   0 boot (offloads negotiated; A opens its tap by name, B gets it handed over)
+#   0 boot (offloads negotiated; A opens its tap by name, B gets it handed over,
+#     C attaches over vhost-user to its port's xtap-vhost)
 #   1 ping A<->B          2 TCP 8 MiB A->B, md5
 #   3 IP spoof                     4 ACL deny/allow      5 TCP rate limit
 #   6 ACL added/removed mid-stream 7 ARP spoof
 #   8 uplink: ping + TCP both ways, the outside sending complete checksums (like a wire)
 #   9 the same with the veth's default checksum offload (partial checksums)
+#  10 vhost-user: C<->A ping, TCP 8 MiB C->A and A->C with md5, a spoof from C,
+#     through xtap-vhost's userspace data plane (this host has no vhost-net)
 #
 # Prints each scenario's result, boot and run times, and ends with
 # "N passed, N failed[, N skipped]". Exit 77 (one line why) when this machine
@@ -89,6 +92,7 @@ SEQ=0
 
 MAC_A=02:00:00:00:01:0a IP_A=192.0.2.1
 MAC_B=02:00:00:00:01:0b IP_B=192.0.2.2
+MAC_C=02:00:00:00:01:0c IP_C=192.0.2.3
 IP_OUT=192.0.2.254
 
 in_ns() { ip netns exec "$NS" "$@"; }
@@ -99,7 +103,7 @@ xctl() { echo "   \$ xtapctl $*"; ctl "$@" 2>&1 | sed 's/^/     /'; return "${PI
 ns_exists() { ip netns list | awk '{print $1}' | grep -qx "$1"; }
 
 cleanup() {
-	local vm pid
+	local vm pid st
 	for vm in "${!QPID[@]}"; do
 		pid=${QPID[$vm]}
 		kill -TERM "$pid" 2>/dev/null   # timeout(1) passes it on to QEMU
@@ -122,6 +126,12 @@ cleanup() {
 		kill -KILL "$XTAPD_PID" 2>/dev/null
 		wait "$XTAPD_PID" 2>/dev/null
 	fi
+	# xtap-vhost processes outlive xtapd by design: teardown stopped them unless xtapd was gone.
+	for st in "$RUN"/vhost/*.json; do
+		[ -e "$st" ] || continue
+		pid=$(jq -r .pid "$st" 2>/dev/null)
+		grep -qa xtap-vhost "/proc/$pid/cmdline" 2>/dev/null && kill -KILL "$pid"
+	done
 	ns_exists "$NS_OUT" && ip netns del "$NS_OUT"
 	ns_exists "$NS" && ip netns del "$NS"
 	mountpoint -q "$BPFFS" 2>/dev/null && umount "$BPFFS"
@@ -175,20 +185,30 @@ done
 ctl status >/dev/null 2>&1 || fail_tier "xtapd did not answer within 15 s"
 ctl segment add 1 --uplink uplink0 >/dev/null || fail_tier "xtapctl segment add failed"
 ctl port add vmA --segment 1 --mac $MAC_A --addr $IP_A/32 >/dev/null &&
-	ctl port add vmB --segment 1 --mac $MAC_B --addr $IP_B/32 >/dev/null || fail_tier "xtapctl port add failed"
-echo "xtapd in namespace $NS; ports vmA ($MAC_A $IP_A) and vmB ($MAC_B $IP_B) in segment 1, uplink uplink0 -> $NS_OUT out0 ($IP_OUT)"
+	ctl port add vmB --segment 1 --mac $MAC_B --addr $IP_B/32 >/dev/null &&
+	ctl port add vmC --segment 1 --mac $MAC_C --addr $IP_C/32 >/dev/null || fail_tier "xtapctl port add failed"
+echo "xtapd in namespace $NS; ports vmA ($MAC_A $IP_A), vmB ($MAC_B $IP_B), vmC ($MAC_C $IP_C) in segment 1, uplink uplink0 -> $NS_OUT out0 ($IP_OUT)"
 
 # --- guests --------------------------------------------------------------------------
-# guest_start NAME TAP MAC IP [handoff]: QEMU in the background; console in $RUN/NAME.console,
-# command channel on ttyS1 = the FIFOs $RUN/NAME.ctl.{in,out}. The two ways a user attaches a
-# VMM: QEMU opens the tap by name, or (handoff) xtapd hands it the tap's queue fds
-# (`xtapctl port exec`, what libvirt does; vhost=off: this host kernel has no vhost-net).
+# guest_start NAME TAP MAC IP [handoff|vhost-user]: QEMU in the background; console in
+# $RUN/NAME.console, command channel on ttyS1 = the FIFOs $RUN/NAME.ctl.{in,out}. The ways a
+# user attaches a VMM: QEMU opens the tap by name; (handoff) xtapd hands it the tap's queue fds
+# (`xtapctl port exec`, what libvirt does; vhost=off: this host kernel has no vhost-net);
+# (vhost-user) QEMU connects to the port's vhost-user socket and shares the guest's RAM.
 guest_start() {
 	local vm=$1 tap=$2 mac=$3 ip=$4 fd
-	local -a via=() netdev=("tap,id=n0,ifname=$tap,script=no,downscript=no,vhost=off")
+	local -a via=() netdev=("tap,id=n0,ifname=$tap,script=no,downscript=no,vhost=off") extra=()
+	local dev_opts=
 	if [ "${5:-}" = handoff ]; then
 		via=("$CTL" -s "$SOCK" port exec "$tap" --)
 		netdev=("tap,id=n0,fds=%{fds},vhost=off")
+	elif [ "${5:-}" = vhost-user ]; then
+		netdev=("vhost-user,id=n0,chardev=vu")
+		extra=(-chardev "socket,id=vu,path=$RUN/vhost/$tap.sock,reconnect=1"
+			-object memory-backend-memfd,id=mem,size=256M,share=on -numa node,memdev=mem)
+		# QEMU 7.2 under TCG dereferences NULL setting up MSI-X vector notifiers for a
+		# vhost backend (vhost_net_start -> msix_set_vector_notifiers): INTx instead.
+		dev_opts=,vectors=0
 	fi
 	mkfifo "$RUN/$vm.ctl.in" "$RUN/$vm.ctl.out"
 	: >"$RUN/$vm.ctl.log"
@@ -205,8 +225,8 @@ guest_start() {
 		-append "console=ttyS0 panic=-1 oops=panic $GUEST_CMDLINE xtap.name=$vm xtap.ip=$ip/24" \
 		-serial "file:$RUN/$vm.console" \
 		-chardev "pipe,id=ctl,path=$RUN/$vm.ctl" -serial chardev:ctl \
-		-netdev "${netdev[0]}" \
-		-device "virtio-net-pci,netdev=n0,mac=$mac,romfile=" \
+		"${extra[@]}" -netdev "${netdev[0]}" \
+		-device "virtio-net-pci,netdev=n0,mac=$mac,romfile=$dev_opts" \
 		</dev/null >"$RUN/$vm.qemu.log" 2>&1 &
 	QPID[$vm]=$!
 }
@@ -340,14 +360,16 @@ want() { [ -z "${XTAP_GUEST_ONLY:-}" ] || [[ " $XTAP_GUEST_ONLY " == *" $1 "* ]]
 # --- scenario 0: boot --------------------------------------------------------------
 s0_boot() {
 	local vm ready st p
-	scenario "boot: two guests on xtap taps (A opens its tap by name, B gets its queue from xtapd: port exec), default offloads"
+	scenario "boot: three guests on xtap ports (A opens its tap by name, B gets its queue from xtapd: port exec, C over vhost-user), default offloads"
 	T_BOOT=$EPOCHREALTIME
 	guest_start A vmA $MAC_A $IP_A
 	guest_start B vmB $MAC_B $IP_B handoff
-	guest_ready A 90
-	guest_ready B 90
+	guest_start C vmC $MAC_C $IP_C vhost-user
+	guest_ready A 120
+	guest_ready B 120
+	guest_ready C 120
 	T_BOOT=$(elapsed "$T_BOOT")
-	for vm in A B; do
+	for vm in A B C; do
 		if [ -n "${DEAD[$vm]:-}" ]; then
 			verify "guest $vm boots (${DEAD[$vm]})" false
 			echo "   --- $vm console:"
@@ -359,10 +381,13 @@ s0_boot() {
 		verify "guest $vm negotiated checksum offload and TSO ($(echo "$ready" | cut -d' ' -f4-))" \
 			has "$ready" "csum=1 guest_csum=1 guest_tso4=1 host_tso4=1"
 	done
-	for p in vmA vmB; do
+	for p in vmA vmB vmC; do
 		st=$(ctl -j port show $p | jq -c '.status | {state, carrier, xdp, tc}')
 		verify "port $p: QEMU holds the tap, programs attached: $st" has "$st" '"state":"up","carrier":true,"xdp":"native'
 	done
+	st=$(ctl -j port show vmC | jq -c '.status | {data_plane, frontend: .vhost_user.frontend, rings: .vhost_user.rings_running}')
+	verify "port vmC: QEMU connected over vhost-user, xtap-vhost's userspace plane runs its rings: $st" \
+		has "$st" '"data_plane":"userspace","frontend":"connected","rings":2'
 	# The payload of the TCP transfers (scenarios 2 and 8).
 	g A 30 'dd if=/dev/urandom of=/tmp/tx bs=1M count=8 2>/dev/null; echo md5=$(md5sum </tmp/tx | cut -d" " -f1)'
 	MD5_TX=$(field md5)
@@ -622,6 +647,45 @@ s9_uplink_offload() {
 	uplink_scenario "9 uplink, the outside with the veth's default checksum offload (partial checksums): ping and TCP both ways" on 6010
 }
 
+# --- scenario 10: vhost-user ------------------------------------------------------------------
+s10_vhost_user() {
+	local S0 S1 t d csum0
+	scenario "10 vhost-user: C (QEMU -netdev vhost-user, xtap-vhost's userspace plane) <-> A: ping, TCP 8 MiB both ways, a spoof"
+	g C 20 "ping -q -c 3 -w 10 $IP_A"
+	verify "C -> A: 3 of 3 echo replies" has "$GOUT" "3 packets received"
+	g C 30 'dd if=/dev/urandom of=/tmp/tx bs=1M count=8 2>/dev/null; echo md5=$(md5sum </tmp/tx | cut -d" " -f1) csum0=$(snmp Tcp InCsumErrors)'
+	local md5_c=$(field md5)
+	csum0=$(field csum0)
+	S0=$(snap)
+	g A 10 'listen 5100 /tmp/rc'
+	t=$EPOCHREALTIME
+	g C 90 "nc $IP_A 5100 </tmp/tx"
+	verify "C's nc sent 8 MiB and exited 0 ($(elapsed "$t") s)" eq "$GRC" 0
+	g A 60 'received /tmp/rc 30'
+	verify "C -> A: md5 equal ($md5_c)" eq "$(field md5)" "$md5_c"
+	note "C -> A throughput measured at A: $(field mbps) Mbit/s"
+	g C 10 'listen 5101 /tmp/ra'
+	t=$EPOCHREALTIME
+	g A 90 "nc $IP_C 5101 </tmp/tx"
+	verify "A's nc sent 8 MiB to C and exited 0 ($(elapsed "$t") s)" eq "$GRC" 0
+	g C 60 'received /tmp/ra 30; echo csum1=$(snmp Tcp InCsumErrors)'
+	verify "A -> C: md5 equal ($MD5_TX)" eq "$(field md5)" "$MD5_TX"
+	verify "C's TCP InCsumErrors unchanged ($csum0 -> $(field csum1))" eq "$(field csum1)" "$csum0"
+	note "A -> C throughput measured at C: $(field mbps) Mbit/s"
+	S1=$(snap)
+	d=$(delta "$S0" "$S1" '.vmC."from-vm".verdicts.to_port.bytes')
+	verify "xtapctl stats: vmC from-vm to_port +$d bytes (>= 8 MiB: C's frames passed vmC's XDP)" ge "$d" 8388608
+	S0=$(snap)
+	g C 20 "ip addr del $IP_C/24 dev eth0; ip addr add 192.0.2.98/24 dev eth0; arp -i eth0 -s $IP_A $MAC_A; ping -q -c 3 -W 1 -w 5 $IP_A"
+	verify "C's ping from 192.0.2.98 fails (0 replies)" has "$GOUT" "0 packets received"
+	S1=$(snap)
+	d=$(delta "$S0" "$S1" '.vmC."from-vm".drops.spoof_ipv4.packets')
+	verify "xtapctl stats: vmC from-vm drops spoof_ipv4 +$d (>= 3)" ge "$d" 3
+	g C 20 "ip addr del 192.0.2.98/24 dev eth0; ip addr add $IP_C/24 dev eth0; arp -i eth0 -d $IP_A 2>/dev/null; ping -q -c 2 -w 8 $IP_A"
+	verify "restored: C pings A" has "$GOUT" "2 packets received"
+	scenario_end
+}
+
 # --- run ------------------------------------------------------------------------------------------
 T_BOOT=0
 UNLIMITED_MBPS=
@@ -637,6 +701,7 @@ want 6 && s6_live
 want 7 && s7_arp
 want 8 && s8_uplink
 want 9 && s9_uplink_offload
+want 10 && s10_vhost_user
 T_SCEN=$(elapsed "$T_SCEN")
 
 if [ -n "${XTAP_GUEST_HOLD:-}" ]; then
@@ -647,10 +712,10 @@ if [ -n "${XTAP_GUEST_HOLD:-}" ]; then
 	while [ -e "$RUN/hold" ]; do sleep 1; done
 fi
 
-for vm in A B; do
+for vm in A B C; do
 	[ -n "${DEAD[$vm]:-}" ] || gsend "$vm" "poweroff -f" >/dev/null
 done
-for vm in A B; do
+for vm in A B C; do
 	for _ in $(seq 100); do kill -0 "${QPID[$vm]}" 2>/dev/null || break; sleep 0.1; done
 	if kill -0 "${QPID[$vm]}" 2>/dev/null; then
 		echo "guest $vm did not power off"
@@ -665,7 +730,7 @@ done
 echo
 echo "== summary"
 printf '   %s\n' "${SUMMARY[@]}"
-echo "   boot: A ${BOOT[A]} s, B ${BOOT[B]} s (both started together: $T_BOOT s); scenarios $T_SCEN s; image $T_IMAGE s; tier $(elapsed "$T_START") s"
+echo "   boot: A ${BOOT[A]} s, B ${BOOT[B]} s, C ${BOOT[C]} s (started together: $T_BOOT s); scenarios $T_SCEN s; image $T_IMAGE s; tier $(elapsed "$T_START") s"
 echo "   guest consoles and xtapd's log: $LOGS"
 if [ "$SKIPPED" -gt 0 ]; then
 	echo "$PASSED passed, $FAILED failed, $SKIPPED skipped"
