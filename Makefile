@@ -28,9 +28,9 @@ PACKET_TESTS   := $(BUILD)/tests/test_packet
 PKTBUILD_TEST  := $(BUILD)/tests/pktbuild_selftest
 HOST_TESTS     := $(BUILD)/tests/test_netdev $(BUILD)/tests/test_agent
 
-.PHONY: all deps vmlinux demo install test test-packet test-host test-guest bench clean help
+.PHONY: all deps vmlinux demo install test test-packet test-host test-guest test-vhost bench clean help
 all: $(SKELS) $(AGENT_LIB_OBJS) $(BUILD)/xtapd $(BUILD)/xtapctl $(BUILD)/xtap-vmsim $(PACKET_TESTS) $(PKTBUILD_TEST) $(HOST_TESTS) $(BUILD)/bench/prog_cost $(BUILD)/bench/control_plane $(BUILD)/bench/throughput \
-	$(BUILD)/xtap-vhost $(BUILD)/tests/test_userspace_plane
+	$(BUILD)/xtap-vhost $(BUILD)/tests/test_userspace_plane $(BUILD)/tests/test_vhost
 
 help:
 	@echo "make            build BPF programs, skeletons, agent library, tests"
@@ -40,6 +40,7 @@ help:
 	@echo "make test-packet  tier 1: BPF_PROG_TEST_RUN packet tests"
 	@echo "make test-host  tier 2: real xtapd/xtapctl, taps, veth uplink, in namespaces"
 	@echo "make test-guest tier 3: Debian-kernel guests under QEMU (TCG) on xtap taps"
+	@echo "make test-vhost tier 4: vhost-user here (userspace plane), real vhost-net in a QEMU (TCG) VM"
 	@echo "make install    xtapd, xtapctl, bash completion, systemd unit, default config"
 	@echo "make vmlinux    regenerate vmlinux.h from the running kernel"
 
@@ -154,6 +155,13 @@ $(BUILD)/tests/test_userspace_plane: tests/vhost/test_userspace_plane.c agent/vh
 	$(CC) $(CFLAGS) -o $@ tests/vhost/test_userspace_plane.c agent/vhost_userspace.c \
 		agent/vhost_mem.c agent/err.c -lcmocka
 
+# Tier 2/4: vhost-user and the vhost-net hand-off with our own virtio driver (tests/vhost/frontend.c).
+$(BUILD)/tests/test_vhost: tests/vhost/test_vhost.c tests/vhost/frontend.c tests/vhost/frontend.h \
+		agent/vhost_user_proto.h tests/host/agent_env.c tests/host/agent_env.h $(TEST_LIB_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Itests/lib -Itests/host -Itests/vhost -o $@ tests/vhost/test_vhost.c \
+		tests/vhost/frontend.c tests/host/agent_env.c $(TEST_LIB_OBJS) -lbpf -ljson-c -lcmocka
+
 test-packet: deps
 	$(MAKE) $(PACKET_TESTS) $(PKTBUILD_TEST)
 	tests/run.sh pktbuild $(PKTBUILD_TEST) packet $(PACKET_TESTS)
@@ -167,6 +175,13 @@ test-host: deps
 test-guest: deps
 	$(MAKE) $(BUILD)/xtapd $(BUILD)/xtapctl
 	tests/run.sh guest "XTAP_BUILD=$(BUILD) bash tests/guest/run.sh"
+
+# Tier 4: test_vhost on this host (no /dev/vhost-net: the userspace plane), then in a Debian-kernel
+# VM with the real vhost-net, libxdp's dispatcher and clsact (tests/vhost/run-vm.sh; same kernel cache).
+test-vhost: deps
+	$(MAKE) $(BUILD)/xtapd $(BUILD)/xtapctl $(BUILD)/xtap-vhost $(BUILD)/xtap-vmsim $(BUILD)/tests/test_vhost
+	tests/run.sh vhost "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_vhost" \
+		vhost-vm "XTAP_BUILD=$(BUILD) bash tests/vhost/run-vm.sh"
 
 test: deps
 	$(MAKE) all

@@ -1,22 +1,29 @@
 #!/bin/bash
-# Tier 3 (guests): makes sure the cache holds a guest kernel and a busybox initramfs.
+# Tiers 3 and 4 (guests, vhost VM): makes sure the cache holds a guest kernel and a
+# busybox initramfs.
 #
 #   bash tests/guest/build-initramfs.sh
+#   XTAP_GUEST_FLAVOUR=vhost XTAP_GUEST_INIT=tests/vhost/vm-init.sh \
+#     XTAP_GUEST_MODULES="vhost_net overlay ..." bash tests/guest/build-initramfs.sh
 #
 # The kernel is the Debian package `apt-cache depends linux-image-amd64` points at,
 # in its -unsigned flavour (same kernel and modules, not the cloud flavour),
 # fetched with `apt-get download` and unpacked with `dpkg -x`: never installed.
 # Its bzImage payload is decompressed to a plain ELF vmlinux (QEMU boots that
 # through PVH, seconds faster under TCG). The initramfs is uncompressed newc:
-# the host's static busybox, the virtio-net modules in dependency order, and
-# tests/guest/guest-init.sh as /init.
+# the host's static busybox, the modules in dependency order, and an /init.
+#
+# Environment (a flavour is an initramfs of its own next to tier 3's, same kernel):
+#   XTAP_GUEST_FLAVOUR   cache subdirectory of the initramfs (default: none, tier 3's)
+#   XTAP_GUEST_INIT      the /init script (default tests/guest/guest-init.sh)
+#   XTAP_GUEST_MODULES   modules wanted, dependencies added (default "virtio_pci virtio_net")
 #
 # Cache: ${XTAP_GUEST_CACHE:-/var/cache/xtap-guest}/
 #   PKG.deb                 the downloaded package (kept: a rebuild needs no network)
 #   PKG/vmlinux             ELF kernel
-#   PKG/initramfs.cpio      initramfs
-#   PKG/stamp               what they were built from (package, scripts, busybox);
-#                           a different stamp rebuilds both from PKG.deb
+#   PKG[/FLAVOUR]/initramfs.cpio  initramfs
+#   PKG[/FLAVOUR]/stamp     what it was built from (package, scripts, busybox, modules);
+#                           a different stamp rebuilds kernel and initramfs from PKG.deb
 # Nothing is downloaded or rebuilt when the stamp matches.
 #
 # stdout: KERNEL=… INITRD=… KVER=… PKG=… CACHE_HIT=0|1 (for `eval`), nothing else.
@@ -26,8 +33,10 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 CACHE=${XTAP_GUEST_CACHE:-/var/cache/xtap-guest}
 BUSYBOX=${XTAP_BUSYBOX:-/bin/busybox}
-# virtio-net and everything it depends on (resolved from each module's depends=).
-WANT_MODULES=(virtio_pci virtio_net)
+FLAVOUR=${XTAP_GUEST_FLAVOUR:-}
+INIT=${XTAP_GUEST_INIT:-$HERE/guest-init.sh}
+# The modules and everything they depend on (resolved from each module's depends=).
+read -r -a WANT_MODULES <<<"${XTAP_GUEST_MODULES:-virtio_pci virtio_net}"
 
 skip() { echo "guest image: $*" >&2; exit 77; }
 die() { echo "guest image: $*" >&2; exit 1; }
@@ -39,6 +48,8 @@ log() { echo "guest image: $*" >&2; }
 if LC_ALL=C grep -q '/lib64/ld-linux' "$BUSYBOX"; then
 	skip "$BUSYBOX is dynamically linked (install busybox-static)"
 fi
+[ -r "$INIT" ] || die "no init script $INIT"
+case $FLAVOUR in */* | .*) die "XTAP_GUEST_FLAVOUR=$FLAVOUR: a plain name please" ;; esac
 command -v dpkg >/dev/null || skip "no dpkg (a Debian host is needed for the guest kernel)"
 
 mkdir -p "$CACHE"
@@ -71,14 +82,15 @@ else
 fi
 
 DIR=$CACHE/$PKG
+IMG=$DIR${FLAVOUR:+/$FLAVOUR}
 STAMP=$( {
-	echo "$PKG"
-	sha256sum "$HERE/build-initramfs.sh" "$HERE/guest-init.sh" "$BUSYBOX" | awk '{print $1}'
+	echo "$PKG ${WANT_MODULES[*]}"
+	sha256sum "$HERE/build-initramfs.sh" "$INIT" "$BUSYBOX" | awk '{print $1}'
 } | sha256sum | awk '{print $1}')
 
-if [ -r "$DIR/stamp" ] && [ "$(cat "$DIR/stamp")" = "$STAMP" ] &&
-	[ -s "$DIR/vmlinux" ] && [ -s "$DIR/initramfs.cpio" ]; then
-	echo "KERNEL=$DIR/vmlinux INITRD=$DIR/initramfs.cpio KVER=$(cat "$DIR/kver") PKG=$PKG CACHE_HIT=1"
+if [ -r "$IMG/stamp" ] && [ "$(cat "$IMG/stamp")" = "$STAMP" ] &&
+	[ -s "$DIR/vmlinux" ] && [ -s "$DIR/kver" ] && [ -s "$IMG/initramfs.cpio" ]; then
+	echo "KERNEL=$DIR/vmlinux INITRD=$IMG/initramfs.cpio KVER=$(cat "$DIR/kver") PKG=$PKG CACHE_HIT=1"
 	exit 0
 fi
 
@@ -87,6 +99,7 @@ DEB=$CACHE/$PKG.deb
 if [ ! -s "$DEB" ]; then
 	command -v apt-get >/dev/null || skip "no apt-get to download $PKG"
 	log "downloading $PKG (about 70 MB)"
+	t0=$EPOCHREALTIME
 	tmp=$(mktemp -d "$CACHE/.dl.XXXXXX")
 	# As root into a root-owned directory: without this apt warns that _apt cannot write there.
 	if ! (cd "$tmp" && apt-get download -q -o APT::Sandbox::User=root "$PKG") >"$tmp/log" 2>&1; then
@@ -97,13 +110,15 @@ if [ ! -s "$DEB" ]; then
 	fi
 	mv "$tmp"/*.deb "$DEB"
 	rm -rf "$tmp"
+	log "downloaded $(($(stat -c %s "$DEB") / 1048576)) MiB in $(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN {printf "%.1f", b - a}') s"
 	# Older kernels' files are of no further use.
 	find "$CACHE" -mindepth 1 -maxdepth 1 \( -name 'linux-image-*' ! -name "$PKG" ! -name "$PKG.deb" \) \
 		-exec rm -rf {} +
 fi
 
 # --- kernel and modules --------------------------------------------------------
-log "building the guest kernel and initramfs from $(basename "$DEB")"
+log "building the guest kernel and initramfs${FLAVOUR:+ ($FLAVOUR)} from $(basename "$DEB")"
+T_BUILD=$EPOCHREALTIME
 WORK=$(mktemp -d "$CACHE/.build.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 dpkg -x "$DEB" "$WORK/pkg" || die "dpkg -x $DEB failed"
@@ -184,16 +199,17 @@ for m in "${ORDER[@]}"; do
 	cp "$WORK/mods/$m.ko" "$R/lib/modules/"
 done
 printf '%s\n' "${ORDER[@]}" >"$R/lib/modules/order"
-install -m 0755 "$HERE/guest-init.sh" "$R/init"
+install -m 0755 "$INIT" "$R/init"
 echo "root:x:0:0:root:/root:/bin/sh" >"$R/etc/passwd"
 (cd "$R" && find . -mindepth 1 | LC_ALL=C sort | "$BUSYBOX" cpio -o -H newc 2>/dev/null) >"$WORK/initramfs.cpio"
 [ -s "$WORK/initramfs.cpio" ] || die "busybox cpio produced nothing"
 
-mkdir -p "$DIR"
+mkdir -p "$IMG"
+# Renames: a guest booting from the old files meanwhile keeps reading those.
 mv "$WORK/vmlinux" "$DIR/vmlinux"
-mv "$WORK/initramfs.cpio" "$DIR/initramfs.cpio"
 echo "$KVER" >"$DIR/kver"
-printf '%s\n' "${ORDER[@]}" >"$DIR/modules"
-echo "$STAMP" >"$DIR/stamp"
-log "kernel $KVER ($KERNEL_FILE, $(($(stat -c %s "$DIR/vmlinux") / 1048576)) MiB), initramfs $(($(stat -c %s "$DIR/initramfs.cpio") / 1024)) KiB, modules: ${ORDER[*]}"
-echo "KERNEL=$DIR/vmlinux INITRD=$DIR/initramfs.cpio KVER=$KVER PKG=$PKG CACHE_HIT=0"
+mv "$WORK/initramfs.cpio" "$IMG/initramfs.cpio"
+printf '%s\n' "${ORDER[@]}" >"$IMG/modules"
+echo "$STAMP" >"$IMG/stamp"
+log "kernel $KVER ($KERNEL_FILE, $(($(stat -c %s "$DIR/vmlinux") / 1048576)) MiB), initramfs${FLAVOUR:+ ($FLAVOUR)} $(($(stat -c %s "$IMG/initramfs.cpio") / 1024)) KiB, modules: ${ORDER[*]}; built in $(awk -v a="$T_BUILD" -v b="$EPOCHREALTIME" 'BEGIN {printf "%.1f", b - a}') s"
+echo "KERNEL=$DIR/vmlinux INITRD=$IMG/initramfs.cpio KVER=$KVER PKG=$PKG CACHE_HIT=0"

@@ -1,0 +1,146 @@
+#!/bin/bash
+# Tier 4, inside the VM (tests/vhost/run-vm.sh runs it): where freplace loads,
+# xtapd's XDP program sits behind libxdp's multi-program dispatcher, and on a kernel
+# without tcx (6.1) its tc programs sit in clsact. Checks, for two ports of xtapd:
+#   - `xtapctl -j port list` says xdp "native-dispatcher" and tc "clsact"/"tcx", state not
+#     "not attached"; the tap's XDP program (bpftool net) is libxdp's xdp_dispatcher
+#   - frames are still steered and filtered: vm1 -> vm2 delivered, spoofed ones dropped
+#     and counted
+#   - port del leaves no XDP program and no xtap tc filter on a tap that stays
+# Runs in network + mount namespaces of its own (fresh sysfs, bpffs, /run), so it is
+# safe on any machine; where libxdp itself cannot build a dispatcher (xdp-loader on a
+# scratch tap gets a single program: no freplace, e.g. this project's build hosts) it
+# exits 77 saying so.
+# Prints each check, xtapd's start and port add times, and "N passed, N failed".
+set -uo pipefail
+
+if [ -z "${XTAP_DISPATCHER_SANDBOX:-}" ]; then
+	[ "$(id -u)" = 0 ] || { echo "xdp-dispatcher: needs root"; exit 77; }
+	exec env XTAP_DISPATCHER_SANDBOX=1 unshare --net --mount --propagation private bash "$0" "$@"
+fi
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+BUILD=${XTAP_BUILD:-build}
+case $BUILD in /*) ;; *) BUILD=$HERE/../../$BUILD ;; esac
+D=/run/xtap-dispatcher
+SOCK=$D/xtapd.sock
+passed=0 failed=0
+XTAPD_PID=
+
+t() { date +%s.%N; }
+secs() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", b - a}'; }
+ctl() { "$BUILD/xtapctl" -s "$SOCK" "$@"; }
+quiet() { "$@" >/dev/null 2>&1; }
+check() {   # check WHAT COMMAND...: passes when COMMAND succeeds
+	local what=$1
+	shift
+	if "$@"; then
+		echo "  ok   $what"
+		passed=$((passed + 1))
+	else
+		echo "  FAIL $what"
+		failed=$((failed + 1))
+	fi
+}
+finish() {
+	if [ -n "$XTAPD_PID" ]; then
+		kill "$XTAPD_PID" 2>/dev/null
+		wait "$XTAPD_PID" 2>/dev/null
+	fi
+	if [ "$failed" -gt 0 ]; then
+		echo "--- xtapd's log (libxdp/libbpf debug lines left out)"
+		grep -vE '^lib(xdp|bpf): ' "$D/xtapd.log"
+	fi
+	echo "$passed passed, $failed failed"
+	[ "$failed" = 0 ]
+	exit
+}
+
+mount -t sysfs sysfs /sys && mount -t bpf -o mode=0700 bpf /sys/fs/bpf && mount -t tmpfs tmpfs /run ||
+	{ echo "xdp-dispatcher: cannot mount a private sysfs, bpffs and /run"; exit 1; }
+mkdir -p $D
+ip link set lo up
+sysctl -qw net.ipv6.conf.default.disable_ipv6=1 net.ipv6.conf.all.disable_ipv6=1
+echo '{}' >$D/xtapd.json
+
+# Can libxdp build a dispatcher on this kernel at all? xdp-loader loads from the object
+# file, so libxdp loads the program as freplace itself: the kernel's answer, not xtapd's.
+ip tuntap add dev probe0 mode tap
+xdp-loader load -m native probe0 /usr/lib/x86_64-linux-gnu/bpf/xdpfilt_alw_all.o >$D/probe.log 2>&1
+probe=$(bpftool -j net show dev probe0 2>/dev/null | jq -r '.[0].xdp[0].id // empty')
+probe=$([ -n "$probe" ] && bpftool -j prog show id "$probe" | jq -r .name)
+ip link del probe0
+if [ "$probe" != xdp_dispatcher ]; then
+	echo "xdp-dispatcher: libxdp builds no dispatcher on this kernel (xdp-loader attached ${probe:-nothing}: no freplace): nothing to test here"
+	exit 77
+fi
+echo "  xdp-loader on a scratch tap: libxdp's dispatcher works on this kernel"
+
+t0=$(t)
+"$BUILD/xtapd" -v -s $SOCK --state $D/state.json --pin-dir /sys/fs/bpf/xtap -c $D/xtapd.json \
+	>$D/xtapd.log 2>&1 &
+XTAPD_PID=$!
+for _ in $(seq 1200); do
+	[ -S $SOCK ] && ctl status >/dev/null 2>&1 && break
+	kill -0 $XTAPD_PID 2>/dev/null || break
+	sleep 0.05
+done
+check "xtapd started (socket answers after $(secs "$t0" "$(t)") s)" quiet ctl status
+[ "$failed" = 0 ] || finish
+
+ctl segment add 1 >/dev/null
+# vm1 is a tap xtapd adopts, so it outlives `port del` and can be checked for leftovers.
+ip tuntap add dev vm1 mode tap
+for p in "vm1 02:00:00:00:01:01 10.1.0.1 --adopt" "vm2 02:00:00:00:01:02 10.1.0.2"; do
+	set -- $p
+	t0=$(t)
+	ctl port add "$1" --segment 1 --mac "$2" --addr "$3/32" ${4:-} >$D/out 2>&1
+	rc=$?
+	check "port add $1${4:+ $4} ($(secs "$t0" "$(t)") s)$( [ $rc = 0 ] || echo ": $(cat $D/out)")" [ $rc = 0 ]
+	ip link set "$1" up
+done
+LIST=$(ctl -j port list)
+printf '%s\n' "$LIST" | jq -cM '.[] | {name, status}'
+if [ "$(printf '%s\n' "$LIST" | jq -r '.[0].status.xdp')" != native-dispatcher ]; then
+	echo "  xtapd attached without the dispatcher; libxdp said:"
+	grep -iE 'dispatcher:|freplace|falling back' $D/xtapd.log | sed 's/^/    /'
+fi
+for p in vm1 vm2; do
+	st() { printf '%s\n' "$LIST" | jq -r --arg p "$p" ".[] | select(.name == \$p) | .status.$1"; }
+	xdp=$(st xdp) tc=$(st tc) state=$(st state)
+	check "$p: xdp mode is native-dispatcher (got $xdp)" [ "$xdp" = native-dispatcher ]
+	check "$p: tc attached through clsact or tcx (got $tc)" grep -qxE 'clsact|tcx' <<<"$tc"
+	check "$p: state is not \"not attached\" (got $state)" [ "$state" != "not attached" ]
+done
+
+echo "  \$ bpftool net show dev vm1"
+bpftool net show dev vm1 | sed 's/^/    /'
+prog=$(bpftool -j net show dev vm1 | jq -r '.[0].xdp[0].id // empty')
+name=$([ -n "$prog" ] && bpftool -j prog show id "$prog" | jq -r .name)
+check "vm1's XDP program (id ${prog:-none}) is libxdp's dispatcher (name ${name:-none})" \
+	[ "$name" = xdp_dispatcher ]
+echo "  \$ bpftool prog show name xtap_from_vm"
+bpftool prog show name xtap_from_vm | sed 's/^/    /'
+
+# Frames: 10 good and 10 spoofed from vm1; vm2 gets the good ones, vm1 counts the spoofs.
+spoof0=$(ctl -j stats vm1 | jq '.vm1."from-vm".drops.spoof_ipv4.packets // 0')
+"$BUILD/xtap-vmsim" recv --tap vm2 --duration 3 --expect-src-mac 02:00:00:00:01:01 --json >$D/recv.json 2>&1 &
+rpid=$!
+sleep 0.5
+"$BUILD/xtap-vmsim" send --tap vm1 --src-mac 02:00:00:00:01:01 --dst-mac 02:00:00:00:01:02 \
+	--src-ip 10.1.0.1 --dst-ip 10.1.0.2 --count 10 >/dev/null
+"$BUILD/xtap-vmsim" send --tap vm1 --src-mac 02:00:00:00:01:01 --dst-mac 02:00:00:00:01:02 \
+	--src-ip 10.1.0.1 --spoof-src-ip 10.9.9.9 --dst-ip 10.1.0.2 --count 10 >/dev/null
+wait $rpid
+got=$(jq -r '.frames // empty' $D/recv.json 2>/dev/null)
+spoof1=$(ctl -j stats vm1 | jq '.vm1."from-vm".drops.spoof_ipv4.packets // 0')
+check "vm1 -> vm2 through xtap's XDP and tc programs: 10 of 10 good frames delivered (got ${got:-none}: $(tr -d '\n' <$D/recv.json))" \
+	[ "${got:-0}" = 10 ]
+check "10 spoofed frames dropped and counted (spoof_ipv4 +$((spoof1 - spoof0)))" [ $((spoof1 - spoof0)) = 10 ]
+
+# Removal: the dispatcher goes with our program when it was the only one.
+check "port del vm1" ctl port del vm1
+check "vm1's adopted tap is still there" ip link show vm1 >/dev/null
+check "no XDP program left on vm1's tap" bash -c '! ip link show vm1 2>/dev/null | grep -q prog/xdp'
+check "no tc filter left on vm1's tap" bash -c '[ -z "$(tc filter show dev vm1 ingress 2>/dev/null)$(tc filter show dev vm1 egress 2>/dev/null)" ]'
+finish
