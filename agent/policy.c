@@ -344,9 +344,28 @@ static struct xtap_prefix prefix_of_rec(const struct xtap_prefix_rec *r)
 	return p;
 }
 
+/* The set's first host addresses go into the port entry (anti-spoofing's fast path). */
+static void port_hosts_of(const struct xtap_addr_set *rec, struct xtap_port *p)
+{
+	__u32 i;
+
+	for (i = 0; i < rec->count; i++) {
+		const struct xtap_prefix_rec *r = &rec->addrs[i];
+
+		if (r->family == 4 && r->prefixlen == 32 && p->host4_count < XTAP_PORT_HOST4)
+			memcpy(&p->host4[p->host4_count++], r->addr, 4);
+		else if (r->family == 4)
+			p->addr_flags |= XTAP_PORT_ADDR_F_TRIE4;
+		else if (r->prefixlen == 128 && p->host6_count < XTAP_PORT_HOST6)
+			memcpy(p->host6[p->host6_count++], r->addr, 16);
+		else
+			p->addr_flags |= XTAP_PORT_ADDR_F_TRIE6;
+	}
+}
+
 /* The record goes in before the entries: deleting by it always finds them all. */
 static int write_addrs(const struct xtap_datapath *dp, const struct xtap_port_spec *s, __u32 set,
-		       struct xtap_err *err)
+		       struct xtap_port *port, struct xtap_err *err)
 {
 	struct xtap_addr_set *rec = malloc(sizeof(*rec));
 	__u32 i;
@@ -355,6 +374,7 @@ static int write_addrs(const struct xtap_datapath *dp, const struct xtap_port_sp
 	if (!rec)
 		return -ENOMEM;
 	addr_set_of(s, rec);
+	port_hosts_of(rec, port);
 	if (bpf_map_update_elem(xtap_map_fd(dp, XTAP_MAP_ADDR_SETS), &set, rec, BPF_ANY))
 		ret = map_fail(err, "xtap_addr_sets", -errno);
 	for (i = 0; i < rec->count && !ret; i++) {
@@ -826,7 +846,7 @@ int xtap_port_write(const struct xtap_datapath *dp, const struct xtap_port_spec 
 	memcpy(p.mac, s->mac, 6);
 	p.mtu = s->mtu;
 	p.addr_set = addr_set_id(s->port_id, gen);
-	ret = write_addrs(dp, s, p.addr_set, err);
+	ret = write_addrs(dp, s, p.addr_set, &p, err);
 	for (dir = 0; dir < XTAP_DIRS && !ret; dir++) {
 		p.acl[dir].set = acl_set_id(s->port_id, gen, dir);
 		p.acl[dir].rule_count = s->acl[dir].n_rules;

@@ -262,7 +262,7 @@ int main(void)
 	spoofed = udp64;
 	spoofed.data[14 + 15] ^= 0x40;   /* IPv4 source */
 	ns = run_ns(fd_from, tap_a.ifindex, &spoofed, 0);
-	printf("%-52s %8.1f %10.2f\n", "from VM: + address lookup, drop (bad IPv4 source)", ns, ns / ns_bare);
+	printf("%-52s %8.1f %10.2f\n", "from VM: + source address, drop (bad IPv4 source)", ns, ns / ns_bare);
 	ns = run_ns(fd_from, tap_a.ifindex, &udp64, 0);
 	printf("%-52s %8.1f %10.2f\n", "from VM: anti-spoof + steer, 64 B", ns, ns / ns_bare);
 	ns = run_ns(fd_from, tap_a.ifindex, &udp1514, 0);

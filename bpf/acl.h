@@ -46,6 +46,15 @@ struct {
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 } xtap_acl_hits SEC(".maps");
 
+/*
+ * Candidates (rules whose CIDR contains the remote address) checked inline,
+ * lowest rank first, before the rest is handed to bpf_loop: the common case
+ * (a deny or two and the final allow) needs no callback and one rule set
+ * lookup.
+ */
+#define XTAP_ACL_INLINE 4
+_Static_assert(XTAP_ACL_WORDS == 4, "xtap_acl_check walks four bitmap words");
+
 struct xtap_acl_walk {
 	__u64 bits[XTAP_ACL_WORDS];
 	__u32 set;
@@ -58,38 +67,48 @@ struct xtap_acl_walk {
 	int   action;      /* -1 until a rule matches */
 };
 
-/* Index of the only set bit of a power of two. */
+/*
+ * Index of the only set bit of a power of two: the population count of the
+ * bits below it. Branch-free, so the verifier walks it as one path.
+ */
 static __always_inline __u32 xtap_bit_index(__u64 bit)
 {
-	__u32 r = 0;
+	__u64 x = bit - 1;
 
-	if (bit & 0xFFFFFFFF00000000ULL) r += 32;
-	if (bit & 0xFFFF0000FFFF0000ULL) r += 16;
-	if (bit & 0xFF00FF00FF00FF00ULL) r += 8;
-	if (bit & 0xF0F0F0F0F0F0F0F0ULL) r += 4;
-	if (bit & 0xCCCCCCCCCCCCCCCCULL) r += 2;
-	if (bit & 0xAAAAAAAAAAAAAAAAULL) r += 1;
-	return r;
+	x = x - ((x >> 1) & 0x5555555555555555ULL);
+	x = (x & 0x3333333333333333ULL) + ((x >> 2) & 0x3333333333333333ULL);
+	x = (x + (x >> 4)) & 0x0F0F0F0F0F0F0F0FULL;
+	return (x * 0x0101010101010101ULL) >> 56;
 }
 
-static __always_inline int xtap_acl_rule_matches(const struct xtap_acl_rule *r,
-						 const struct xtap_acl_walk *w)
+static __always_inline int xtap_acl_rule_matches(const struct xtap_acl_rule *r, __u8 proto,
+						 __u8 l4_ports, __u16 dport)
 {
-	if (r->proto && r->proto != w->proto)
+	if (r->proto && r->proto != proto)
 		return 0;
 	if (r->port_min == 0 && r->port_max == 0xFFFF)
 		return 1;
-	return w->l4_ports && w->dport >= r->port_min && w->dport <= r->port_max;
+	return l4_ports && dport >= r->port_min && dport <= r->port_max;
+}
+
+static __always_inline void xtap_acl_count_hit(__u32 port_id, __u32 rule_id, __u32 len)
+{
+	struct xtap_acl_hit_key hit_key = { .port_id = port_id, .rule_id = rule_id };
+	struct xtap_counter *hits;
+
+	hits = bpf_map_lookup_elem(&xtap_acl_hits, &hit_key);
+	if (hits) {
+		hits->packets++;
+		hits->bytes += len;
+	}
 }
 
 /* bpf_loop callback: checks the next candidate rule, lowest rank first. */
 static long xtap_acl_step(__u32 i, void *ctx)
 {
 	struct xtap_acl_walk *w = ctx;
-	struct xtap_acl_hit_key hit_key;
 	const struct xtap_acl_set *rules;
 	const struct xtap_acl_rule *r;
-	struct xtap_counter *hits;
 	__u64 bits, low;
 	__u32 word = w->word, rank;
 
@@ -110,16 +129,10 @@ static long xtap_acl_step(__u32 i, void *ctx)
 	if (!rules)
 		return 1;
 	r = &rules->rules[rank];
-	if (!xtap_acl_rule_matches(r, w))
+	if (!xtap_acl_rule_matches(r, w->proto, w->l4_ports, w->dport))
 		return 0;
 	w->action = r->action;
-	hit_key.port_id = w->port_id;
-	hit_key.rule_id = r->rule_id;
-	hits = bpf_map_lookup_elem(&xtap_acl_hits, &hit_key);
-	if (hits) {
-		hits->packets++;
-		hits->bytes += w->len;
-	}
+	xtap_acl_count_hit(w->port_id, r->rule_id, w->len);
 	return 1;
 }
 
@@ -129,8 +142,10 @@ static __always_inline int xtap_acl_check(const struct xtap_port *port, __u32 di
 {
 	const struct xtap_acl_conf *conf = &port->acl[dir & 1];
 	const __u8 *remote = dir == XTAP_DIR_FROM_VM ? f->daddr.v6 : f->saddr.v6;
+	const struct xtap_acl_set *rules;
 	struct xtap_acl_match *m = NULL;
-	struct xtap_acl_walk w = {};
+	__u64 b0, b1, b2, b3;
+	__u32 set = conf->set;
 	int i;
 
 	if (!f->l3_family)
@@ -138,32 +153,77 @@ static __always_inline int xtap_acl_check(const struct xtap_port *port, __u32 di
 	if (conf->rule_count == 0)
 		goto dflt;
 	if (f->l3_family == 4) {
-		struct xtap_ip4_key k = { .prefixlen = 64, .set = conf->set };
+		struct xtap_ip4_key k = { .prefixlen = 64, .set = set };
 
 		__builtin_memcpy(&k.addr, remote, 4);
 		m = bpf_map_lookup_elem(&xtap_acl4, &k);
 	} else {
-		struct xtap_ip6_key k = { .prefixlen = 160, .set = conf->set };
+		struct xtap_ip6_key k = { .prefixlen = 160, .set = set };
 
 		__builtin_memcpy(k.addr, remote, 16);
 		m = bpf_map_lookup_elem(&xtap_acl6, &k);
 	}
 	if (!m)
 		goto dflt;
+	b0 = m->rules[0];
+	b1 = m->rules[1];
+	b2 = m->rules[2];
+	b3 = m->rules[3];
+	if (!(b0 | b1 | b2 | b3))
+		goto dflt;
+	rules = bpf_map_lookup_elem(&xtap_acl_rules, &set);
+	if (!rules)
+		goto dflt;
 
 #pragma unroll
-	for (i = 0; i < XTAP_ACL_WORDS; i++)
-		w.bits[i] = m->rules[i];
-	w.set = conf->set;
-	w.port_id = port->port_id;
-	w.len = len;
-	w.dport = f->dport;
-	w.proto = f->l4_proto;
-	w.l4_ports = f->l4_ports;
-	w.action = -1;
-	bpf_loop(XTAP_MAX_ACL_RULES, xtap_acl_step, &w, 0);
-	if (w.action >= 0)
-		return w.action == XTAP_ACL_ALLOW ? XTAP_DROP_NONE : XTAP_DROP_ACL;
+	for (i = 0; i < XTAP_ACL_INLINE; i++) {
+		const struct xtap_acl_rule *r;
+		__u64 low;
+		__u32 rank;
+
+		if (b0) {
+			low = b0 & -b0;
+			b0 &= ~low;
+			rank = 0;
+		} else if (b1) {
+			low = b1 & -b1;
+			b1 &= ~low;
+			rank = 64;
+		} else if (b2) {
+			low = b2 & -b2;
+			b2 &= ~low;
+			rank = 128;
+		} else if (b3) {
+			low = b3 & -b3;
+			b3 &= ~low;
+			rank = 192;
+		} else {
+			goto dflt;
+		}
+		rank += xtap_bit_index(low);
+		r = &rules->rules[rank & (XTAP_MAX_ACL_RULES - 1)];
+		if (xtap_acl_rule_matches(r, f->l4_proto, f->l4_ports, f->dport)) {
+			xtap_acl_count_hit(port->port_id, r->rule_id, len);
+			return r->action == XTAP_ACL_ALLOW ? XTAP_DROP_NONE : XTAP_DROP_ACL;
+		}
+	}
+	if (b0 | b1 | b2 | b3) {
+		/* More candidates than checked inline: the rest, in order, in a loop. */
+		struct xtap_acl_walk w = {
+			.bits = { b0, b1, b2, b3 },
+			.set = set,
+			.port_id = port->port_id,
+			.len = len,
+			.dport = f->dport,
+			.proto = f->l4_proto,
+			.l4_ports = f->l4_ports,
+			.action = -1,
+		};
+
+		bpf_loop(XTAP_MAX_ACL_RULES, xtap_acl_step, &w, 0);
+		if (w.action >= 0)
+			return w.action == XTAP_ACL_ALLOW ? XTAP_DROP_NONE : XTAP_DROP_ACL;
+	}
 dflt:
 	return conf->default_action == XTAP_ACL_ALLOW ? XTAP_DROP_NONE : XTAP_DROP_ACL;
 }

@@ -40,14 +40,34 @@ struct {
 static __always_inline int xtap_addr4_allowed(const struct xtap_port *port, __be32 addr)
 {
 	struct xtap_ip4_key key = { .prefixlen = 64, .set = port->addr_set, .addr = addr };
+	__u32 n = port->host4_count;
+	int i;
 
+#pragma unroll
+	for (i = 0; i < XTAP_PORT_HOST4; i++)
+		if (i < n && port->host4[i] == addr)
+			return 1;
+	if (!(port->addr_flags & XTAP_PORT_ADDR_F_TRIE4))
+		return 0;
 	return bpf_map_lookup_elem(&xtap_addr4, &key) != NULL;
 }
 
 static __always_inline int xtap_addr6_allowed(const struct xtap_port *port, const __u8 *addr)
 {
 	struct xtap_ip6_key key = { .prefixlen = 160, .set = port->addr_set };
+	__u64 a0 = ((const __u64 *)addr)[0], a1 = ((const __u64 *)addr)[1];
+	__u32 n = port->host6_count;
+	int i;
 
+#pragma unroll
+	for (i = 0; i < XTAP_PORT_HOST6; i++) {
+		const __u64 *h = (const __u64 *)port->host6[i];
+
+		if (i < n && h[0] == a0 && h[1] == a1)
+			return 1;
+	}
+	if (!(port->addr_flags & XTAP_PORT_ADDR_F_TRIE6))
+		return 0;
 	__builtin_memcpy(key.addr, addr, 16);
 	return bpf_map_lookup_elem(&xtap_addr6, &key) != NULL;
 }

@@ -109,6 +109,17 @@ struct xtap_rate_conf {
 	__u64 burst_packets_ns;
 };
 
+/*
+ * Anti-spoofing's fast path: the first host addresses (/32, /128) of the
+ * port's address set are copied into its entry, so the common check needs
+ * no trie lookup. The trie (xtap_addr4/6) still holds the whole set; it is
+ * consulted when the source is not one of these and the set has more.
+ */
+#define XTAP_PORT_HOST4          4
+#define XTAP_PORT_HOST6          2     /* the EUI-64 link-local is always the first */
+#define XTAP_PORT_ADDR_F_TRIE4   (1U << 0)  /* IPv4 entries beyond host4[]: look in xtap_addr4 */
+#define XTAP_PORT_ADDR_F_TRIE6   (1U << 1)  /* IPv6 entries beyond host6[]: look in xtap_addr6 */
+
 struct xtap_port {
 	__u32 port_id;    /* index of xtap_port_stats and xtap_rate_state; < XTAP_MAX_PORTS */
 	__u32 ifindex;
@@ -118,6 +129,12 @@ struct xtap_port {
 	__u16 mtu;        /* longer frames from the VM are GSO: they take the tc path */
 	__u32 addr_set;   /* key prefix in xtap_addr4/xtap_addr6 */
 	struct xtap_acl_conf acl[XTAP_DIRS];
+	__u8  host4_count;
+	__u8  host6_count;
+	__u8  addr_flags; /* XTAP_PORT_ADDR_F_* */
+	__u8  pad;
+	__u32 host4[XTAP_PORT_HOST4];        /* network order, like xtap_ip4_key.addr */
+	__u8  host6[XTAP_PORT_HOST6][16];
 	struct xtap_rate_conf rate[XTAP_DIRS];
 };
 
