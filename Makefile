@@ -30,7 +30,7 @@ HOST_TESTS     := $(BUILD)/tests/test_netdev $(BUILD)/tests/test_agent
 
 .PHONY: all deps vmlinux demo install test test-packet test-host test-guest test-vhost bench clean help
 all: $(SKELS) $(AGENT_LIB_OBJS) $(BUILD)/xtapd $(BUILD)/xtapctl $(BUILD)/xtap-vmsim $(PACKET_TESTS) $(PKTBUILD_TEST) $(HOST_TESTS) $(BUILD)/bench/prog_cost $(BUILD)/bench/control_plane $(BUILD)/bench/throughput \
-	$(BUILD)/xtap-vhost $(BUILD)/tests/test_userspace_plane $(BUILD)/tests/test_vhost
+	$(BUILD)/bench/rate_accuracy $(BUILD)/xtap-vhost $(BUILD)/tests/test_userspace_plane $(BUILD)/tests/test_vhost
 
 help:
 	@echo "make            build BPF programs, skeletons, agent library, tests"
@@ -125,10 +125,17 @@ $(BUILD)/bench/throughput: bench/throughput.c tests/host/agent_env.c tests/host/
 	$(CC) $(CFLAGS) -Itests/lib -Itests/host -o $@ bench/throughput.c tests/host/agent_env.c \
 		$(BUILD)/tests/lib/pktbuild.o $(BUILD)/tests/lib/sandbox.o -lbpf -ljson-c -lpthread
 
+$(BUILD)/bench/rate_accuracy: bench/rate_accuracy.c tests/host/agent_env.c tests/host/agent_env.h \
+		$(BUILD)/tests/lib/sandbox.o
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Itests/lib -Itests/host -o $@ bench/rate_accuracy.c tests/host/agent_env.c \
+		$(BUILD)/tests/lib/sandbox.o -lbpf -ljson-c -lpthread
+
 # Benchmarks, not tests: tables measured in one run (bench/README.md explains them).
 bench: deps
 	$(MAKE) $(BUILD)/bench/prog_cost $(BUILD)/bench/control_plane $(BUILD)/bench/throughput \
-		$(BUILD)/xtapd $(BUILD)/xtapctl
+		$(BUILD)/bench/rate_accuracy $(BUILD)/xtapd $(BUILD)/xtapctl
+	XTAP_BUILD=$(BUILD) $(BUILD)/bench/rate_accuracy
 	$(BUILD)/bench/prog_cost
 	XTAP_BUILD=$(BUILD) $(BUILD)/bench/control_plane
 	XTAP_BUILD=$(BUILD) $(BUILD)/bench/throughput

@@ -578,7 +578,8 @@ static const char rate_help[] =
 	"usage: xtapctl rate set PORT from-vm|to-vm [--rate R] [--pps N] [--burst BYTES] [--burst-packets N]\n"
 	"       xtapctl rate clear PORT from-vm|to-vm\n"
 	"R is bits per second (k, m, g: 1000s), e.g. 100m; N packets per second (k, m).\n"
-	"Bursts default to 50 ms at the rate (at least 256 KiB, which TCP needs, and 16 packets);\n"
+	"Bursts default to 300 ms at the rate (at least 256 KiB and 16 packets): TCP needs that much\n"
+	"credit to get back to the rate after a drop;\n"
 	"BYTES accepts k/m (KiB/MiB).\n";
 
 static int cmd_rate(int argc, char **argv)

@@ -528,7 +528,7 @@ s5_rate() {
 		# Diagnosis, not a check: the same stream with a burst of 256 KiB.
 		xctl rate set vmA from-vm --rate "$rate" --burst 256k
 		g B 15 'sleep 2; growth r5003 5'
-		note "diagnosis: with --burst 256k (default: 20 ms at the rate, at least 64 KiB) TCP goodput at B is $(field mbps) Mbit/s ($(awk -v g="$(field mbps)" -v l="$limit_mbps" 'BEGIN {printf "%+.1f%%", (g - l) * 100 / l}'))"
+		note "diagnosis: with --burst 256k (default: 300 ms at the rate, at least 256 KiB) TCP goodput at B is $(field mbps) Mbit/s ($(awk -v g="$(field mbps)" -v l="$limit_mbps" 'BEGIN {printf "%+.1f%%", (g - l) * 100 / l}'))"
 	fi
 	g A 10 unstream
 	xctl rate clear vmA from-vm
