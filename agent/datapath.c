@@ -91,10 +91,17 @@ static int share_maps(struct xtap_datapath *dp, struct bpf_object *obj,
 		if (fd < 0)
 			continue;
 		if (!pinned_map_compatible(map, fd)) {
-			fprintf(stderr, "xtap: pinned map %s was made by an incompatible xtap build: "
-				"remove it (xtapctl teardown) and start again\n", path);
+			/*
+			 * An upgrade changed its layout: a new map replaces it and
+			 * reconcile rewrites the policy from the state file; programs
+			 * still using the old one are replaced with the new build's.
+			 */
+			fprintf(stderr, "xtap: pinned map %s has an older layout: replacing it "
+				"(its counters start again from 0)\n", path);
 			close(fd);
-			return -EEXIST;
+			if (unlink(path))
+				return -errno;
+			continue;
 		}
 		err = bpf_map__reuse_fd(map, fd);
 		close(fd);
@@ -223,4 +230,61 @@ int xtap_prog_fd(const struct xtap_datapath *dp, enum xtap_prog_id id)
 	case XTAP_PROG_TO_UPLINK_DEVMAP: return bpf_program__fd(dp->uplink->progs.xtap_to_uplink);
 	default:                         return -EINVAL;
 	}
+}
+
+struct bpf_object *xtap_datapath_open_xdp(const struct xtap_datapath *dp, enum xtap_prog_id id)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, opts);
+	const struct bpf_object *loaded;
+	const struct bpf_program *want;
+	struct bpf_object *obj;
+	struct bpf_program *p;
+	struct bpf_map *m, *lm = NULL;
+	const void *elf;
+	size_t sz;
+	int err = 0;
+
+	switch (id) {
+	case XTAP_PROG_FROM_VM_XDP:
+		loaded = dp->from_vm->obj;
+		want = dp->from_vm->progs.xtap_from_vm;
+		elf = from_vm_bpf__elf_bytes(&sz);
+		break;
+	case XTAP_PROG_FROM_UPLINK_XDP:
+		loaded = dp->uplink->obj;
+		want = dp->uplink->progs.xtap_from_uplink;
+		elf = uplink_bpf__elf_bytes(&sz);
+		break;
+	default:
+		errno = EINVAL;
+		return NULL;
+	}
+	/* The skeleton's object name, so that internal maps (.rodata, .bss) get the same names. */
+	opts.object_name = bpf_object__name(loaded);
+	obj = bpf_object__open_mem(elf, sz, &opts);
+	if (libbpf_get_error(obj)) {
+		err = libbpf_get_error(obj);
+		errno = -err;
+		return NULL;
+	}
+	/* Same ELF, same open options: the maps come in the same order. */
+	bpf_object__for_each_map(m, obj) {
+		lm = bpf_object__next_map(loaded, lm);
+		if (!lm || strcmp(bpf_map__name(m), bpf_map__name(lm))) {
+			err = -EINVAL;
+			break;
+		}
+		err = bpf_map__reuse_fd(m, bpf_map__fd(lm));
+		if (err)
+			break;
+	}
+	bpf_object__for_each_program(p, obj)
+		if (!err)
+			err = bpf_program__set_autoload(p, !strcmp(bpf_program__name(p), bpf_program__name(want)));
+	if (err) {
+		bpf_object__close(obj);
+		errno = -err;
+		return NULL;
+	}
+	return obj;
 }

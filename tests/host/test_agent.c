@@ -22,6 +22,7 @@
 #include <cmocka.h>
 
 #include <json-c/json.h>
+#include <bpf/bpf.h>
 
 #include "agent_env.h"
 #include "pktbuild.h"
@@ -487,6 +488,35 @@ static void test_sigkill_restart_loses_nothing(void **s)
 	assert_int_equal(system("test $(ls " ENV_PINS "/links | wc -l) -eq 7"), 0);
 }
 
+/*
+ * An upgrade that changed a map's layout: xtapd finds the pinned map of the
+ * older build, replaces it, rewrites the policy from its state file, and
+ * frames flow again with the old programs replaced by the new ones.
+ */
+static void test_older_map_layout_replaced(void **s)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, opts);
+	uint8_t buf[2048];
+	struct pkt p;
+	int fd;
+
+	(void)s;
+	env_agent_kill();
+	assert_int_equal(unlink(ENV_PINS "/xtap_ports"), 0);
+	/* What an older build pinned: same name and key, a smaller value. */
+	fd = bpf_map_create(BPF_MAP_TYPE_HASH, "xtap_ports", 4, 64, 16, &opts);
+	assert_true(fd >= 0);
+	assert_int_equal(bpf_obj_pin(fd, ENV_PINS "/xtap_ports"), 0);
+	close(fd);
+	assert_true(env_agent_start() > 0);
+	assert_int_equal(system("grep -q 'xtap_ports has an older layout: replacing it' " ENV_LOG), 0);
+	udp_ab(&p, 5000);
+	assert_int_equal(vm_write(&vm_a, NULL, p.data, p.len), 0);
+	assert_int_equal(vm_read(&vm_b, buf, sizeof(buf), NULL, 1000), (int)p.len);
+	assert_memory_equal(buf, p.data, p.len);
+	assert_int_equal(system("test $(ip -d link show vmA | grep -c 'prog/xdp') -eq 1"), 0);
+}
+
 static void test_tap_deleted_is_repaired(void **s)
 {
 	uint8_t buf[2048];
@@ -772,6 +802,7 @@ int main(void)
 		T(test_needs_csum_and_gso_frames),
 		T(test_live_policy_change_under_traffic),
 		T(test_sigkill_restart_loses_nothing),
+		T(test_older_map_layout_replaced),
 		T(test_tap_deleted_is_repaired),
 		T(test_uplink_gone_and_back),
 		T(test_multiqueue_port_with_owner),
