@@ -74,8 +74,8 @@ $(BUILD)/xtapctl: tools/xtapctl.c tools/xtapctl_maps.c tools/xtapctl_maps.h $(BU
 		$(BUILD)/agent/err.o -lbpf -ljson-c
 
 # One vhost-user server per port (agent/vhost_dev.h); no libbpf: it never touches the BPF side.
-VHOST_SRCS := agent/xtap_vhost.c agent/vhost_user.c agent/vhost_mem.c agent/vhost_net.c \
-              agent/vhost_userspace.c agent/netdev.c agent/err.c
+VHOST_SRCS := agent/xtap_vhost.c agent/vhost_user.c agent/vhost_mem.c agent/vhost_guard.c \
+              agent/vhost_net.c agent/vhost_userspace.c agent/netdev.c agent/err.c
 $(BUILD)/xtap-vhost: $(VHOST_SRCS) $(wildcard agent/*.h) include/xtap_abi.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $(VHOST_SRCS) -ljson-c -lmnl
@@ -157,10 +157,10 @@ $(BUILD)/tests/test_agent: tests/host/test_agent.c tests/host/agent_env.c tests/
 
 # The userspace vhost data plane alone: the test is the guest driver, a socketpair the tap.
 $(BUILD)/tests/test_userspace_plane: tests/vhost/test_userspace_plane.c agent/vhost_userspace.c \
-		agent/vhost_mem.c agent/err.c $(wildcard agent/*.h)
+		agent/vhost_mem.c agent/vhost_guard.c agent/err.c $(wildcard agent/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ tests/vhost/test_userspace_plane.c agent/vhost_userspace.c \
-		agent/vhost_mem.c agent/err.c -lcmocka
+		agent/vhost_mem.c agent/vhost_guard.c agent/err.c -lcmocka
 
 # Tier 2/4: vhost-user and the vhost-net hand-off with our own virtio driver (tests/vhost/frontend.c).
 $(BUILD)/tests/test_vhost: tests/vhost/test_vhost.c tests/vhost/frontend.c tests/vhost/frontend.h \
@@ -175,26 +175,27 @@ test-packet: deps
 
 # Tier 2: the real xtapd and xtapctl in a sandbox (network + mount namespaces).
 test-host: deps
-	$(MAKE) $(HOST_TESTS) $(BUILD)/xtapd $(BUILD)/xtapctl
+	$(MAKE) $(HOST_TESTS) $(BUILD)/xtapd $(BUILD)/xtapctl $(BUILD)/xtap-vhost $(BUILD)/xtap-vmsim
 	tests/run.sh netdev $(BUILD)/tests/test_netdev agent "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_agent"
 
 # Tier 3: real Linux guests under QEMU on xtap ports (tests/guest/; kernel cached in /var/cache/xtap-guest).
 test-guest: deps
-	$(MAKE) $(BUILD)/xtapd $(BUILD)/xtapctl
+	$(MAKE) $(BUILD)/xtapd $(BUILD)/xtapctl $(BUILD)/xtap-vhost
 	tests/run.sh guest "XTAP_BUILD=$(BUILD) bash tests/guest/run.sh"
 
 # Tier 4: test_vhost on this host (no /dev/vhost-net: the userspace plane), then in a Debian-kernel
 # VM with the real vhost-net, libxdp's dispatcher and clsact (tests/vhost/run-vm.sh; same kernel cache).
 test-vhost: deps
-	$(MAKE) $(BUILD)/xtapd $(BUILD)/xtapctl $(BUILD)/xtap-vhost $(BUILD)/xtap-vmsim $(BUILD)/tests/test_vhost
-	tests/run.sh vhost "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_vhost" \
+	$(MAKE) $(BUILD)/xtapd $(BUILD)/xtapctl $(BUILD)/xtap-vhost $(BUILD)/xtap-vmsim $(BUILD)/tests/test_vhost \
+		$(BUILD)/tests/test_userspace_plane
+	tests/run.sh vhost-plane $(BUILD)/tests/test_userspace_plane vhost "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_vhost" \
 		vhost-vm "XTAP_BUILD=$(BUILD) bash tests/vhost/run-vm.sh"
 
 test: deps
 	$(MAKE) all
-	tests/run.sh pktbuild $(PKTBUILD_TEST) packet $(PACKET_TESTS) netdev $(BUILD)/tests/test_netdev \
-		agent "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_agent" \
-		guest "XTAP_BUILD=$(BUILD) bash tests/guest/run.sh"
+	tests/run.sh pktbuild $(PKTBUILD_TEST) packet $(PACKET_TESTS) vhost-plane $(BUILD)/tests/test_userspace_plane \
+		netdev $(BUILD)/tests/test_netdev agent "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_agent" \
+		vhost "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_vhost" guest "XTAP_BUILD=$(BUILD) bash tests/guest/run.sh"
 
 PREFIX ?= /usr/local
 install: all

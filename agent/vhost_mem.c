@@ -5,6 +5,12 @@
  * lie inside its file (a mapping past the end would SIGBUS us on first
  * touch), and regions may not overlap in either address space (a
  * translation must have one answer).
+ *
+ * The file may still shrink afterwards: a memfd not sealed with
+ * F_SEAL_SHRINK can be truncated, and /dev/shm or hugetlbfs files cannot be
+ * sealed at all. Refusing unsealed fds would refuse those backends and still
+ * not cover a hugetlbfs pool running dry, so they are taken, and a fault in
+ * the mapping is caught instead (vhost_guard.h): it ends the connection.
  */
 #include <errno.h>
 #include <string.h>

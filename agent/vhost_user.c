@@ -859,6 +859,12 @@ static bool take_fds(struct xtap_vhost_server *s, struct msghdr *mh)
 	return ok;
 }
 
+/*
+ * Runs under xtap-vhost's guard (vhost_guard.h): starting a ring reads
+ * guest memory, and a fault there leaves this function at that point. What
+ * is left half done (the message, its fds, a ring half started) is then
+ * reset by xtap_vhost_server_disconnect(), as for a rejected message.
+ */
 void xtap_vhost_server_input(struct xtap_vhost_server *s)
 {
 	union {

@@ -11,8 +11,13 @@
  * Everything the guest wrote is untrusted: descriptors are read once, every
  * buffer is translated through the memory table (never outside a region),
  * chains are bounded; a malformed ring is stopped with one log line (and its
- * error eventfd signalled) until the frontend restarts it. Frames still pass
- * the tap, so the port's BPF policy applies.
+ * error eventfd signalled) until the frontend restarts it. Guest memory may
+ * also vanish under us (the frontend shrinks its file): a load or store
+ * here then faults, and xtap-vhost's guard (vhost_guard.h) jumps out of
+ * the plane and drops the frontend, which closes the plane. So nothing here
+ * may hold a resource across guest memory accesses that only the rest of
+ * the function would release. Frames still pass the tap, so the port's BPF
+ * policy applies.
  */
 #include <endian.h>
 #include <errno.h>

@@ -25,6 +25,7 @@
 
 #include <json-c/json.h>
 
+#include "vhost_guard.h"
 #include "vhost_user.h"
 
 /* Fds the userspace plane may add to the poll set (kick and tap per ring, with room). */
@@ -240,6 +241,14 @@ static void status_update(struct status *st, const struct xtap_vhost_server *s)
 	json_object_object_add(j, "pid", json_object_new_int(getpid()));
 	json_object_object_add(j, "socket", json_object_new_string(st->o->socket));
 	json_object_object_add(j, "data_plane", json_object_new_string(s->dev.plane->name));
+	/*
+	 * "connected": a frontend holds the socket (from accept until it, or
+	 * we, close it); it says nothing about frames moving. A VMM sends its
+	 * rings after connecting, so rings_running follows a few messages
+	 * later: it counts the rings the data plane runs, and this file is
+	 * rewritten after every wake-up of the loop, so each change of it
+	 * (every ring start and stop happens in one) shows.
+	 */
 	json_object_object_add(j, "frontend", json_object_new_string(s->conn >= 0 ? "connected" : "waiting"));
 	json_object_object_add(j, "queue_pairs", json_object_new_int((int)s->dev.n_pairs));
 	json_object_object_add(j, "rings_running",
@@ -268,6 +277,39 @@ out:
 	json_object_put(j);
 }
 
+/* The guard caught a fault in guest memory: the frontend goes, as after a hostile message. */
+static void guest_memory_fault(struct xtap_vhost_server *s, const void *addr)
+{
+	snprintf(s->last_error, sizeof(s->last_error),
+		 "guest memory of port %s faulted at %p under the device (the frontend shrank its memory file after SET_MEM_TABLE, or its hugetlbfs pool ran out)",
+		 s->dev.port, addr);
+	s->rejected++;
+	xtap_vhost_server_disconnect(s, s->last_error);
+}
+
+/*
+ * The work of one wake-up that touches guest memory: the plane's events
+ * (rings and buffers) and the frontend's messages (starting a ring reads
+ * its used index). A fault there (SIGBUS: the guest memory's file shrank)
+ * jumps back here; what it interrupted is thrown away with the connection
+ * (rings stopped, plane closed, memory unmapped).
+ */
+static void serve(struct xtap_vhost_server *s, struct xtap_vhost_guard *g, const struct pollfd *plane_pfd,
+		  int np, bool conn_ready)
+{
+	if (sigsetjmp(g->env, 1)) {
+		guest_memory_fault(s, g->addr);
+		return;
+	}
+	xtap_vhost_guard_arm(g, &s->dev.mem);
+	/* The plane first: its fds belong to the state the connection may change next. */
+	if (np && s->owned && s->dev.plane->poll_events)
+		s->dev.plane->poll_events(&s->dev, plane_pfd, np);
+	if (conn_ready && s->conn >= 0)
+		xtap_vhost_server_input(s);
+	xtap_vhost_guard_disarm(g);
+}
+
 static void accept_frontend(struct xtap_vhost_server *s, int lfd)
 {
 	int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
@@ -288,9 +330,11 @@ static void accept_frontend(struct xtap_vhost_server *s, int lfd)
 int main(int argc, char **argv)
 {
 	static struct xtap_vhost_server s;  /* large: not on the stack */
+	static struct xtap_vhost_guard guard;
 	struct pollfd pfd[3 + PLANE_POLL_MAX];
 	const struct xtap_vhost_plane *plane;
 	struct signalfd_siginfo si;
+	struct xtap_err err = { "" };
 	struct status st = { 0 };
 	struct opts o;
 	int lfd, sfd, n, np, plane_at, ret = 0;
@@ -300,6 +344,10 @@ int main(int argc, char **argv)
 	st.o = &o;
 	xtap_vhost_log_init(o.port, o.verbose);
 	signal(SIGPIPE, SIG_IGN);
+	if (xtap_vhost_guard_install(&err)) {
+		xtap_vhost_log("%s", err.msg);
+		return 1;
+	}
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
@@ -344,11 +392,7 @@ int main(int argc, char **argv)
 			xtap_vhost_log("signal %u: stopping", si.ssi_signo);
 			break;
 		}
-		/* The plane first: its fds belong to the state the connection may change next. */
-		if (np && s.owned && plane->poll_events)
-			plane->poll_events(&s.dev, pfd + plane_at, np);
-		if (pfd[2].revents && s.conn >= 0)
-			xtap_vhost_server_input(&s);
+		serve(&s, &guard, pfd + plane_at, np, pfd[2].revents);
 		if (pfd[1].revents)
 			accept_frontend(&s, lfd);
 		status_update(&st, &s);

@@ -5,6 +5,8 @@
  * GPA-adjacent regions; split rings and buffers are laid out in it; kick,
  * call and error fds are eventfds; the tap queue is one end of a
  * SOCK_SEQPACKET socketpair (one frame per read/write, like a tap).
+ * Guest memory that shrinks under the plane is caught by agent/vhost_guard.c,
+ * as xtap-vhost does it.
  */
 #define _GNU_SOURCE
 #include <endian.h>
@@ -23,11 +25,15 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 
 #include "vhost_dev.h"
+#include "vhost_guard.h"
 #include "vhost_mem.h"
 
 #define GPA0      0x40000000ull          /* guest RAM starts here ... */
@@ -1108,6 +1114,156 @@ static void test_second_pair(void **state)
 	close(sp[1]);
 }
 
+/* ---- guest memory that shrinks under the plane ---- */
+
+static void work_pump(struct fx *f)
+{
+	pump(f);
+}
+
+static void work_restart_tx(struct fx *f)
+{
+	struct xtap_err err = { "" };
+
+	assert_int_equal(plane->stop(&f->d, TX, &err), 0);
+	start(f, TX);
+}
+
+/*
+ * Runs work under the guard, as xtap-vhost's loop does; returns the address
+ * that faulted (the plane's state is then only fit to be closed), or NULL.
+ */
+static void *guarded(struct fx *f, void (*work)(struct fx *f))
+{
+	static struct xtap_vhost_guard g;
+	struct xtap_err err = { "" };
+
+	if (xtap_vhost_guard_install(&err))
+		fail_msg("%s", err.msg);
+	if (sigsetjmp(g.env, 1))
+		return g.addr;
+	xtap_vhost_guard_arm(&g, &f->d.mem);
+	work(f);
+	xtap_vhost_guard_disarm(&g);
+	return NULL;
+}
+
+static void test_memory_shrunk(void **state)
+{
+	struct fx *f = *state;
+	uint8_t want[HDR + 60];
+
+	tx_frame(f, want, 60, 1);
+	/* The frontend truncates its (unsealed) memfd after handing it over, then kicks. */
+	assert_int_equal(ftruncate(f->memfd, 0), 0);
+	kick(f, TX);
+	/* The first touch faults: the avail index. */
+	assert_ptr_equal(guarded(f, work_pump), (uint8_t *)f->d.vring[TX].avail + offsetof(struct vring_avail, idx));
+	expect_silence(f);
+	assert_int_equal(ftruncate(f->memfd, MEM_SIZE), 0);
+}
+
+static void test_memory_shrunk_before_start(void **state)
+{
+	struct fx *f = *state;
+
+	/* Starting a ring reads where the used ring stands: the server's path, guarded as well. */
+	assert_int_equal(ftruncate(f->memfd, 0), 0);
+	assert_ptr_equal(guarded(f, work_restart_tx), (uint8_t *)f->d.vring[TX].used + offsetof(struct vring_used, idx));
+	assert_int_equal(ftruncate(f->memfd, MEM_SIZE), 0);
+}
+
+static void test_memory_shrunk_under_buffers(void **state)
+{
+	struct fx *f = *state;
+	uint64_t b = GPA0 + REGION + 4096;
+	uint32_t id, len;
+
+	/*
+	 * Only the second region goes (the rings are in the first): the plane
+	 * never loads a frame itself, and the kernel's copy out of a vanished
+	 * page fails with EFAULT instead of a signal. The frame is dropped,
+	 * the ring goes on.
+	 */
+	assert_int_equal(ftruncate(f->memfd, REGION), 0);
+	post(f, TX, &(struct seg){ b, HDR + 60, 0 }, 1);
+	kick(f, TX);
+	assert_null(guarded(f, work_pump));
+	expect_silence(f);
+	assert_true(used_pop(f, TX, &id, &len));
+	assert_int_equal(id, 0);
+	assert_false(signalled(f->err[TX]));
+	assert_int_equal(ftruncate(f->memfd, MEM_SIZE), 0);
+}
+
+enum foreign_fault { FAULT_OTHER_MAPPING, FAULT_DISARMED, FAULT_SENT };
+
+/* In a child: a SIGBUS the guard must not swallow. Returns only if it did (a bug). */
+static void foreign_sigbus(struct fx *f, enum foreign_fault what)
+{
+	static struct xtap_vhost_guard g;
+	struct xtap_err err = { "" };
+	volatile uint8_t *p;
+	int fd;
+
+	prctl(PR_SET_DUMPABLE, 0);              /* no core file from the expected death */
+	signal(SIGBUS, SIG_DFL);                /* cmocka's handler otherwise */
+	if (xtap_vhost_guard_install(&err))
+		_exit(2);
+	if (sigsetjmp(g.env, 1))
+		return;
+	xtap_vhost_guard_arm(&g, &f->d.mem);
+	switch (what) {
+	case FAULT_OTHER_MAPPING:
+		/* A file mapping of our own that is not guest memory. */
+		fd = memfd_create("not-guest", MFD_CLOEXEC);
+		if (fd < 0 || ftruncate(fd, 4096))
+			_exit(2);
+		p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		if (p == MAP_FAILED || ftruncate(fd, 0))
+			_exit(2);
+		(void)*p;
+		break;
+	case FAULT_DISARMED:
+		xtap_vhost_guard_disarm(&g);
+		if (ftruncate(f->memfd, 0))
+			_exit(2);
+		p = f->d.vring[TX].avail;
+		(void)*p;
+		break;
+	case FAULT_SENT: {
+		/* Sent, not a fault, even if it names an address in guest memory. */
+		siginfo_t si = { .si_signo = SIGBUS, .si_code = SI_QUEUE };
+
+		si.si_addr = f->d.vring[TX].avail;
+		syscall(SYS_rt_tgsigqueueinfo, getpid(), gettid(), SIGBUS, &si);
+		break;
+	}
+	}
+}
+
+static void test_guard_passes_other_sigbus(void **state)
+{
+	struct fx *f = *state;
+
+	for (enum foreign_fault what = FAULT_OTHER_MAPPING; what <= FAULT_SENT; what++) {
+		int status;
+		pid_t pid = fork();
+
+		assert_true(pid >= 0);
+		if (!pid) {
+			foreign_sigbus(f, what);
+			_exit(3);
+		}
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGBUS)
+			fail_msg("case %d: the child %s %d, not killed by SIGBUS", what,
+				 WIFSIGNALED(status) ? "was killed by signal" : "exited with",
+				 WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+	}
+	assert_int_equal(ftruncate(f->memfd, MEM_SIZE), 0);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -1152,6 +1308,10 @@ int main(void)
 		T(test_tx_many),
 		T(test_rx_many),
 		T(test_second_pair),
+		T(test_memory_shrunk),
+		T(test_memory_shrunk_before_start),
+		T(test_memory_shrunk_under_buffers),
+		T(test_guard_passes_other_sigbus),
 	};
 
 	/* A plane that blocks on a kick fd would hang the test: fail it instead. */
