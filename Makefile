@@ -195,7 +195,8 @@ test: deps
 	$(MAKE) all
 	tests/run.sh pktbuild $(PKTBUILD_TEST) packet $(PACKET_TESTS) vhost-plane $(BUILD)/tests/test_userspace_plane \
 		netdev $(BUILD)/tests/test_netdev agent "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_agent" \
-		vhost "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_vhost" guest "XTAP_BUILD=$(BUILD) bash tests/guest/run.sh"
+		vhost "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_vhost" guest "XTAP_BUILD=$(BUILD) bash tests/guest/run.sh" \
+		vhost-vm "XTAP_BUILD=$(BUILD) bash tests/vhost/run-vm.sh"
 
 PREFIX ?= /usr/local
 install: all

@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
+#include <dirent.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <limits.h>
 #include <linux/if_link.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -46,8 +49,153 @@ static int same_prog_tag(int fd_a, __u32 id_b)
 
 /* ---- XDP, through libxdp ---- */
 
-/* Set once libxdp fell back to a single program here (no freplace: no dispatcher). */
+static const char *role_xdp_name(enum xtap_role role)
+{
+	return role == XTAP_ROLE_VM ? "xtap_from_vm" : "xtap_from_uplink";
+}
+
+static enum xtap_prog_id role_xdp_prog(enum xtap_role role)
+{
+	return role == XTAP_ROLE_VM ? XTAP_PROG_FROM_VM_XDP : XTAP_PROG_FROM_UPLINK_XDP;
+}
+
+/* Set once known that libxdp cannot build its dispatcher here (no freplace): one program per device. */
 static int dispatcher_unavailable;
+static int dispatcher_probed;
+
+static int quiet_libbpf(enum libbpf_print_level level, const char *fmt, va_list args)
+{
+	(void)level, (void)fmt, (void)args;
+	return 0;
+}
+
+/*
+ * libxdp's own test for its dispatcher, asked once before the first XDP
+ * attach: xdp-dispatcher.o's xdp_pass loaded as freplace of another copy of
+ * itself, and attached. Where it fails (fentry/freplace refused, an old
+ * kernel) libxdp would fall back to attaching the program alone; xtap then
+ * attaches its loaded program itself, one rtnetlink request per device.
+ */
+static int freplace_works(void)
+{
+	struct xdp_program *tgt = xdp_program__find_file("xdp-dispatcher.o", NULL, NULL);
+	struct xdp_program *ext = xdp_program__find_file("xdp-dispatcher.o", NULL, NULL);
+	libbpf_print_fn_t old_print = libbpf_set_print(quiet_libbpf);
+	const char *skip = getenv("LIBXDP_SKIP_DISPATCHER");
+	struct bpf_object *tobj, *eobj;
+	struct bpf_program *tp, *ep, *p;
+	int ok = 0, lfd;
+
+	if (libxdp_get_error(tgt))
+		tgt = NULL;
+	if (libxdp_get_error(ext))
+		ext = NULL;
+	if (!tgt || !ext || (skip && !strcmp(skip, "1")))
+		goto out;
+	tobj = xdp_program__bpf_obj(tgt);
+	eobj = xdp_program__bpf_obj(ext);
+	tp = tobj ? bpf_object__find_program_by_name(tobj, "xdp_pass") : NULL;
+	ep = eobj ? bpf_object__find_program_by_name(eobj, "xdp_pass") : NULL;
+	if (!tp || !ep)
+		goto out;
+	bpf_object__for_each_program(p, tobj)
+		bpf_program__set_autoload(p, p == tp);
+	if (bpf_object__load(tobj))
+		goto out;
+	bpf_object__for_each_program(p, eobj)
+		bpf_program__set_autoload(p, p == ep);
+	bpf_program__set_type(ep, BPF_PROG_TYPE_EXT);
+	bpf_program__set_expected_attach_type(ep, 0);
+	if (bpf_program__set_attach_target(ep, bpf_program__fd(tp), "xdp_pass") || bpf_object__load(eobj))
+		goto out;
+	lfd = bpf_raw_tracepoint_open(NULL, bpf_program__fd(ep));
+	ok = lfd >= 0;
+	if (ok)
+		close(lfd);
+out:
+	libbpf_set_print(old_print);
+	xdp_program__close(ext);
+	xdp_program__close(tgt);
+	return ok;
+}
+
+/*
+ * libxdp 1.3.1 leaks a program fd for every program it reads back from the
+ * kernel (xdp_multiprog__get_from_ifindex: the dispatcher and each program in
+ * it, so every query, attach and detach; xdp_program__from_id), which keeps
+ * removed dispatchers and their programs loaded as long as xtapd runs
+ * (xdp-tools issue #343, fixed after 1.3.1). xtapd is single-threaded and
+ * keeps no fd of a dispatcher or of a program in one, so every program fd
+ * that appears across a libxdp call sequence, once ours are closed, is such a
+ * leak: the sequence is wrapped in prog_fds() ... close_leaked_prog_fds().
+ */
+struct fd_list {
+	int *fd;
+	size_t n;
+};
+
+static int cmp_int(const void *a, const void *b)
+{
+	return *(const int *)a - *(const int *)b;
+}
+
+static int is_prog_fd(int fd)
+{
+	char path[64], link[64];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n < 0)
+		return 0;
+	link[n] = 0;
+	return !strcmp(link, "anon_inode:bpf-prog");
+}
+
+/* The program fds open now, sorted (none where /proc is not there: nothing is closed then). */
+static void prog_fds(struct fd_list *l)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	size_t cap = 0;
+
+	l->fd = NULL;
+	l->n = 0;
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		int fd = atoi(e->d_name);
+
+		if (e->d_name[0] == '.' || fd == dirfd(d) || !is_prog_fd(fd))
+			continue;
+		if (l->n == cap) {
+			int *p = realloc(l->fd, (cap = cap ? cap * 2 : 64) * sizeof(*p));
+
+			if (!p)
+				break;
+			l->fd = p;
+		}
+		l->fd[l->n++] = fd;
+	}
+	closedir(d);
+	qsort(l->fd, l->n, sizeof(*l->fd), cmp_int);
+}
+
+static void close_leaked_prog_fds(struct fd_list *before)
+{
+	struct fd_list now;
+	size_t i;
+
+	if (!before->fd)
+		return;
+	prog_fds(&now);
+	for (i = 0; i < now.n; i++)
+		if (!bsearch(&now.fd[i], before->fd, before->n, sizeof(*before->fd), cmp_int))
+			close(now.fd[i]);
+	free(now.fd);
+	free(before->fd);
+	before->fd = NULL;
+}
 
 static struct xdp_program *find_xdp_prog(struct xdp_multiprog *mp, const char *name)
 {
@@ -126,18 +274,55 @@ static int xdp_attach_single(int ifindex, const char *ifname, int prog_fd, const
 	return 0;
 }
 
-static int xdp_attach(int ifindex, const char *ifname, int prog_fd, const char *name,
-		      struct xtap_attach_state *st, struct xtap_err *err)
+/*
+ * Our program behind libxdp's dispatcher: libxdp loads it as freplace from a
+ * second copy of our object that shares every map with the loaded one.
+ */
+static int xdp_attach_dispatched(const struct xtap_datapath *dp, int ifindex, const char *ifname,
+				 enum xtap_role role, struct xtap_err *err)
 {
-	struct xdp_multiprog *mp;
-	struct xdp_program *old, *prog;
+	struct bpf_object *obj = xtap_datapath_open_xdp(dp, role_xdp_prog(role));
+	struct xdp_program *prog;
 	int ret;
 
-	if (dispatcher_unavailable)
-		return xdp_attach_single(ifindex, ifname, prog_fd, name, st, err);
+	if (!obj)
+		return xtap_fail(err, -errno, "%s: opening %s for libxdp's dispatcher failed: %s", ifname,
+			    role_xdp_name(role), strerror(errno));
+	{
+		DECLARE_LIBXDP_OPTS(xdp_program_opts, o, .obj = obj, .prog_name = role_xdp_name(role));
+
+		prog = xdp_program__create(&o);
+	}
+	ret = libxdp_get_error(prog);
+	if (ret) {
+		bpf_object__close(obj);
+		return xtap_fail(err, ret, "%s: libxdp cannot use the XDP program: %s", ifname, strerror(-ret));
+	}
+	ret = xdp_program__attach(prog, ifindex, XDP_MODE_NATIVE, 0);
+	xdp_program__close(prog);
+	bpf_object__close(obj);
+	if (ret)
+		return xtap_fail(err, ret, "%s: attaching XDP (native mode) failed: %s", ifname, strerror(-ret));
+	return 0;
+}
+
+static int xdp_attach_libxdp(const struct xtap_datapath *dp, int ifindex, const char *ifname,
+			     enum xtap_role role, struct xtap_attach_state *st, struct xtap_err *err)
+{
+	int prog_fd = xtap_prog_fd(dp, role_xdp_prog(role));
+	const char *name = role_xdp_name(role);
+	struct xdp_multiprog *mp;
+	struct xdp_program *old;
+	__u32 old_id;
+	int ret;
+
 	mp = get_multiprog(ifindex);
 	old = mp ? find_xdp_prog(mp, name) : NULL;
 
+	/*
+	 * The dispatcher's copy of our program is freplace, ours XDP, but both are
+	 * loaded from the same instructions: the tags match when the build does.
+	 */
 	if (old && same_prog_tag(prog_fd, xdp_program__id(old))) {
 		xdp_mode_name(mp, st);
 		xdp_multiprog__close(mp);
@@ -155,37 +340,65 @@ static int xdp_attach(int ifindex, const char *ifname, int prog_fd, const char *
 		snprintf(st->xdp, sizeof(st->xdp), "native");
 		return 0;
 	}
-	if (old)
-		xdp_program__detach(old, ifindex, XDP_MODE_NATIVE, 0);
-	else if (mp && xdp_multiprog__is_legacy(mp) && xdp_multiprog__main_prog(mp)) {
+	if (!old && mp && xdp_multiprog__is_legacy(mp) && xdp_multiprog__main_prog(mp)) {
 		const char *other = xdp_program__name(xdp_multiprog__main_prog(mp));
 
+		ret = xtap_fail(err, -EBUSY,
+			   "%s: XDP program %s (not xtap's) is attached without libxdp's dispatcher: detach it first",
+			   ifname, other);
 		xdp_multiprog__close(mp);
-		return xtap_fail(err, -EBUSY,
-			    "%s: XDP program %s (not xtap's) is attached without libxdp's dispatcher: detach it first",
-			    ifname, other);
+		return ret;
 	}
+	old_id = old ? xdp_program__id(old) : 0;
 	xdp_multiprog__close(mp);
 
-	prog = xdp_program__from_fd(prog_fd);
-	ret = libxdp_get_error(prog);
+	/*
+	 * An older build of ours in the dispatcher leaves only after the new one
+	 * is in (the old one runs first meanwhile): no frame unfiltered.
+	 */
+	ret = xdp_attach_dispatched(dp, ifindex, ifname, role, err);
 	if (ret)
-		return xtap_fail(err, ret, "%s: libxdp cannot use the XDP program: %s", ifname, strerror(-ret));
-	ret = xdp_program__attach(prog, ifindex, XDP_MODE_NATIVE, 0);
-	xdp_program__close(prog);
-	if (ret)
-		return xtap_fail(err, ret, "%s: attaching XDP (native mode) failed: %s", ifname, strerror(-ret));
+		return ret;
+	if (old_id) {
+		struct xdp_program *p = xdp_program__from_id(old_id);
+
+		if (!libxdp_get_error(p)) {
+			xdp_program__detach(p, ifindex, XDP_MODE_NATIVE, 0);
+			xdp_program__close(p);
+		}
+	}
 	mp = get_multiprog(ifindex);
 	if (mp) {
 		xdp_mode_name(mp, st);
+		/* libxdp fell back to the program alone after all: no dispatcher here. */
 		dispatcher_unavailable = xdp_multiprog__is_legacy(mp);
 		xdp_multiprog__close(mp);
 	}
 	return 0;
 }
 
+static int xdp_attach(const struct xtap_datapath *dp, int ifindex, const char *ifname,
+		      enum xtap_role role, struct xtap_attach_state *st, struct xtap_err *err)
+{
+	struct fd_list fds;
+	int ret;
+
+	if (!dispatcher_probed) {
+		dispatcher_unavailable = !freplace_works();
+		dispatcher_probed = 1;
+	}
+	if (dispatcher_unavailable)
+		return xdp_attach_single(ifindex, ifname, xtap_prog_fd(dp, role_xdp_prog(role)),
+					 role_xdp_name(role), st, err);
+	prog_fds(&fds);
+	ret = xdp_attach_libxdp(dp, ifindex, ifname, role, st, err);
+	close_leaked_prog_fds(&fds);
+	return ret;
+}
+
 static void xdp_detach(int ifindex, const char *name)
 {
+	struct fd_list fds;
 	struct xdp_multiprog *mp;
 	struct xdp_program *p;
 
@@ -201,14 +414,17 @@ static void xdp_detach(int ifindex, const char *name)
 		}
 		return;
 	}
+	prog_fds(&fds);
 	mp = get_multiprog(ifindex);
 	p = mp ? find_xdp_prog(mp, name) : NULL;
 
+	/* In a dispatcher: libxdp removes the dispatcher too when ours was its last program. */
 	if (p && xdp_multiprog__is_legacy(mp))
 		xdp_multiprog__detach(mp);
 	else if (p)
 		xdp_program__detach(p, ifindex, XDP_MODE_NATIVE, 0);
 	xdp_multiprog__close(mp);
+	close_leaked_prog_fds(&fds);
 }
 
 /* ---- tc: tcx links pinned in bpffs, or clsact ---- */
@@ -330,16 +546,6 @@ static const struct tc_hook_def *role_hooks(enum xtap_role role, size_t *n)
 	return uplink_hooks;
 }
 
-static const char *role_xdp_name(enum xtap_role role)
-{
-	return role == XTAP_ROLE_VM ? "xtap_from_vm" : "xtap_from_uplink";
-}
-
-static enum xtap_prog_id role_xdp_prog(enum xtap_role role)
-{
-	return role == XTAP_ROLE_VM ? XTAP_PROG_FROM_VM_XDP : XTAP_PROG_FROM_UPLINK_XDP;
-}
-
 int xtap_attach(const struct xtap_datapath *dp, int ifindex, const char *ifname,
 		enum xtap_role role, struct xtap_attach_state *st, struct xtap_err *err)
 {
@@ -372,8 +578,7 @@ int xtap_attach(const struct xtap_datapath *dp, int ifindex, const char *ifname,
 		if (ret)
 			goto undo;
 	}
-	ret = xdp_attach(ifindex, ifname, xtap_prog_fd(dp, role_xdp_prog(role)), role_xdp_name(role),
-			 st, err);
+	ret = xdp_attach(dp, ifindex, ifname, role, st, err);
 	if (ret)
 		goto undo;
 	return 0;
@@ -419,11 +624,15 @@ void xtap_attach_query(const struct xtap_datapath *dp, int ifindex, enum xtap_ro
 		    prog_name_is(l.xdp_prog_id, role_xdp_name(role)))
 			snprintf(st->xdp, sizeof(st->xdp), "native");
 	} else {
-		struct xdp_multiprog *mp = get_multiprog(ifindex);
+		struct fd_list fds;
+		struct xdp_multiprog *mp;
 
+		prog_fds(&fds);
+		mp = get_multiprog(ifindex);
 		if (mp && find_xdp_prog(mp, role_xdp_name(role)))
 			xdp_mode_name(mp, st);
 		xdp_multiprog__close(mp);
+		close_leaked_prog_fds(&fds);
 	}
 	hooks = role_hooks(role, &n);
 	for (i = 0; i < n; i++) {

@@ -8,6 +8,7 @@
 
 #include <limits.h>
 
+struct bpf_object;
 struct from_vm_bpf;
 struct to_vm_bpf;
 struct uplink_bpf;
@@ -68,5 +69,15 @@ int xtap_datapath_unpin(const char *pin_dir);
 int xtap_map_fd(const struct xtap_datapath *dp, enum xtap_map_id id);
 int xtap_prog_fd(const struct xtap_datapath *dp, enum xtap_prog_id id);
 const char *xtap_map_name(enum xtap_map_id id);
+
+/*
+ * A second, not yet loaded copy of the object that holds XDP program id
+ * (XTAP_PROG_FROM_VM_XDP or XTAP_PROG_FROM_UPLINK_XDP), every map of it the
+ * loaded one's, that program the only one to load: for libxdp's dispatcher,
+ * which must load the program itself as freplace (an XDP program loaded
+ * already never becomes one). NULL with errno set on failure; close it with
+ * bpf_object__close().
+ */
+struct bpf_object *xtap_datapath_open_xdp(const struct xtap_datapath *dp, enum xtap_prog_id id);
 
 #endif /* XTAP_DATAPATH_H */

@@ -6,7 +6,11 @@
 #     "not attached"; the tap's XDP program (bpftool net) is libxdp's xdp_dispatcher
 #   - frames are still steered and filtered: vm1 -> vm2 delivered, spoofed ones dropped
 #     and counted
-#   - port del leaves no XDP program and no xtap tc filter on a tap that stays
+#   - an xtapd restart keeps the dispatchers and xtap's program in them (tags match):
+#     same dispatcher ids, no second copy of xtap_from_vm
+#   - port del leaves no XDP program and no xtap tc filter on a tap that stays; in a
+#     dispatcher shared with another program (xdp-loader's) it takes out only xtap's;
+#     xtapd then holds no fd of any dispatcher or program in one (libxdp 1.3.1 leaks them)
 # Runs in network + mount namespaces of its own (fresh sysfs, bpffs, /run), so it is
 # safe on any machine; where libxdp itself cannot build a dispatcher (xdp-loader on a
 # scratch tap gets a single program: no freplace, e.g. this project's build hosts) it
@@ -76,16 +80,25 @@ if [ "$probe" != xdp_dispatcher ]; then
 fi
 echo "  xdp-loader on a scratch tap: libxdp's dispatcher works on this kernel"
 
-t0=$(t)
-"$BUILD/xtapd" -v -s $SOCK --state $D/state.json --pin-dir /sys/fs/bpf/xtap -c $D/xtapd.json \
-	>$D/xtapd.log 2>&1 &
-XTAPD_PID=$!
-for _ in $(seq 1200); do
-	[ -S $SOCK ] && ctl status >/dev/null 2>&1 && break
-	kill -0 $XTAPD_PID 2>/dev/null || break
-	sleep 0.05
-done
-check "xtapd started (socket answers after $(secs "$t0" "$(t)") s)" quiet ctl status
+start_xtapd() {   # start_xtapd WHAT
+	local t0
+	t0=$(t)
+	"$BUILD/xtapd" -v -s $SOCK --state $D/state.json --pin-dir /sys/fs/bpf/xtap -c $D/xtapd.json \
+		>>$D/xtapd.log 2>&1 &
+	XTAPD_PID=$!
+	for _ in $(seq 1200); do
+		[ -S $SOCK ] && ctl status >/dev/null 2>&1 && break
+		kill -0 $XTAPD_PID 2>/dev/null || break
+		sleep 0.05
+	done
+	check "$1 (socket answers after $(secs "$t0" "$(t)") s)" quiet ctl status
+}
+xdp_id() { bpftool -j net show dev "$1" 2>/dev/null | jq -r '.[0].xdp[0].id // empty'; }
+ext_copies() { bpftool -j prog show | jq --arg n "$1" '[.[] | select(.name == $n and .type == "ext")] | length'; }
+# The programs in a tap's dispatcher, by name (xdp-loader lists them under it, "=>").
+in_dispatcher() { xdp-loader status "$1" 2>/dev/null | awk '$1 == "=>" {print $3}' | sort | tr '\n' ' '; }
+
+start_xtapd "xtapd started"
 [ "$failed" = 0 ] || finish
 
 ctl segment add 1 >/dev/null
@@ -138,9 +151,47 @@ check "vm1 -> vm2 through xtap's XDP and tc programs: 10 of 10 good frames deliv
 	[ "${got:-0}" = 10 ]
 check "10 spoofed frames dropped and counted (spoof_ipv4 +$((spoof1 - spoof0)))" [ $((spoof1 - spoof0)) = 10 ]
 
+# Restart: the dispatchers and xtap's program in them stay as they are.
+d1=$(xdp_id vm1) d2=$(xdp_id vm2) n0=$(ext_copies xtap_from_vm)
+kill "$XTAPD_PID"
+wait "$XTAPD_PID" 2>/dev/null
+XTAPD_PID=
+start_xtapd "xtapd restarted"
+LIST=$(ctl -j port list)
+modes=$(printf '%s\n' "$LIST" | jq -r '[.[] | .status.xdp] | join(" ")')
+check "after the restart: xdp modes still native-dispatcher (got $modes)" \
+	[ "$modes" = "native-dispatcher native-dispatcher" ]
+check "after the restart: vm1, vm2 keep their dispatchers (ids $d1 $d2 -> $(xdp_id vm1) $(xdp_id vm2))" \
+	[ -n "$d1" -a -n "$d2" -a "$d1 $d2" = "$(xdp_id vm1) $(xdp_id vm2)" ]
+check "after the restart: no new copy of xtap_from_vm (freplace copies: $n0 -> $(ext_copies xtap_from_vm))" \
+	[ "$n0 $(ext_copies xtap_from_vm)" = "2 2" ]
+check "after the restart: vm1's dispatcher holds xtap_from_vm alone (got $(in_dispatcher vm1))" \
+	[ "$(in_dispatcher vm1)" = "xtap_from_vm " ]
+
+# Removal from a dispatcher shared with another program (on vm3, a tap that stays): only
+# xtap's goes.
+ip tuntap add dev vm3 mode tap
+ctl port add vm3 --segment 1 --mac 02:00:00:00:01:03 --addr 10.1.0.3/32 --adopt >$D/out 2>&1
+rc=$?
+xdp=$(ctl -j port list | jq -r '.[] | select(.name == "vm3") | .status.xdp')
+check "port add vm3 --adopt, xdp mode native-dispatcher (got ${xdp:-none})$( [ $rc = 0 ] || echo ": $(cat $D/out)")" \
+	[ "$xdp" = native-dispatcher ]
+xdp-loader load -m native vm3 /usr/lib/x86_64-linux-gnu/bpf/xdpfilt_alw_all.o >$D/loader.log 2>&1
+check "xdp-loader adds its program to vm3's dispatcher (got $(in_dispatcher vm3))" \
+	[ "$(in_dispatcher vm3)" = "xdpfilt_alw_all xtap_from_vm " ]
+check "port del vm3" ctl port del vm3
+check "vm3's dispatcher keeps the other program, not xtap's (got $(in_dispatcher vm3))" \
+	[ "$(in_dispatcher vm3)" = "xdpfilt_alw_all " ]
+
 # Removal: the dispatcher goes with our program when it was the only one.
 check "port del vm1" ctl port del vm1
-check "vm1's adopted tap is still there" ip link show vm1 >/dev/null
+check "vm1's adopted tap is still there" quiet ip link show vm1
 check "no XDP program left on vm1's tap" bash -c '! ip link show vm1 2>/dev/null | grep -q prog/xdp'
 check "no tc filter left on vm1's tap" bash -c '[ -z "$(tc filter show dev vm1 ingress 2>/dev/null)$(tc filter show dev vm1 egress 2>/dev/null)" ]'
+# libxdp 1.3.1 leaks a program fd per program it reads back; xtapd must close them, or
+# removed dispatchers stay loaded (held by xtapd).
+held=$(for id in $(awk '/^prog_id:/ {print $2}' /proc/$XTAPD_PID/fdinfo/* 2>/dev/null | sort -u); do
+	bpftool -j prog show id "$id" 2>/dev/null | jq -r 'select(.type == "ext" or .name == "xdp_dispatcher") | "\(.id):\(.name)"'
+done | tr '\n' ' ')
+check "xtapd holds no fd of a dispatcher or of a program in one (got: ${held:-none})" [ -z "$held" ]
 finish
