@@ -11,6 +11,7 @@
 #include <string.h>
 #include <fcntl.h>
 #include <unistd.h>
+#include <sys/wait.h>
 #include <linux/if_tun.h>
 
 #include <bpf/bpf.h>
@@ -985,6 +986,26 @@ int xtap_agent_reconcile(struct xtap_agent *a)
 	if (xtap_state_save(a->state_path, &a->model, &err))
 		xtap_log(XTAP_LOG_WARN, "%s", err.msg);
 	return failures ? -EAGAIN : 0;
+}
+
+void xtap_agent_vhost_check(struct xtap_agent *a)
+{
+	struct xtap_err err = {};
+	size_t i;
+
+	for (i = 0; i < a->model.n_ports; i++) {
+		struct xtap_port_conf *p = a->model.ports[i];
+
+		if (!p->spec.ifindex || xtap_vhost_proc_running(&a->vhost, p->name))
+			continue;
+		xtap_log(XTAP_LOG_WARN, "port %s: its xtap-vhost is gone (see its last log lines); starting it again",
+			 p->name);
+		if (xtap_vhost_proc_ensure(&a->vhost, p, &err))
+			xtap_log(XTAP_LOG_WARN, "%s", err.msg);
+	}
+	/* Where xtapd is PID 1 or a subreaper, the xtap-vhost processes it stopped come back to it. */
+	while (waitpid(-1, NULL, WNOHANG) > 0)
+		;
 }
 
 void xtap_agent_link_event(struct xtap_agent *a, int is_new, const char *name, int ifindex)

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <net/if.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,8 @@
 #include "vhost_proc.h"
 
 #define START_TIMEOUT_MS 3000
+/* sun_path (108) - NUL - "/" - the longest port name (IFNAMSIZ - 1) - ".sock.tmp" */
+#define XTAP_VHOST_DIR_MAX (108 - 1 - 1 - (IFNAMSIZ - 1) - 9)
 #define STOP_TIMEOUT_MS  1000
 
 static void port_path(const struct xtap_vhost_procs *v, const char *port, const char *ext,
@@ -40,9 +43,11 @@ void xtap_vhost_procs_init(struct xtap_vhost_procs *v, const char *control_socke
 
 	snprintf(buf, sizeof(buf), "%s", control_socket);
 	v->exe[0] = 0;
-	if (snprintf(v->dir, sizeof(v->dir), "%s/vhost", dirname(buf)) >= (int)sizeof(v->dir)) {
-		xtap_log(XTAP_LOG_WARN, "the control socket's directory is too long for vhost-user sockets "
-			 "(< %zu bytes): ports get no vhost-user socket", sizeof(v->dir) - 6);
+	/* xtap-vhost binds DIR/PORT.sock.tmp: with the longest port name it must fit a unix socket path. */
+	if (snprintf(v->dir, sizeof(v->dir), "%s/vhost", dirname(buf)) > XTAP_VHOST_DIR_MAX) {
+		xtap_log(XTAP_LOG_WARN, "vhost-user is off: %s is longer than %d bytes, too long for the ports' "
+			 "unix sockets (give xtapd a shorter --socket path)", v->dir, XTAP_VHOST_DIR_MAX);
+		v->dir[0] = 0;
 		return;
 	}
 	n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
@@ -94,27 +99,57 @@ static pid_t running_pid(const struct xtap_vhost_procs *v, const char *port)
 	return found ? pid : 0;
 }
 
-static void spawn(const struct xtap_vhost_procs *v, const struct xtap_port_conf *p)
+/*
+ * Double fork: the middle child exits at once, so the grandchild belongs to
+ * init, not to xtapd, and outlives it. The pipe tells xtapd the grandchild's
+ * pid, then (closed by exec on success) whether exec failed.
+ */
+static pid_t spawn(const struct xtap_vhost_procs *v, const struct xtap_port_conf *p, int *exec_errno)
 {
 	char sock[PATH_MAX], status[PATH_MAX], queues[16], owner[48];
 	const char *argv[16];
-	int argc = 0, devnull;
-	pid_t child = fork();
+	int argc = 0, devnull, pfd[2], e;
+	pid_t child, pid = 0;
 
-	if (child < 0)
-		return;
-	if (child > 0) {
-		waitpid(child, NULL, 0);
-		return;
+	*exec_errno = 0;
+	if (pipe2(pfd, O_CLOEXEC))
+		return -errno;
+	child = fork();
+	if (child < 0) {
+		e = -errno;
+		close(pfd[0]);
+		close(pfd[1]);
+		return e;
 	}
-	/* The middle child exits at once: the grandchild belongs to init, not to xtapd. */
-	if (fork() != 0)
+	if (child > 0) {
+		close(pfd[1]);
+		waitpid(child, NULL, 0);
+		if (read(pfd[0], &pid, sizeof(pid)) != sizeof(pid))
+			pid = -ECHILD;
+		else if (read(pfd[0], exec_errno, sizeof(*exec_errno)) != sizeof(*exec_errno))
+			*exec_errno = 0;
+		close(pfd[0]);
+		return pid;
+	}
+	close(pfd[0]);
+	pid = fork();
+	if (pid != 0) {
+		if (pid < 0)
+			pid = -errno;
+		if (write(pfd[1], &pid, sizeof(pid)) != sizeof(pid))
+			_exit(1);
 		_exit(0);
+	}
 	setsid();
 	devnull = open("/dev/null", O_RDONLY);
 	if (devnull >= 0)
 		dup2(devnull, 0);
-	close_range(3, ~0U, 0);
+	if (pfd[1] != 3) {
+		dup2(pfd[1], 3);   /* O_CLOEXEC is not kept by dup2: set again below */
+		pfd[1] = 3;
+	}
+	fcntl(pfd[1], F_SETFD, FD_CLOEXEC);
+	close_range(4, ~0U, 0);
 	port_path(v, p->name, "sock", sock, sizeof(sock));
 	port_path(v, p->name, "json", status, sizeof(status));
 	snprintf(queues, sizeof(queues), "%u", p->queues);
@@ -138,7 +173,35 @@ static void spawn(const struct xtap_vhost_procs *v, const struct xtap_port_conf 
 		argv[argc++] = "-v";
 	argv[argc] = NULL;
 	execv(v->exe, (char *const *)argv);
+	e = errno;
+	if (write(pfd[1], &e, sizeof(e)) != sizeof(e))
+		_exit(127);
 	_exit(127);
+}
+
+/* The process exists and is not a zombie. */
+static int alive(pid_t pid)
+{
+	char path[64], buf[512], *state;
+	int fd;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	state = strrchr(buf, ')');
+	return state && state[1] == ' ' && state[2] != 'Z' && state[2] != 'X';
+}
+
+int xtap_vhost_proc_running(const struct xtap_vhost_procs *v, const char *port)
+{
+	return !v->exe[0] || running_pid(v, port) > 0;
 }
 
 int xtap_vhost_proc_ensure(const struct xtap_vhost_procs *v, const struct xtap_port_conf *p,
@@ -146,7 +209,8 @@ int xtap_vhost_proc_ensure(const struct xtap_vhost_procs *v, const struct xtap_p
 {
 	char sock[PATH_MAX], status[PATH_MAX];
 	struct stat st;
-	int waited;
+	int waited, exec_errno;
+	pid_t pid;
 
 	if (!v->exe[0] || running_pid(v, p->name))
 		return 0;
@@ -155,14 +219,23 @@ int xtap_vhost_proc_ensure(const struct xtap_vhost_procs *v, const struct xtap_p
 	port_path(v, p->name, "sock", sock, sizeof(sock));
 	port_path(v, p->name, "json", status, sizeof(status));
 	unlink(status);
-	spawn(v, p);
+	pid = spawn(v, p, &exec_errno);
+	if (pid < 0)
+		return xtap_fail(err, pid, "port %s: starting xtap-vhost: %s", p->name, strerror(-pid));
+	if (exec_errno)
+		return xtap_fail(err, -exec_errno, "port %s: running %s: %s", p->name, v->exe,
+				 strerror(exec_errno));
 	for (waited = 0; waited < START_TIMEOUT_MS; waited += 5) {
-		if (running_pid(v, p->name) && !stat(sock, &st) && S_ISSOCK(st.st_mode))
+		if (running_pid(v, p->name) == pid && !stat(sock, &st) && S_ISSOCK(st.st_mode))
 			return 0;
+		if (!alive(pid))
+			return xtap_fail(err, -EIO, "port %s: xtap-vhost exited at start (its log lines above say why)",
+					 p->name);
 		sleep_ms(5);
 	}
-	return xtap_fail(err, -EIO, "port %s: xtap-vhost did not start serving %s (its log lines above say why)",
-			 p->name, sock);
+	kill(pid, SIGKILL);
+	return xtap_fail(err, -ETIMEDOUT, "port %s: xtap-vhost did not serve %s within %d ms; killed it",
+			 p->name, sock, START_TIMEOUT_MS);
 }
 
 void xtap_vhost_proc_stop(const struct xtap_vhost_procs *v, const char *port)

@@ -16,7 +16,7 @@
 #include "model.h"
 
 struct xtap_vhost_procs {
-	char dir[90];            /* <dir of the control socket>/vhost: NAME.sock, NAME.json (a unix socket path is < 108 bytes) */
+	char dir[96];            /* <dir of the control socket>/vhost: NAME.sock, NAME.json (at most 82 bytes: see vhost_proc.c) */
 	char exe[PATH_MAX];      /* the xtap-vhost binary; "" = vhost-user off */
 };
 
@@ -26,6 +26,8 @@ void xtap_vhost_procs_init(struct xtap_vhost_procs *v, const char *control_socke
 /* Starts the port's xtap-vhost unless one already serves it; returns once its socket listens. */
 int xtap_vhost_proc_ensure(const struct xtap_vhost_procs *v, const struct xtap_port_conf *p,
 			   struct xtap_err *err);
+/* Is the port's xtap-vhost serving (always true with vhost-user off)? */
+int xtap_vhost_proc_running(const struct xtap_vhost_procs *v, const char *port);
 /* SIGTERM (SIGKILL after 1 s) to the port's xtap-vhost; removes its socket and status file. */
 void xtap_vhost_proc_stop(const struct xtap_vhost_procs *v, const char *port);
 /* Stops the xtap-vhost of ports the model no longer has (deleted while xtapd was down). */

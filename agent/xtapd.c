@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 #include <linux/magic.h>
 
@@ -29,6 +30,16 @@
 #include "netdev.h"
 
 #define MAX_REQUEST (1 << 20)
+/* How often xtapd checks that every port's xtap-vhost still runs. */
+#define VHOST_CHECK_SECONDS 5
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
 
 struct options {
 	char config[PATH_MAX];
@@ -285,6 +296,7 @@ int main(int argc, char **argv)
 	struct pollfd pfd[3];
 	sigset_t mask;
 	int c, explicit_config = 0, lfd, sfd, ret;
+	double last_check;
 
 	snprintf(o.config, sizeof(o.config), "%s", XTAP_DEFAULT_CONFIG);
 	while ((c = getopt_long(argc, argv, "c:s:vh", longopts, NULL)) != -1) {
@@ -355,11 +367,17 @@ int main(int argc, char **argv)
 	pfd[0] = (struct pollfd){ .fd = lfd, .events = POLLIN };
 	pfd[1] = (struct pollfd){ .fd = sfd, .events = POLLIN };
 	pfd[2] = (struct pollfd){ .fd = mon ? xtap_link_monitor_fd(mon) : -1, .events = POLLIN };
+	last_check = now_s();
 	while (!a->stop) {
-		if (poll(pfd, 3, -1) < 0) {
+		ret = poll(pfd, 3, VHOST_CHECK_SECONDS * 1000);
+		if (ret < 0) {
 			if (errno == EINTR)
 				continue;
 			break;
+		}
+		if (now_s() - last_check >= VHOST_CHECK_SECONDS) {
+			xtap_agent_vhost_check(a);
+			last_check = now_s();
 		}
 		if (pfd[1].revents & POLLIN) {
 			xtap_log(XTAP_LOG_INFO, "stopping; the datapath keeps running");

@@ -10,6 +10,7 @@
 #include <linux/virtio_net.h>
 #include <net/if.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -517,6 +518,34 @@ static void test_older_map_layout_replaced(void **s)
 	assert_int_equal(system("test $(ip -d link show vmA | grep -c 'prog/xdp') -eq 1"), 0);
 }
 
+/* A port's xtap-vhost killed (OOM, a crash): xtapd starts it again within seconds. */
+static void test_vhost_server_restarted(void **s)
+{
+	json_object *o, *v;
+	int pid0 = 0, pid1 = 0, i;
+
+	(void)s;
+	o = ctl_json("port show vmA");
+	assert_true(json_object_object_get_ex(o, "status", &v) && json_object_object_get_ex(v, "vhost_user", &v) &&
+		    json_object_object_get_ex(v, "pid", &v));
+	pid0 = json_object_get_int(v);
+	json_object_put(o);
+	assert_true(pid0 > 1);
+	assert_int_equal(kill(pid0, SIGKILL), 0);
+	for (i = 0; i < 100 && (pid1 == 0 || pid1 == pid0); i++) {
+		usleep(100000);
+		o = ctl_json("port show vmA");
+		if (json_object_object_get_ex(o, "status", &v) && json_object_object_get_ex(v, "vhost_user", &v) &&
+		    json_object_object_get_ex(v, "pid", &v))
+			pid1 = json_object_get_int(v);
+		json_object_put(o);
+	}
+	print_message("xtap-vhost of vmA: pid %d killed, pid %d serving after %.1f s\n", pid0, pid1, i / 10.0);
+	assert_true(pid1 > 1 && pid1 != pid0);
+	assert_int_equal(system("test -S " ENV_VHOST_DIR "/vmA.sock"), 0);
+	assert_int_equal(system("grep -q 'port vmA: its xtap-vhost is gone' " ENV_LOG), 0);
+}
+
 static void test_tap_deleted_is_repaired(void **s)
 {
 	uint8_t buf[2048];
@@ -803,6 +832,7 @@ int main(void)
 		T(test_live_policy_change_under_traffic),
 		T(test_sigkill_restart_loses_nothing),
 		T(test_older_map_layout_replaced),
+		T(test_vhost_server_restarted),
 		T(test_tap_deleted_is_repaired),
 		T(test_uplink_gone_and_back),
 		T(test_multiqueue_port_with_owner),
