@@ -113,32 +113,48 @@ $(BUILD)/bench/prog_cost: bench/prog_cost.c $(BUILD)/skel/bench_bare.skel.h $(AG
 	$(CC) $(CFLAGS) -Itests/lib -o $@ $< $(AGENT_LIB_OBJS) $(BUILD)/tests/lib/pktbuild.o \
 		$(BUILD)/tests/lib/sandbox.o $(LDLIBS_AGENT)
 
+# Helpers the benchmarks share (now_s, die, sh, xctl, stats...); its xtapctl calls go through agent_env's ctl().
+BENCH_UTIL := $(BUILD)/bench/bench_util.o
+$(BENCH_UTIL): bench/bench_util.c bench/bench_util.h tests/host/agent_env.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Itests/lib -Itests/host -c $< -o $@
+
 $(BUILD)/bench/control_plane: bench/control_plane.c tests/host/agent_env.c tests/host/agent_env.h \
-		$(BUILD)/tests/lib/sandbox.o
+		$(BENCH_UTIL) $(BUILD)/tests/lib/sandbox.o
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Itests/lib -Itests/host -o $@ bench/control_plane.c tests/host/agent_env.c \
-		$(BUILD)/tests/lib/sandbox.o -lbpf
+		$(BENCH_UTIL) $(BUILD)/tests/lib/sandbox.o -lbpf -ljson-c
 
-$(BUILD)/bench/throughput: bench/throughput.c tests/host/agent_env.c tests/host/agent_env.h \
+$(BUILD)/bench/throughput: bench/throughput.c tests/host/agent_env.c tests/host/agent_env.h $(BENCH_UTIL) \
 		$(BUILD)/skel/bench_bare.skel.h $(BUILD)/tests/lib/pktbuild.o $(BUILD)/tests/lib/sandbox.o
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Itests/lib -Itests/host -o $@ bench/throughput.c tests/host/agent_env.c \
-		$(BUILD)/tests/lib/pktbuild.o $(BUILD)/tests/lib/sandbox.o -lbpf -ljson-c -lpthread
+		$(BENCH_UTIL) $(BUILD)/tests/lib/pktbuild.o $(BUILD)/tests/lib/sandbox.o -lbpf -ljson-c -lpthread
 
 $(BUILD)/bench/rate_accuracy: bench/rate_accuracy.c tests/host/agent_env.c tests/host/agent_env.h \
-		$(BUILD)/tests/lib/sandbox.o
+		$(BENCH_UTIL) $(BUILD)/tests/lib/sandbox.o
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Itests/lib -Itests/host -o $@ bench/rate_accuracy.c tests/host/agent_env.c \
-		$(BUILD)/tests/lib/sandbox.o -lbpf -ljson-c -lpthread
+		$(BENCH_UTIL) $(BUILD)/tests/lib/sandbox.o -lbpf -ljson-c -lpthread
 
-# Benchmarks, not tests: tables measured in one run (bench/README.md explains them).
+# Benchmarks, not tests: tables measured in one run (bench/README.md explains them). Each program's
+# output also goes to $(BUILD)/bench/NAME.log (pipefail: a program that fails fails the target); the
+# last lines are the headline lines of this run, rate-accuracy's then the four of the issue, in order.
+BENCH_LOG = bash -o pipefail -c 'stdbuf -oL "$$@" | tee $(BUILD)/bench/$$0.log'
 bench: deps
 	$(MAKE) $(BUILD)/bench/prog_cost $(BUILD)/bench/control_plane $(BUILD)/bench/throughput \
-		$(BUILD)/bench/rate_accuracy $(BUILD)/xtapd $(BUILD)/xtapctl
-	XTAP_BUILD=$(BUILD) $(BUILD)/bench/rate_accuracy
-	$(BUILD)/bench/prog_cost
-	XTAP_BUILD=$(BUILD) $(BUILD)/bench/control_plane
-	XTAP_BUILD=$(BUILD) $(BUILD)/bench/throughput
+		$(BUILD)/bench/rate_accuracy $(BUILD)/xtapd $(BUILD)/xtapctl $(BUILD)/xtap-vhost
+	rm -f $(BUILD)/bench/rate_accuracy.log $(BUILD)/bench/prog_cost.log $(BUILD)/bench/control_plane.log \
+		$(BUILD)/bench/throughput.log
+	XTAP_BUILD=$(BUILD) $(BENCH_LOG) rate_accuracy $(BUILD)/bench/rate_accuracy
+	$(BENCH_LOG) prog_cost $(BUILD)/bench/prog_cost
+	XTAP_BUILD=$(BUILD) $(BENCH_LOG) control_plane $(BUILD)/bench/control_plane
+	XTAP_BUILD=$(BUILD) $(BENCH_LOG) throughput $(BUILD)/bench/throughput
+	@echo; echo "headlines (this run; logs in $(BUILD)/bench/*.log):"
+	@grep -m1 '^headline rate-accuracy ' $(BUILD)/bench/rate_accuracy.log
+	@for h in throughput:guest-tx-64 throughput:guest-tx-1514 prog_cost:prog-cost prog_cost:scale-4096; do \
+		grep -m1 "^headline $${h#*:} " $(BUILD)/bench/$${h%%:*}.log || { echo "no $${h#*:} headline" >&2; exit 1; }; \
+	done
 
 # The test of the tests' packet builder: known-good frames and checksums.
 $(PKTBUILD_TEST): tests/lib/pktbuild_selftest.c $(BUILD)/tests/lib/pktbuild.o

@@ -16,14 +16,7 @@
 #include <unistd.h>
 
 #include "agent_env.h"
-
-static double now_s(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec + t.tv_nsec / 1e9;
-}
+#include "bench_util.h"
 
 /* One request on the control socket; returns 0 when the agent said ok. */
 static int api(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

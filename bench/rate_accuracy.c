@@ -59,6 +59,7 @@
 #include <json-c/json.h>
 
 #include "agent_env.h"
+#include "bench_util.h"
 #include "sandbox.h"
 
 #define MAC_A "02:00:00:00:00:0a"
@@ -90,62 +91,6 @@ static int runs = 3;
 static const char *build = "build";
 static const char *tcp_cc = "cubic";   /* a Linux guest's default, whatever the host uses */
 static double burst_ms;   /* RATE_BURST_MS: --burst of this many ms at the rate; 0: xtapd's default */
-
-static double now_s(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec + t.tv_nsec / 1e9;
-}
-
-static void sleep_s(double s)
-{
-	struct timespec t = { (time_t)s, (long)((s - (time_t)s) * 1e9) };
-
-	while (nanosleep(&t, &t) && errno == EINTR)
-		;
-}
-
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-static void die(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	fprintf(stderr, "rate_accuracy: ");
-	vfprintf(stderr, fmt, ap);
-	fprintf(stderr, "\n");
-	va_end(ap);
-	env_teardown();
-	exit(1);
-}
-
-static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void sh(const char *fmt, ...)
-{
-	char cmd[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	if (system(cmd))
-		die("\"%s\" failed", cmd);
-}
-
-static void xctl(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void xctl(const char *fmt, ...)
-{
-	char cmd[512], out[4096];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	if (ctl(out, sizeof(out), "%s", cmd))
-		die("xtapctl %s: %s", cmd, out);
-}
 
 /* ---- the VMs: a namespace with a plain tap, relayed to an xtap port ---- */
 
@@ -435,10 +380,11 @@ static struct snap snap(void)
 			      __atomic_load_n(&A.offered, __ATOMIC_RELAXED) };
 }
 
-/* The limit's burst in bytes: xtapd's default (agent/api.c: 50 ms at the rate, at least 256 KiB) or RATE_BURST_MS. */
+/* The limit's burst in bytes: xtapd's default (agent/api.c: XTAP_DEFAULT_BURST_MS, 300 ms at the rate, at least
+ * 256 KiB) or RATE_BURST_MS. */
 static double burst_bytes(int ri)
 {
-	double b = rate_bps[ri] / 8 * (burst_ms ? burst_ms : 50) / 1000;
+	double b = rate_bps[ri] / 8 * (burst_ms ? burst_ms : 300) / 1000;
 
 	return burst_ms || b > 256 * 1024 ? b : 256 * 1024;
 }
@@ -495,29 +441,9 @@ static void measure(int proto, int ri, int run)
 
 /* ---- results ---- */
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-struct stat3 {
-	double med, min, max;
-};
-
-static struct stat3 stats(const double *v)
-{
-	double s[MAX_RUNS];
-
-	memcpy(s, v, runs * sizeof(*s));
-	qsort(s, runs, sizeof(*s), cmp_double);
-	return (struct stat3){ runs % 2 ? s[runs / 2] : (s[runs / 2 - 1] + s[runs / 2]) / 2, s[0], s[runs - 1] };
-}
-
 static double med(int p, int ri, int q)
 {
-	return stats(res[p][ri][q]).med;
+	return stats(res[p][ri][q], runs).med;
 }
 
 static int machine_bound(int p, int ri)
@@ -533,7 +459,7 @@ static void print_table(void)
 	       "L2/limit [min-max]", "goodput", "wire L2", "offered", "retr", "RTO/s");
 	for (p = 0; p < N_PROTOS; p++)
 		for (ri = 1; ri < N_RATES; ri++) {
-			struct stat3 l2 = stats(res[p][ri][L2]);
+			struct stat3 l2 = stats(res[p][ri][L2], runs);
 			char a[64], b[64];
 
 			snprintf(a, sizeof(a), "%.2f [%.2f-%.2f]", l2.med / 1e6, l2.min / 1e6, l2.max / 1e6);
@@ -549,7 +475,7 @@ static void print_table(void)
 		}
 	printf("\nceiling (no limit: rate clear), delivered L2 Mbit/s median [min-max], goodput:\n");
 	for (p = 0; p < N_PROTOS; p++) {
-		struct stat3 c = stats(res[p][0][L2]);
+		struct stat3 c = stats(res[p][0][L2], runs);
 
 		printf("  %-5s %9.2f [%.2f-%.2f]  goodput %.2f, wire L2 %.2f, offered %.2f\n", proto_name[p],
 		       c.med / 1e6, c.min / 1e6, c.max / 1e6, med(p, 0, GOOD) / 1e6, med(p, 0, WIRE) / 1e6,
@@ -560,25 +486,12 @@ static void print_table(void)
 	printf("machine-bound: this proto's ceiling < 1.2x the limit (the row measures the machine, not the limiter)\n");
 }
 
-static int64_t jget(json_object *o, ...)
-{
-	const char *k;
-	va_list ap;
-
-	va_start(ap, o);
-	while (o && (k = va_arg(ap, const char *)))
-		o = json_object_object_get(o, k);
-	va_end(ap);
-	return o ? json_object_get_int64(o) : -1;
-}
-
 static void checks(void)
 {
-	static char out[1 << 16];
-	json_object *st;
+	json_object *st = ctl_json("stats");
 
-	if (ctl(out, sizeof(out), "-j stats") || !(st = json_tokener_parse(out)))
-		die("xtapctl -j stats: %s", out);
+	if (!st)
+		die("xtapctl -j stats: output not JSON");
 	printf("\nchecks (whole run, warm-up and ping included):\n");
 	printf("  vmA from-vm: to_port %lld frames, %lld bytes; drops rate_bytes %lld frames\n",
 	       (long long)jget(st, "vmA", "from-vm", "verdicts", "to_port", "packets", NULL),
@@ -595,19 +508,14 @@ static void checks(void)
 static void write_csv_and_plot(void)
 {
 	static const char *const sn[3] = { "median", "min", "max" };
-	char path[512], dat[512], png[512], cmd[2048];
+	struct bench_out o;
+	char script[2048];
 	int p, ri, q, r;
 	FILE *f, *d;
 
-	snprintf(path, sizeof(path), "%s/bench", build);
-	mkdir(path, 0755);
-	snprintf(path, sizeof(path), "%s/bench/rate_accuracy.csv", build);
-	snprintf(dat, sizeof(dat), "%s/bench/rate_accuracy.dat", build);
-	snprintf(png, sizeof(png), "%s/bench/rate_accuracy.png", build);
-	f = fopen(path, "w");
-	d = fopen(dat, "w");
-	if (!f || !d)
-		die("%s: %s", path, strerror(errno));
+	bench_out_open(&o, build, "rate_accuracy");
+	f = o.f;
+	d = o.d;
 	fprintf(f, "proto,limit_mbps,stat,goodput_mbps,l2_mbps,wire_l2_mbps,offered_mbps,retrans_share,rto_per_s,"
 		"l2_over_limit,machine_bound\n");
 	fprintf(d, "# limit udp_med udp_min udp_max tcp_med tcp_min tcp_max (delivered L2 / limit)\n");
@@ -617,7 +525,7 @@ static void write_csv_and_plot(void)
 				double v[N_Q];
 
 				for (q = 0; q < N_Q; q++) {
-					struct stat3 s = stats(res[p][ri][q]);
+					struct stat3 s = stats(res[p][ri][q], runs);
 
 					v[q] = r < runs ? res[p][ri][q][r] : r == runs ? s.med : r == runs + 1 ? s.min : s.max;
 				}
@@ -639,28 +547,21 @@ static void write_csv_and_plot(void)
 	for (ri = 1; ri < N_RATES; ri++) {
 		fprintf(d, "%s", rate_arg[ri]);
 		for (p = 0; p < N_PROTOS; p++) {
-			struct stat3 s = stats(res[p][ri][L2]);
+			struct stat3 s = stats(res[p][ri][L2], runs);
 
 			fprintf(d, " %.4f %.4f %.4f", s.med / rate_bps[ri], s.min / rate_bps[ri], s.max / rate_bps[ri]);
 		}
 		fprintf(d, "\n");
 	}
-	fclose(f);
-	fclose(d);
-	printf("\nCSV: %s\n", path);
-	if (system("command -v gnuplot >/dev/null 2>&1"))
-		return;
-	snprintf(cmd, sizeof(cmd),
-		 "gnuplot -e \"set terminal pngcairo size 760,450; set output '%s';"
+	snprintf(script, sizeof(script),
+		 "set terminal pngcairo size 760,450; set output '%s';"
 		 " set title 'xtap from-VM rate limit: delivered L2 / configured, median and min-max of %d runs';"
 		 " set ylabel 'delivered / configured'; set xlabel 'configured rate (bit/s)';"
 		 " set style data histograms; set style histogram errorbars gap 1 lw 1;"
 		 " set style fill solid 0.6 border -1; set key top right; set yrange [0:1.3]; set grid ytics;"
-		 " plot '%s' using 2:3:4:xtic(1) title 'UDP', '' using 5:6:7 title 'TCP', 1 notitle lc rgb 'black'\""
-		 " 2>&1",
-		 png, runs, dat);
-	if (system(cmd) == 0)
-		printf("plot: %s\n", png);
+		 " plot '%s' using 2:3:4:xtic(1) title 'UDP', '' using 5:6:7 title 'TCP', 1 notitle lc rgb 'black'",
+		 o.png, runs, o.dat);
+	bench_out_plot(&o, script);
 }
 
 int main(void)
@@ -670,6 +571,8 @@ int main(void)
 	int one = 1, big = 32 << 20, p, ri, r;
 	const char *e;
 
+	bench_name = "rate_accuracy";
+	bench_cleanup = env_teardown;
 	if ((e = getenv("XTAP_BUILD")))
 		build = e;
 	if ((e = getenv("RATE_SECONDS")))
@@ -705,7 +608,7 @@ int main(void)
 	if (burst_ms)
 		printf("rate-limit accuracy: vmA from-vm --rate R --burst (%.0f ms at R);\n", burst_ms);
 	else
-		printf("rate-limit accuracy: vmA from-vm --rate R (xtapd's default burst: 50 ms at R, at least 256 KiB);\n");
+		printf("rate-limit accuracy: vmA from-vm --rate R (xtapd's default burst: 300 ms at R, at least 256 KiB);\n");
 	printf("kernel stacks in nsA/nsB on plain taps a0/b0, relayed with their vnet headers to xtap ports vmA/vmB\n"
 	       "(offloads csum+TSO: TCP sends GSO frames). udp: 1472-byte payloads at 1.5x R; tcp: one connection, %s.\n"
 	       "%d runs of %.1f s (+%.1f s warm-up, longer if 2.5 bursts at R are longer) per case, interleaved.\n"

@@ -60,6 +60,7 @@
 
 #include "agent_env.h"
 #include "bench_bare.skel.h"
+#include "bench_util.h"
 #include "pktbuild.h"
 #include "sandbox.h"
 
@@ -114,90 +115,6 @@ static const char *build = "build";
 static char ebt[32] = "ebtables";
 
 /* ---- helpers ---- */
-
-static double now_s(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec + t.tv_nsec / 1e9;
-}
-
-static void sleep_s(double s)
-{
-	struct timespec t = { (time_t)s, (long)((s - (time_t)s) * 1e9) };
-
-	while (nanosleep(&t, &t) && errno == EINTR)
-		;
-}
-
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-static void die(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	fprintf(stderr, "throughput: ");
-	vfprintf(stderr, fmt, ap);
-	fprintf(stderr, "\n");
-	va_end(ap);
-	env_agent_kill();
-	exit(1);
-}
-
-#define SETUP_LOG "/run/xtap-test/setup.log"
-
-/* A shell command in the sandbox; its output goes to the setup log, shown when it fails. */
-static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void sh(const char *fmt, ...)
-{
-	char cmd[1024], full[2200];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	snprintf(full, sizeof(full), "echo '+ %s' >>" SETUP_LOG "; %s >>" SETUP_LOG " 2>&1", cmd, cmd);
-	if (system(full)) {
-		if (system("tail -n 5 " SETUP_LOG " >&2")) {}
-		die("\"%s\" failed", cmd);
-	}
-}
-
-/* A command's whole output (stdout), in buf. */
-static void sh_out(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void sh_out(char *buf, size_t len, const char *fmt, ...)
-{
-	char cmd[1024];
-	size_t got = 0, n;
-	va_list ap;
-	FILE *f;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	buf[0] = 0;
-	f = popen(cmd, "r");
-	if (!f)
-		return;
-	while (got + 1 < len && (n = fread(buf + got, 1, len - got - 1, f)) > 0)
-		got += n;
-	buf[got] = 0;
-	pclose(f);
-}
-
-static void xctl(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void xctl(const char *fmt, ...)
-{
-	char cmd[512], out[4096];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	if (ctl(out, sizeof(out), "%s", cmd))
-		die("xtapctl %s: %s", cmd, out);
-}
 
 static struct pkt *make_frame(const char *src_mac, const char *src_ip, int size)
 {
@@ -467,30 +384,6 @@ static void measure_clean(struct path *p, int si, int run)
 	}
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-struct stat3 {
-	double med, min, max;
-};
-
-static struct stat3 stats(const double *v, int n)
-{
-	double s[MAX_RUNS];
-	struct stat3 r;
-
-	memcpy(s, v, n * sizeof(*s));
-	qsort(s, n, sizeof(*s), cmp_double);
-	r.min = s[0];
-	r.max = s[n - 1];
-	r.med = n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-	return r;
-}
-
 static double gbps(double pps, int size)
 {
 	return pps * size * 8 / 1e9;
@@ -609,33 +502,6 @@ static void setup_uplinks(void)
 
 /* ---- checks: the policy really ran on every frame ---- */
 
-static json_object *ctl_json(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static json_object *ctl_json(const char *fmt, ...)
-{
-	static char out[1 << 20];
-	char cmd[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	if (ctl(out, sizeof(out), "-j %s", cmd))
-		die("xtapctl -j %s: %s", cmd, out);
-	return json_tokener_parse(out);
-}
-
-static int64_t jget(json_object *o, ...)
-{
-	const char *k;
-	va_list ap;
-
-	va_start(ap, o);
-	while (o && (k = va_arg(ap, const char *)))
-		o = json_object_object_get(o, k);
-	va_end(ap);
-	return o ? json_object_get_int64(o) : -1;
-}
-
 static int64_t xtap_drops(json_object *st, const char *port, const char *dir)
 {
 	json_object *d = json_object_object_get(json_object_object_get(json_object_object_get(st, port), dir),
@@ -738,19 +604,14 @@ static void print_table(void)
 
 static void write_csv_and_plot(void)
 {
-	char path[512], dat[512], png[512], cmd[2048];
+	struct bench_out o;
+	char script[2048];
 	int si, i, r;
 	FILE *f, *d;
 
-	snprintf(path, sizeof(path), "%s/bench", build);
-	mkdir(path, 0755);
-	snprintf(path, sizeof(path), "%s/bench/throughput.csv", build);
-	snprintf(dat, sizeof(dat), "%s/bench/throughput.dat", build);
-	snprintf(png, sizeof(png), "%s/bench/throughput.png", build);
-	f = fopen(path, "w");
-	d = fopen(dat, "w");
-	if (!f || !d)
-		die("%s: %s", path, strerror(errno));
+	bench_out_open(&o, build, "throughput");
+	f = o.f;
+	d = o.d;
 	fprintf(f, "path,frame_bytes,stat,mpps,gbps,written_mpps,waited\n");
 	fprintf(d, "# path 64B_med 64B_min 64B_max 1514B_med 1514B_min 1514B_max (Mpps)\n");
 	for (i = 0; i < N_PATHS; i++) {
@@ -776,21 +637,15 @@ static void write_csv_and_plot(void)
 		}
 		fprintf(d, "\n");
 	}
-	fclose(f);
-	fclose(d);
-	printf("\nCSV: %s\n", path);
-	if (system("command -v gnuplot >/dev/null 2>&1"))
-		return;
-	snprintf(cmd, sizeof(cmd),
-		 "gnuplot -e \"set terminal pngcairo size 900,500; set output '%s';"
+	snprintf(script, sizeof(script),
+		 "set terminal pngcairo size 900,500; set output '%s';"
 		 " set title 'xtap throughput: guest TX (tap A -> tap B); up-*: veth peer -> tap B. Median, min-max of %d runs';"
 		 " set ylabel 'Mpps'; set style data histograms; set style histogram errorbars gap 1 lw 1;"
 		 " set style fill solid 0.6 border -1; set key top right; set yrange [0:*]; set grid ytics;"
 		 " set xtics rotate by -20;"
-		 " plot '%s' using 2:3:4:xtic(1) title '64 B', '' using 5:6:7 title '1514 B'\" 2>&1",
-		 png, runs, dat);
-	if (system(cmd) == 0)
-		printf("plot: %s\n", png);
+		 " plot '%s' using 2:3:4:xtic(1) title '64 B', '' using 5:6:7 title '1514 B'",
+		 o.png, runs, o.dat);
+	bench_out_plot(&o, script);
 }
 
 int main(int argc, char **argv)
@@ -799,6 +654,8 @@ int main(int argc, char **argv)
 	double t_start = now_s();
 	const char *e;
 
+	bench_name = "throughput";
+	bench_cleanup = env_agent_kill;
 	for (i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--no-uplink")) {
 			uplink = 0;
