@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -48,11 +49,7 @@ void xtap_vhost_log_init(const char *port, bool verbose)
 
 static void vlog(const char *fmt, va_list ap)
 {
-	char line[512];
-
-	vsnprintf(line, sizeof(line), fmt, ap);
-	/* One write per line: lines of concurrent processes do not interleave. */
-	fprintf(stderr, "xtap-vhost[%s]: %s\n", log_port, line);
+	xtap_vhost_vlog_port(log_port, fmt, ap);
 }
 
 void xtap_vhost_log(const char *fmt, ...)
@@ -262,6 +259,7 @@ static int ring_stop(struct xtap_vhost_server *s, unsigned int i, struct xtap_er
 		return 0;
 	ret = d->plane->stop(d, i, err);
 	d->vring[i].started = false;
+	s->generation++;
 	if (ret)
 		return ret;
 	xtap_vhost_debug("ring %u stopped at %u", i, d->vring[i].last_avail);
@@ -285,6 +283,7 @@ static int ring_kick_off(struct xtap_vhost_server *s, unsigned int i, struct xta
 	if (ret)
 		return ret;
 	d->vring[i].started = true;
+	s->generation++;
 	xtap_vhost_debug("ring %u started at %u (%u entries)", i, d->vring[i].last_avail, d->vring[i].num);
 	return 0;
 }
@@ -341,6 +340,7 @@ static void release_owner(struct xtap_vhost_server *s)
 		if (d->plane->stop(d, i, &err))
 			xtap_vhost_log("stopping ring %u: %s", i, err.msg);
 		d->vring[i].started = false;
+		s->generation++;
 	}
 	d->plane->close(d);
 	d->plane_priv = NULL;
@@ -358,6 +358,7 @@ static void reset_dev(struct xtap_vhost_server *s)
 		ring_reset(s, i);
 	xtap_vhost_mem_clear(&s->dev.mem);
 	s->dev.features = 0;
+	s->generation++;
 }
 
 static int take_owner(struct xtap_vhost_server *s, struct xtap_err *err)
@@ -408,6 +409,12 @@ err_tap:
 /* Where a handler says what to answer: a u64, a vring state, or nothing. */
 struct reply {
 	bool send;
+	/*
+	 * The request is unknown or one never offered, refused before anything
+	 * changed: with REPLY_ACK it is answered with a failure and the
+	 * connection stays. Any other failure ends the connection.
+	 */
+	bool unsupported;
 	uint32_t size;
 	union vhost_user_payload p;
 };
@@ -451,6 +458,7 @@ static int set_features(struct xtap_vhost_server *s, uint64_t f, struct xtap_err
 		for (i = 0; i < XTAP_VHOST_MAX_RINGS; i++)
 			d->vring[i].enabled = true;
 	d->features = f;
+	s->generation++;
 	if (s->owned) {
 		ret = tap_apply(s, err);
 		if (!ret)
@@ -588,6 +596,37 @@ static int get_vring_base(struct xtap_vhost_server *s, const struct vhost_user_v
 	return 0;
 }
 
+/*
+ * Kick, call and error fds must be eventfds: the userspace plane reads and
+ * writes them in its only thread, and a pipe, socket or file there could
+ * block it for good (vhost-net refuses anything else as well). They are made
+ * non-blocking (the flag is the frontend's open file's, which QEMU creates
+ * non-blocking anyway): a write to a call or error eventfd whose counter is
+ * at its maximum then fails with EAGAIN instead of waiting for the frontend
+ * to read it, and a kick read finds nothing instead of waiting when the
+ * frontend drained the eventfd itself.
+ */
+static int check_ring_eventfd(unsigned int i, const char *name, int fd, struct xtap_err *err)
+{
+	char path[64], target[PATH_MAX];
+	ssize_t n;
+	int fl;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	n = readlink(path, target, sizeof(target) - 1);
+	if (n < 0)
+		return xtap_fail(err, -EINVAL, "ring %u: %s fd: cannot tell whether it is an eventfd (%s: %s)",
+				 i, name, path, strerror(errno));
+	target[n] = '\0';
+	if (strcmp(target, "anon_inode:[eventfd]"))
+		return xtap_fail(err, -EINVAL, "ring %u: %s fd is %s, not an eventfd", i, name, target);
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK)))
+		return xtap_fail(err, -errno, "ring %u: %s fd: making it non-blocking failed: %s",
+				 i, name, strerror(errno));
+	return 0;
+}
+
 static int set_vring_fd(struct xtap_vhost_server *s, uint32_t req, uint64_t u, struct xtap_err *err)
 {
 	unsigned int i = u & VHOST_USER_VRING_IDX_MASK;
@@ -606,7 +645,13 @@ static int set_vring_fd(struct xtap_vhost_server *s, uint32_t req, uint64_t u, s
 		return xtap_fail(err, -EINVAL, "ring %u: %u fds attached (%s)", i, s->in_nfds,
 				 nofd ? "none with the no-fd flag" : "exactly one");
 	if (nofd && req == VHOST_USER_SET_VRING_KICK)
-		return xtap_fail(err, -EOPNOTSUPP, "ring %u: no kick fd (polling mode is not supported)", i);
+		return xtap_fail(err, -EINVAL, "ring %u: no kick fd (polling mode is not supported)", i);
+	if (!nofd) {
+		ret = check_ring_eventfd(i, req == VHOST_USER_SET_VRING_KICK ? "kick" :
+					 req == VHOST_USER_SET_VRING_CALL ? "call" : "error", s->in_fds[0], err);
+		if (ret)
+			return ret;
+	}
 	ret = ring_stop(s, i, err);
 	if (ret)
 		return ret;
@@ -739,10 +784,13 @@ static int dispatch(struct xtap_vhost_server *s, struct reply *r, struct xtap_er
 		return 0;
 	case VHOST_USER_SET_LOG_BASE:
 	case VHOST_USER_SET_LOG_FD:
+		r->unsupported = true;
 		return xtap_fail(err, -EOPNOTSUPP, "dirty logging is not supported (VHOST_F_LOG_ALL is never offered)");
 	case VHOST_USER_NET_SET_MTU:
+		r->unsupported = true;
 		return xtap_fail(err, -EOPNOTSUPP, "the MTU is the tap's (VHOST_USER_PROTOCOL_F_NET_MTU is never offered)");
 	default:
+		r->unsupported = true;
 		return xtap_fail(err, -EOPNOTSUPP, "request %u is not supported", req);
 	}
 }
@@ -784,6 +832,7 @@ static void reject(struct xtap_vhost_server *s, const char *what, const char *wh
 
 	snprintf(line, sizeof(line), "%s rejected: %s", what, why);
 	s->rejected++;
+	s->generation++;
 	memcpy(s->last_error, line, sizeof(line));
 	xtap_vhost_server_disconnect(s, line);
 }
@@ -794,7 +843,7 @@ static void handle(struct xtap_vhost_server *s)
 	uint32_t req = s->in.msg.hdr.request, size = s->in.msg.hdr.size;
 	bool need_reply = s->in.msg.hdr.flags & VHOST_USER_NEED_REPLY;
 	bool ack = need_reply && (s->dev.protocol_features & BIT(VHOST_USER_PROTOCOL_F_REPLY_ACK));
-	struct reply r = { .send = false };
+	struct reply r = { .send = false, .unsupported = false };
 	struct xtap_err err = { "" };
 	char what[48];
 	int ret;
@@ -804,15 +853,20 @@ static void handle(struct xtap_vhost_server *s)
 	ret = dispatch(s, &r, &err);
 	close_in_fds(s);
 	s->in_len = 0;
-	if (ret && ret != -EOPNOTSUPP)
+	if (ret && !r.unsupported)
 		goto fail;
 	if (ret) {
-		/* An unsupported request the frontend asked an answer for: say no, keep going. */
+		/*
+		 * An unsupported request (dispatch() refused it before changing
+		 * anything) the frontend asked an answer for: say no, keep going.
+		 */
 		if (!ack)
 			goto fail;
 		xtap_vhost_log("%s: %s (answered with a failure)", what, err.msg);
 		s->rejected++;
+		s->generation++;
 		snprintf(s->last_error, sizeof(s->last_error), "%s: %s", what, err.msg);
+		r = (struct reply){ .send = false };
 		reply_u64(&r, 1);
 	} else if (!r.send && ack) {
 		reply_u64(&r, 0);
@@ -955,7 +1009,13 @@ void xtap_vhost_server_attach(struct xtap_vhost_server *s, int fd)
 	}
 	s->conn = fd;
 	s->connections++;
+	s->generation++;
 	xtap_vhost_log("frontend connected (connection %llu)", (unsigned long long)s->connections);
+}
+
+void xtap_vhost_server_changed(struct xtap_vhost_server *s)
+{
+	s->generation++;
 }
 
 void xtap_vhost_server_disconnect(struct xtap_vhost_server *s, const char *why)
@@ -968,5 +1028,6 @@ void xtap_vhost_server_disconnect(struct xtap_vhost_server *s, const char *why)
 	s->in_len = 0;
 	close(s->conn);
 	s->conn = -1;
+	s->generation++;
 	xtap_vhost_log("frontend disconnected: %s; waiting for the next one", why);
 }

@@ -11,9 +11,11 @@
 #ifndef XTAP_VHOST_USER_H
 #define XTAP_VHOST_USER_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "vhost_dev.h"
 #include "vhost_user_proto.h"
@@ -33,12 +35,36 @@ struct xtap_vhost_server {
 	int in_fds[VHOST_USER_MAX_REGIONS];
 	unsigned int in_nfds;
 	/* For the status file. */
+	uint64_t generation;           /* bumped whenever something the status file reports changes */
 	uint64_t connections;
 	uint64_t rejected;
 	char last_error[256];
 };
 
-/* Log lines go to stderr as "xtap-vhost[PORT]: ..."; debug ones only with verbose. */
+/*
+ * One log line "xtap-vhost[PORT]: ..." to stderr, in one write (lines of
+ * concurrent processes do not interleave). Inline, so the data planes'
+ * unit test, which does not link the server, writes the same lines.
+ */
+static inline void xtap_vhost_vlog_port(const char *port, const char *fmt, va_list ap)
+{
+	char line[512];
+
+	vsnprintf(line, sizeof(line), fmt, ap);
+	fprintf(stderr, "xtap-vhost[%s]: %s\n", port, line);
+}
+
+__attribute__((format(printf, 2, 3)))
+static inline void xtap_vhost_log_port(const char *port, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	xtap_vhost_vlog_port(port, fmt, ap);
+	va_end(ap);
+}
+
+/* Log lines of the process's port; debug ones only with verbose. */
 void xtap_vhost_log_init(const char *port, bool verbose);
 void xtap_vhost_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void xtap_vhost_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -49,6 +75,8 @@ void xtap_vhost_server_init(struct xtap_vhost_server *s, const char *port, unsig
 void xtap_vhost_server_attach(struct xtap_vhost_server *s, int fd);
 /* The connection is readable (or hung up): handle what came. */
 void xtap_vhost_server_input(struct xtap_vhost_server *s);
+/* Something the status file reports changed (xtap-vhost's own changes, e.g. a guest memory fault). */
+void xtap_vhost_server_changed(struct xtap_vhost_server *s);
 /* Ends the connection, if any: rings stopped, plane and tap queues closed, memory unmapped. */
 void xtap_vhost_server_disconnect(struct xtap_vhost_server *s, const char *why);
 unsigned int xtap_vhost_server_rings_running(const struct xtap_vhost_server *s);

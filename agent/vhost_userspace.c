@@ -33,6 +33,7 @@
 
 #include "vhost_dev.h"
 #include "vhost_mem.h"
+#include "vhost_user.h"         /* the log line prefix */
 
 /* Frames per ring per event: bounds the time one ring keeps the loop. */
 #define US_BATCH 64
@@ -85,24 +86,41 @@ static struct us_plane *plane_of(struct xtap_vhost_dev *d)
 	return d->plane_priv;
 }
 
+/*
+ * Signals a call or error eventfd. The server only accepts eventfds there
+ * and makes them non-blocking, so this never waits: EAGAIN means the
+ * counter is at its maximum, i.e. the frontend has not read the eventfd
+ * since it was signalled, so it is signalled already.
+ */
+static void signal_eventfd(int fd)
+{
+	uint64_t one = 1;
+	ssize_t n;
+
+	if (fd < 0)
+		return;
+	do
+		n = write(fd, &one, sizeof(one));
+	while (n < 0 && errno == EINTR);
+	/* Any other error (the fd is not what the server accepted): nothing better to do. */
+}
+
 /* Stops ring i for good (until the frontend restarts it): one log line, error eventfd. */
 __attribute__((format(printf, 3, 4)))
 static void ring_break(struct xtap_vhost_dev *d, unsigned int i, const char *fmt, ...)
 {
 	struct us_ring *r = &plane_of(d)->ring[i];
-	uint64_t one = 1;
 	char why[200];
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "xtap-vhost[%s]: ring %u (%s %u) stopped: %s; the guest driver must reset the device\n",
-		d->port, i, i & 1 ? "tx" : "rx", i / 2, why);
+	xtap_vhost_log_port(d->port, "ring %u (%s %u) stopped: %s; the guest driver must reset the device",
+			    i, i & 1 ? "tx" : "rx", i / 2, why);
 	r->broken = true;
-	if (d->vring[i].err_fd >= 0 && write(d->vring[i].err_fd, &one, sizeof(one)) < 0) {
-		/* Best effort: the log line above is the record. */
-	}
+	/* Best effort: the log line above is the record. */
+	signal_eventfd(d->vring[i].err_fd);
 }
 
 /*
@@ -268,16 +286,13 @@ static void used_publish(struct xtap_vhost_dev *d, unsigned int i)
 	const struct xtap_vring *v = &d->vring[i];
 	struct vring_used *used = v->used;
 	struct vring_avail *avail = v->avail;
-	uint64_t one = 1;
 
 	__atomic_store_n(&used->idx, htole16(plane_of(d)->ring[i].used_idx), __ATOMIC_RELEASE);
 	/* The guest's flags are read after it can see the new used index (virtio 2.7.7.2). */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	if (le16toh(__atomic_load_n(&avail->flags, __ATOMIC_RELAXED)) & VRING_AVAIL_F_NO_INTERRUPT)
 		return;
-	if (v->call_fd >= 0 && write(v->call_fd, &one, sizeof(one)) < 0) {
-		/* An eventfd only fails when its counter is saturated: the guest is interrupted anyway. */
-	}
+	signal_eventfd(v->call_fd);
 }
 
 /* A frame the tap cannot take (or that does not fit): dropped, logged once per start. */
@@ -294,8 +309,8 @@ static void frame_drop(struct xtap_vhost_dev *d, unsigned int i, const char *fmt
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "xtap-vhost[%s]: ring %u (%s %u): dropped a frame: %s (further drops on this ring are not logged)\n",
-		d->port, i, i & 1 ? "tx" : "rx", i / 2, why);
+	xtap_vhost_log_port(d->port, "ring %u (%s %u): dropped a frame: %s (further drops on this ring are not logged)",
+			    i, i & 1 ? "tx" : "rx", i / 2, why);
 }
 
 static void tx_run(struct xtap_vhost_dev *d, unsigned int i)
@@ -588,7 +603,12 @@ static void kick_event(struct xtap_vhost_dev *d, unsigned int i, short revents)
 	}
 	if (!(revents & POLLIN))
 		return;
-	/* Only after POLLIN: the frontend's eventfd may be blocking. */
+	/*
+	 * Only after POLLIN, so a blocking eventfd (the plane's unit test hands
+	 * it those) does not wait. The server makes the frontend's kick
+	 * eventfds non-blocking: a frontend draining its own eventfd between
+	 * poll and read cannot make this wait either.
+	 */
 	if (read(d->vring[i].kick_fd, &count, sizeof(count)) < 0) {
 		/* EAGAIN: someone else drained it; the ring is looked at anyway. */
 	}

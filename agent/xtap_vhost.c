@@ -37,7 +37,7 @@ struct opts {
 	const char *status;
 	unsigned int queues;
 	bool multi_queue;
-	long uid, gid;           /* -1 = no --owner */
+	long uid, gid;           /* -1 = leave unchanged (no --owner, or -1 on its side) */
 	const char *data_plane;
 	bool verbose;
 };
@@ -48,6 +48,7 @@ static void usage(FILE *f)
 		   "                  [--owner UID:GID] [--data-plane auto|vhost-net|userspace] [-v]\n");
 }
 
+/* A uid or gid, or -1 = leave it unchanged (xtapd passes "%ld:%ld" with -1 for one not set). */
 static int parse_id(const char *s, long *out)
 {
 	char *end;
@@ -55,7 +56,7 @@ static int parse_id(const char *s, long *out)
 
 	errno = 0;
 	v = strtol(s, &end, 10);
-	if (errno || end == s || v < 0 || v >= (long)UINT32_MAX)
+	if (errno || end == s || v < -1 || v >= (long)UINT32_MAX)
 		return -1;
 	*out = v;
 	return (int)(end - s);
@@ -105,7 +106,8 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 			if (n >= 0 && optarg[n] == ':')
 				m = parse_id(optarg + n + 1, &o->gid);
 			if (n < 0 || optarg[n] != ':' || m < 0 || optarg[n + 1 + m]) {
-				fprintf(stderr, "xtap-vhost: --owner %s: use UID:GID (numbers)\n", optarg);
+				fprintf(stderr, "xtap-vhost: --owner %s: use UID:GID (numbers, -1 = leave unchanged)\n",
+					optarg);
 				exit(2);
 			}
 			break;
@@ -203,7 +205,9 @@ static int listen_on(const struct opts *o)
 		return -1;
 	}
 	umask(old);
-	if (o->uid != -1 && (chown(tmp.sun_path, (uid_t)o->uid, (gid_t)o->gid) || chmod(tmp.sun_path, 0660))) {
+	/* chown leaves a side that is (uid_t)-1 / (gid_t)-1 unchanged. */
+	if ((o->uid != -1 || o->gid != -1) &&
+	    (chown(tmp.sun_path, (uid_t)o->uid, (gid_t)o->gid) || chmod(tmp.sun_path, 0660))) {
 		xtap_vhost_log("giving %s to %ld:%ld failed: %s", o->socket, o->uid, o->gid, strerror(errno));
 		goto err;
 	}
@@ -225,16 +229,28 @@ err:
 struct status {
 	const struct opts *o;
 	char *last;              /* what the file holds now */
+	uint64_t generation;     /* the server's generation `last` was built from */
+	bool failing;            /* the last write failed (logged once until one succeeds) */
 };
 
-/* Rewrites the status file (tmp + rename) when its content changed. */
+/*
+ * Rewrites the status file (tmp + rename) when its content changed. The
+ * JSON is only built again when the server's generation moved (connect,
+ * disconnect, reject, ring start or stop, features): the userspace plane
+ * wakes the loop for every burst of frames, and this stays off that path.
+ */
 static void status_update(struct status *st, const struct xtap_vhost_server *s)
 {
-	json_object *j = json_object_new_object();
+	json_object *j;
 	char tmp[4096], feat[24];
 	const char *text;
 	size_t len;
-	int fd;
+	bool ok;
+	int fd, e;
+
+	if (st->last && st->generation == s->generation)
+		return;
+	j = json_object_new_object();
 
 	snprintf(feat, sizeof(feat), "0x%llx", (unsigned long long)s->dev.features);
 	json_object_object_add(j, "port", json_object_new_string(st->o->port));
@@ -245,9 +261,9 @@ static void status_update(struct status *st, const struct xtap_vhost_server *s)
 	 * "connected": a frontend holds the socket (from accept until it, or
 	 * we, close it); it says nothing about frames moving. A VMM sends its
 	 * rings after connecting, so rings_running follows a few messages
-	 * later: it counts the rings the data plane runs, and this file is
-	 * rewritten after every wake-up of the loop, so each change of it
-	 * (every ring start and stop happens in one) shows.
+	 * later: it counts the rings the data plane runs, and every ring
+	 * start and stop bumps the server's generation, so each change of it
+	 * shows (the loop calls this after every wake-up).
 	 */
 	json_object_object_add(j, "frontend", json_object_new_string(s->conn >= 0 ? "connected" : "waiting"));
 	json_object_object_add(j, "queue_pairs", json_object_new_int((int)s->dev.n_pairs));
@@ -259,20 +275,41 @@ static void status_update(struct status *st, const struct xtap_vhost_server *s)
 	if (s->last_error[0])
 		json_object_object_add(j, "last_error", json_object_new_string(s->last_error));
 	text = json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN);
-	if (st->last && !strcmp(st->last, text))
+	if (st->last && !strcmp(st->last, text)) {
+		st->generation = s->generation;
 		goto out;
+	}
 	snprintf(tmp, sizeof(tmp), "%s.tmp", st->o->status);
 	len = strlen(text);
+	errno = 0;
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0 || write(fd, text, len) != (ssize_t)len || write(fd, "\n", 1) != 1 ||
-	    close(fd) || rename(tmp, st->o->status)) {
-		xtap_vhost_log("writing the status file %s failed: %s", st->o->status, strerror(errno));
+	ok = fd >= 0 && write(fd, text, len) == (ssize_t)len && write(fd, "\n", 1) == 1;
+	e = ok ? 0 : errno ? errno : EIO;      /* a short write leaves errno 0 */
+	/* Closed whatever happened above. */
+	if (fd >= 0 && close(fd) && ok) {
+		ok = false;
+		e = errno;
+	}
+	if (ok && rename(tmp, st->o->status)) {
+		ok = false;
+		e = errno;
+	}
+	if (!ok) {
+		/* Tried again after the next wake-up (generation not taken); logged once until it works. */
+		if (!st->failing)
+			xtap_vhost_log("writing the status file %s failed: %s (retrying)", st->o->status,
+				       strerror(e));
+		st->failing = true;
 		if (fd >= 0)
 			unlink(tmp);
 		goto out;
 	}
+	if (st->failing)
+		xtap_vhost_log("status file %s written again", st->o->status);
+	st->failing = false;
 	free(st->last);
 	st->last = strdup(text);
+	st->generation = s->generation;
 out:
 	json_object_put(j);
 }
@@ -284,6 +321,7 @@ static void guest_memory_fault(struct xtap_vhost_server *s, const void *addr)
 		 "guest memory of port %s faulted at %p under the device (the frontend shrank its memory file after SET_MEM_TABLE, or its hugetlbfs pool ran out)",
 		 s->dev.port, addr);
 	s->rejected++;
+	xtap_vhost_server_changed(s);
 	xtap_vhost_server_disconnect(s, s->last_error);
 }
 
@@ -360,6 +398,9 @@ int main(int argc, char **argv)
 	plane = pick_plane(o.data_plane);
 	if (!plane)
 		return 1;
+	if (o.queues > XTAP_VHOST_MAX_PAIRS)
+		xtap_vhost_log("port %s has %u queue pairs; vhost-user serves the first %d",
+			       o.port, o.queues, XTAP_VHOST_MAX_PAIRS);
 	xtap_vhost_server_init(&s, o.port, o.queues < XTAP_VHOST_MAX_PAIRS ? o.queues : XTAP_VHOST_MAX_PAIRS,
 			       o.multi_queue, plane);
 	lfd = listen_on(&o);

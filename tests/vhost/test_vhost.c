@@ -510,30 +510,35 @@ static void test_reconnect(void **s)
 enum hostile {
 	H_REGION_BEYOND_FILE, H_REGIONS_OVERLAP, H_REGION_SIZE_ZERO, H_TOO_FEW_FDS, H_TOO_MANY_FDS,
 	H_RING_OUTSIDE, H_RING_ACROSS_REGIONS, H_RING_INDEX, H_CALL_INDEX, H_NUM_3, H_NUM_BIG,
-	H_SIZE_SHORT, H_SIZE_HUGE, H_FEATURES_NOT_OFFERED, H_LOG_BASE, H_UNKNOWN,
+	H_SIZE_SHORT, H_SIZE_HUGE, H_FEATURES_NOT_OFFERED, H_LOG_BASE, H_UNKNOWN, H_CALL_PIPE,
+	H_KICK_PIPE,
 };
 
 static const struct {
 	enum hostile what;
 	const char *name;
 	enum fe_stage stage;
+	const char *why;        /* in last_error afterwards; NULL = not checked */
 } hostile_cases[] = {
-	{ H_REGION_BEYOND_FILE, "a region larger than its memfd", FE_STAGE_OWNER },
-	{ H_REGIONS_OVERLAP, "overlapping regions", FE_STAGE_OWNER },
-	{ H_REGION_SIZE_ZERO, "a region of size 0", FE_STAGE_OWNER },
-	{ H_TOO_FEW_FDS, "2 regions, 1 fd", FE_STAGE_OWNER },
-	{ H_TOO_MANY_FDS, "12 fds attached", FE_STAGE_OWNER },
-	{ H_RING_OUTSIDE, "a used ring past the end of guest memory", FE_STAGE_MEM },
-	{ H_RING_ACROSS_REGIONS, "a descriptor table across two regions", FE_STAGE_MEM },
-	{ H_RING_INDEX, "SET_VRING_NUM for ring 99", FE_STAGE_MEM },
-	{ H_CALL_INDEX, "SET_VRING_CALL for ring 99", FE_STAGE_MEM },
-	{ H_NUM_3, "a ring of 3 descriptors", FE_STAGE_MEM },
-	{ H_NUM_BIG, "a ring of 65536 descriptors", FE_STAGE_MEM },
-	{ H_SIZE_SHORT, "SET_VRING_NUM with a 4-byte payload", FE_STAGE_MEM },
-	{ H_SIZE_HUGE, "a header announcing 1 MiB of payload", FE_STAGE_OWNER },
-	{ H_FEATURES_NOT_OFFERED, "SET_FEATURES with a bit not offered", FE_STAGE_OWNER },
-	{ H_LOG_BASE, "SET_LOG_BASE (LOG_ALL never offered)", FE_STAGE_MEM },
-	{ H_UNKNOWN, "request 999", FE_STAGE_OWNER },
+	{ H_REGION_BEYOND_FILE, "a region larger than its memfd", FE_STAGE_OWNER, NULL },
+	{ H_REGIONS_OVERLAP, "overlapping regions", FE_STAGE_OWNER, NULL },
+	{ H_REGION_SIZE_ZERO, "a region of size 0", FE_STAGE_OWNER, NULL },
+	{ H_TOO_FEW_FDS, "2 regions, 1 fd", FE_STAGE_OWNER, NULL },
+	{ H_TOO_MANY_FDS, "12 fds attached", FE_STAGE_OWNER, NULL },
+	{ H_RING_OUTSIDE, "a used ring past the end of guest memory", FE_STAGE_MEM, NULL },
+	{ H_RING_ACROSS_REGIONS, "a descriptor table across two regions", FE_STAGE_MEM, NULL },
+	{ H_RING_INDEX, "SET_VRING_NUM for ring 99", FE_STAGE_MEM, NULL },
+	{ H_CALL_INDEX, "SET_VRING_CALL for ring 99", FE_STAGE_MEM, NULL },
+	{ H_NUM_3, "a ring of 3 descriptors", FE_STAGE_MEM, NULL },
+	{ H_NUM_BIG, "a ring of 65536 descriptors", FE_STAGE_MEM, NULL },
+	{ H_SIZE_SHORT, "SET_VRING_NUM with a 4-byte payload", FE_STAGE_MEM, NULL },
+	{ H_SIZE_HUGE, "a header announcing 1 MiB of payload", FE_STAGE_OWNER, NULL },
+	{ H_FEATURES_NOT_OFFERED, "SET_FEATURES with a bit not offered", FE_STAGE_OWNER, NULL },
+	{ H_LOG_BASE, "SET_LOG_BASE (LOG_ALL never offered)", FE_STAGE_MEM, NULL },
+	{ H_UNKNOWN, "request 999", FE_STAGE_OWNER, NULL },
+	/* A full pipe as call fd would block the userspace plane's write for good. */
+	{ H_CALL_PIPE, "a pipe as call fd", FE_STAGE_MEM, "call fd is pipe:[" },
+	{ H_KICK_PIPE, "a pipe as kick fd", FE_STAGE_MEM, "kick fd is pipe:[" },
 };
 
 static void send_hostile(struct fe *fe, enum hostile what)
@@ -544,7 +549,7 @@ static void send_hostile(struct fe *fe, enum hostile what)
 	struct vhost_user_memory m;
 	uint32_t size;
 	uint64_t u;
-	int fds[12], i, ret = 0;
+	int fds[12], pipefd[2], i, ret = 0;
 
 	for (i = 0; i < 12; i++)
 		fds[i] = fe->memfd;
@@ -627,6 +632,16 @@ static void send_hostile(struct fe *fe, enum hostile what)
 		u = 0;
 		ret = fe_vu_send_raw(fe, 999, V, sizeof(u), &u, sizeof(u), NULL, 0);
 		break;
+	case H_CALL_PIPE:
+	case H_KICK_PIPE:
+		if (pipe(pipefd))
+			fail_msg("pipe: %s", strerror(errno));
+		u = 0;
+		ret = fe_vu_send_raw(fe, what == H_CALL_PIPE ? VHOST_USER_SET_VRING_CALL : VHOST_USER_SET_VRING_KICK,
+				     V, sizeof(u), &u, sizeof(u), &pipefd[what == H_CALL_PIPE], 1);
+		close(pipefd[0]);
+		close(pipefd[1]);
+		break;
 	}
 	if (ret)
 		fail_msg("sending the hostile message: %s", fe->err);
@@ -658,6 +673,16 @@ static void test_hostile_messages(void **s)
 				 (long long)rejected);
 		assert_int_equal(vstatus_int(&vm1, "pid"), pid);
 		assert_true(wait_vstatus(&vm1, "frontend", "waiting", 2000));
+		if (hostile_cases[i].why) {
+			json_object *st = vstatus(&vm1), *o;
+			const char *e = st && json_object_object_get_ex(st, "last_error", &o) ?
+					json_object_get_string(o) : NULL;
+
+			if (!e || !strstr(e, hostile_cases[i].why))
+				fail_msg("after %s: last_error \"%s\", expected it to say \"%s\"",
+					 hostile_cases[i].name, e ? e : "(none)", hostile_cases[i].why);
+			json_object_put(st);
+		}
 	}
 	/* With REPLY_ACK an unknown request asking for a reply gets a failure status. */
 	if (fe_vu_connect(fe, vm1.sock) || fe_vu_handshake(fe, FE_STAGE_OWNER))
