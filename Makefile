@@ -80,9 +80,12 @@ $(BUILD)/xtap-vhost: $(VHOST_SRCS) $(wildcard agent/*.h) include/xtap_abi.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $(VHOST_SRCS) -ljson-c -lmnl
 
-$(BUILD)/xtap-vmsim: tools/vmsim.c tests/lib/pktbuild.c tests/lib/pktbuild.h
+# --vhost-user plays the VM with the tests' virtio driver (tests/vhost/frontend.c).
+$(BUILD)/xtap-vmsim: tools/vmsim.c tools/vmsim_vhost.c tests/lib/pktbuild.c tests/lib/pktbuild.h \
+		tests/vhost/frontend.c tests/vhost/frontend.h agent/vhost_user_proto.h
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Itests/lib -o $@ tools/vmsim.c tests/lib/pktbuild.c
+	$(CC) $(CFLAGS) -Itests/lib -Itests/vhost -o $@ tools/vmsim.c tools/vmsim_vhost.c tests/lib/pktbuild.c \
+		tests/vhost/frontend.c
 
 # xtapd, taps and simulated VMs in network namespaces; bash tools/demo.sh --clean removes it.
 demo:

@@ -2,13 +2,15 @@
 # `make demo`: xtap end to end in private network namespaces, with simulated VMs.
 #
 #   bash tools/demo.sh           (re)builds, sets up, shows steering, anti-spoofing,
-#                                an ACL and a rate limit, then leaves it all running
+#                                an ACL, a rate limit and a VM over vhost-user, then
+#                                leaves it all running
 #   bash tools/demo.sh --clean   removes everything the demo made
 #
 # Nothing touches the host's interfaces: the agent, the taps and the uplink live
 # in namespace xtap-demo; the "outside" is namespace xtap-demo-out, joined by a
 # veth pair (uplink0 <-> out0). Its bpffs, socket, state and log are under
-# /run/xtap-demo. Addresses are documentation ones (192.0.2.0/24, 2001:db8::/64).
+# /run/xtap-demo, the ports' vhost-user sockets under /run/xtap-demo/vhost.
+# Addresses are documentation ones (192.0.2.0/24, 2001:db8::/64).
 set -eEuo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -42,6 +44,35 @@ xtapd_pid() {
 	[ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = xtapd ] && echo "$pid"
 }
 
+# The ports' xtap-vhost processes are detached from xtapd and outlive it: the
+# ones it did not stop (xtapd gone, or teardown failed), by the pids in their
+# status files, each only if /proc/PID/cmdline is an xtap-vhost of this demo.
+# Running and not a zombie (the detached ones are reaped by whoever is PID 1).
+pid_running() { [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ] && [ -d "/proc/$1" ]; }
+stop_vhosts() {
+	local f pid pids=() live=()
+	for f in "$RUN"/vhost/*.json; do
+		[ -r "$f" ] || continue
+		pid=$(sed -n 's/.*"pid":[[:space:]]*\([0-9][0-9]*\).*/\1/p' "$f")
+		[ -n "$pid" ] || continue
+		tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | grep -q 'xtap-vhost$' || continue
+		tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | grep -qxF "$f" || continue
+		kill "$pid" 2>/dev/null && pids+=("$pid")
+	done
+	[ ${#pids[@]} -gt 0 ] || return 0
+	echo "stopping ${#pids[@]} xtap-vhost process(es) left running: ${pids[*]}"
+	for _ in $(seq 50); do
+		live=()
+		for pid in "${pids[@]}"; do
+			if pid_running "$pid"; then live+=("$pid"); fi
+		done
+		[ ${#live[@]} -gt 0 ] || return 0
+		sleep 0.1
+	done
+	echo "xtap-vhost ${live[*]} ignored SIGTERM: killing"
+	kill -KILL "${live[@]}" 2>/dev/null || true
+}
+
 clean() {
 	local pid
 	if pid=$(xtapd_pid) && [ -S "$SOCK" ]; then
@@ -52,6 +83,7 @@ clean() {
 		for _ in $(seq 50); do [ -d "/proc/$pid" ] || break; sleep 0.1; done
 		if [ -d "/proc/$pid" ]; then kill -KILL "$pid" 2>/dev/null || true; fi
 	fi
+	stop_vhosts
 	! ns_exists "$NS_OUT" || ip netns del "$NS_OUT"
 	! ns_exists "$NS" || ip netns del "$NS"
 	! mountpoint -q "$BPFFS" 2>/dev/null || umount "$BPFFS"
@@ -69,7 +101,7 @@ case "${1:-}" in
 	echo "xtap demo removed (agent stopped, namespaces $NS and $NS_OUT deleted, $RUN gone)"
 	exit 0 ;;
 -h|--help)
-	sed -n '2,11s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+	sed -n '2,13s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
 	exit 0 ;;
 "") ;;
 *)
@@ -138,7 +170,7 @@ else
 fi
 OUT_MAC=$(in_out cat /sys/class/net/out0/address)
 # Simulated VMs answer no ARP: the outside knows their MACs statically.
-for i in 1 2 3; do
+for i in 1 2 3 4; do
 	in_out ip neigh replace 192.0.2.$i lladdr 02:00:00:00:00:0$i dev out0 nud permanent
 done
 
@@ -154,7 +186,7 @@ done
 ctl status >/dev/null
 echo "xtapd running, pid $(cat "$PIDFILE"), log $LOG"
 xtapctl segment add 1 --uplink uplink0
-for i in 1 2 3; do
+for i in 1 2 3 4; do
 	xtapctl port add vm$i --segment 1 --mac 02:00:00:00:00:0$i --addr 192.0.2.$i/32 --addr 2001:db8::$i/128
 done
 
@@ -188,6 +220,30 @@ send() {
 }
 VM1=(--src-mac 02:00:00:00:00:01 --src-ip 192.0.2.1)
 TO_VM2=(--dst-mac 02:00:00:00:00:02 --dst-ip 192.0.2.2)
+
+# The same as a VMM on a port's vhost-user socket (any namespace: it is a path).
+# rx_vu SOCKET PORT SECONDS [recv options]: returns once xtap-vhost runs both of
+# the VM's rings (xtapctl -j port show PORT: .status.vhost_user.rings_running).
+rx_vu() {
+	local sock=$1 port=$2 secs=$3
+	shift 3
+	"$VMSIM" recv --vhost-user "$sock" --duration "$secs" "$@" >"$RUN/rx" &
+	RX_PID=$!
+	for _ in $(seq 50); do
+		[ "$(ctl -j port show "$port" | jq '.status.vhost_user.rings_running')" = 2 ] && return 0
+		sleep 0.02
+	done
+	echo "recv did not attach to $sock" >&2
+	return 1
+}
+send_vu() {
+	local sock=$1
+	shift
+	printf '$ xtap-vmsim send --vhost-user %s %s\n' "$sock" "$*"
+	"$VMSIM" send --vhost-user "$sock" "$@"
+}
+VM4=(--src-mac 02:00:00:00:00:04 --src-ip 192.0.2.4)
+TO_VM1=(--dst-mac 02:00:00:00:00:01 --dst-ip 192.0.2.1)
 
 FAILED=()
 check() { # check WHAT EXPECTED ACTUAL [TOLERANCE%]
@@ -262,6 +318,40 @@ awk -v m="$MEASURED" -v c="$RATE_BPS" -v s=$((2 * RATE_BPS)) 'BEGIN {
 	       s / 1e6, c / 1e6, m / 1e6, (m - c) * 100 / c }'
 check "vm2 receives about $((RATE_BPS / 1000000)) Mbit/s (within 10%)" "$RATE_BPS" "$MEASURED" 10
 
+say "(e) vm4 over vhost-user: a VMM shares its guest's memory with the port's xtap-vhost"
+VU_SOCK=$(ctl -j port show vm4 | jq -r '.status.vhost_user.socket')
+echo "vm4's vhost-user socket (xtapctl -j port show vm4 | jq -r .status.vhost_user.socket): $VU_SOCK"
+echo "-- vm1 -> vm4: xtap-vmsim recv connects to it as vm4's VMM (tests/vhost/frontend.c is its virtio driver)"
+rx_vu "$VU_SOCK" vm4 1 --expect-src-mac 02:00:00:00:00:01
+printf '$ xtapctl port show vm4 | jq .status\n'
+ctl port show vm4 | jq .status
+check "vm4's frontend is connected" connected "$(ctl -j port show vm4 | jq -r '.status.vhost_user.frontend')"
+send vm1 "${VM1[@]}" --dst-mac 02:00:00:00:00:04 --dst-ip 192.0.2.4 --count 100 --pps 5000
+rx_wait
+check "vm4 received the 100 frames from its RX virtqueue" 100 "$RX_FRAMES"
+
+echo "-- vm4 -> vm1: from vm4's TX virtqueue through xtap-vhost into its tap, then XDP"
+rx vm1 1 --expect-src-mac 02:00:00:00:00:04
+send_vu "$VU_SOCK" "${VM4[@]}" "${TO_VM1[@]}" --count 1000 --pps 5000
+rx_wait
+check "vm1 received all 1000 frames" 1000 "$RX_FRAMES"
+
+echo "-- vm4 claims vm2's address: anti-spoofing applies as on any port"
+rx vm1 1 --expect-src-mac 02:00:00:00:00:04
+send_vu "$VU_SOCK" --src-mac 02:00:00:00:00:04 --spoof-src-ip 192.0.2.2 "${TO_VM1[@]}" --count 100 --pps 5000
+rx_wait
+check "vm1 received none of them" 0 "$RX_FRAMES"
+check "xtapctl stats vm4 counts 100 spoof_ipv4 drops" 100 "$(drops vm4 spoof_ipv4)"
+
+echo "-- a real VM on this port: QEMU as in README.md (its RAM shared, the socket from port show)"
+cat <<EOF
+qemu-system-x86_64 ... -m 1G \\
+    -object memory-backend-memfd,id=mem,size=1G,share=on -numa node,memdev=mem \\
+    -chardev socket,id=c0,path=$VU_SOCK,reconnect=1 \\
+    -netdev vhost-user,id=n0,chardev=c0 \\
+    -device virtio-net-pci,netdev=n0,mac=02:00:00:00:00:04
+EOF
+
 say "the state of things"
 xtapctl port list
 echo
@@ -283,7 +373,8 @@ cat <<EOF
 
 The demo is still running, for you to explore:
   xtapd          pid $(cat "$PIDFILE"), in namespace $NS; log: $LOG
-  taps           vm1 vm2 vm3 (02:00:00:00:00:01-03, 192.0.2.1-3) in $NS, segment 1
+  taps           vm1 vm2 vm3 vm4 (02:00:00:00:00:01-04, 192.0.2.1-4) in $NS, segment 1
+  vhost-user     every port's socket in $RUN/vhost (vm4's: $VU_SOCK), served by an xtap-vhost
   uplink         uplink0 in $NS <-> out0 (192.0.2.254/24) in $NS_OUT
   maps and links pinned in $PIN
 
@@ -296,6 +387,7 @@ Look inside (xtapctl reaches the agent by its socket, from any namespace):
   $CTL -s $SOCK acl list vm2
   $CTL -s $SOCK rate clear vm1 from-vm
   ip netns exec $NS $VMSIM recv --tap vm2 --duration 5 &
+  $VMSIM recv --vhost-user $VU_SOCK --duration 5 &
   ip netns exec $NS $VMSIM send --tap vm1 --src-mac 02:00:00:00:00:01 --dst-mac 02:00:00:00:00:02 \\
       --src-ip 192.0.2.1 --dst-ip 192.0.2.2 --dport 5002 --pps 1000 --duration 3
       (vm2 still denies UDP port 5001 and vm1 is still limited to $((RATE_BPS / 1000000)) Mbit/s)

@@ -3,12 +3,14 @@
  * xtap-vmsim: plays a VM on an existing tap, the way a VMM's virtio-net
  * backend does: it attaches to the persistent tap xtapd created (non-blocking,
  * 12-byte virtio_net_hdr_v1 in front of every frame) and writes what the
- * guest would send, or reads what the guest would be given.
+ * guest would send, or reads what the guest would be given. With
+ * --vhost-user SOCKET it is instead a VMM whose virtio-net device is served
+ * by the port's xtap-vhost (tools/vmsim_vhost.c): same frames, same output.
  *
- *   xtap-vmsim send --tap NAME --src-mac M --dst-mac M --src-ip A --dst-ip A ...
- *   xtap-vmsim recv --tap NAME [--duration SECONDS] [--expect-src-mac M]
+ *   xtap-vmsim send --tap NAME|--vhost-user SOCKET --src-mac M --dst-mac M --src-ip A --dst-ip A ...
+ *   xtap-vmsim recv --tap NAME|--vhost-user SOCKET [--duration SECONDS] [--expect-src-mac M]
  *
- * Exit codes: 0 done, 1 a runtime failure (tap missing, busy, write failed),
+ * Exit codes: 0 done, 1 a runtime failure (tap or socket missing, busy, write failed),
  * 2 bad usage.
  */
 #define _GNU_SOURCE
@@ -44,8 +46,16 @@
 
 static int json_out;
 
-static void die(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
-static void die(int code, const char *fmt, ...)
+/* vmsim_vhost.c: the VM over vhost-user, with the tests' virtio driver (tests/vhost/frontend.c). */
+struct vmsim_vu;
+struct vmsim_vu *vmsim_vu_open(const char *path, uint64_t extra_features);
+void vmsim_vu_send(struct vmsim_vu *vu, const void *vnet, const void *frame, size_t len);
+size_t vmsim_vu_recv(struct vmsim_vu *vu, uint8_t *buf, size_t cap, int timeout_ms);
+size_t vmsim_vu_max_frame(void);
+uint64_t vmsim_vu_close(struct vmsim_vu *vu);
+
+void die(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
+void die(int code, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -58,23 +68,31 @@ static void die(int code, const char *fmt, ...)
 }
 
 static const char usage_text[] =
-	"usage: xtap-vmsim send|recv --tap NAME [options]   (each takes --help)\n"
+	"usage: xtap-vmsim send|recv --tap NAME|--vhost-user SOCKET [options]   (each takes --help)\n"
 	"Plays a VM on a tap created by xtapd (xtapctl port add NAME ...): writes the\n"
-	"frames its guest would send, or reads the frames its guest would be given.\n";
+	"frames its guest would send, or reads the frames its guest would be given.\n"
+	"With --vhost-user it attaches as a VMM to the port's vhost-user socket instead\n"
+	"(xtapctl -j port show NAME: .status.vhost_user.socket) and moves the frames\n"
+	"through virtqueues in shared memory, served by the port's xtap-vhost.\n";
 
 static const char send_help[] =
-	"usage: xtap-vmsim send --tap NAME --src-mac MAC --dst-mac MAC --src-ip A --dst-ip A [options]\n"
+	"usage: xtap-vmsim send --tap NAME|--vhost-user SOCKET --src-mac MAC --dst-mac MAC --src-ip A --dst-ip A [options]\n"
 	"Writes frames into tap NAME as its VM would (virtio-net header + Ethernet frame).\n"
 	"Addresses are IPv4 or IPv6 (both the same family).\n"
+	"  --vhost-user SOCKET    instead of a tap: connect to the port's vhost-user socket as a\n"
+	"                         VMM and place the frames in the guest's TX virtqueue; the port's\n"
+	"                         xtap-vhost moves them to the tap (ends when it has taken them all)\n"
 	"  --proto udp|tcp|icmp   L4 protocol (default udp; icmp = echo request / ICMPv6 echo)\n"
 	"  --sport N, --dport N   UDP/TCP ports (default 40000 -> 5001)\n"
 	"  --size BYTES           Ethernet frame length, headers included, no FCS (default 1000,\n"
-	"                         60 for ARP; at least the headers, at most the tap's MTU + 14)\n"
+	"                         60 for ARP; at least the headers, at most the tap's MTU + 14;\n"
+	"                         1514 with --vhost-user: the device offers no VIRTIO_NET_F_MTU)\n"
 	"  --count N              frames to send (default 1, or unlimited with --duration)\n"
 	"  --duration SECONDS     send for this long (stops at --count too, if given)\n"
 	"  --pps N                frames per second (default 0 = as fast as possible)\n"
 	"  --partial-csum         leave the UDP/TCP checksum as the pseudo-header sum and set\n"
 	"                         VIRTIO_NET_HDR_F_NEEDS_CSUM, as a guest with checksum offload\n"
+	"                         (with --vhost-user: negotiates VIRTIO_NET_F_CSUM)\n"
 	"  --spoof-src-ip A       put A in the source address instead of --src-ip (which then\n"
 	"                         becomes optional): a VM lying about its address\n"
 	"  --arp                  send ARP replies (sender --src-mac/--src-ip, target\n"
@@ -85,15 +103,19 @@ static const char send_help[] =
 	"Prints: sent N frames, B bytes in S s   (B counts Ethernet bytes, not the vnet header)\n";
 
 static const char recv_help[] =
-	"usage: xtap-vmsim recv --tap NAME|--fd N [--duration SECONDS] [--expect-src-mac MAC] [--csum-offload] [--json]\n"
+	"usage: xtap-vmsim recv --tap NAME|--fd N|--vhost-user SOCKET [--duration SECONDS] [--expect-src-mac MAC]\n"
+	"                       [--csum-offload] [--json]\n"
 	"Reads the frames tap NAME delivers to its VM for SECONDS (default 1) and counts them.\n"
 	"  --fd N                 read a queue fd handed over by xtapd (xtapctl port exec)\n"
+	"  --vhost-user SOCKET    connect to the port's vhost-user socket as a VMM and take the\n"
+	"                         frames xtap-vhost puts in the guest's RX virtqueue\n"
 	"  --duration SECONDS     how long to listen (default 1)\n"
 	"  --expect-src-mac MAC   count only frames from MAC (others, e.g. the host's own\n"
 	"                         neighbour discovery, are reported as ignored)\n"
 	"  --csum-offload         accept partial checksums, as a Linux guest that negotiated\n"
 	"                         VIRTIO_NET_F_GUEST_CSUM (TUNSETOFFLOAD TUN_F_CSUM; the setting\n"
-	"                         stays on the tap); without it the kernel completes them\n"
+	"                         stays on the tap; with --vhost-user: negotiates\n"
+	"                         VIRTIO_NET_F_GUEST_CSUM); without it the kernel completes them\n"
 	"  --json                 print the result as a JSON object\n"
 	"Prints: received N frames, B bytes, R bits/s, C bad checksums\n"
 	"  R is measured from the first frame's arrival to the last one's (0 below 2 frames).\n"
@@ -230,7 +252,7 @@ static int tap_attach(const char *name)
 /* ---- send ---- */
 
 struct send_opts {
-	const char *tap;
+	const char *tap, *vhost_user;
 	uint8_t src_mac[6], dst_mac[6];
 	bool have_src_mac, have_dst_mac;
 	struct ipaddr src_ip, dst_ip, spoof_ip;
@@ -295,7 +317,8 @@ static int cmd_send(int argc, char **argv)
 		{ "pps", required_argument, NULL, 'r' },       { "duration", required_argument, NULL, 'D' },
 		{ "partial-csum", no_argument, NULL, 'P' },    { "spoof-src-ip", required_argument, NULL, 'S' },
 		{ "arp", no_argument, NULL, 'a' },             { "arp-spoof", no_argument, NULL, 'A' },
-		{ "json", no_argument, NULL, 'j' },            { NULL, 0, NULL, 0 },
+		{ "json", no_argument, NULL, 'j' },            { "vhost-user", required_argument, NULL, 'U' },
+		{ NULL, 0, NULL, 0 },
 	};
 	struct send_opts o = { .proto = IPPROTO_UDP, .sport = 40000, .dport = 5001, .size = 1000 };
 	struct virtio_net_hdr_v1 vh = {};
@@ -304,7 +327,8 @@ static int cmd_send(int argc, char **argv)
 	double start, elapsed, deadline, last_progress;
 	size_t len, l4_off, max_len;
 	bool have_size = false;
-	int c, fd;
+	struct vmsim_vu *vu = NULL;
+	int c, fd = -1;
 
 	if (want_help(argc, argv)) {
 		fputs(send_help, stdout);
@@ -315,6 +339,7 @@ static int cmd_send(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 't': o.tap = optarg; break;
+		case 'U': o.vhost_user = optarg; break;
 		case 'm': parse_mac(o.src_mac, optarg, "--src-mac"); o.have_src_mac = true; break;
 		case 'M': parse_mac(o.dst_mac, optarg, "--dst-mac"); o.have_dst_mac = true; break;
 		case 'i': parse_ip(&o.src_ip, optarg, "--src-ip"); break;
@@ -347,8 +372,8 @@ static int cmd_send(int argc, char **argv)
 	}
 	if (optind != argc)
 		die(EXIT_USAGE, "send: unexpected argument \"%s\" (see xtap-vmsim send --help)", argv[optind]);
-	if (!o.tap)
-		die(EXIT_USAGE, "send: --tap NAME is required");
+	if (!o.tap == !o.vhost_user)
+		die(EXIT_USAGE, "send: give one of --tap NAME and --vhost-user SOCKET");
 	if (!o.have_src_mac || !o.have_dst_mac)
 		die(EXIT_USAGE, "send: --src-mac and --dst-mac are required");
 	if (!o.dst_ip.family)
@@ -374,11 +399,22 @@ static int cmd_send(int argc, char **argv)
 		o.size = 60; /* the shortest Ethernet frame */
 
 	len = build_frame(&o, p, &l4_off);
-	fd = tap_attach(o.tap);
-	max_len = (size_t)tap_mtu(o.tap) + ETH_HLEN;
-	if (len > max_len)
-		die(EXIT_USAGE, "--size %zu is above tap %s's MTU + 14 (%zu); the guest would need GSO for that",
-		    len, o.tap, max_len);
+	if (o.vhost_user) {
+		/* No VIRTIO_NET_F_MTU: the guest's MTU is the default 1500. */
+		max_len = 1500 + ETH_HLEN;
+		if (max_len > vmsim_vu_max_frame())
+			max_len = vmsim_vu_max_frame();
+		if (len > max_len)
+			die(EXIT_USAGE, "--size %zu is above %zu with --vhost-user (MTU 1500: the device offers "
+					"no VIRTIO_NET_F_MTU); the guest would need GSO for that", len, max_len);
+		vu = vmsim_vu_open(o.vhost_user, o.partial_csum ? 1ull << VIRTIO_NET_F_CSUM : 0);
+	} else {
+		fd = tap_attach(o.tap);
+		max_len = (size_t)tap_mtu(o.tap) + ETH_HLEN;
+		if (len > max_len)
+			die(EXIT_USAGE, "--size %zu is above tap %s's MTU + 14 (%zu); the guest would need GSO for that",
+			    len, o.tap, max_len);
+	}
 	if (o.partial_csum) {
 		vh.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
 		vh.csum_start = htole16((uint16_t)l4_off);
@@ -412,7 +448,12 @@ static int cmd_send(int argc, char **argv)
 				nanosleep(&ts, NULL);
 			}
 		}
-		n = writev(fd, iov, 2);
+		if (vu) {
+			vmsim_vu_send(vu, &vh, p->data, len); /* dies when the ring stays full for 1 s */
+			n = VNET_HDR_LEN + len;
+		} else {
+			n = writev(fd, iov, 2);
+		}
 		if (n < 0) {
 			struct pollfd pfd = { .fd = fd, .events = POLLOUT };
 
@@ -433,12 +474,22 @@ static int cmd_send(int argc, char **argv)
 		bytes += len;
 		last_progress = now;
 	}
+	if (vu) {
+		/* Sent = taken by xtap-vhost: wait for it, as a guest's driver reclaims its buffers. */
+		uint64_t left = vmsim_vu_close(vu);
+
+		if (left)
+			die(EXIT_FAIL, "vhost-user %s: xtap-vhost took only %" PRIu64 " of the %" PRIu64
+				       " frames within 2 s", o.vhost_user, sent - left, sent);
+	}
 	elapsed = now_s() - start;
-	close(fd);
+	if (fd >= 0)
+		close(fd);
 	if (json_out)
-		printf("{\"tap\": \"%s\", \"frames\": %" PRIu64 ", \"bytes\": %" PRIu64
+		printf("{\"%s\": \"%s\", \"frames\": %" PRIu64 ", \"bytes\": %" PRIu64
 		       ", \"seconds\": %.3f, \"frame_bytes\": %zu, \"bits_per_sec\": %.0f}\n",
-		       o.tap, sent, bytes, elapsed, len, elapsed > 0 ? bytes * 8 / elapsed : 0.0);
+		       o.vhost_user ? "vhost_user" : "tap", o.vhost_user ? o.vhost_user : o.tap, sent, bytes, elapsed, len,
+		       elapsed > 0 ? bytes * 8 / elapsed : 0.0);
 	else
 		printf("sent %" PRIu64 " frames, %" PRIu64 " bytes in %.3f s\n", sent, bytes, elapsed);
 	free(p);
@@ -493,22 +544,58 @@ static void on_signal(int sig)
 	stop = 1;
 }
 
+struct recv_count {
+	const uint8_t *expect; /* NULL = count every frame */
+	uint64_t frames, bytes, bad, partial, other, first_len;
+	double first, last;
+};
+
+/* One frame as a tap read gives it (virtio-net header, then the frame) into the counts. */
+static void recv_count(struct recv_count *rc, const uint8_t *buf, size_t n)
+{
+	const struct virtio_net_hdr_v1 *vh = (const void *)buf;
+	const uint8_t *f = buf + VNET_HDR_LEN;
+	size_t flen;
+	double now;
+
+	if (n < VNET_HDR_LEN + ETH_HLEN)
+		return;
+	flen = n - VNET_HDR_LEN;
+	if (rc->expect && memcmp(f + 6, rc->expect, 6)) {
+		rc->other++;
+		return;
+	}
+	now = now_s();
+	if (!rc->frames) {
+		rc->first = now;
+		rc->first_len = flen;
+	}
+	rc->last = now;
+	rc->frames++;
+	rc->bytes += flen;
+	if (vh->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM)
+		rc->partial++;
+	else if (has_l4_csum(f, flen) && !pkt_l4_csum_ok(f, flen))
+		rc->bad++;
+}
+
 static int cmd_recv(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "tap", required_argument, NULL, 't' },     { "duration", required_argument, NULL, 'D' },
 		{ "expect-src-mac", required_argument, NULL, 'e' }, { "json", no_argument, NULL, 'j' },
 		{ "csum-offload", no_argument, NULL, 'o' }, { "fd", required_argument, NULL, 'F' },
-		{ NULL, 0, NULL, 0 },
+		{ "vhost-user", required_argument, NULL, 'U' }, { NULL, 0, NULL, 0 },
 	};
-	uint64_t frames = 0, bytes = 0, bad = 0, partial = 0, other = 0, first_len = 0;
+	struct recv_count rc = {};
 	int inherited_fd = -1;
-	double duration = 1, start, end, first = 0, last = 0, bps = 0;
+	double duration = 1, start, end, bps = 0;
 	uint8_t *buf = malloc(RECV_BUF), expect[6];
-	const char *tap = NULL;
+	const char *tap = NULL, *vhost_user = NULL;
 	bool have_expect = false, offload = false;
 	struct sigaction sa = { .sa_handler = on_signal };
-	int c, fd;
+	struct vmsim_vu *vu = NULL;
+	int c, fd = -1;
 
 	if (want_help(argc, argv)) {
 		fputs(recv_help, stdout);
@@ -524,6 +611,7 @@ static int cmd_recv(int argc, char **argv)
 		case 'j': json_out = 1; break;
 		case 'o': offload = true; break;
 		case 'F': inherited_fd = (int)parse_u64(optarg, "--fd", 0, 65535); tap = "(handed-over fd)"; break;
+		case 'U': vhost_user = optarg; break;
 		case '?':
 			die(EXIT_USAGE, "recv: unknown option or missing value: %s (see xtap-vmsim recv --help)",
 			    argv[optind - 1]);
@@ -531,14 +619,21 @@ static int cmd_recv(int argc, char **argv)
 	}
 	if (optind != argc)
 		die(EXIT_USAGE, "recv: unexpected argument \"%s\" (see xtap-vmsim recv --help)", argv[optind]);
-	if (!tap)
-		die(EXIT_USAGE, "recv: --tap NAME is required");
+	if (!tap == !vhost_user)
+		die(EXIT_USAGE, "recv: give one of --tap NAME, --fd N and --vhost-user SOCKET");
 	if (!buf)
 		die(EXIT_FAIL, "out of memory");
-	/* A queue fd handed over by xtapd (xtapctl port exec), as a VMM gets it. */
-	fd = inherited_fd >= 0 ? inherited_fd : tap_attach(tap);
-	if (offload && ioctl(fd, TUNSETOFFLOAD, (unsigned long)TUN_F_CSUM))
-		die(EXIT_FAIL, "tap %s: enabling checksum offload: %s", tap, strerror(errno));
+	if (have_expect)
+		rc.expect = expect;
+	if (vhost_user) {
+		/* GUEST_CSUM: xtap-vhost then turns on TUN_F_CSUM on the tap itself. */
+		vu = vmsim_vu_open(vhost_user, offload ? 1ull << VIRTIO_NET_F_GUEST_CSUM : 0);
+	} else {
+		/* A queue fd handed over by xtapd (xtapctl port exec), as a VMM gets it. */
+		fd = inherited_fd >= 0 ? inherited_fd : tap_attach(tap);
+		if (offload && ioctl(fd, TUNSETOFFLOAD, (unsigned long)TUN_F_CSUM))
+			die(EXIT_FAIL, "tap %s: enabling checksum offload: %s", tap, strerror(errno));
+	}
 	/* SIGINT/SIGTERM end the listening early; the counts are still printed. */
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
@@ -552,6 +647,15 @@ static int cmd_recv(int argc, char **argv)
 
 		if (now >= end)
 			break;
+		if (vu) {
+			/* Slices of 100 ms at most, so that SIGINT/SIGTERM end it soon. */
+			int ms = (int)((end - now) * 1000) + 1;
+			size_t n = vmsim_vu_recv(vu, buf, RECV_BUF, ms > 100 ? 100 : ms);
+
+			if (n)
+				recv_count(&rc, buf, n);
+			continue;
+		}
 		r = poll(&pfd, 1, (int)((end - now) * 1000) + 1);
 		if (r < 0 && errno != EINTR)
 			die(EXIT_FAIL, "poll on tap %s: %s", tap, strerror(errno));
@@ -562,52 +666,34 @@ static int cmd_recv(int argc, char **argv)
 		/* Drain everything that waits; a VMM's RX loop does the same. */
 		for (;;) {
 			ssize_t n = read(fd, buf, RECV_BUF);
-			const struct virtio_net_hdr_v1 *vh = (const void *)buf;
-			const uint8_t *f = buf + VNET_HDR_LEN;
-			size_t flen;
 
 			if (n < 0) {
 				if (errno == EAGAIN || errno == EINTR)
 					break;
 				die(EXIT_FAIL, "reading tap %s: %s", tap, strerror(errno));
 			}
-			if (n < VNET_HDR_LEN + ETH_HLEN)
-				continue;
-			flen = (size_t)n - VNET_HDR_LEN;
-			if (have_expect && memcmp(f + 6, expect, 6)) {
-				other++;
-				continue;
-			}
-			now = now_s();
-			if (!frames) {
-				first = now;
-				first_len = flen;
-			}
-			last = now;
-			frames++;
-			bytes += flen;
-			if (vh->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM)
-				partial++;
-			else if (has_l4_csum(f, flen) && !pkt_l4_csum_ok(f, flen))
-				bad++;
+			recv_count(&rc, buf, (size_t)n);
 		}
 	}
-	close(fd);
+	if (vu)
+		vmsim_vu_close(vu);
+	else
+		close(fd);
 	/* The first frame opens the interval; its bytes arrived before it. */
-	if (frames >= 2 && last > first)
-		bps = (double)(bytes - first_len) * 8 / (last - first);
+	if (rc.frames >= 2 && rc.last > rc.first)
+		bps = (double)(rc.bytes - rc.first_len) * 8 / (rc.last - rc.first);
 	if (json_out) {
-		printf("{\"tap\": \"%s\", \"frames\": %" PRIu64 ", \"bytes\": %" PRIu64
+		printf("{\"%s\": \"%s\", \"frames\": %" PRIu64 ", \"bytes\": %" PRIu64
 		       ", \"bits_per_sec\": %.0f, \"bad_checksums\": %" PRIu64
 		       ", \"needs_csum_frames\": %" PRIu64 ", \"ignored_other_src_mac\": %" PRIu64
 		       ", \"active_seconds\": %.3f, \"listened_seconds\": %.3f}\n",
-		       tap, frames, bytes, bps, bad, partial, other, frames ? last - first : 0.0,
-		       now_s() - start);
+		       vhost_user ? "vhost_user" : "tap", vhost_user ? vhost_user : tap, rc.frames, rc.bytes, bps,
+		       rc.bad, rc.partial, rc.other, rc.frames ? rc.last - rc.first : 0.0, now_s() - start);
 	} else {
 		printf("received %" PRIu64 " frames, %" PRIu64 " bytes, %.0f bits/s, %" PRIu64
-		       " bad checksums\n", frames, bytes, bps, bad);
-		if (other)
-			printf("ignored %" PRIu64 " frames from other source MACs\n", other);
+		       " bad checksums\n", rc.frames, rc.bytes, bps, rc.bad);
+		if (rc.other)
+			printf("ignored %" PRIu64 " frames from other source MACs\n", rc.other);
 	}
 	free(buf);
 	return 0;

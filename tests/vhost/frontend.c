@@ -30,7 +30,7 @@
 #define RING_BLOCK     16384
 #define AVAIL_OFF      4096
 #define USED_OFF       8192
-/* Buffers in region 1: RX descriptors' first, then TX descriptors'. */
+/* Pair p's buffers in region 1 + p: RX descriptors' first, then TX descriptors'. */
 #define RX_BUF_GPA     ((uint64_t)FE_REGION_SIZE)
 #define TX_BUF_GPA     (RX_BUF_GPA + (uint64_t)FE_RING_NUM * FE_BUF_SIZE)
 
@@ -72,7 +72,24 @@ static int64_t now_ms(void)
 
 static uint64_t buf_gpa(unsigned int ring, unsigned int d)
 {
-	return (ring == FE_RX ? RX_BUF_GPA : TX_BUF_GPA) + (uint64_t)d * FE_BUF_SIZE;
+	return (uint64_t)(ring / 2) * FE_REGION_SIZE + (ring % 2 == FE_RX ? RX_BUF_GPA : TX_BUF_GPA) +
+	       (uint64_t)d * FE_BUF_SIZE;
+}
+
+static unsigned int n_rings(const struct fe *fe)
+{
+	return 2 * (fe->n_pairs ? fe->n_pairs : 1);
+}
+
+/* Pair p's free TX slots: pair 0's are the fields fe_init always had. */
+static uint16_t *tx_free_of(struct fe *fe, unsigned int p)
+{
+	return p ? fe->mq_tx_free[p] : fe->tx_free;
+}
+
+static unsigned int *n_tx_free_of(struct fe *fe, unsigned int p)
+{
+	return p ? &fe->mq_n_tx_free[p] : &fe->n_tx_free;
 }
 
 static void drain_eventfd(int fd, uint64_t *count)
@@ -86,10 +103,10 @@ static void drain_eventfd(int fd, uint64_t *count)
 /* Fresh rings for a new device: zeroed, every RX buffer posted, every TX slot free. */
 static void rings_reset(struct fe *fe)
 {
-	unsigned int i, d;
+	unsigned int i, d, p;
 
 	memset(fe->mem, 0, FE_REGION_SIZE);
-	for (i = 0; i < 2; i++) {
+	for (i = 0; i < n_rings(fe); i++) {
 		struct fe_ring *r = &fe->ring[i];
 
 		r->avail_idx = 0;
@@ -98,35 +115,50 @@ static void rings_reset(struct fe *fe)
 		drain_eventfd(r->kick_fd, NULL);
 		drain_eventfd(r->call_fd, NULL);
 	}
-	for (d = 0; d < FE_RING_NUM; d++) {
-		struct fe_ring *r = &fe->ring[FE_RX];
+	for (p = 0; p < n_rings(fe) / 2; p++) {
+		struct fe_ring *r = &fe->ring[FE_RX_RING(p)];
+		uint16_t *tx_free = tx_free_of(fe, p);
 
-		r->desc[d].addr = buf_gpa(FE_RX, d);
-		r->desc[d].len = FE_BUF_SIZE;
-		r->desc[d].flags = VRING_DESC_F_WRITE;
-		r->avail->ring[d] = d;
-		r->inflight[d] = 1;
+		for (d = 0; d < FE_RING_NUM; d++) {
+			r->desc[d].addr = buf_gpa(FE_RX_RING(p), d);
+			r->desc[d].len = FE_BUF_SIZE;
+			r->desc[d].flags = VRING_DESC_F_WRITE;
+			r->avail->ring[d] = d;
+			r->inflight[d] = 1;
+		}
+		__atomic_store_n(&r->avail->idx, FE_RING_NUM, __ATOMIC_RELEASE);
+		r->avail_idx = FE_RING_NUM;
+		for (i = 0; i < FE_RING_NUM / 2; i++)
+			tx_free[i] = FE_RING_NUM / 2 - 1 - i;
+		*n_tx_free_of(fe, p) = FE_RING_NUM / 2;
 	}
-	__atomic_store_n(&fe->ring[FE_RX].avail->idx, FE_RING_NUM, __ATOMIC_RELEASE);
-	fe->ring[FE_RX].avail_idx = FE_RING_NUM;
-	for (i = 0; i < FE_RING_NUM / 2; i++)
-		fe->tx_free[i] = FE_RING_NUM / 2 - 1 - i;
-	fe->n_tx_free = FE_RING_NUM / 2;
 }
 
 int fe_init(struct fe *fe)
+{
+	return fe_init_mq(fe, 1);
+}
+
+int fe_init_mq(struct fe *fe, unsigned int n_pairs)
 {
 	unsigned int i;
 
 	memset(fe, 0, sizeof(*fe));
 	fe->sock = fe->vhost_fd = fe->tap_fd = -1;
+	fe->memfd = -1;
+	if (n_pairs < 1 || n_pairs > FE_MAX_PAIRS)
+		return fail(fe, -EINVAL, "%u queue pairs: this driver has 1 to %d", n_pairs, FE_MAX_PAIRS);
+	fe->n_pairs = n_pairs;
+	fe->mem_size = FE_MEM_SIZE + (size_t)(n_pairs - 1) * FE_REGION_SIZE;
+	for (i = 0; i < FE_MAX_PAIRS; i++)
+		fe->mq_vhost_fd[i] = fe->mq_tap_fd[i] = -1;
 	fe->memfd = memfd_create("xtap-test-guest-ram", MFD_CLOEXEC);
-	if (fe->memfd < 0 || ftruncate(fe->memfd, FE_MEM_SIZE))
+	if (fe->memfd < 0 || ftruncate(fe->memfd, fe->mem_size))
 		return fail(fe, -errno, "guest RAM memfd: %s", strerror(errno));
-	fe->mem = mmap(NULL, FE_MEM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fe->memfd, 0);
+	fe->mem = mmap(NULL, fe->mem_size, PROT_READ | PROT_WRITE, MAP_SHARED, fe->memfd, 0);
 	if (fe->mem == MAP_FAILED)
 		return fail(fe, -errno, "mapping guest RAM: %s", strerror(errno));
-	for (i = 0; i < 2; i++) {
+	for (i = 0; i < n_rings(fe); i++) {
 		struct fe_ring *r = &fe->ring[i];
 		uint64_t base = (uint64_t)i * RING_BLOCK;
 
@@ -152,14 +184,14 @@ void fe_fini(struct fe *fe)
 
 	fe_disconnect(fe);
 	fe_kernel_detach(fe);
-	for (i = 0; i < 2; i++) {
+	for (i = 0; i < 2 * FE_MAX_PAIRS; i++) {
 		if (fe->ring[i].kick_fd > 0)
 			close(fe->ring[i].kick_fd);
 		if (fe->ring[i].call_fd > 0)
 			close(fe->ring[i].call_fd);
 	}
 	if (fe->mem && fe->mem != MAP_FAILED)
-		munmap(fe->mem, FE_MEM_SIZE);
+		munmap(fe->mem, fe->mem_size ? fe->mem_size : FE_MEM_SIZE);
 	if (fe->memfd >= 0)
 		close(fe->memfd);
 	memset(fe, 0, sizeof(*fe));
@@ -356,8 +388,8 @@ void fe_vu_mem_table(const struct fe *fe, struct vhost_user_memory *m, uint32_t 
 	unsigned int i;
 
 	memset(m, 0, sizeof(*m));
-	m->nregions = 2;
-	for (i = 0; i < 2; i++) {
+	m->nregions = 1 + n_rings(fe) / 2;
+	for (i = 0; i < m->nregions; i++) {
 		m->regions[i].guest_phys_addr = (uint64_t)i * FE_REGION_SIZE;
 		m->regions[i].memory_size = FE_REGION_SIZE;
 		m->regions[i].userspace_addr = (uintptr_t)fe->mem + (uint64_t)i * FE_REGION_SIZE;
@@ -384,7 +416,7 @@ int fe_vu_handshake(struct fe *fe, enum fe_stage upto)
 	struct vhost_user_memory mem;
 	uint32_t size;
 	unsigned int i;
-	int ret, fds[2] = { fe->memfd, fe->memfd };
+	int ret, fds[1 + FE_MAX_PAIRS];
 
 	ret = vu_get_u64(fe, VHOST_USER_GET_FEATURES, &fe->offered);
 	if (ret)
@@ -411,16 +443,31 @@ int fe_vu_handshake(struct fe *fe, enum fe_stage upto)
 				return ret;
 		}
 	}
+	/* More than one pair: the device must say it has them, and the driver negotiates MQ. */
+	if (n_rings(fe) > 2) {
+		if (!(fe->protocol_features & 1ull << VHOST_USER_PROTOCOL_F_MQ))
+			return fail(fe, -ENOTSUP, "%u queue pairs: xtap-vhost does not offer the MQ protocol feature",
+				    n_rings(fe) / 2);
+		if (fe->queue_num < n_rings(fe) / 2)
+			return fail(fe, -ENOTSUP, "%u queue pairs: GET_QUEUE_NUM says %llu", n_rings(fe) / 2,
+				    (unsigned long long)fe->queue_num);
+		if (!(fe->offered & 1ull << VIRTIO_NET_F_MQ))
+			return fail(fe, -ENOTSUP, "%u queue pairs: features 0x%llx lack VIRTIO_NET_F_MQ",
+				    n_rings(fe) / 2, (unsigned long long)fe->offered);
+		fe->features |= 1ull << VIRTIO_NET_F_MQ;
+	}
 	ret = vu_call(fe, VHOST_USER_SET_OWNER, NULL, 0, NULL, 0, 0, NULL);
 	if (!ret)
 		ret = vu_set_u64(fe, VHOST_USER_SET_FEATURES, fe->features, -1);
 	if (ret || upto == FE_STAGE_OWNER)
 		return ret;
 	fe_vu_mem_table(fe, &mem, &size);
-	ret = vu_call(fe, VHOST_USER_SET_MEM_TABLE, &mem, size, fds, 2, 0, NULL);
+	for (i = 0; i < mem.nregions; i++)
+		fds[i] = fe->memfd;
+	ret = vu_call(fe, VHOST_USER_SET_MEM_TABLE, &mem, size, fds, (int)mem.nregions, 0, NULL);
 	if (ret || upto == FE_STAGE_MEM)
 		return ret;
-	for (i = 0; i < 2 && !ret; i++) {
+	for (i = 0; i < n_rings(fe) && !ret; i++) {
 		struct vhost_user_vring_addr a;
 
 		fe_vu_ring_addr(fe, i, &a);
@@ -435,7 +482,7 @@ int fe_vu_handshake(struct fe *fe, enum fe_stage upto)
 			ret = vu_set_u64(fe, VHOST_USER_SET_VRING_CALL, i, fe->ring[i].call_fd);
 	}
 	/* With protocol features rings start disabled; without, they run once complete. */
-	for (i = 0; i < 2 && !ret && fe->protocol_features; i++)
+	for (i = 0; i < n_rings(fe) && !ret && fe->protocol_features; i++)
 		ret = vu_set_state(fe, VHOST_USER_SET_VRING_ENABLE, i, 1);
 	return ret;
 }
@@ -451,12 +498,13 @@ int fe_vu_attach(struct fe *fe, const char *path)
 	return ret;
 }
 
-int fe_vu_stop(struct fe *fe, uint16_t bases[2])
+/* GET_VRING_BASE of every ring, the first nbases bases stored. */
+static int vu_stop(struct fe *fe, uint16_t *bases, unsigned int nbases)
 {
 	unsigned int i;
 	int ret = 0;
 
-	for (i = 0; i < 2 && !ret; i++) {
+	for (i = 0; i < n_rings(fe) && !ret; i++) {
 		struct vhost_user_vring_state s = { .index = i };
 		struct vhost_user_msg m;
 
@@ -464,23 +512,33 @@ int fe_vu_stop(struct fe *fe, uint16_t bases[2])
 		if (!ret && (m.hdr.size != sizeof(s) || m.payload.state.index != i))
 			ret = fail(fe, -EPROTO, "GET_VRING_BASE %u: reply of %u bytes for ring %u", i, m.hdr.size,
 				   m.payload.state.index);
-		if (!ret && bases)
+		if (!ret && bases && i < nbases)
 			bases[i] = m.payload.state.num;
 	}
 	fe_disconnect(fe);
 	return ret;
 }
 
+int fe_vu_stop(struct fe *fe, uint16_t bases[2])
+{
+	return vu_stop(fe, bases, 2);
+}
+
+int fe_vu_stop_mq(struct fe *fe, uint16_t *bases)
+{
+	return vu_stop(fe, bases, n_rings(fe));
+}
+
 /* ---- vhost-net ---- */
 
-int fe_kernel_attach(struct fe *fe, int vhost_fd, int tap_fd)
+/* One vhost-net instance drives pair p's rings (as its virtqueues 0 and 1) with tap_fd as backend. */
+static int kernel_attach_pair(struct fe *fe, unsigned int p, int vhost_fd, int tap_fd)
 {
 	struct vhost_memory *mem;
 	uint64_t offered;
-	unsigned int i;
+	unsigned int i, nregions = 1 + n_rings(fe) / 2;
 	int hdr = FE_VNET_HDR;
 
-	rings_reset(fe);
 	if (ioctl(tap_fd, TUNSETVNETHDRSZ, &hdr) || ioctl(tap_fd, TUNSETOFFLOAD, 0UL))
 		return fail(fe, -errno, "tap: TUNSETVNETHDRSZ/TUNSETOFFLOAD: %s", strerror(errno));
 	if (ioctl(vhost_fd, VHOST_SET_OWNER))
@@ -494,11 +552,11 @@ int fe_kernel_attach(struct fe *fe, int vhost_fd, int tap_fd)
 	fe->features = 1ull << VIRTIO_F_VERSION_1;
 	if (ioctl(vhost_fd, VHOST_SET_FEATURES, &fe->features))
 		return fail(fe, -errno, "VHOST_SET_FEATURES: %s", strerror(errno));
-	mem = calloc(1, sizeof(*mem) + 2 * sizeof(mem->regions[0]));
+	mem = calloc(1, sizeof(*mem) + nregions * sizeof(mem->regions[0]));
 	if (!mem)
 		return fail(fe, -ENOMEM, "out of memory");
-	mem->nregions = 2;
-	for (i = 0; i < 2; i++) {
+	mem->nregions = nregions;
+	for (i = 0; i < nregions; i++) {
 		mem->regions[i].guest_phys_addr = (uint64_t)i * FE_REGION_SIZE;
 		mem->regions[i].memory_size = FE_REGION_SIZE;
 		mem->regions[i].userspace_addr = (uintptr_t)fe->mem + (uint64_t)i * FE_REGION_SIZE;
@@ -509,7 +567,7 @@ int fe_kernel_attach(struct fe *fe, int vhost_fd, int tap_fd)
 	}
 	free(mem);
 	for (i = 0; i < 2; i++) {
-		struct fe_ring *r = &fe->ring[i];
+		struct fe_ring *r = &fe->ring[2 * p + i];
 		struct vhost_vring_state num = { .index = i, .num = r->num }, base = { .index = i, .num = 0 };
 		struct vhost_vring_addr a = { .index = i, .desc_user_addr = (uintptr_t)r->desc,
 					      .avail_user_addr = (uintptr_t)r->avail,
@@ -520,28 +578,68 @@ int fe_kernel_attach(struct fe *fe, int vhost_fd, int tap_fd)
 		if (ioctl(vhost_fd, VHOST_SET_VRING_NUM, &num) || ioctl(vhost_fd, VHOST_SET_VRING_BASE, &base) ||
 		    ioctl(vhost_fd, VHOST_SET_VRING_ADDR, &a) || ioctl(vhost_fd, VHOST_SET_VRING_KICK, &kick) ||
 		    ioctl(vhost_fd, VHOST_SET_VRING_CALL, &call))
-			return fail(fe, -errno, "vhost-net ring %u setup: %s", i, strerror(errno));
+			return fail(fe, -errno, "vhost-net ring %u setup: %s", 2 * p + i, strerror(errno));
 	}
+	/* From here the pair is the device's: fe_kernel_detach unplugs what got plugged. */
+	fe->mq_vhost_fd[p] = vhost_fd;
+	fe->mq_tap_fd[p] = tap_fd;
+	fe->kernel_pairs = p + 1;
 	for (i = 0; i < 2; i++) {
 		struct vhost_vring_file be = { .index = i, .fd = tap_fd };
 
 		if (ioctl(vhost_fd, VHOST_NET_SET_BACKEND, &be))
-			return fail(fe, -errno, "VHOST_NET_SET_BACKEND ring %u: %s", i, strerror(errno));
+			return fail(fe, -errno, "VHOST_NET_SET_BACKEND ring %u: %s", 2 * p + i, strerror(errno));
+	}
+	return 0;
+}
+
+int fe_kernel_attach(struct fe *fe, int vhost_fd, int tap_fd)
+{
+	int ret;
+
+	rings_reset(fe);
+	ret = kernel_attach_pair(fe, 0, vhost_fd, tap_fd);
+	if (ret) {
+		/* Nothing of ours stays plugged into fds the caller is about to close. */
+		fe_kernel_detach(fe);
+		return ret;
 	}
 	fe->vhost_fd = vhost_fd;
 	fe->tap_fd = tap_fd;
 	return 0;
 }
 
+int fe_kernel_attach_mq(struct fe *fe, const int *vhost_fds, const int *tap_fds)
+{
+	unsigned int p;
+	int ret;
+
+	rings_reset(fe);
+	for (p = 0; p < n_rings(fe) / 2; p++) {
+		ret = kernel_attach_pair(fe, p, vhost_fds[p], tap_fds[p]);
+		if (ret) {
+			fe_kernel_detach(fe);
+			return ret;
+		}
+	}
+	fe->vhost_fd = vhost_fds[0];
+	fe->tap_fd = tap_fds[0];
+	return 0;
+}
+
 void fe_kernel_detach(struct fe *fe)
 {
-	unsigned int i;
+	unsigned int i, p;
 
-	for (i = 0; i < 2 && fe->vhost_fd >= 0; i++) {
-		struct vhost_vring_file be = { .index = i, .fd = -1 };
+	for (p = 0; p < fe->kernel_pairs && p < FE_MAX_PAIRS; p++) {
+		for (i = 0; i < 2 && fe->mq_vhost_fd[p] >= 0; i++) {
+			struct vhost_vring_file be = { .index = i, .fd = -1 };
 
-		ioctl(fe->vhost_fd, VHOST_NET_SET_BACKEND, &be);
+			ioctl(fe->mq_vhost_fd[p], VHOST_NET_SET_BACKEND, &be);
+		}
+		fe->mq_vhost_fd[p] = fe->mq_tap_fd[p] = -1;
 	}
+	fe->kernel_pairs = 0;
 	fe->vhost_fd = fe->tap_fd = -1;
 }
 
@@ -557,10 +655,13 @@ static void kick(struct fe *fe, unsigned int i)
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	if (__atomic_load_n(&r->used->flags, __ATOMIC_ACQUIRE) & VRING_USED_F_NO_NOTIFY) {
 		fe->c.kicks_suppressed++;
+		fe->pc[i / 2].kicks_suppressed++;
 		return;
 	}
-	if (write(r->kick_fd, &one, sizeof(one)) == sizeof(one))
+	if (write(r->kick_fd, &one, sizeof(one)) == sizeof(one)) {
 		fe->c.kicks++;
+		fe->pc[i / 2].kicks++;
+	}
 }
 
 static void publish(struct fe *fe, unsigned int i, uint16_t head)
@@ -585,7 +686,7 @@ static int next_used(struct fe *fe, unsigned int i, struct vring_used_elem *e)
 		return fail(fe, -EPROTO, "ring %u: used idx %u is %u ahead of %u (ring of %u)", i, idx,
 			    (uint16_t)(idx - r->last_used), r->last_used, r->num);
 	*e = r->used->ring[r->last_used % r->num];
-	if (e->id >= r->num || !r->inflight[e->id] || (i == FE_TX && e->id % 2))
+	if (e->id >= r->num || !r->inflight[e->id] || (i % 2 == FE_TX && e->id % 2))
 		return fail(fe, -EPROTO, "ring %u: used entry %u names descriptor %u, which is not a head we posted",
 			    i, r->last_used, e->id);
 	r->inflight[e->id] = 0;
@@ -593,90 +694,183 @@ static int next_used(struct fe *fe, unsigned int i, struct vring_used_elem *e)
 	return 1;
 }
 
-static int reclaim_tx(struct fe *fe)
+/* Reads a call eventfd, counting into the total and the pair's counters. */
+static void drain_call(struct fe *fe, unsigned int ring)
+{
+	uint64_t n = 0;
+
+	drain_eventfd(fe->ring[ring].call_fd, &n);
+	fe->c.calls += n;
+	fe->pc[ring / 2].calls += n;
+}
+
+static int reclaim_tx(struct fe *fe, unsigned int p)
 {
 	struct vring_used_elem e;
+	uint16_t *tx_free = tx_free_of(fe, p);
+	unsigned int *n_tx_free = n_tx_free_of(fe, p);
 	int ret;
 
-	drain_eventfd(fe->ring[FE_TX].call_fd, &fe->c.calls);
-	while ((ret = next_used(fe, FE_TX, &e)) == 1) {
-		fe->tx_free[fe->n_tx_free++] = e.id / 2;
+	drain_call(fe, FE_TX_RING(p));
+	while ((ret = next_used(fe, FE_TX_RING(p), &e)) == 1) {
+		tx_free[(*n_tx_free)++] = e.id / 2;
 		fe->c.tx_completed++;
+		fe->pc[p].tx_completed++;
 	}
 	return ret;
 }
 
+static int check_pair(struct fe *fe, unsigned int p)
+{
+	if (p >= n_rings(fe) / 2)
+		return fail(fe, -EINVAL, "queue pair %u: this driver has %u", p, n_rings(fe) / 2);
+	return 0;
+}
+
 int fe_send(struct fe *fe, const void *vnet, const void *frame, size_t len)
 {
+	return fe_send_q(fe, 0, vnet, frame, len);
+}
+
+int fe_send_q(struct fe *fe, unsigned int p, const void *vnet, const void *frame, size_t len)
+{
 	static const uint8_t zero[FE_VNET_HDR];
-	struct fe_ring *r = &fe->ring[FE_TX];
+	unsigned int ring = FE_TX_RING(p);
+	struct fe_ring *r;
 	int64_t deadline = now_ms() + 1000;
 	uint16_t head;
 	int ret;
 
+	ret = check_pair(fe, p);
+	if (ret)
+		return ret;
+	r = &fe->ring[ring];
 	if (len > FE_BUF_SIZE - FE_VNET_HDR)
 		return fail(fe, -EMSGSIZE, "frame of %zu bytes: buffers hold %u", len, FE_BUF_SIZE - FE_VNET_HDR);
-	while ((ret = reclaim_tx(fe)) == 0 && !fe->n_tx_free) {
+	while ((ret = reclaim_tx(fe, p)) == 0 && !*n_tx_free_of(fe, p)) {
 		struct pollfd p = { .fd = r->call_fd, .events = POLLIN };
 		int64_t left = deadline - now_ms();
 
 		if (left < 0)
-			return fail(fe, -EAGAIN, "TX ring full for 1 s: the device does not consume it");
+			return fail(fe, -EAGAIN, "TX ring %u full for 1 s: the device does not consume it", ring);
 		poll(&p, 1, left > 10 ? 10 : (int)left);
 	}
 	if (ret < 0)
 		return ret;
-	head = 2 * fe->tx_free[--fe->n_tx_free];
-	memcpy(fe->mem + buf_gpa(FE_TX, head), vnet ? vnet : zero, FE_VNET_HDR);
-	if (fe->c.tx_frames % 2 == 0) {
-		memcpy(fe->mem + buf_gpa(FE_TX, head) + FE_VNET_HDR, frame, len);
-		r->desc[head] = (struct vring_desc){ .addr = buf_gpa(FE_TX, head), .len = FE_VNET_HDR + len };
+	head = 2 * tx_free_of(fe, p)[--*n_tx_free_of(fe, p)];
+	memcpy(fe->mem + buf_gpa(ring, head), vnet ? vnet : zero, FE_VNET_HDR);
+	/* Alternate layouts, per ring (one pair: by fe->c.tx_frames, as always). */
+	if ((fe->n_pairs > 1 ? fe->pc[p].tx_frames : fe->c.tx_frames) % 2 == 0) {
+		memcpy(fe->mem + buf_gpa(ring, head) + FE_VNET_HDR, frame, len);
+		r->desc[head] = (struct vring_desc){ .addr = buf_gpa(ring, head), .len = FE_VNET_HDR + len };
 	} else {
-		memcpy(fe->mem + buf_gpa(FE_TX, head + 1), frame, len);
-		r->desc[head] = (struct vring_desc){ .addr = buf_gpa(FE_TX, head), .len = FE_VNET_HDR,
+		memcpy(fe->mem + buf_gpa(ring, head + 1), frame, len);
+		r->desc[head] = (struct vring_desc){ .addr = buf_gpa(ring, head), .len = FE_VNET_HDR,
 						     .flags = VRING_DESC_F_NEXT, .next = head + 1 };
-		r->desc[head + 1] = (struct vring_desc){ .addr = buf_gpa(FE_TX, head + 1), .len = len };
+		r->desc[head + 1] = (struct vring_desc){ .addr = buf_gpa(ring, head + 1), .len = len };
 	}
 	fe->c.tx_frames++;
 	fe->c.tx_bytes += len;
-	publish(fe, FE_TX, head);
+	fe->pc[p].tx_frames++;
+	fe->pc[p].tx_bytes += len;
+	publish(fe, ring, head);
 	return 0;
+}
+
+int fe_tx_wait(struct fe *fe, unsigned int p, int timeout_ms)
+{
+	int64_t deadline = now_ms() + timeout_ms;
+	int ret = check_pair(fe, p);
+
+	while (!ret && (ret = reclaim_tx(fe, p)) == 0 && *n_tx_free_of(fe, p) < FE_RING_NUM / 2) {
+		struct pollfd pf = { .fd = fe->ring[FE_TX_RING(p)].call_fd, .events = POLLIN };
+		int64_t left = deadline - now_ms();
+
+		if (left <= 0)
+			return fail(fe, -ETIMEDOUT, "TX ring %u: %u chains still with the device after %d ms",
+				    FE_TX_RING(p), FE_RING_NUM / 2 - *n_tx_free_of(fe, p), timeout_ms);
+		poll(&pf, 1, left > 10 ? 10 : (int)left);
+	}
+	return ret;
+}
+
+/*
+ * The next frame from the RX rings of pairs first..first+n-1 (looked at in
+ * turn from fe->rx_next), waiting up to timeout_ms on their call eventfds.
+ */
+static int recv_rings(struct fe *fe, unsigned int first, unsigned int n, void *buf, size_t cap,
+		      uint8_t vnet[FE_VNET_HDR], int timeout_ms, unsigned int *pair)
+{
+	int64_t deadline = now_ms() + timeout_ms;
+	struct vring_used_elem e;
+	const uint8_t *data;
+	unsigned int p = first, k, ring;
+	size_t len;
+	int ret = 0;
+
+	for (;;) {
+		struct pollfd pf[FE_MAX_PAIRS];
+		int64_t left;
+
+		for (k = 0; k < n; k++) {
+			p = first + (fe->rx_next + k) % n;
+			ret = next_used(fe, FE_RX_RING(p), &e);
+			if (ret)
+				break;
+		}
+		if (ret)
+			break;
+		left = deadline - now_ms();
+		if (left <= 0)
+			return -ETIMEDOUT;
+		for (k = 0; k < n; k++)
+			pf[k] = (struct pollfd){ .fd = fe->ring[FE_RX_RING(first + k)].call_fd, .events = POLLIN };
+		if (poll(pf, n, (int)left) > 0)
+			for (k = 0; k < n; k++)
+				if (pf[k].revents & POLLIN)
+					drain_call(fe, FE_RX_RING(first + k));
+	}
+	if (ret < 0)
+		return ret;
+	fe->rx_next = (p - first + 1) % n;
+	ring = FE_RX_RING(p);
+	if (e.len < FE_VNET_HDR || e.len > FE_BUF_SIZE) {
+		publish(fe, ring, e.id);
+		return fail(fe, -EPROTO, "RX ring %u: used entry for descriptor %u says %u bytes (buffer %u, header %u)",
+			    ring, e.id, e.len, FE_BUF_SIZE, FE_VNET_HDR);
+	}
+	data = fe->mem + buf_gpa(ring, e.id);
+	if (vnet)
+		memcpy(vnet, data, FE_VNET_HDR);
+	len = e.len - FE_VNET_HDR;
+	memcpy(buf, data + FE_VNET_HDR, len < cap ? len : cap);
+	fe->c.rx_frames++;
+	fe->c.rx_bytes += len;
+	fe->pc[p].rx_frames++;
+	fe->pc[p].rx_bytes += len;
+	publish(fe, ring, e.id);
+	if (pair)
+		*pair = p;
+	return (int)len;
 }
 
 int fe_recv(struct fe *fe, void *buf, size_t cap, uint8_t vnet[FE_VNET_HDR], int timeout_ms)
 {
-	struct fe_ring *r = &fe->ring[FE_RX];
-	int64_t deadline = now_ms() + timeout_ms;
-	struct vring_used_elem e;
-	const uint8_t *data;
-	size_t n;
-	int ret;
+	return fe_recv_q(fe, 0, buf, cap, vnet, timeout_ms);
+}
 
-	while ((ret = next_used(fe, FE_RX, &e)) == 0) {
-		struct pollfd p = { .fd = r->call_fd, .events = POLLIN };
-		int64_t left = deadline - now_ms();
+int fe_recv_q(struct fe *fe, unsigned int p, void *buf, size_t cap, uint8_t vnet[FE_VNET_HDR],
+	      int timeout_ms)
+{
+	int ret = check_pair(fe, p);
 
-		if (left <= 0)
-			return -ETIMEDOUT;
-		if (poll(&p, 1, (int)left) == 1)
-			drain_eventfd(r->call_fd, &fe->c.calls);
-	}
-	if (ret < 0)
-		return ret;
-	if (e.len < FE_VNET_HDR || e.len > FE_BUF_SIZE) {
-		publish(fe, FE_RX, e.id);
-		return fail(fe, -EPROTO, "RX used entry for descriptor %u says %u bytes (buffer %u, header %u)",
-			    e.id, e.len, FE_BUF_SIZE, FE_VNET_HDR);
-	}
-	data = fe->mem + buf_gpa(FE_RX, e.id);
-	if (vnet)
-		memcpy(vnet, data, FE_VNET_HDR);
-	n = e.len - FE_VNET_HDR;
-	memcpy(buf, data + FE_VNET_HDR, n < cap ? n : cap);
-	fe->c.rx_frames++;
-	fe->c.rx_bytes += n;
-	publish(fe, FE_RX, e.id);
-	return (int)n;
+	return ret ? ret : recv_rings(fe, p, 1, buf, cap, vnet, timeout_ms, NULL);
+}
+
+int fe_recv_any(struct fe *fe, void *buf, size_t cap, uint8_t vnet[FE_VNET_HDR], int timeout_ms,
+		unsigned int *pair)
+{
+	return recv_rings(fe, 0, n_rings(fe) / 2, buf, cap, vnet, timeout_ms, pair);
 }
 
 int fe_drain(struct fe *fe, int timeout_ms)
@@ -684,7 +878,7 @@ int fe_drain(struct fe *fe, int timeout_ms)
 	static uint8_t buf[FE_BUF_SIZE];
 	int n = 0;
 
-	while (fe_recv(fe, buf, sizeof(buf), NULL, timeout_ms) >= 0)
+	while (fe_recv_any(fe, buf, sizeof(buf), NULL, timeout_ms, NULL) >= 0)
 		n++;
 	return n;
 }

@@ -5,7 +5,13 @@
  * mapped in this process and described as two regions (rings in the first,
  * frame buffers in the second); guest physical addresses are offsets in the
  * memfd, so they differ from our addresses and the device must translate.
- * One queue pair: ring 0 = RX, ring 1 = TX, split virtqueues.
+ * fe_init(): one queue pair, ring 0 = RX, ring 1 = TX, split virtqueues.
+ * fe_init_mq(): N queue pairs (N <= FE_MAX_PAIRS), ring 2i = RX and ring
+ * 2i+1 = TX of pair i, as virtio-net numbers them; every ring in region 0,
+ * pair i's buffers in a region of its own (region 1 + i), so the memfd is
+ * FE_MEM_SIZE + (N - 1) * FE_REGION_SIZE. The single-pair functions
+ * (fe_send, fe_recv, fe_kernel_attach) work on pair 0; the _q / _mq / _any
+ * ones take a pair or cover them all.
  *
  * Two ways to attach a device:
  *   - fe_vu_attach(): as a vhost-user frontend (what QEMU does with
@@ -14,6 +20,12 @@
  *     queue fd (what QEMU does with -netdev tap,vhostfds=).
  * Then fe_send() / fe_recv() move frames, each with a 12-byte virtio-net
  * header (VIRTIO_F_VERSION_1, no mergeable buffers).
+ *
+ * Multiqueue over vhost-user: with N > 1 the handshake requires the
+ * device's MQ protocol feature, GET_QUEUE_NUM >= N and VIRTIO_NET_F_MQ
+ * (negotiated), then sets up and enables all 2N rings. Over vhost-net
+ * (fe_kernel_attach_mq): one vhost-net fd and one tap queue fd per pair,
+ * each vhost-net instance driving its pair's rings as its virtqueues 0/1.
  *
  * Every failure returns -errno and leaves one line in fe->err saying what
  * the device did or refused.
@@ -34,6 +46,9 @@
 #define FE_VNET_HDR   12
 #define FE_RX 0
 #define FE_TX 1
+#define FE_MAX_PAIRS  4                 /* fe_init_mq: 1 + 4 regions, 8 rings */
+#define FE_RX_RING(pair) (2 * (pair))
+#define FE_TX_RING(pair) (2 * (pair) + 1)
 
 struct fe_counters {
 	uint64_t tx_frames, tx_bytes;       /* placed in the TX ring */
@@ -59,8 +74,8 @@ struct fe_ring {
 struct fe {
 	int memfd;
 	uint8_t *mem;                       /* our mapping of the whole memfd */
-	struct fe_ring ring[2];
-	/* TX slots: slot s uses head 2s (and 2s+1 when the header is chained apart). */
+	struct fe_ring ring[2 * FE_MAX_PAIRS];   /* 2 * n_pairs in use */
+	/* TX slots of pair 0: slot s uses head 2s (and 2s+1 when the header is chained apart). */
 	uint16_t tx_free[FE_RING_NUM / 2];
 	unsigned int n_tx_free;
 	int sock;                           /* vhost-user connection; -1 = none */
@@ -70,8 +85,17 @@ struct fe {
 	uint64_t protocol_features;
 	uint64_t queue_num;                 /* GET_QUEUE_NUM answer (0 = not asked) */
 	int reply_ack;                      /* REPLY_ACK negotiated: every set message is acked */
-	struct fe_counters c;
+	struct fe_counters c;               /* all pairs together */
 	char err[256];
+	/* Multiqueue (fe_init_mq); fe_init sets n_pairs = 1. */
+	unsigned int n_pairs;
+	size_t mem_size;                    /* of the memfd and our mapping */
+	struct fe_counters pc[FE_MAX_PAIRS];        /* per pair */
+	uint16_t mq_tx_free[FE_MAX_PAIRS][FE_RING_NUM / 2];  /* TX slots of pairs >= 1 ([0] unused) */
+	unsigned int mq_n_tx_free[FE_MAX_PAIRS];
+	int mq_vhost_fd[FE_MAX_PAIRS], mq_tap_fd[FE_MAX_PAIRS];  /* kernel attach, per pair */
+	unsigned int kernel_pairs;          /* pairs programmed into vhost-net (0 = none) */
+	unsigned int rx_next;               /* fe_recv_any: the pair it looks at first */
 };
 
 /* How far fe_vu_handshake() goes. */
@@ -82,14 +106,21 @@ enum fe_stage {
 };
 
 int fe_init(struct fe *fe);
+/* fe_init with n_pairs queue pairs (1..FE_MAX_PAIRS); fe_init(fe) = fe_init_mq(fe, 1). */
+int fe_init_mq(struct fe *fe, unsigned int n_pairs);
 void fe_fini(struct fe *fe);
 
 /* vhost-user. fe_vu_connect only connects; fe_vu_attach = connect + handshake to RUNNING. */
 int fe_vu_connect(struct fe *fe, const char *path);
 int fe_vu_handshake(struct fe *fe, enum fe_stage upto);
 int fe_vu_attach(struct fe *fe, const char *path);
-/* Stops both rings (GET_VRING_BASE) and disconnects; bases get the device's last_avail. */
+/*
+ * Stops every ring (GET_VRING_BASE) and disconnects; bases get the device's
+ * last_avail of rings 0 and 1. fe_vu_stop_mq: bases (NULL or 2 * n_pairs
+ * entries) get every ring's.
+ */
 int fe_vu_stop(struct fe *fe, uint16_t bases[2]);
+int fe_vu_stop_mq(struct fe *fe, uint16_t *bases);
 /* Closes the connection as a crashing VMM would. */
 void fe_disconnect(struct fe *fe);
 /*
@@ -103,7 +134,10 @@ int fe_vu_send_raw(struct fe *fe, uint32_t request, uint32_t flags, uint32_t siz
 int fe_vu_read_reply(struct fe *fe, struct vhost_user_msg *m, int timeout_ms);
 /* 1 when the device closed the connection within timeout_ms (pending replies are skipped), else 0. */
 int fe_vu_closed_by_peer(struct fe *fe, int timeout_ms);
-/* The memory table fe_vu_handshake sends (our addresses), and a ring's addresses, to edit. */
+/*
+ * The memory table fe_vu_handshake sends (our addresses; 1 + n_pairs
+ * regions, one memfd fd each), and a ring's addresses, to edit.
+ */
 void fe_vu_mem_table(const struct fe *fe, struct vhost_user_memory *m, uint32_t *size);
 void fe_vu_ring_addr(const struct fe *fe, unsigned int i, struct vhost_user_vring_addr *a);
 
@@ -114,6 +148,12 @@ void fe_vu_ring_addr(const struct fe *fe, unsigned int i, struct vhost_user_vrin
  * unplugs the backend.
  */
 int fe_kernel_attach(struct fe *fe, int vhost_fd, int tap_fd);
+/*
+ * The same for every pair: vhost_fds[i] (its own /dev/vhost-net instance)
+ * drives rings 2i/2i+1 with tap_fds[i] (a queue of a multiqueue tap) as
+ * backend. fe_kernel_detach unplugs every pair's backend.
+ */
+int fe_kernel_attach_mq(struct fe *fe, const int *vhost_fds, const int *tap_fds);
 void fe_kernel_detach(struct fe *fe);
 
 /*
@@ -122,6 +162,10 @@ void fe_kernel_detach(struct fe *fe);
  * the data, so devices walk both layouts. Waits up to 1 s for a free slot.
  */
 int fe_send(struct fe *fe, const void *vnet, const void *frame, size_t len);
+/* fe_send on the TX ring of queue pair `pair` (fe_send = pair 0). */
+int fe_send_q(struct fe *fe, unsigned int pair, const void *vnet, const void *frame, size_t len);
+/* Waits up to timeout_ms until the device gave back every chain of the pair's TX ring; -ETIMEDOUT. */
+int fe_tx_wait(struct fe *fe, unsigned int pair, int timeout_ms);
 /*
  * One frame from the RX ring within timeout_ms (0 = only what is there):
  * its length without the header (copied into buf up to cap, the header
@@ -129,7 +173,13 @@ int fe_send(struct fe *fe, const void *vnet, const void *frame, size_t len);
  * none came, -EPROTO when the device wrote nonsense in the used ring.
  */
 int fe_recv(struct fe *fe, void *buf, size_t cap, uint8_t vnet[FE_VNET_HDR], int timeout_ms);
-/* Frames that arrive within timeout_ms of each other (then discarded). */
+/* fe_recv from the RX ring of queue pair `pair` (fe_recv = pair 0). */
+int fe_recv_q(struct fe *fe, unsigned int pair, void *buf, size_t cap, uint8_t vnet[FE_VNET_HDR],
+	      int timeout_ms);
+/* fe_recv from whichever RX ring has a frame first (pairs taken in turn); *pair (if non-NULL) says which. */
+int fe_recv_any(struct fe *fe, void *buf, size_t cap, uint8_t vnet[FE_VNET_HDR], int timeout_ms,
+		unsigned int *pair);
+/* Frames that arrive within timeout_ms of each other, on any RX ring (then discarded). */
 int fe_drain(struct fe *fe, int timeout_ms);
 
 #endif /* XTAP_TESTS_VHOST_FRONTEND_H */
