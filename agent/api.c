@@ -565,20 +565,9 @@ static int cmd_acl_default(struct xtap_agent *a, json_object *args, struct xtap_
 	return ret;
 }
 
-static int read_hits(struct xtap_agent *a, __u32 port_id, __u32 rule_id, struct xtap_counter *sum)
+static int read_hits(struct xtap_agent *a, __u32 ifindex, __u32 rule_id, struct xtap_counter *sum)
 {
-	int ncpu = libbpf_num_possible_cpus(), c;
-	struct xtap_acl_hit_key k = { .port_id = port_id, .rule_id = rule_id };
-	struct xtap_counter v[ncpu];
-
-	memset(sum, 0, sizeof(*sum));
-	if (bpf_map_lookup_elem(xtap_map_fd(&a->dp, XTAP_MAP_ACL_HITS), &k, v))
-		return -errno;
-	for (c = 0; c < ncpu; c++) {
-		sum->packets += v[c].packets;
-		sum->bytes += v[c].bytes;
-	}
-	return 0;
+	return xtap_acl_hits_read(&a->dp, ifindex, rule_id, sum);
 }
 
 static int cmd_acl_list(struct xtap_agent *a, json_object *args, json_object **res,
@@ -601,7 +590,7 @@ static int cmd_acl_list(struct xtap_agent *a, json_object *args, json_object **r
 			json_object *r = xtap_rule_to_json(&acl->rules[i]);
 			struct xtap_counter hits;
 
-			read_hits(a, p->spec.port_id, acl->rules[i].rule_id, &hits);
+			read_hits(a, p->spec.ifindex, acl->rules[i].rule_id, &hits);
 			json_object_object_add(r, "hits", xtap_counter_to_json(&hits));
 			json_object_array_add(rules, r);
 		}

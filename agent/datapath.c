@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -167,6 +168,9 @@ int xtap_datapath_load(struct xtap_datapath *dp, const char *pin_dir)
 			pin_dir, strerror(errno));
 		return err;
 	}
+	dp->hit_slots = calloc(1, sizeof(*dp->hit_slots));
+	if (!dp->hit_slots)
+		return -ENOMEM;
 	err = XTAP_LOAD_SKEL(dp, from_vm, from_vm, loaded, 0);
 	if (!err) {
 		loaded[0] = dp->from_vm->obj;
@@ -189,6 +193,8 @@ void xtap_datapath_close(struct xtap_datapath *dp)
 	dp->uplink = NULL;
 	dp->to_vm = NULL;
 	dp->from_vm = NULL;
+	free(dp->hit_slots);
+	dp->hit_slots = NULL;
 }
 
 int xtap_datapath_unpin(const char *pin_dir)

@@ -7,6 +7,9 @@
 #define XTAP_DATAPATH_H
 
 #include <limits.h>
+#include <linux/types.h>
+
+#include "xtap_abi.h"
 
 struct bpf_object;
 struct from_vm_bpf;
@@ -15,10 +18,22 @@ struct uplink_bpf;
 
 #define XTAP_DEFAULT_PIN_DIR "/sys/fs/bpf/xtap"
 
+/*
+ * Which slots of xtap_acl_hits the rules in the maps use: the map writer's
+ * (agent/policy.c) allocator, built from the maps when it is first needed.
+ */
+struct xtap_hit_slots {
+	int built;
+	__u32 next;       /* next-fit: a freed slot is the last to be handed out again */
+	__u32 used;
+	__u64 bits[XTAP_MAX_TOTAL_ACL_RULES / 64];
+};
+
 struct xtap_datapath {
 	struct from_vm_bpf *from_vm;
 	struct to_vm_bpf *to_vm;
 	struct uplink_bpf *uplink;
+	struct xtap_hit_slots *hit_slots;
 	char pin_dir[PATH_MAX];
 };
 

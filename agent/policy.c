@@ -199,7 +199,7 @@ static int validate_port(const struct xtap_port_spec *s, struct xtap_err *err)
 	ret = validate_acl(&s->acl[XTAP_DIR_FROM_VM], "from-vm", err);
 	if (!ret)
 		ret = validate_acl(&s->acl[XTAP_DIR_TO_VM], "to-vm", err);
-	/* Hit counters are keyed by port and rule id: ids are unique across directions too. */
+	/* A hit counter follows its rule id across policy changes: ids are unique across directions too. */
 	for (i = 0; !ret && i < s->acl[XTAP_DIR_FROM_VM].n_rules; i++) {
 		int j;
 
@@ -478,16 +478,15 @@ static void delete_gen(const struct xtap_datapath *dp, __u32 port_id, __u32 gen)
 
 /*
  * Writes one ACL set: the rules by rank, and for every distinct rule prefix
- * the bitmap of ranks whose prefix contains it (struct xtap_acl_match).
+ * the bitmap of ranks whose prefix contains it, the first of those rules
+ * copied (struct xtap_acl_match).
  */
 static int write_acl(const struct xtap_datapath *dp, const struct xtap_acl_spec *acl, __u32 set,
-		     __u32 port_id, struct xtap_err *err)
+		     const __u32 *slots, struct xtap_err *err)
 {
 	struct ranked_rule rk[XTAP_MAX_ACL_RULES];
 	int n = acl->n_rules, i, j, fam, ret;
-	unsigned int ncpu = libbpf_num_possible_cpus();
 	struct xtap_acl_set *rs;
-	struct xtap_counter zero[ncpu];
 
 	for (i = 0; i < n; i++) {
 		rk[i].r = &acl->rules[i];
@@ -504,6 +503,7 @@ static int write_acl(const struct xtap_datapath *dp, const struct xtap_acl_spec 
 		struct xtap_acl_rule *v = &rs->rules[i];
 
 		v->rule_id = r->rule_id;
+		v->hit_slot = slots[rk[i].index];
 		v->priority = r->priority;
 		v->action = r->action;
 		v->proto = r->proto;
@@ -518,15 +518,6 @@ static int write_acl(const struct xtap_datapath *dp, const struct xtap_acl_spec 
 	free(rs);
 	if (ret)
 		return map_fail(err, "xtap_acl_rules", ret);
-	memset(zero, 0, sizeof(zero));
-	for (i = 0; i < n; i++) {
-		struct xtap_acl_hit_key hk = { .port_id = port_id, .rule_id = rk[i].r->rule_id };
-
-		/* Counters survive policy changes: only create missing ones. */
-		if (bpf_map_update_elem(xtap_map_fd(dp, XTAP_MAP_ACL_HITS), &hk, zero, BPF_NOEXIST) &&
-		    errno != EEXIST)
-			return map_fail(err, "xtap_acl_hits", -errno);
-	}
 
 	for (fam = 4; fam <= 6; fam += 2) {
 		for (i = 0; i < n; i++) {
@@ -541,9 +532,24 @@ static int write_acl(const struct xtap_datapath *dp, const struct xtap_acl_spec 
 				       !memcmp(prev.addr, p.addr, 16);
 			if (seen)
 				continue;
-			for (j = 0; j < n; j++)
-				if (rule_prefix(rk[j].r, fam, &q) && prefix_contains(&q, &p))
-					m.rules[j / 64] |= 1ULL << (j % 64);
+			for (j = 0; j < n; j++) {
+				const struct xtap_acl_rule_spec *r = rk[j].r;
+				struct xtap_acl_cand *c = &m.first[m.n_first];
+
+				if (!rule_prefix(r, fam, &q) || !prefix_contains(&q, &p))
+					continue;
+				m.rules[j / 64] |= 1ULL << (j % 64);
+				if (m.n_first == XTAP_ACL_INLINE) {
+					m.n_more++;
+					continue;
+				}
+				c->hit_slot = slots[rk[j].index];
+				c->port_min = r->port_min;
+				c->port_max = r->port_max;
+				c->action = r->action;
+				c->proto = r->proto;
+				m.n_first++;
+			}
 			ret = lpm_write(dp, fam, XTAP_MAP_ACL4, XTAP_MAP_ACL6, set, &p, &m);
 			if (ret)
 				return map_fail(err, fam == 4 ? "xtap_acl4" : "xtap_acl6", ret);
@@ -563,24 +569,194 @@ static int spec_has_rule(const struct xtap_port_spec *s, __u32 rule_id)
 	return 0;
 }
 
-/* Drops the hit counters of the rules in the port's old sets that next no longer has (NULL: all). */
-static void prune_hits(const struct xtap_datapath *dp, const struct xtap_port *old,
-		       const struct xtap_port_spec *next)
+/* ---- ACL hit counter slots (struct xtap_hit_slots) ---- */
+
+static int slot_used(const struct xtap_hit_slots *hs, __u32 slot)
 {
-	struct xtap_acl_set *rs = malloc(sizeof(*rs));
+	return (hs->bits[slot / 64] >> (slot % 64)) & 1;
+}
+
+static void slot_mark(struct xtap_hit_slots *hs, __u32 slot)
+{
+	if (slot < XTAP_MAX_TOTAL_ACL_RULES && !slot_used(hs, slot)) {
+		hs->bits[slot / 64] |= 1ULL << (slot % 64);
+		hs->used++;
+	}
+}
+
+static void slot_release(struct xtap_hit_slots *hs, __u32 slot)
+{
+	if (slot < XTAP_MAX_TOTAL_ACL_RULES && slot_used(hs, slot)) {
+		hs->bits[slot / 64] &= ~(1ULL << (slot % 64));
+		hs->used--;
+	}
+}
+
+/*
+ * The ACL sets the port's entry names (an empty one where a set is missing),
+ * in a buffer of XTAP_DIRS sets to free(); NULL when out of memory.
+ */
+static struct xtap_acl_set *port_acl_sets(const struct xtap_datapath *dp, const struct xtap_port *p)
+{
+	struct xtap_acl_set *sets = malloc(XTAP_DIRS * sizeof(*sets));
+	__u32 d;
+
+	for (d = 0; sets && d < XTAP_DIRS; d++) {
+		if (!p || bpf_map_lookup_elem(xtap_map_fd(dp, XTAP_MAP_ACL_RULES), &p->acl[d].set, &sets[d]))
+			sets[d].count = 0;
+		if (sets[d].count > XTAP_MAX_ACL_RULES)
+			sets[d].count = XTAP_MAX_ACL_RULES;
+	}
+	return sets;
+}
+
+/*
+ * The slots in use are those of the rules in the ports' current ACL sets
+ * (a generation no port names is deleted before it is written again).
+ */
+static int hit_slots_build(const struct xtap_datapath *dp)
+{
+	struct xtap_hit_slots *hs = dp->hit_slots;
+	int fd = xtap_map_fd(dp, XTAP_MAP_PORTS);
+	__u32 key, next, *cur = NULL, d, i;
+	struct xtap_acl_set *sets;
+	struct xtap_port p;
+
+	if (hs->built)
+		return 0;
+	memset(hs, 0, sizeof(*hs));
+	while (bpf_map_get_next_key(fd, cur, &next) == 0) {
+		key = next;
+		cur = &key;
+		if (bpf_map_lookup_elem(fd, &key, &p))
+			continue;
+		sets = port_acl_sets(dp, &p);
+		if (!sets)
+			return -ENOMEM;
+		for (d = 0; d < XTAP_DIRS; d++)
+			for (i = 0; i < sets[d].count; i++)
+				slot_mark(hs, sets[d].rules[i].hit_slot);
+		free(sets);
+	}
+	hs->built = 1;
+	return 0;
+}
+
+/* Takes a free slot and zeroes its counters (a rule that was deleted may have left some). */
+static int hit_slot_alloc(const struct xtap_datapath *dp, __u32 *slot)
+{
+	struct xtap_hit_slots *hs = dp->hit_slots;
+	unsigned int ncpu = libbpf_num_possible_cpus();
+	struct xtap_counter zero[ncpu];
+	__u32 n, s;
+
+	if (hs->used >= XTAP_MAX_TOTAL_ACL_RULES)
+		return -ENOSPC;
+	for (n = 0; n < XTAP_MAX_TOTAL_ACL_RULES; n++) {
+		s = (hs->next + n) % XTAP_MAX_TOTAL_ACL_RULES;
+		if (hs->bits[s / 64] == ~0ULL) {
+			n += 63 - s % 64;   /* the rest of a full word */
+			continue;
+		}
+		if (slot_used(hs, s))
+			continue;
+		memset(zero, 0, sizeof(zero));
+		if (bpf_map_update_elem(xtap_map_fd(dp, XTAP_MAP_ACL_HITS), &s, zero, BPF_ANY))
+			return -errno;
+		slot_mark(hs, s);
+		hs->next = (s + 1) % XTAP_MAX_TOTAL_ACL_RULES;
+		*slot = s;
+		return 0;
+	}
+	return -ENOSPC;
+}
+
+/* The slot of rule rule_id in the sets, or -1. */
+static long find_slot(const struct xtap_acl_set *sets, __u32 rule_id)
+{
 	__u32 d, i;
 
-	for (d = 0; rs && d < XTAP_DIRS; d++) {
-		if (bpf_map_lookup_elem(xtap_map_fd(dp, XTAP_MAP_ACL_RULES), &old->acl[d].set, rs))
-			continue;
-		for (i = 0; i < rs->count && i < XTAP_MAX_ACL_RULES; i++) {
-			struct xtap_acl_hit_key hk = { .port_id = old->port_id, .rule_id = rs->rules[i].rule_id };
+	for (d = 0; sets && d < XTAP_DIRS; d++)
+		for (i = 0; i < sets[d].count; i++)
+			if (sets[d].rules[i].rule_id == rule_id)
+				return sets[d].rules[i].hit_slot;
+	return -1;
+}
 
-			if (!spec_has_rule(next, hk.rule_id))
-				bpf_map_delete_elem(xtap_map_fd(dp, XTAP_MAP_ACL_HITS), &hk);
+/*
+ * The hit slot of every rule of s, by direction and spec index: a rule the
+ * port's current sets (cur) have keeps its slot and counts, a new one gets
+ * a zeroed slot, listed in fresh so a failed write can give it back.
+ */
+static int assign_hit_slots(const struct xtap_datapath *dp, const struct xtap_port_spec *s,
+			    const struct xtap_acl_set *cur, __u32 slots[XTAP_DIRS][XTAP_MAX_ACL_RULES],
+			    __u32 *fresh, int *n_fresh, struct xtap_err *err)
+{
+	int d, i, ret;
+	long old;
+
+	*n_fresh = 0;
+	ret = hit_slots_build(dp);
+	if (ret)
+		return map_fail(err, "xtap_acl_hits", ret);
+	for (d = 0; d < XTAP_DIRS; d++) {
+		for (i = 0; i < s->acl[d].n_rules; i++) {
+			old = find_slot(cur, s->acl[d].rules[i].rule_id);
+			if (old >= 0) {
+				slots[d][i] = old;
+				continue;
+			}
+			ret = hit_slot_alloc(dp, &slots[d][i]);
+			if (ret)
+				return map_fail(err, "xtap_acl_hits", ret);
+			fresh[(*n_fresh)++] = slots[d][i];
 		}
 	}
-	free(rs);
+	return 0;
+}
+
+/* Gives back the slots of the rules in sets (the port's old ones) that next no longer has (NULL: all). */
+static void release_hit_slots(const struct xtap_datapath *dp, const struct xtap_acl_set *sets,
+			      const struct xtap_port_spec *next)
+{
+	__u32 d, i;
+
+	if (!dp->hit_slots->built || !sets)
+		return;
+	for (d = 0; d < XTAP_DIRS; d++)
+		for (i = 0; i < sets[d].count; i++)
+			if (!spec_has_rule(next, sets[d].rules[i].rule_id))
+				slot_release(dp->hit_slots, sets[d].rules[i].hit_slot);
+}
+
+int xtap_acl_hits_read(const struct xtap_datapath *dp, __u32 ifindex, __u32 rule_id,
+		       struct xtap_counter *sum)
+{
+	int ncpu = libbpf_num_possible_cpus(), c, ret = 0;
+	struct xtap_counter v[ncpu];
+	struct xtap_acl_set *sets;
+	struct xtap_port p;
+	long slot;
+	__u32 k;
+
+	memset(sum, 0, sizeof(*sum));
+	if (bpf_map_lookup_elem(xtap_map_fd(dp, XTAP_MAP_PORTS), &ifindex, &p))
+		return -ENOENT;
+	sets = port_acl_sets(dp, &p);
+	if (!sets)
+		return -ENOMEM;
+	slot = find_slot(sets, rule_id);
+	free(sets);
+	if (slot < 0)
+		return -ENOENT;
+	k = slot;
+	if (bpf_map_lookup_elem(xtap_map_fd(dp, XTAP_MAP_ACL_HITS), &k, v))
+		return -errno;
+	for (c = 0; c < ncpu; c++) {
+		sum->packets += v[c].packets;
+		sum->bytes += v[c].bytes;
+	}
+	return ret;
 }
 
 /* ---- segments and membership ---- */
@@ -816,8 +992,9 @@ int xtap_port_write(const struct xtap_datapath *dp, const struct xtap_port_spec 
 	struct xtap_fdb_entry fe;
 	struct xtap_segment seg;
 	struct xtap_port old, p = {};
-	__u32 gen, dir;
-	int has_old, ret;
+	struct xtap_acl_set *cur = NULL;
+	__u32 gen, dir, slots[XTAP_DIRS][XTAP_MAX_ACL_RULES], fresh[XTAP_DIRS * XTAP_MAX_ACL_RULES];
+	int has_old, ret, n_fresh = 0, i;
 
 	ret = validate_port(s, err);
 	if (ret)
@@ -837,6 +1014,12 @@ int xtap_port_write(const struct xtap_datapath *dp, const struct xtap_port_spec 
 			    s->segment_id);
 
 	/* Build the new policy under the generation frames are not using. */
+	cur = port_acl_sets(dp, has_old ? &old : NULL);
+	if (!cur)
+		return -ENOMEM;
+	ret = assign_hit_slots(dp, s, cur, slots, fresh, &n_fresh, err);
+	if (ret)
+		goto fail;
 	gen = has_old ? (old.addr_set % XTAP_POLICY_GENS) ^ 1 : 0;
 	delete_gen(dp, s->port_id, gen);
 	p.port_id = s->port_id;
@@ -851,7 +1034,7 @@ int xtap_port_write(const struct xtap_datapath *dp, const struct xtap_port_spec 
 		p.acl[dir].set = acl_set_id(s->port_id, gen, dir);
 		p.acl[dir].rule_count = s->acl[dir].n_rules;
 		p.acl[dir].default_action = s->acl[dir].default_action;
-		ret = write_acl(dp, &s->acl[dir], p.acl[dir].set, s->port_id, err);
+		ret = write_acl(dp, &s->acl[dir], p.acl[dir].set, slots[dir], err);
 		xtap_rate_conf_from_spec(&p.rate[dir], &s->rate[dir]);
 	}
 	if (!ret && !has_old && reset_port_state(dp, s->port_id))
@@ -861,36 +1044,46 @@ int xtap_port_write(const struct xtap_datapath *dp, const struct xtap_port_spec 
 			ret = reset_rate_state(dp, s->port_id, dir);
 	if (ret) {
 		delete_gen(dp, s->port_id, gen);
-		return ret;
+		goto fail;
 	}
 
 	/* The switch: one hash update, frames see the old port or the new one. */
 	if (bpf_map_update_elem(ports_fd, &s->ifindex, &p, BPF_ANY)) {
 		ret = map_fail(err, "xtap_ports", -errno);
 		delete_gen(dp, s->port_id, gen);
-		return ret;
+		goto fail;
 	}
 
 	if (has_old && (old.segment_id != p.segment_id || memcmp(old.mac, p.mac, 6)))
 		membership_remove(dp, &old);
 	ret = membership_add(dp, &p, err);
 	if (has_old) {
-		prune_hits(dp, &old, s);
+		release_hit_slots(dp, cur, s);
 		delete_gen(dp, s->port_id, gen ^ 1);
 	}
+	free(cur);
+	return ret;
+
+fail:
+	for (i = 0; i < n_fresh; i++)
+		slot_release(dp->hit_slots, fresh[i]);
+	free(cur);
 	return ret;
 }
 
 int xtap_port_delete(const struct xtap_datapath *dp, __u32 ifindex, struct xtap_err *err)
 {
+	struct xtap_acl_set *sets;
 	struct xtap_port old;
 	__u32 gen;
 
 	if (bpf_map_lookup_elem(xtap_map_fd(dp, XTAP_MAP_PORTS), &ifindex, &old))
 		return xtap_fail(err, -ENOENT, "no port on ifindex %u", ifindex);
+	sets = port_acl_sets(dp, &old);
 	membership_remove(dp, &old);
 	bpf_map_delete_elem(xtap_map_fd(dp, XTAP_MAP_PORTS), &ifindex);
-	prune_hits(dp, &old, NULL);
+	release_hit_slots(dp, sets, NULL);
+	free(sets);
 	for (gen = 0; gen < XTAP_POLICY_GENS; gen++)
 		delete_gen(dp, old.port_id, gen);
 	return 0;

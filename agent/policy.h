@@ -80,6 +80,13 @@ int xtap_port_write(const struct xtap_datapath *dp, const struct xtap_port_spec 
 /* Removes the port, its policy, counters and segment membership. */
 int xtap_port_delete(const struct xtap_datapath *dp, __u32 ifindex, struct xtap_err *err);
 
+/*
+ * The hit counter of the rule with id rule_id of the port on ifindex, summed
+ * over CPUs. -ENOENT when the port has no such rule.
+ */
+int xtap_acl_hits_read(const struct xtap_datapath *dp, __u32 ifindex, __u32 rule_id,
+		       struct xtap_counter *sum);
+
 /* A MAC the host stack owns in a segment (e.g. a tap's own MAC, a gateway). */
 int xtap_fdb_host_write(const struct xtap_datapath *dp, __u32 segment_id, const __u8 mac[6],
 			int add, struct xtap_err *err);

@@ -38,29 +38,28 @@ struct {
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 } xtap_acl_rules SEC(".maps");
 
+/* Hit counters, indexed by the rule's hit_slot (an array lookup, inlined by the verifier). */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, XTAP_MAX_TOTAL_ACL_RULES);
-	__type(key, struct xtap_acl_hit_key);
+	__type(key, __u32);
 	__type(value, struct xtap_counter);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
 } xtap_acl_hits SEC(".maps");
 
 /*
- * Candidates (rules whose CIDR contains the remote address) checked inline,
- * lowest rank first, before the rest is handed to bpf_loop: the common case
- * (a deny or two and the final allow) needs no callback and one rule set
- * lookup.
+ * Candidates are the rules whose CIDR contains the remote address. The
+ * first XTAP_ACL_INLINE come with the LPM match (struct xtap_acl_match), so
+ * the common case (a deny or two and the final allow) needs no callback and
+ * no rule set lookup; the rest are checked in a bpf_loop.
  */
-#define XTAP_ACL_INLINE 4
-_Static_assert(XTAP_ACL_WORDS == 4, "xtap_acl_check walks four bitmap words");
+_Static_assert(XTAP_ACL_WORDS == 4, "xtap_acl_step walks four bitmap words");
 
 struct xtap_acl_walk {
 	__u64 bits[XTAP_ACL_WORDS];
 	__u32 set;
-	__u32 port_id;
 	__u32 len;
 	__u32 word;
+	__u32 skip;        /* candidates already checked inline */
 	__u16 dport;
 	__u8  proto;
 	__u8  l4_ports;
@@ -81,22 +80,21 @@ static __always_inline __u32 xtap_bit_index(__u64 bit)
 	return (x * 0x0101010101010101ULL) >> 56;
 }
 
-static __always_inline int xtap_acl_rule_matches(const struct xtap_acl_rule *r, __u8 proto,
-						 __u8 l4_ports, __u16 dport)
+static __always_inline int xtap_acl_ports_match(__u8 r_proto, __u16 port_min, __u16 port_max,
+						__u8 proto, __u8 l4_ports, __u16 dport)
 {
-	if (r->proto && r->proto != proto)
+	if (r_proto && r_proto != proto)
 		return 0;
-	if (r->port_min == 0 && r->port_max == 0xFFFF)
+	if (port_min == 0 && port_max == 0xFFFF)
 		return 1;
-	return l4_ports && dport >= r->port_min && dport <= r->port_max;
+	return l4_ports && dport >= port_min && dport <= port_max;
 }
 
-static __always_inline void xtap_acl_count_hit(__u32 port_id, __u32 rule_id, __u32 len)
+static __always_inline void xtap_acl_count_hit(__u32 slot, __u32 len)
 {
-	struct xtap_acl_hit_key hit_key = { .port_id = port_id, .rule_id = rule_id };
 	struct xtap_counter *hits;
 
-	hits = bpf_map_lookup_elem(&xtap_acl_hits, &hit_key);
+	hits = bpf_map_lookup_elem(&xtap_acl_hits, &slot);
 	if (hits) {
 		hits->packets++;
 		hits->bytes += len;
@@ -120,6 +118,10 @@ static long xtap_acl_step(__u32 i, void *ctx)
 	bits = w->bits[word];
 	low = bits & -bits;
 	w->bits[word] = bits & ~low;
+	if (w->skip) {
+		w->skip--;
+		return 0;
+	}
 
 	rank = word * 64 + xtap_bit_index(low);
 	if (rank >= XTAP_MAX_ACL_RULES)
@@ -129,10 +131,11 @@ static long xtap_acl_step(__u32 i, void *ctx)
 	if (!rules)
 		return 1;
 	r = &rules->rules[rank];
-	if (!xtap_acl_rule_matches(r, w->proto, w->l4_ports, w->dport))
+	if (!xtap_acl_ports_match(r->proto, r->port_min, r->port_max, w->proto, w->l4_ports,
+				  w->dport))
 		return 0;
 	w->action = r->action;
-	xtap_acl_count_hit(w->port_id, r->rule_id, w->len);
+	xtap_acl_count_hit(r->hit_slot, w->len);
 	return 1;
 }
 
@@ -142,10 +145,8 @@ static __always_inline int xtap_acl_check(const struct xtap_port *port, __u32 di
 {
 	const struct xtap_acl_conf *conf = &port->acl[dir & 1];
 	const __u8 *remote = dir == XTAP_DIR_FROM_VM ? f->daddr.v6 : f->saddr.v6;
-	const struct xtap_acl_set *rules;
 	struct xtap_acl_match *m = NULL;
-	__u64 b0, b1, b2, b3;
-	__u32 set = conf->set;
+	__u32 set = conf->set, n;
 	int i;
 
 	if (!f->l3_family)
@@ -165,55 +166,27 @@ static __always_inline int xtap_acl_check(const struct xtap_port *port, __u32 di
 	}
 	if (!m)
 		goto dflt;
-	b0 = m->rules[0];
-	b1 = m->rules[1];
-	b2 = m->rules[2];
-	b3 = m->rules[3];
-	if (!(b0 | b1 | b2 | b3))
-		goto dflt;
-	rules = bpf_map_lookup_elem(&xtap_acl_rules, &set);
-	if (!rules)
-		goto dflt;
+	n = m->n_first;
 
 #pragma unroll
 	for (i = 0; i < XTAP_ACL_INLINE; i++) {
-		const struct xtap_acl_rule *r;
-		__u64 low;
-		__u32 rank;
+		const struct xtap_acl_cand *c = &m->first[i];
 
-		if (b0) {
-			low = b0 & -b0;
-			b0 &= ~low;
-			rank = 0;
-		} else if (b1) {
-			low = b1 & -b1;
-			b1 &= ~low;
-			rank = 64;
-		} else if (b2) {
-			low = b2 & -b2;
-			b2 &= ~low;
-			rank = 128;
-		} else if (b3) {
-			low = b3 & -b3;
-			b3 &= ~low;
-			rank = 192;
-		} else {
+		if (i >= n)
 			goto dflt;
-		}
-		rank += xtap_bit_index(low);
-		r = &rules->rules[rank & (XTAP_MAX_ACL_RULES - 1)];
-		if (xtap_acl_rule_matches(r, f->l4_proto, f->l4_ports, f->dport)) {
-			xtap_acl_count_hit(port->port_id, r->rule_id, len);
-			return r->action == XTAP_ACL_ALLOW ? XTAP_DROP_NONE : XTAP_DROP_ACL;
+		if (xtap_acl_ports_match(c->proto, c->port_min, c->port_max, f->l4_proto,
+					 f->l4_ports, f->dport)) {
+			xtap_acl_count_hit(c->hit_slot, len);
+			return c->action == XTAP_ACL_ALLOW ? XTAP_DROP_NONE : XTAP_DROP_ACL;
 		}
 	}
-	if (b0 | b1 | b2 | b3) {
-		/* More candidates than checked inline: the rest, in order, in a loop. */
+	if (m->n_more) {
+		/* More candidates than come inline: the rest, in order, in a loop. */
 		struct xtap_acl_walk w = {
-			.bits = { b0, b1, b2, b3 },
+			.bits = { m->rules[0], m->rules[1], m->rules[2], m->rules[3] },
 			.set = set,
-			.port_id = port->port_id,
 			.len = len,
+			.skip = XTAP_ACL_INLINE,
 			.dport = f->dport,
 			.proto = f->l4_proto,
 			.l4_ports = f->l4_ports,

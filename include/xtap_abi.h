@@ -179,12 +179,33 @@ struct xtap_addr_set {
  * priority) has a CIDR that contains this prefix. The longest-prefix match
  * of an address therefore yields every rule whose CIDR contains it.
  */
+#define XTAP_ACL_INLINE 4
+
+/* What the programs need of a rule to check it and count a hit (see struct xtap_acl_rule). */
+struct xtap_acl_cand {
+	__u32 hit_slot;
+	__u16 port_min;
+	__u16 port_max;
+	__u8  action;
+	__u8  proto;
+	__u8  pad[2];
+};
+
 struct xtap_acl_match {
 	__u64 rules[XTAP_ACL_WORDS];
+	/*
+	 * The first XTAP_ACL_INLINE of those rules, lowest rank first, copied:
+	 * the common case needs no lookup in xtap_acl_rules. Further ones are
+	 * read there, by rank.
+	 */
+	__u32 n_first;      /* of first[] */
+	__u32 n_more;       /* candidates beyond first[] */
+	struct xtap_acl_cand first[XTAP_ACL_INLINE];
 };
 
 struct xtap_acl_rule {
-	__u32 rule_id;      /* stable per port: with port_id, key of xtap_acl_hits */
+	__u32 rule_id;      /* stable per port (unique across both directions) */
+	__u32 hit_slot;     /* index of the rule's counter in xtap_acl_hits, allocated by the agent */
 	__u16 priority;     /* lower first; equal priorities keep insertion order */
 	__u8  action;       /* enum xtap_acl_action */
 	__u8  proto;        /* IPPROTO_*, 0 = any */
@@ -204,11 +225,12 @@ struct xtap_acl_set {
 	struct xtap_acl_rule rules[XTAP_MAX_ACL_RULES];
 };
 
-struct xtap_acl_hit_key {
-	__u32 port_id;
-	__u32 rule_id;
-};
-
+/*
+ * map xtap_acl_hits: per-CPU array, index = a rule's hit_slot. The agent
+ * gives each rule of a port a slot when the rule first appears (zeroing it)
+ * and keeps it while the rule stays, across policy changes; a deleted rule's
+ * slot is free for another rule.
+ */
 struct xtap_counter {
 	__u64 packets;
 	__u64 bytes;

@@ -234,16 +234,10 @@ uint64_t fx_drops(const struct fx_port *p, int dir, int reason)
 
 struct xtap_counter fx_acl_hits(const struct fx_port *p, uint32_t rule_id)
 {
-	int ncpu = libbpf_num_possible_cpus(), c;
-	struct xtap_acl_hit_key k = { .port_id = p->spec.port_id, .rule_id = rule_id };
-	struct xtap_counter v[ncpu], sum = {};
+	struct xtap_counter sum;
 
-	if (bpf_map_lookup_elem(xtap_map_fd(&fx_dp, XTAP_MAP_ACL_HITS), &k, v))
+	if (xtap_acl_hits_read(&fx_dp, p->spec.ifindex, rule_id, &sum))
 		fail_msg("no hit counter for port %s rule %u", p->name, rule_id);
-	for (c = 0; c < ncpu; c++) {
-		sum.packets += v[c].packets;
-		sum.bytes += v[c].bytes;
-	}
 	return sum;
 }
 

@@ -131,10 +131,9 @@ static void expect_hits(const struct fx_port *p, uint32_t rule_id, struct xtap_c
 
 static bool hit_counter_exists(const struct fx_port *p, uint32_t rule_id)
 {
-	struct xtap_acl_hit_key k = { .port_id = p->spec.port_id, .rule_id = rule_id };
-	struct xtap_counter v[libbpf_num_possible_cpus()];
+	struct xtap_counter sum;
 
-	return bpf_map_lookup_elem(xtap_map_fd(&fx_dp, XTAP_MAP_ACL_HITS), &k, v) == 0;
+	return xtap_acl_hits_read(&fx_dp, p->spec.ifindex, rule_id, &sum) == 0;
 }
 
 static void port_value(const struct fx_port *p, struct xtap_port *out)
@@ -418,6 +417,30 @@ static void test_acl_256_rules_last_ranked_matches(void **s)
 	expect_hits(PA, 1, h, 1, len);
 }
 
+/* The first candidates come with the LPM match, the rest from the rule set: no rule lost or seen twice at the seam. */
+static void test_acl_candidates_past_the_inline_ones(void **s)
+{
+	struct xtap_acl_spec *acl = &PA->spec.acl[FROM_VM];
+	struct xtap_counter h3, h4, h5;
+	size_t len;
+
+	(void)s;
+	udp_filler_rules(acl, XTAP_ACL_INLINE + 2);
+	fx_apply(PA);
+	h3 = fx_acl_hits(PA, 100 + XTAP_ACL_INLINE - 1);
+	h4 = fx_acl_hits(PA, 100 + XTAP_ACL_INLINE);
+	h5 = fx_acl_hits(PA, 100 + XTAP_ACL_INLINE + 1);
+
+	len = check4("10.0.0.20", IPPROTO_UDP, 1000 + XTAP_ACL_INLINE - 1, false);
+	check4("10.0.0.20", IPPROTO_UDP, 1000 + XTAP_ACL_INLINE, false);
+	check4("10.0.0.20", IPPROTO_UDP, 1000 + XTAP_ACL_INLINE, false);
+	check4("10.0.0.20", IPPROTO_UDP, 1000 + XTAP_ACL_INLINE + 1, false);
+	check4("10.0.0.20", IPPROTO_UDP, 1000 + XTAP_ACL_INLINE + 2, true);
+	expect_hits(PA, 100 + XTAP_ACL_INLINE - 1, h3, 1, len);
+	expect_hits(PA, 100 + XTAP_ACL_INLINE, h4, 2, 2 * len);
+	expect_hits(PA, 100 + XTAP_ACL_INLINE + 1, h5, 1, len);
+}
+
 static void test_acl_257_rules_rejected_old_policy_stays(void **s)
 {
 	struct xtap_acl_spec *acl = &PA->spec.acl[FROM_VM];
@@ -461,7 +484,7 @@ static void test_acl_reversed_port_range_rejected(void **s)
 	assert_false(hit_counter_exists(PA, 2));
 }
 
-/* Hit counters are keyed by port and rule id only, so an id may serve one direction. */
+/* A hit counter follows its rule id, so an id may serve one direction only. */
 static void test_acl_rule_id_reused_across_directions_rejected(void **s)
 {
 	(void)s;
@@ -513,6 +536,7 @@ XTAP_TEST_LIST(acl,
 	T(test_acl_arp_passes_default_deny),
 	T(test_acl_to_vm_matches_source),
 	T(test_acl_256_rules_last_ranked_matches),
+	T(test_acl_candidates_past_the_inline_ones),
 	T(test_acl_257_rules_rejected_old_policy_stays),
 	T(test_acl_reversed_port_range_rejected),
 	T(test_acl_rule_id_reused_across_directions_rejected),
