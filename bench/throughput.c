@@ -655,7 +655,7 @@ int main(int argc, char **argv)
 	const char *e;
 
 	bench_name = "throughput";
-	bench_cleanup = env_agent_kill;
+	bench_cleanup = env_teardown;
 	for (i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--no-uplink")) {
 			uplink = 0;
@@ -747,7 +747,7 @@ int main(int argc, char **argv)
 		printf("headline guest-tx-%d xtap/classic=%.2f xtap/bare=%.2f\n", sizes[si],
 		       x / stats(paths[P_CLASSIC].rate[si], runs).med, x / stats(paths[P_BARE].rate[si], runs).med);
 	}
-	env_agent_kill();
+	env_teardown();   /* xtapd and its xtap-vhost processes */
 	bare_bpf__destroy(bare);
 	return 0;
 }
