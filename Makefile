@@ -169,10 +169,10 @@ $(BUILD)/tests/test_netdev: tests/host/test_netdev.c $(AGENT_LIB_OBJS) $(TEST_LI
 	$(CC) $(CFLAGS) -Itests/lib -o $@ $< $(AGENT_LIB_OBJS) $(TEST_LIB_OBJS) $(LDLIBS_AGENT) -lcmocka
 
 $(BUILD)/tests/test_agent: tests/host/test_agent.c tests/host/agent_env.c tests/host/agent_env.h \
-		$(TEST_LIB_OBJS)
+		tests/host/agent_ctl.c tests/host/agent_ctl.h $(TEST_LIB_OBJS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Itests/lib -Itests/host -o $@ tests/host/test_agent.c tests/host/agent_env.c \
-		$(TEST_LIB_OBJS) -lbpf -ljson-c -lcmocka -lpthread
+		tests/host/agent_ctl.c $(TEST_LIB_OBJS) -lbpf -ljson-c -lcmocka -lpthread
 
 # The userspace vhost data plane alone: the test is the guest driver, a socketpair the tap.
 $(BUILD)/tests/test_userspace_plane: tests/vhost/test_userspace_plane.c agent/vhost_userspace.c \
@@ -183,10 +183,11 @@ $(BUILD)/tests/test_userspace_plane: tests/vhost/test_userspace_plane.c agent/vh
 
 # Tier 2/4: vhost-user and the vhost-net hand-off with our own virtio driver (tests/vhost/frontend.c).
 $(BUILD)/tests/test_vhost: tests/vhost/test_vhost.c tests/vhost/frontend.c tests/vhost/frontend.h \
-		agent/vhost_user_proto.h tests/host/agent_env.c tests/host/agent_env.h $(TEST_LIB_OBJS)
+		agent/vhost_user_proto.h tests/host/agent_env.c tests/host/agent_env.h tests/host/agent_ctl.c \
+		tests/host/agent_ctl.h $(TEST_LIB_OBJS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Itests/lib -Itests/host -Itests/vhost -o $@ tests/vhost/test_vhost.c \
-		tests/vhost/frontend.c tests/host/agent_env.c $(TEST_LIB_OBJS) -lbpf -ljson-c -lcmocka
+		tests/vhost/frontend.c tests/host/agent_env.c tests/host/agent_ctl.c $(TEST_LIB_OBJS) -lbpf -ljson-c -lcmocka
 
 test-packet: deps
 	$(MAKE) $(PACKET_TESTS) $(PKTBUILD_TEST)

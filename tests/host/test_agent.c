@@ -25,58 +25,11 @@
 #include <json-c/json.h>
 #include <bpf/bpf.h>
 
+#include "agent_ctl.h"
 #include "agent_env.h"
 #include "pktbuild.h"
 
 static struct vm vm_a = { .name = "vmA" }, vm_b = { .name = "vmB" }, vm_c = { .name = "vmC" };
-static char out[65536];
-
-static void must_ctl(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void must_ctl(const char *fmt, ...)
-{
-	char cmd[1024];
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	rc = ctl(out, sizeof(out), "%s", cmd);
-	if (rc)
-		fail_msg("xtapctl %s -> exit %d: %s", cmd, rc, out);
-}
-
-static json_object *ctl_json(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static json_object *ctl_json(const char *fmt, ...)
-{
-	char cmd[1024];
-	json_object *o;
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	if (ctl(out, sizeof(out), "-j %s", cmd))
-		fail_msg("xtapctl -j %s: %s", cmd, out);
-	o = json_tokener_parse(out);
-	if (!o)
-		fail_msg("xtapctl -j %s: not JSON: %s", cmd, out);
-	return o;
-}
-
-/* A counter from `xtapctl -j stats PORT`: dir, group (verdicts/drops), name. */
-static int64_t stat_of(const char *port, const char *dir, const char *group, const char *name)
-{
-	json_object *o = ctl_json("stats %s", port), *v;
-	int64_t n = 0;
-
-	if (json_object_object_get_ex(o, port, &v) && json_object_object_get_ex(v, dir, &v) &&
-	    json_object_object_get_ex(v, group, &v) && json_object_object_get_ex(v, name, &v) &&
-	    json_object_object_get_ex(v, "packets", &v))
-		n = json_object_get_int64(v);
-	json_object_put(o);
-	return n;
-}
 
 /* The ports' policy as JSON text, without runtime fields (status, next rule id). */
 static char *policy_snapshot(void)
@@ -120,9 +73,9 @@ static int add_vm(struct vm *v, int segment, const char *mac, const char *ip)
 {
 	pkt_mac(v->mac, mac);
 	v->ip4 = pkt_ip4(ip);
-	if (ctl(out, sizeof(out), "port add %s --segment %d --mac %s --addr %s/32", v->name, segment,
+	if (ctl(ctl_out, sizeof(ctl_out), "port add %s --segment %d --mac %s --addr %s/32", v->name, segment,
 		mac, ip)) {
-		fprintf(stderr, "port add %s: %s\n", v->name, out);
+		fprintf(stderr, "port add %s: %s\n", v->name, ctl_out);
 		return -1;
 	}
 	return vm_open(v);
@@ -133,8 +86,8 @@ static int group_setup(void **state)
 	(void)state;
 	if (env_setup())
 		return -1;
-	if (ctl(out, sizeof(out), "segment add 1 --uplink uplink0") || ctl(out, sizeof(out), "segment add 2")) {
-		fprintf(stderr, "segment add: %s\n", out);
+	if (ctl(ctl_out, sizeof(ctl_out), "segment add 1 --uplink uplink0") || ctl(ctl_out, sizeof(ctl_out), "segment add 2")) {
+		fprintf(stderr, "segment add: %s\n", ctl_out);
 		return -1;
 	}
 	if (add_vm(&vm_a, 1, "02:00:00:00:01:0a", "10.1.0.10") ||
@@ -565,8 +518,8 @@ static void test_tap_deleted_is_repaired(void **s)
 	udp_ab(&p, 5000);
 	assert_int_equal(vm_write(&vm_a, NULL, p.data, p.len), 0);
 	assert_int_equal(vm_read(&vm_b, buf, sizeof(buf), NULL, 1000), (int)p.len);
-	ctl(out, sizeof(out), "port list");
-	assert_non_null(strstr(out, "vmB"));
+	ctl(ctl_out, sizeof(ctl_out), "port list");
+	assert_non_null(strstr(ctl_out, "vmB"));
 }
 
 static void test_uplink_gone_and_back(void **s)
@@ -586,8 +539,8 @@ static void test_uplink_gone_and_back(void **s)
 		ok = out_read(buf, sizeof(buf), 100) == (int)p.len;
 	}
 	assert_true(ok);
-	assert_int_equal(ctl(out, sizeof(out), "-j port show vmA"), 0);
-	assert_non_null(strstr(out, "\"up\""));
+	assert_int_equal(ctl(ctl_out, sizeof(ctl_out), "-j port show vmA"), 0);
+	assert_non_null(strstr(ctl_out, "\"up\""));
 }
 
 /* xtapctl top: per-port rates from two samples of the counters. */
@@ -600,10 +553,10 @@ static void test_top_shows_rates(void **s)
 	udp_ab(&p, 5000);
 	for (i = 0; i < 50; i++)
 		vm_write(&vm_a, NULL, p.data, p.len);
-	assert_int_equal(ctl(out, sizeof(out), "top --interval 0.2 --count 1"), 0);
-	assert_non_null(strstr(out, "RX_PPS"));
-	assert_non_null(strstr(out, "vmA"));
-	assert_non_null(strstr(out, "vmB"));
+	assert_int_equal(ctl(ctl_out, sizeof(ctl_out), "top --interval 0.2 --count 1"), 0);
+	assert_non_null(strstr(ctl_out, "RX_PPS"));
+	assert_non_null(strstr(ctl_out, "vmA"));
+	assert_non_null(strstr(ctl_out, "vmB"));
 }
 
 /* The hand-off: xtapctl port exec runs a "VMM" with the port's queue fd inherited. */
@@ -632,16 +585,16 @@ static void test_port_exec_hands_over_queues(void **s)
 	assert_int_equal(pclose(vmm), 0);
 	assert_int_equal(got, 10);
 	/* Bad requests are refused with the reason. */
-	assert_int_equal(ctl(out, sizeof(out), "port exec vmB --queues 2 -- true"), 1);
-	assert_non_null(strstr(out, "queues"));
+	assert_int_equal(ctl(ctl_out, sizeof(ctl_out), "port exec vmB --queues 2 -- true"), 1);
+	assert_non_null(strstr(ctl_out, "queues"));
 	if (access("/dev/vhost-net", F_OK)) {
-		assert_int_equal(ctl(out, sizeof(out), "port exec vmB -- true %%{vhostfds}"), 1);
-		assert_non_null(strstr(out, "vhost"));
+		assert_int_equal(ctl(ctl_out, sizeof(ctl_out), "port exec vmB -- true %%{vhostfds}"), 1);
+		assert_non_null(strstr(ctl_out, "vhost"));
 	}
 	assert_int_equal(vm_open(&vm_b), 0);
 	/* The VM's queue is taken now: a second VMM is told so. */
-	assert_int_equal(ctl(out, sizeof(out), "port exec vmB -- true"), 1);
-	assert_non_null(strstr(out, "vmB"));
+	assert_int_equal(ctl(ctl_out, sizeof(ctl_out), "port exec vmB -- true"), 1);
+	assert_non_null(strstr(ctl_out, "vmB"));
 }
 
 /* A multiqueue tap for an unprivileged VMM. */
@@ -705,23 +658,23 @@ static void test_bad_inputs_change_nothing(void **s)
 	(void)s;
 	before = policy_snapshot();
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		rc = ctl(out, sizeof(out), "%s", cases[i].cmd);
-		if (rc == 0 || !strstr(out, cases[i].says))
+		rc = ctl(ctl_out, sizeof(ctl_out), "%s", cases[i].cmd);
+		if (rc == 0 || !strstr(ctl_out, cases[i].says))
 			fail_msg("xtapctl %s: exit %d, output \"%s\" (wanted non-zero and \"%s\")", cases[i].cmd,
-				 rc, out, cases[i].says);
+				 rc, ctl_out, cases[i].says);
 	}
 	/* Too many rules: the 257th is refused, the first 256 stay. */
 	for (i = 0; i < 256; i++)
 		must_ctl("acl add vmC from-vm deny --cidr 192.0.2.%zu/32", i);
-	rc = ctl(out, sizeof(out), "acl add vmC from-vm deny --cidr 198.51.100.1/32");
+	rc = ctl(ctl_out, sizeof(ctl_out), "acl add vmC from-vm deny --cidr 198.51.100.1/32");
 	assert_int_not_equal(rc, 0);
-	assert_non_null(strstr(out, "256"));
+	assert_non_null(strstr(ctl_out, "256"));
 	reset_policy(NULL);
 	after = policy_snapshot();
 	assert_string_equal(before, after);
 	free(before);
 	free(after);
-	assert_int_equal(ctl(out, sizeof(out), "frobnicate"), 2);
+	assert_int_equal(ctl(ctl_out, sizeof(ctl_out), "frobnicate"), 2);
 }
 
 struct toggler {
@@ -802,16 +755,16 @@ static void test_agent_down_reads_maps(void **s)
 	udp_ab(&p, 5000);
 	assert_int_equal(vm_write(&vm_a, NULL, p.data, p.len), 0);
 	assert_int_equal(vm_read(&vm_b, buf, sizeof(buf), NULL, 1000), (int)p.len);
-	assert_int_equal(ctl(out, sizeof(out), "port list"), 0);
-	assert_non_null(strstr(out, "read from the maps"));
-	assert_non_null(strstr(out, "vmA"));
-	assert_non_null(strstr(out, "10.1.0.11/32"));
-	assert_int_equal(ctl(out, sizeof(out), "stats vmA"), 0);
-	assert_non_null(strstr(out, "from-vm"));
-	assert_int_equal(ctl(out, sizeof(out), "fdb"), 0);
-	assert_non_null(strstr(out, "02:00:00:00:01:0b"));
-	assert_int_equal(ctl(out, sizeof(out), "acl default vmA from-vm deny"), 3);
-	assert_non_null(strstr(out, "not running"));
+	assert_int_equal(ctl(ctl_out, sizeof(ctl_out), "port list"), 0);
+	assert_non_null(strstr(ctl_out, "read from the maps"));
+	assert_non_null(strstr(ctl_out, "vmA"));
+	assert_non_null(strstr(ctl_out, "10.1.0.11/32"));
+	assert_int_equal(ctl(ctl_out, sizeof(ctl_out), "stats vmA"), 0);
+	assert_non_null(strstr(ctl_out, "from-vm"));
+	assert_int_equal(ctl(ctl_out, sizeof(ctl_out), "fdb"), 0);
+	assert_non_null(strstr(ctl_out, "02:00:00:00:01:0b"));
+	assert_int_equal(ctl(ctl_out, sizeof(ctl_out), "acl default vmA from-vm deny"), 3);
+	assert_non_null(strstr(ctl_out, "not running"));
 	assert_true(env_agent_start() > 0);
 }
 

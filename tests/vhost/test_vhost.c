@@ -36,6 +36,7 @@
 
 #include <json-c/json.h>
 
+#include "agent_ctl.h"
 #include "agent_env.h"
 #include "frontend.h"
 #include "pktbuild.h"
@@ -54,7 +55,6 @@ static struct vport vm2 = { .name = "vm2", .mac_str = "02:00:00:00:04:02", .ip_s
 /* The multiqueue port: `port add vm3 ... --queues 2`, created by the first test that needs it. */
 #define MQ_PAIRS 2
 static struct vport vm3 = { .name = "vm3", .mac_str = "02:00:00:00:04:03", .ip_str = "10.4.0.3" };
-static char out[65536];
 
 /* ---- helpers ---- */
 
@@ -64,53 +64,6 @@ static double now_s(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &t);
 	return t.tv_sec + t.tv_nsec / 1e9;
-}
-
-static void must_ctl(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void must_ctl(const char *fmt, ...)
-{
-	char cmd[1024];
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	rc = ctl(out, sizeof(out), "%s", cmd);
-	if (rc)
-		fail_msg("xtapctl %s -> exit %d: %s", cmd, rc, out);
-}
-
-static json_object *ctl_json(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static json_object *ctl_json(const char *fmt, ...)
-{
-	char cmd[1024];
-	json_object *o;
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	if (ctl(out, sizeof(out), "-j %s", cmd))
-		fail_msg("xtapctl -j %s: %s", cmd, out);
-	o = json_tokener_parse(out);
-	if (!o)
-		fail_msg("xtapctl -j %s: not JSON: %s", cmd, out);
-	return o;
-}
-
-/* A counter from `xtapctl -j stats PORT`: dir, group (verdicts/drops), name. */
-static int64_t stat_of(const char *port, const char *dir, const char *group, const char *name)
-{
-	json_object *o = ctl_json("stats %s", port), *v;
-	int64_t n = 0;
-
-	if (json_object_object_get_ex(o, port, &v) && json_object_object_get_ex(v, dir, &v) &&
-	    json_object_object_get_ex(v, group, &v) && json_object_object_get_ex(v, name, &v) &&
-	    json_object_object_get_ex(v, "packets", &v))
-		n = json_object_get_int64(v);
-	json_object_put(o);
-	return n;
 }
 
 /* A live process, not a zombie (xtap-vhost is a daemon: its parent may not reap it at once). */
@@ -187,7 +140,7 @@ static json_object *port_status(const struct vport *v, json_object **root)
 
 	*root = ctl_json("port show %s", v->name);
 	if (!json_object_object_get_ex(*root, "status", &st))
-		fail_msg("xtapctl port show %s has no \"status\": %s", v->name, out);
+		fail_msg("xtapctl port show %s has no \"status\": %s", v->name, ctl_out);
 	return st;
 }
 
@@ -274,9 +227,9 @@ static int add_port_q(struct vport *v, unsigned int queues)
 	snprintf(v->sock, sizeof(v->sock), ENV_VHOST_DIR "/%s.sock", v->name);
 	if (queues > 1)
 		snprintf(q, sizeof(q), " --queues %u", queues);
-	if (ctl(out, sizeof(out), "port add %s --segment 1 --mac %s --addr %s/32%s", v->name, v->mac_str,
+	if (ctl(ctl_out, sizeof(ctl_out), "port add %s --segment 1 --mac %s --addr %s/32%s", v->name, v->mac_str,
 		v->ip_str, q)) {
-		fprintf(stderr, "port add %s: %s\n", v->name, out);
+		fprintf(stderr, "port add %s: %s\n", v->name, ctl_out);
 		return -1;
 	}
 	if (fe_init_mq(&v->fe, queues)) {
@@ -301,8 +254,8 @@ static int group_setup(void **state)
 	(void)state;
 	if (env_setup())
 		return -1;
-	if (ctl(out, sizeof(out), "segment add 1")) {
-		fprintf(stderr, "segment add: %s\n", out);
+	if (ctl(ctl_out, sizeof(ctl_out), "segment add 1")) {
+		fprintf(stderr, "segment add: %s\n", ctl_out);
 		return -1;
 	}
 	return add_port(&vm1) || add_port(&vm2) ? -1 : 0;
@@ -725,7 +678,7 @@ static void test_data_plane_reported(void **s)
 	(void)s;
 	st = port_status(&vm1, &root);
 	if (!json_object_object_get_ex(st, "vhost_user", &vu))
-		fail_msg("xtapctl port show vm1 -j: no status.vhost_user: %s", out);
+		fail_msg("xtapctl port show vm1 -j: no status.vhost_user: %s", ctl_out);
 	assert_true(json_object_object_get_ex(vu, "data_plane", &o));
 	assert_string_equal(json_object_get_string(o), want);
 	assert_true(json_object_object_get_ex(vu, "frontend", &o));
@@ -735,7 +688,7 @@ static void test_data_plane_reported(void **s)
 	json_object_put(root);
 	/* The human-readable form says it too. */
 	must_ctl("port show vm1");
-	assert_non_null(strstr(out, want));
+	assert_non_null(strstr(ctl_out, want));
 }
 
 /* ---- 8. the hand-off: our driver programs vhost-net with the port's fds ---- */
@@ -988,8 +941,8 @@ static void mq_port(void)
 		fail_msg("port add vm3 --queues %d failed (see above)", MQ_PAIRS);
 	added = 1;
 	must_ctl("port show vm3");
-	if (!strstr(out, "queues"))
-		print_message("note: port show vm3 does not mention queues: %s\n", out);
+	if (!strstr(ctl_out, "queues"))
+		print_message("note: port show vm3 does not mention queues: %s\n", ctl_out);
 }
 
 static void mq_send(struct vport *v, unsigned int pair, const struct pkt *p)
