@@ -65,18 +65,8 @@ for tool in timeout jq ip; do
 done
 [ -x "$XTAPD" ] && [ -x "$CTL" ] || fail_tier "no $XTAPD or $CTL: build first (make)"
 
-IMG=$(bash "$HERE/build-initramfs.sh" 2>"${TMPDIR:-/tmp}/xtap-guest-image.$$")
-rc=$?
-IMG_LOG=$(cat "${TMPDIR:-/tmp}/xtap-guest-image.$$")
-rm -f "${TMPDIR:-/tmp}/xtap-guest-image.$$"
-if [ $rc = 77 ]; then
-	missing "$(printf '%s\n' "$IMG_LOG" | tail -n 1 | sed 's/^guest image: //')"
-fi
-[ -z "$IMG_LOG" ] || printf '%s\n' "$IMG_LOG"
-[ $rc = 0 ] || fail_tier "building the guest image failed"
-KERNEL='' INITRD='' KVER='' PKG='' CACHE_HIT=''
-eval "$IMG"
-[ -r "$KERNEL" ] && [ -r "$INITRD" ] || fail_tier "build-initramfs.sh printed no kernel/initramfs"
+. "$HERE/image.sh"
+guest_image guest
 T_IMAGE=$(elapsed "$T_START")
 echo "guest kernel $KVER ($PKG), $( [ "$CACHE_HIT" = 1 ] && echo "cached" || echo "built now") in $T_IMAGE s"
 

@@ -63,20 +63,9 @@ command -v timeout >/dev/null || missing "no timeout (coreutils)"
 [ $# -gt 0 ] || set -- "${DEFAULT_CMDS[@]}"
 
 # --- the image ------------------------------------------------------------------------
-IMG_ERR=${TMPDIR:-/tmp}/xtap-vm-image.$$
-IMG=$(XTAP_GUEST_FLAVOUR=vhost XTAP_GUEST_INIT=$HERE/vm-init.sh XTAP_GUEST_MODULES="$(echo $VM_MODULES)" \
-	bash "$ROOT/tests/guest/build-initramfs.sh" 2>"$IMG_ERR")
-rc=$?
-IMG_LOG=$(cat "$IMG_ERR")
-rm -f "$IMG_ERR"
-if [ $rc = 77 ]; then
-	missing "$(printf '%s\n' "$IMG_LOG" | tail -n 1 | sed 's/^guest image: //')"
-fi
-[ -z "$IMG_LOG" ] || printf '%s\n' "$IMG_LOG"
-[ $rc = 0 ] || fail_tier "building the VM image failed"
-KERNEL='' INITRD='' KVER='' PKG='' CACHE_HIT=''
-eval "$IMG"
-[ -r "$KERNEL" ] && [ -r "$INITRD" ] || fail_tier "build-initramfs.sh printed no kernel/initramfs"
+. "$ROOT/tests/guest/image.sh"
+XTAP_GUEST_FLAVOUR=vhost XTAP_GUEST_INIT=$HERE/vm-init.sh XTAP_GUEST_MODULES="$(echo $VM_MODULES)" \
+	guest_image VM
 T_IMAGE=$(elapsed "$T_START")
 echo "VM kernel $KVER ($PKG), image $([ "$CACHE_HIT" = 1 ] && echo "cached" || echo "built now") in $T_IMAGE s"
 
