@@ -56,7 +56,7 @@ static double add_ports(int first, int n)
 			"\"mac\":\"02:00:00:%02x:%02x:%02x\",\"addrs\":[\"10.%d.%d.%d/32\"]}}",
 			i, 1 + i / 256, (i >> 16) & 0xff, (i >> 8) & 0xff, i & 0xff, 10 + (i >> 16), (i >> 8) & 0xff,
 			i & 0xff))
-			exit(1);
+			die("port.add b%d failed", i);
 	return n / (now_s() - t0);
 }
 
@@ -66,7 +66,7 @@ static void del_ports(int first, int n)
 
 	for (i = first; i < first + n; i++)
 		if (api("{\"cmd\":\"port.del\",\"args\":{\"name\":\"b%d\"}}", i))
-			exit(1);
+			die("port.del b%d failed", i);
 }
 
 int main(void)
@@ -75,12 +75,15 @@ int main(void)
 	char out[4096];
 	int i, n_upd = 2000, n_ctl = 200;
 
+	bench_name = "control_plane";
+	/* xtapd's xtap-vhost processes (one per port) outlive it: env_teardown stops them, also on die(). */
+	bench_cleanup = env_teardown;
 	if (env_setup())
-		return 1;
+		die("setting up the sandbox failed");
 	/* A segment floods to at most 512 ports: 256 per segment here. */
 	for (i = 1; i <= 4; i++)
 		if (api("{\"cmd\":\"segment.add\",\"args\":{\"id\":%d}}", i))
-			return 1;
+			die("segment.add %d failed", i);
 	r100 = add_ports(0, 100);
 	del_ports(0, 100);
 	r1000 = add_ports(0, 1000);
@@ -90,18 +93,18 @@ int main(void)
 	for (i = 0; i < n_upd; i++)
 		if (api("{\"cmd\":\"rate.set\",\"args\":{\"port\":\"b7\",\"dir\":\"from-vm\",\"packets_per_sec\":%d}}",
 			1000 + i))
-			return 1;
+			die("rate.set failed");
 	upd_socket = n_upd / (now_s() - t0);
 	t0 = now_s();
 	for (i = 0; i < n_ctl; i++)
 		if (ctl(out, sizeof(out), "rate set b7 from-vm --pps %d", 1000 + i))
-			return fprintf(stderr, "xtapctl: %s\n", out), 1;
+			die("xtapctl rate set: %s", out);
 	upd_ctl = n_ctl / (now_s() - t0);
 
 	env_agent_kill();
 	t0 = now_s();
 	if (env_agent_start() < 0)
-		return 1;
+		die("xtapd did not start again");
 	start_s = now_s() - t0;
 
 	printf("control plane (xtapd in a network namespace, taps created and attached)\n");

@@ -92,6 +92,8 @@ for c in "$@"; do
 	printf '%s\n' "cd $(printf %q "$ROOT") || exit 1" \
 		"export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
 		"export XTAP_BUILD=$(printf %q "$BUILD") XTAP_VM_RUN=$(printf %q "$RUN") CI=${CI:-}" \
+		"# This VM has what the commands would otherwise skip without: a missing one is a failure." \
+		"export XTAP_EXPECT_DATA_PLANE=vhost-net XTAP_REQUIRE_DISPATCHER=1" \
 		"$c" >"$RUN/cmd/$i"
 done
 N_CMDS=$i

@@ -68,7 +68,7 @@ mount -t proc proc $R/proc &&
 mkdir -p "$R$RUN" && mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 xtaprun "$R$RUN" ||
 	setup_failed "mounting the host's run directory (9p tag xtaprun) at $RUN"
 ip link set lo up
-[ -c /dev/vhost-net ] || echo "xtap-vm: no /dev/vhost-net after loading vhost_net"
+[ -c /dev/vhost-net ] || setup_failed "no /dev/vhost-net after loading vhost_net"
 echo "XTAP-VM-READY uptime=$(up) kernel=$(uname -r) vhost-net=$([ -c /dev/vhost-net ] && echo yes || echo no)"
 
 n=1
