@@ -64,12 +64,15 @@ static int port_realize(struct xtap_agent *a, struct xtap_port_conf *p, struct x
 	host_mac_entry(a, p, 1);
 	ret = xtap_attach(&a->dp, p->spec.ifindex, p->name, XTAP_ROLE_VM, &st, err);
 	if (!ret) {
-		ret = xtap_vhost_proc_ensure(&a->vhost, p, err);
-		if (ret) {
-			struct xtap_err ignore;
+		struct xtap_err verr = {};
 
-			xtap_detach(&a->dp, p->spec.ifindex, XTAP_ROLE_VM, &ignore);
-		}
+		/*
+		 * Not fatal: the port's policy is in force and a VMM can still use the
+		 * tap (hand-off, by name); xtap_agent_vhost_check() tries again.
+		 */
+		if (xtap_vhost_proc_ensure(&a->vhost, p, &verr))
+			xtap_log(XTAP_LOG_WARN, "%s; the port works without its vhost-user socket meanwhile, "
+				 "xtapd tries again every %d s", verr.msg, XTAP_VHOST_CHECK_SECONDS);
 	}
 	if (ret) {
 		struct xtap_err ignore;
@@ -565,11 +568,6 @@ static int cmd_acl_default(struct xtap_agent *a, json_object *args, struct xtap_
 	return ret;
 }
 
-static int read_hits(struct xtap_agent *a, __u32 ifindex, __u32 rule_id, struct xtap_counter *sum)
-{
-	return xtap_acl_hits_read(&a->dp, ifindex, rule_id, sum);
-}
-
 static int cmd_acl_list(struct xtap_agent *a, json_object *args, json_object **res,
 			struct xtap_err *err)
 {
@@ -590,7 +588,7 @@ static int cmd_acl_list(struct xtap_agent *a, json_object *args, json_object **r
 			json_object *r = xtap_rule_to_json(&acl->rules[i]);
 			struct xtap_counter hits;
 
-			read_hits(a, p->spec.ifindex, acl->rules[i].rule_id, &hits);
+			xtap_acl_hits_read(&a->dp, p->spec.ifindex, acl->rules[i].rule_id, &hits);
 			json_object_object_add(r, "hits", xtap_counter_to_json(&hits));
 			json_object_array_add(rules, r);
 		}
@@ -601,9 +599,8 @@ static int cmd_acl_list(struct xtap_agent *a, json_object *args, json_object **r
 }
 
 /*
- * Default bursts: 50 ms at the rate, and at least 256 KiB, which a real
- * guest's TCP needs (it sends several 64 KiB TSO frames back to back; with
- * 64 KiB it got 3.3-6.5 of 8 Mbit/s, with 256 KiB 7.9-8.2), and 16 packets.
+ * At least 256 KiB of byte burst: a real guest's TCP sends several 64 KiB TSO
+ * frames back to back (with 64 KiB it got 3.3-6.5 of 8 Mbit/s, with 256 KiB 7.9-8.2).
  */
 #define XTAP_DEFAULT_MIN_BURST_BYTES (256 * 1024)
 

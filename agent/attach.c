@@ -171,8 +171,14 @@ static void prog_fds(struct fd_list *l)
 		if (l->n == cap) {
 			int *p = realloc(l->fd, (cap = cap ? cap * 2 : 64) * sizeof(*p));
 
-			if (!p)
-				break;
+			if (!p) {
+				/* No list: close nothing rather than fds missing from a partial one. */
+				free(l->fd);
+				l->fd = NULL;
+				l->n = 0;
+				closedir(d);
+				return;
+			}
 			l->fd = p;
 		}
 		l->fd[l->n++] = fd;

@@ -97,11 +97,15 @@ static int share_maps(struct xtap_datapath *dp, struct bpf_object *obj,
 			 * reconcile rewrites the policy from the state file; programs
 			 * still using the old one are replaced with the new build's.
 			 */
-			fprintf(stderr, "xtap: pinned map %s has an older layout: replacing it "
-				"(its counters start again from 0)\n", path);
+			fprintf(stderr, "xtap: pinned map %s has another build's layout: replacing it "
+				"(the state file's policy is written into the new one; counters restart from 0)\n", path);
 			close(fd);
-			if (unlink(path))
-				return -errno;
+			if (unlink(path)) {
+				err = -errno;
+				fprintf(stderr, "xtap: removing %s: %s (remove it by hand, or run xtapctl teardown "
+					"with the build that made it)\n", path, strerror(-err));
+				return err;
+			}
 			continue;
 		}
 		err = bpf_map__reuse_fd(map, fd);

@@ -698,7 +698,7 @@ static int assign_hit_slots(const struct xtap_datapath *dp, const struct xtap_po
 	*n_fresh = 0;
 	ret = hit_slots_build(dp);
 	if (ret)
-		return map_fail(err, "xtap_acl_hits", ret);
+		return xtap_fail(err, ret, "reading which ACL hit slots are in use: %s", strerror(-ret));
 	for (d = 0; d < XTAP_DIRS; d++) {
 		for (i = 0; i < s->acl[d].n_rules; i++) {
 			old = find_slot(cur, s->acl[d].rules[i].rule_id);
@@ -732,7 +732,7 @@ static void release_hit_slots(const struct xtap_datapath *dp, const struct xtap_
 int xtap_acl_hits_read(const struct xtap_datapath *dp, __u32 ifindex, __u32 rule_id,
 		       struct xtap_counter *sum)
 {
-	int ncpu = libbpf_num_possible_cpus(), c, ret = 0;
+	int ncpu = libbpf_num_possible_cpus(), c;
 	struct xtap_counter v[ncpu];
 	struct xtap_acl_set *sets;
 	struct xtap_port p;
@@ -756,7 +756,7 @@ int xtap_acl_hits_read(const struct xtap_datapath *dp, __u32 ifindex, __u32 rule
 		sum->packets += v[c].packets;
 		sum->bytes += v[c].bytes;
 	}
-	return ret;
+	return 0;
 }
 
 /* ---- segments and membership ---- */
@@ -1016,7 +1016,7 @@ int xtap_port_write(const struct xtap_datapath *dp, const struct xtap_port_spec 
 	/* Build the new policy under the generation frames are not using. */
 	cur = port_acl_sets(dp, has_old ? &old : NULL);
 	if (!cur)
-		return -ENOMEM;
+		return xtap_fail(err, -ENOMEM, "port %u: out of memory reading its ACL sets", s->port_id);
 	ret = assign_hit_slots(dp, s, cur, slots, fresh, &n_fresh, err);
 	if (ret)
 		goto fail;

@@ -32,12 +32,11 @@
 /* One virtqueue as the frontend described it. */
 struct xtap_vring {
 	unsigned int num;              /* SET_VRING_NUM; 0 = not set */
-	uint32_t addr_flags;
 	uint64_t desc_uva, avail_uva, used_uva;   /* frontend addresses (SET_VRING_ADDR) */
 	void *desc, *avail, *used;     /* the same in our mapping, whole ring inside one region; NULL = unset */
 	uint16_t last_avail;           /* SET_VRING_BASE / GET_VRING_BASE */
 	int kick_fd, call_fd, err_fd;  /* -1 = none */
-	bool enabled;                  /* SET_VRING_ENABLE (starts true without protocol features) */
+	bool enabled;                  /* false after a reset; SET_VRING_ENABLE, or SET_FEATURES without protocol features, sets it */
 	bool started;                  /* the data plane runs it */
 };
 
@@ -71,7 +70,7 @@ struct xtap_vhost_plane {
 	int (*open)(struct xtap_vhost_dev *d, struct xtap_err *err);
 	/* SET_FEATURES (d->features already set). */
 	int (*set_features)(struct xtap_vhost_dev *d, struct xtap_err *err);
-	/* SET_MEM_TABLE (d->mem already remapped; running rings keep running). */
+	/* SET_MEM_TABLE (d->mem already remapped; the server stopped the rings and restarts them after). */
 	int (*set_mem)(struct xtap_vhost_dev *d, struct xtap_err *err);
 	/* Ring i is complete (num, addresses, kick fd) and enabled: run it. */
 	int (*start)(struct xtap_vhost_dev *d, unsigned int i, struct xtap_err *err);

@@ -523,7 +523,6 @@ static int set_vring_addr(struct xtap_vhost_server *s, const struct vhost_user_v
 	if (ret)
 		return ret;
 	v = &s->dev.vring[a->index];
-	v->addr_flags = a->flags;
 	v->desc_uva = a->desc_user_addr;
 	v->avail_uva = a->avail_user_addr;
 	v->used_uva = a->used_user_addr;

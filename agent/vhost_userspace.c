@@ -75,7 +75,6 @@ struct us_plane {
 
 /* One descriptor chain, translated. */
 struct us_chain {
-	uint16_t head;
 	unsigned int niov;
 	uint64_t len;                  /* sum of all descriptor lengths (at most 2^15 * 2^32) */
 	uint64_t mapped;               /* bytes in iov (len clipped at the frame limit) */
@@ -178,7 +177,7 @@ static bool chain_walk(struct xtap_vhost_dev *d, unsigned int i, uint16_t head, 
 	unsigned int size = v->num, idx = head, seen = 0;
 	const char *why;
 
-	*c = (struct us_chain){ .head = head };
+	*c = (struct us_chain){ 0 };
 	for (;;) {
 		struct vring_desc desc;
 		uint64_t addr;

@@ -30,8 +30,6 @@
 #include "netdev.h"
 
 #define MAX_REQUEST (1 << 20)
-/* How often xtapd checks that every port's xtap-vhost still runs. */
-#define VHOST_CHECK_SECONDS 5
 
 static double now_s(void)
 {
@@ -369,13 +367,13 @@ int main(int argc, char **argv)
 	pfd[2] = (struct pollfd){ .fd = mon ? xtap_link_monitor_fd(mon) : -1, .events = POLLIN };
 	last_check = now_s();
 	while (!a->stop) {
-		ret = poll(pfd, 3, VHOST_CHECK_SECONDS * 1000);
+		ret = poll(pfd, 3, XTAP_VHOST_CHECK_SECONDS * 1000);
 		if (ret < 0) {
 			if (errno == EINTR)
 				continue;
 			break;
 		}
-		if (now_s() - last_check >= VHOST_CHECK_SECONDS) {
+		if (now_s() - last_check >= XTAP_VHOST_CHECK_SECONDS) {
 			xtap_agent_vhost_check(a);
 			last_check = now_s();
 		}
