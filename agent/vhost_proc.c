@@ -62,6 +62,25 @@ void xtap_vhost_procs_init(struct xtap_vhost_procs *v, const char *control_socke
 	}
 }
 
+/* /proc/PID/FILE into buf (NUL-terminated); its length, or 0 when it cannot be read or is empty. */
+static size_t read_proc(pid_t pid, const char *file, char *buf, size_t len)
+{
+	char path[64];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", pid, file);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	return n;
+}
+
 /*
  * The pid serving the port, or 0. A pid alone may have been reused: the
  * process must be an xtap-vhost for this very port (a zombie has no cmdline).
@@ -72,7 +91,7 @@ static pid_t running_pid(const struct xtap_vhost_procs *v, const char *port)
 	json_object *st, *o;
 	size_t n, i;
 	pid_t pid = 0;
-	int fd, found = 0;
+	int found = 0;
 
 	port_path(v, port, "json", path, sizeof(path));
 	st = json_object_from_file(path);
@@ -81,15 +100,7 @@ static pid_t running_pid(const struct xtap_vhost_procs *v, const char *port)
 	json_object_put(st);
 	if (pid <= 0)
 		return 0;
-	snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	n = read(fd, cmd, sizeof(cmd) - 1);
-	close(fd);
-	if ((ssize_t)n <= 0)
-		return 0;
-	cmd[n] = 0;
+	n = read_proc(pid, "cmdline", cmd, sizeof(cmd));
 	/* argv0 ends in xtap-vhost, and some argument pair is "--port" PORT. */
 	if (!strstr(cmd, "xtap-vhost"))
 		return 0;
@@ -182,19 +193,10 @@ static pid_t spawn(const struct xtap_vhost_procs *v, const struct xtap_port_conf
 /* The process exists and is not a zombie. */
 static int alive(pid_t pid)
 {
-	char path[64], buf[512], *state;
-	int fd;
-	ssize_t n;
+	char buf[512], *state;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (!read_proc(pid, "stat", buf, sizeof(buf)))
 		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = 0;
 	state = strrchr(buf, ')');
 	return state && state[1] == ' ' && state[2] != 'Z' && state[2] != 'X';
 }

@@ -67,10 +67,8 @@ features() {
 snmp() {
 	awk -v p="$1:" -v f="$2" '$1 == p { if (!c) { for (i = 2; i <= NF; i++) if ($i == f) c = i } else print $c }' /proc/net/snmp
 }
-# listen PORT FILE: a TCP receiver into FILE in the background (FILE.done: start and end uptime)
-listen() {
-	rm -f "$2" "$2.done"
-	nc -l -p "$1" -e /bin/sink "$2" </dev/null >/dev/null 2>&1 &
+# listening PORT: the receiver just started in the background is PID $! and listens within 5 s
+listening() {
 	echo $! >"/tmp/listen.$1"
 	i=0
 	while ! netstat -ltn 2>/dev/null | grep -q ":$1 " && [ $i -lt 100 ]; do
@@ -79,17 +77,17 @@ listen() {
 	done
 	netstat -ltn | grep -q ":$1 " && echo "listening on $1"
 }
+# listen PORT FILE: a TCP receiver into FILE in the background (FILE.done: start and end uptime)
+listen() {
+	rm -f "$2" "$2.done"
+	nc -l -p "$1" -e /bin/sink "$2" </dev/null >/dev/null 2>&1 &
+	listening "$1"
+}
 # listen_drain PORT NAME: a TCP receiver that discards (see count, growth, drained)
 listen_drain() {
 	rm -f "/tmp/$2.pid" "/tmp/$2.last"
 	nc -l -p "$1" -e /bin/drain "$2" </dev/null >/dev/null 2>&1 &
-	echo $! >"/tmp/listen.$1"
-	i=0
-	while ! netstat -ltn 2>/dev/null | grep -q ":$1 " && [ $i -lt 100 ]; do
-		sleep 0.05
-		i=$((i + 1))
-	done
-	netstat -ltn | grep -q ":$1 " && echo "listening on $1"
+	listening "$1"
 }
 # alive PID: running (not gone, not a zombie)
 alive() { [ -r "/proc/$1/stat" ] && [ "$(cut -d' ' -f3 "/proc/$1/stat")" != Z ]; }

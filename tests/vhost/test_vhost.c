@@ -152,18 +152,24 @@ static void attach(struct vport *v)
 		fail_msg("%s: the status file does not say \"connected\" 2 s after the handshake", v->name);
 }
 
-/* UDP/IPv4 from one VM to the other; the first 4 payload bytes carry seq. */
-static void udp(struct pkt *p, const struct vport *from, const struct vport *to, uint32_t src_ip,
-		size_t payload, uint32_t seq)
+/* UDP/IPv4 from one VM to the other, source port sport (the tap's flow hash); the first 4 payload bytes carry seq. */
+static void udp_flow(struct pkt *p, const struct vport *from, const struct vport *to, uint32_t src_ip,
+		     uint16_t sport, size_t payload, uint32_t seq)
 {
 	uint32_t s = htonl(seq);
 
 	pkt_init(p);
 	pkt_eth(p, to->mac, from->mac, ETH_P_IP);
 	pkt_ipv4(p, src_ip, to->ip4, IPPROTO_UDP);
-	pkt_udp(p, 40000, 5000, payload);
+	pkt_udp(p, sport, 5000, payload);
 	memcpy(p->data + p->l4_off + 8, &s, sizeof(s));
 	pkt_finish(p);
+}
+
+static void udp(struct pkt *p, const struct vport *from, const struct vport *to, uint32_t src_ip,
+		size_t payload, uint32_t seq)
+{
+	udp_flow(p, from, to, src_ip, 40000, payload, seq);
 }
 
 static uint32_t seq_of(const uint8_t *frame, const struct pkt *like)
@@ -809,20 +815,6 @@ static void test_memory_shrunk_under_device(void **s)
 
 /* ---- 9. multiqueue: a port of 2 queue pairs, frames through every pair ---- */
 
-/* UDP from one VM to the other with a chosen source port (the tap's flow hash), seq in the payload. */
-static void udp_sport(struct pkt *p, const struct vport *from, const struct vport *to, uint32_t src_ip,
-		      uint16_t sport, uint32_t seq)
-{
-	uint32_t s = htonl(seq);
-
-	pkt_init(p);
-	pkt_eth(p, to->mac, from->mac, ETH_P_IP);
-	pkt_ipv4(p, src_ip, to->ip4, IPPROTO_UDP);
-	pkt_udp(p, sport, 5000, 64);
-	memcpy(p->data + p->l4_off + 8, &s, sizeof(s));
-	pkt_finish(p);
-}
-
 /*
  * Which tap queue takes a frame may depend on the CPU that sends it (tun's
  * XDP transmit picks queue cpu % queues) rather than on its flow: round r
@@ -963,7 +955,7 @@ static void mq_tx_pair(unsigned int pair, unsigned int count)
 
 	memset(seen, 0, sizeof(seen));
 	for (k = 0; k < count; k++) {
-		udp_sport(&p, &vm3, &vm2, vm3.ip4, (uint16_t)(41000 + k), 100 * pair + k);
+		udp_flow(&p, &vm3, &vm2, vm3.ip4, (uint16_t)(41000 + k), 64, 100 * pair + k);
 		mq_send(&vm3, pair, &p);
 	}
 	while ((n = fe_recv(&vm2.fe, buf, sizeof(buf), NULL, 2000)) >= 0) {
@@ -972,7 +964,7 @@ static void mq_tx_pair(unsigned int pair, unsigned int count)
 		if (n != (int)p.len || q >= count)
 			fail_msg("vm3 pair %u -> vm2: a frame of %d bytes, seq %u (want %zu bytes, seq < %u)", pair,
 				 n, q + 100 * pair, p.len, count);
-		udp_sport(&p, &vm3, &vm2, vm3.ip4, (uint16_t)(41000 + q), 100 * pair + q);
+		udp_flow(&p, &vm3, &vm2, vm3.ip4, (uint16_t)(41000 + q), 64, 100 * pair + q);
 		assert_memory_equal(buf, p.data, p.len);
 		if (seen[q]++)
 			fail_msg("vm3 pair %u -> vm2: frame %u arrived twice", pair, q);
@@ -1006,7 +998,7 @@ static void mq_rx(unsigned int count, unsigned int per_pair[MQ_PAIRS])
 	memset(seen, 0, sizeof(seen));
 	memset(per_pair, 0, sizeof(unsigned int) * MQ_PAIRS);
 	for (k = 0; k < count; k++) {
-		udp_sport(&p, &vm2, &vm3, vm2.ip4, (uint16_t)(42000 + 7 * k), k);
+		udp_flow(&p, &vm2, &vm3, vm2.ip4, (uint16_t)(42000 + 7 * k), 64, k);
 		send_ok(&vm2, &p);
 	}
 	while ((n = fe_recv_any(&vm3.fe, buf, sizeof(buf), (uint8_t *)&h, 2000, &pair)) >= 0) {
@@ -1015,7 +1007,7 @@ static void mq_rx(unsigned int count, unsigned int per_pair[MQ_PAIRS])
 		if (n != (int)p.len || q >= count)
 			fail_msg("vm2 -> vm3 (RX ring of pair %u): a frame of %d bytes, seq %u (want %zu bytes, seq < %u)",
 				 pair, n, q, p.len, count);
-		udp_sport(&p, &vm2, &vm3, vm2.ip4, (uint16_t)(42000 + 7 * q), q);
+		udp_flow(&p, &vm2, &vm3, vm2.ip4, (uint16_t)(42000 + 7 * q), 64, q);
 		assert_memory_equal(buf, p.data, p.len);
 		assert_int_equal(h.gso_type, VIRTIO_NET_HDR_GSO_NONE);
 		if (seen[q]++)
@@ -1039,8 +1031,8 @@ static void mq_spoof(unsigned int pair)
 	int64_t spoof = stat_of("vm3", "from-vm", "drops", "spoof_ipv4");
 	struct pkt bad, good;
 
-	udp_sport(&bad, &vm3, &vm2, pkt_ip4("10.4.0.99"), 43000, 1);
-	udp_sport(&good, &vm3, &vm2, vm3.ip4, 43000, 2);
+	udp_flow(&bad, &vm3, &vm2, pkt_ip4("10.4.0.99"), 43000, 64, 1);
+	udp_flow(&good, &vm3, &vm2, vm3.ip4, 43000, 64, 2);
 	mq_send(&vm3, pair, &bad);
 	mq_send(&vm3, pair, &good);
 	assert_int_equal(fe_recv(&vm2.fe, buf, sizeof(buf), NULL, 2000), (int)good.len);
