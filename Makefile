@@ -9,7 +9,7 @@ ARCH      := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 BPF_CFLAGS:= -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
              -I. -Iinclude -Ibpf
 CFLAGS    ?= -O2 -g
-CFLAGS    += -Wall -Wextra -Werror -std=gnu11 -Iinclude -Iagent -I$(BUILD)/skel
+CFLAGS    += -Wall -Wextra -Werror -std=gnu11 -Iinclude -Iagent/lib -I$(BUILD)/skel
 LDLIBS_BPF:= -lxdp -lbpf -lelf -lz
 LDLIBS_AGENT := $(LDLIBS_BPF) -ljson-c -lmnl
 
@@ -18,9 +18,15 @@ BPF_OBJS  := $(patsubst %,$(BUILD)/bpf/%.bpf.o,$(BPF_PROGS))
 SKELS     := $(patsubst %,$(BUILD)/skel/%.skel.h,$(BPF_PROGS))
 BPF_HDRS  := $(wildcard bpf/*.h) include/xtap_abi.h vmlinux.h
 
-AGENT_LIB_SRCS := agent/err.c agent/datapath.c agent/policy.c agent/attach.c agent/netdev.c agent/model.c \
-                  agent/state_file.c agent/vhost_proc.c agent/api.c
+# agent/lib: what xtapd, xtap-vhost and xtapctl share; agent/xtapd and agent/vhost: the two daemons.
+SHARED_LIB_SRCS := agent/lib/err.c agent/lib/log.c agent/lib/netdev.c agent/lib/model.c
+XTAPD_SRCS     := agent/xtapd/datapath.c agent/xtapd/policy.c agent/xtapd/attach.c agent/xtapd/state_file.c \
+                  agent/xtapd/vhost_proc.c agent/xtapd/api.c
+AGENT_LIB_SRCS := $(SHARED_LIB_SRCS) $(XTAPD_SRCS)
 AGENT_LIB_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(AGENT_LIB_SRCS))
+XTAPD_INC      := -Iagent/xtapd
+VHOST_INC      := -Iagent/vhost
+AGENT_HDRS     := $(wildcard agent/*/*.h) $(wildcard include/*.h)
 
 TEST_LIB_SRCS  := tests/lib/pktbuild.c tests/lib/sandbox.c
 TEST_LIB_OBJS  := $(patsubst %.c,$(BUILD)/%.o,$(TEST_LIB_SRCS))
@@ -60,31 +66,35 @@ $(BUILD)/skel/%.skel.h: $(BUILD)/bpf/%.bpf.o
 	@mkdir -p $(@D)
 	$(BPFTOOL) gen skeleton $< name $*_bpf > $@
 
-$(BUILD)/agent/%.o: agent/%.c $(SKELS) $(wildcard agent/*.h) include/xtap_abi.h
+$(BUILD)/agent/lib/%.o: agent/lib/%.c $(AGENT_HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
 
-$(BUILD)/xtapd: $(BUILD)/agent/xtapd.o $(AGENT_LIB_OBJS)
+$(BUILD)/agent/xtapd/%.o: agent/xtapd/%.c $(SKELS) $(AGENT_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(XTAPD_INC) -c $< -o $@
+
+$(BUILD)/xtapd: $(BUILD)/agent/xtapd/xtapd.o $(AGENT_LIB_OBJS)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS_AGENT)
 
-$(BUILD)/xtapctl: tools/xtapctl.c tools/xtapctl_maps.c tools/xtapctl_maps.h $(BUILD)/agent/model.o $(BUILD)/agent/err.o \
-		$(wildcard agent/*.h) include/xtap_abi.h
+$(BUILD)/xtapctl: tools/xtapctl.c tools/xtapctl_maps.c tools/xtapctl_maps.h $(BUILD)/agent/lib/model.o \
+		$(BUILD)/agent/lib/err.o $(AGENT_HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Itools -o $@ tools/xtapctl.c tools/xtapctl_maps.c $(BUILD)/agent/model.o \
-		$(BUILD)/agent/err.o -lbpf -ljson-c
+	$(CC) $(CFLAGS) -Itools -o $@ tools/xtapctl.c tools/xtapctl_maps.c $(BUILD)/agent/lib/model.o \
+		$(BUILD)/agent/lib/err.o -lbpf -ljson-c
 
-# One vhost-user server per port (agent/vhost_dev.h); no libbpf: it never touches the BPF side.
-VHOST_SRCS := agent/xtap_vhost.c agent/vhost_user.c agent/vhost_mem.c agent/vhost_guard.c \
-              agent/vhost_net.c agent/vhost_userspace.c agent/netdev.c agent/err.c
-$(BUILD)/xtap-vhost: $(VHOST_SRCS) $(wildcard agent/*.h) include/xtap_abi.h
+# One vhost-user server per port (agent/vhost/vhost_dev.h); no libbpf: it never touches the BPF side.
+VHOST_SRCS := agent/vhost/xtap_vhost.c agent/vhost/vhost_user.c agent/vhost/vhost_mem.c agent/vhost/vhost_guard.c \
+              agent/vhost/vhost_net.c agent/vhost/vhost_userspace.c agent/lib/netdev.c agent/lib/err.c agent/lib/log.c
+$(BUILD)/xtap-vhost: $(VHOST_SRCS) $(AGENT_HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -o $@ $(VHOST_SRCS) -ljson-c -lmnl
+	$(CC) $(CFLAGS) $(VHOST_INC) -o $@ $(VHOST_SRCS) -ljson-c -lmnl
 
 # --vhost-user plays the VM with the tests' virtio driver (tests/vhost/frontend.c).
 $(BUILD)/xtap-vmsim: tools/vmsim.c tools/vmsim_vhost.c tests/lib/pktbuild.c tests/lib/pktbuild.h \
-		tests/vhost/frontend.c tests/vhost/frontend.h agent/vhost_user_proto.h
+		tests/vhost/frontend.c tests/vhost/frontend.h agent/vhost/vhost_user_proto.h
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Itests/lib -Itests/vhost -o $@ tools/vmsim.c tools/vmsim_vhost.c tests/lib/pktbuild.c \
+	$(CC) $(CFLAGS) $(VHOST_INC) -Itests/lib -Itests/vhost -o $@ tools/vmsim.c tools/vmsim_vhost.c tests/lib/pktbuild.c \
 		tests/vhost/frontend.c
 
 # xtapd, taps and simulated VMs in network namespaces; bash tools/demo.sh --clean removes it.
@@ -98,7 +108,7 @@ $(BUILD)/tests/lib/%.o: tests/lib/%.c $(wildcard tests/lib/*.h)
 $(BUILD)/tests/test_packet: $(wildcard tests/packet/*.c) $(wildcard tests/packet/*.h) \
 		$(AGENT_LIB_OBJS) $(TEST_LIB_OBJS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Itests/lib -Itests/packet -o $@ $(wildcard tests/packet/*.c) \
+	$(CC) $(CFLAGS) $(XTAPD_INC) -Itests/lib -Itests/packet -o $@ $(wildcard tests/packet/*.c) \
 		$(AGENT_LIB_OBJS) $(TEST_LIB_OBJS) $(LDLIBS_AGENT) -lcmocka
 
 $(BUILD)/bench/bpf/%.bpf.o: bench/bpf/%.bpf.c vmlinux.h
@@ -113,7 +123,7 @@ $(BUILD)/skel/bench_%.skel.h: $(BUILD)/bench/bpf/%.bpf.o
 $(BUILD)/bench/prog_cost: bench/prog_cost.c $(BUILD)/skel/bench_bare.skel.h $(AGENT_LIB_OBJS) \
 		$(BUILD)/tests/lib/pktbuild.o $(BUILD)/tests/lib/sandbox.o
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Itests/lib -o $@ $< $(AGENT_LIB_OBJS) $(BUILD)/tests/lib/pktbuild.o \
+	$(CC) $(CFLAGS) $(XTAPD_INC) -Itests/lib -o $@ $< $(AGENT_LIB_OBJS) $(BUILD)/tests/lib/pktbuild.o \
 		$(BUILD)/tests/lib/sandbox.o $(LDLIBS_AGENT)
 
 # Helpers the benchmarks share (now_s, die, sh, xctl, stats...); its xtapctl calls go through agent_env's ctl().
@@ -175,18 +185,18 @@ $(BUILD)/tests/test_agent: tests/host/test_agent.c tests/host/agent_env.c tests/
 		tests/host/agent_ctl.c $(TEST_LIB_OBJS) -lbpf -ljson-c -lcmocka -lpthread
 
 # The userspace vhost data plane alone: the test is the guest driver, a socketpair the tap.
-$(BUILD)/tests/test_userspace_plane: tests/vhost/test_userspace_plane.c agent/vhost_userspace.c \
-		agent/vhost_mem.c agent/vhost_guard.c agent/err.c $(wildcard agent/*.h)
+$(BUILD)/tests/test_userspace_plane: tests/vhost/test_userspace_plane.c agent/vhost/vhost_userspace.c \
+		agent/vhost/vhost_mem.c agent/vhost/vhost_guard.c agent/lib/err.c agent/lib/log.c $(AGENT_HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -o $@ tests/vhost/test_userspace_plane.c agent/vhost_userspace.c \
-		agent/vhost_mem.c agent/vhost_guard.c agent/err.c -lcmocka
+	$(CC) $(CFLAGS) $(VHOST_INC) -o $@ tests/vhost/test_userspace_plane.c agent/vhost/vhost_userspace.c \
+		agent/vhost/vhost_mem.c agent/vhost/vhost_guard.c agent/lib/err.c agent/lib/log.c -lcmocka
 
 # Tier 2/4: vhost-user and the vhost-net hand-off with our own virtio driver (tests/vhost/frontend.c).
 $(BUILD)/tests/test_vhost: tests/vhost/test_vhost.c tests/vhost/frontend.c tests/vhost/frontend.h \
-		agent/vhost_user_proto.h tests/host/agent_env.c tests/host/agent_env.h tests/host/agent_ctl.c \
+		agent/vhost/vhost_user_proto.h tests/host/agent_env.c tests/host/agent_env.h tests/host/agent_ctl.c \
 		tests/host/agent_ctl.h $(TEST_LIB_OBJS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Itests/lib -Itests/host -Itests/vhost -o $@ tests/vhost/test_vhost.c \
+	$(CC) $(CFLAGS) $(VHOST_INC) -Itests/lib -Itests/host -Itests/vhost -o $@ tests/vhost/test_vhost.c \
 		tests/vhost/frontend.c tests/host/agent_env.c tests/host/agent_ctl.c $(TEST_LIB_OBJS) -lbpf -ljson-c -lcmocka
 
 test-packet: deps

@@ -380,7 +380,7 @@ static struct snap snap(void)
 			      __atomic_load_n(&A.offered, __ATOMIC_RELAXED) };
 }
 
-/* The limit's burst in bytes: xtapd's default (agent/api.c: XTAP_DEFAULT_BURST_MS, 300 ms at the rate, at least
+/* The limit's burst in bytes: xtapd's default (agent/xtapd/api.c: XTAP_DEFAULT_BURST_MS, 300 ms at the rate, at least
  * 256 KiB) or RATE_BURST_MS. */
 static double burst_bytes(int ri)
 {

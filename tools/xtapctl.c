@@ -25,7 +25,8 @@
 
 #include <json-c/json.h>
 
-#include "agent.h"
+#include "model.h"
+#include "xtap_ctl.h"
 #include "xtapctl_maps.h"
 
 #define EXIT_REFUSED 1

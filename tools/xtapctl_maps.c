@@ -5,6 +5,7 @@
  * see it. Same JSON shapes as the agent's replies (docs/api.md).
  */
 #include <errno.h>
+#include <limits.h>
 #include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>

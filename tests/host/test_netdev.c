@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-/* agent/netdev.c against the real kernel, inside the test sandbox. */
+/* agent/lib/netdev.c against the real kernel, inside the test sandbox. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>

@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * agent/vhost_userspace.c without a frontend: the test plays the guest
- * driver. Guest RAM is a memfd mapped through agent/vhost_mem.c as two
+ * agent/vhost/vhost_userspace.c without a frontend: the test plays the guest
+ * driver. Guest RAM is a memfd mapped through agent/vhost/vhost_mem.c as two
  * GPA-adjacent regions; split rings and buffers are laid out in it; kick,
  * call and error fds are eventfds; the tap queue is one end of a
  * SOCK_SEQPACKET socketpair (one frame per read/write, like a tap).
- * Guest memory that shrinks under the plane is caught by agent/vhost_guard.c,
+ * Guest memory that shrinks under the plane is caught by agent/vhost/vhost_guard.c,
  * as xtap-vhost does it.
  */
 #define _GNU_SOURCE

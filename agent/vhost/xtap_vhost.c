@@ -25,8 +25,12 @@
 
 #include <json-c/json.h>
 
+#include "log.h"
 #include "vhost_guard.h"
 #include "vhost_user.h"
+
+/* The port this process serves: every log line names it. */
+static const char *served_port = "?";
 
 /* Fds the userspace plane may add to the poll set (kick and tap per ring, with room). */
 #define PLANE_POLL_MAX (4 * XTAP_VHOST_MAX_RINGS)
@@ -151,14 +155,14 @@ static const struct xtap_vhost_plane *pick_plane(const char *want)
 		if (!k->probe(&err))
 			return k;
 		if (!strcmp(want, "vhost-net")) {
-			xtap_vhost_log("--data-plane vhost-net: %s", err.msg);
+			xtap_log_port(XTAP_LOG_INFO, served_port, "--data-plane vhost-net: %s", err.msg);
 			return NULL;
 		}
-		xtap_vhost_log("vhost-net unavailable, using the userspace data plane: %s", err.msg);
+		xtap_log_port(XTAP_LOG_INFO, served_port, "vhost-net unavailable, using the userspace data plane: %s", err.msg);
 	}
 	if (!u->probe(&err))
 		return u;
-	xtap_vhost_log("userspace data plane: %s", err.msg);
+	xtap_log_port(XTAP_LOG_INFO, served_port, "userspace data plane: %s", err.msg);
 	return NULL;
 }
 
@@ -178,13 +182,13 @@ static int listen_on(const struct opts *o)
 	snprintf(tmp.sun_path, sizeof(tmp.sun_path), "%s.tmp", o->socket);
 	if (!lstat(o->socket, &st)) {
 		if (!S_ISSOCK(st.st_mode)) {
-			xtap_vhost_log("%s exists and is not a socket (remove it or pick another --socket)", o->socket);
+			xtap_log_port(XTAP_LOG_ERR, served_port, "%s exists and is not a socket (remove it or pick another --socket)", o->socket);
 			return -1;
 		}
 		probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (probe >= 0 && !connect(probe, (struct sockaddr *)&sun, sizeof(sun))) {
 			close(probe);
-			xtap_vhost_log("%s is served by another process (stop it first)", o->socket);
+			xtap_log_port(XTAP_LOG_ERR, served_port, "%s is served by another process (stop it first)", o->socket);
 			return -1;
 		}
 		if (probe >= 0)
@@ -192,7 +196,7 @@ static int listen_on(const struct opts *o)
 	}
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0) {
-		xtap_vhost_log("socket: %s", strerror(errno));
+		xtap_log_port(XTAP_LOG_ERR, served_port, "socket: %s", strerror(errno));
 		return -1;
 	}
 	unlink(tmp.sun_path);
@@ -200,7 +204,7 @@ static int listen_on(const struct opts *o)
 	old = umask(0177);
 	if (bind(fd, (struct sockaddr *)&tmp, sizeof(tmp))) {
 		umask(old);
-		xtap_vhost_log("binding %s failed: %s (does its directory exist?)", tmp.sun_path, strerror(errno));
+		xtap_log_port(XTAP_LOG_ERR, served_port, "binding %s failed: %s (does its directory exist?)", tmp.sun_path, strerror(errno));
 		close(fd);
 		return -1;
 	}
@@ -208,15 +212,15 @@ static int listen_on(const struct opts *o)
 	/* chown leaves a side that is (uid_t)-1 / (gid_t)-1 unchanged. */
 	if ((o->uid != -1 || o->gid != -1) &&
 	    (chown(tmp.sun_path, (uid_t)o->uid, (gid_t)o->gid) || chmod(tmp.sun_path, 0660))) {
-		xtap_vhost_log("giving %s to %ld:%ld failed: %s", o->socket, o->uid, o->gid, strerror(errno));
+		xtap_log_port(XTAP_LOG_ERR, served_port, "giving %s to %ld:%ld failed: %s", o->socket, o->uid, o->gid, strerror(errno));
 		goto err;
 	}
 	if (listen(fd, 4)) {
-		xtap_vhost_log("listen on %s failed: %s", tmp.sun_path, strerror(errno));
+		xtap_log_port(XTAP_LOG_ERR, served_port, "listen on %s failed: %s", tmp.sun_path, strerror(errno));
 		goto err;
 	}
 	if (rename(tmp.sun_path, o->socket)) {
-		xtap_vhost_log("renaming %s to %s failed: %s", tmp.sun_path, o->socket, strerror(errno));
+		xtap_log_port(XTAP_LOG_ERR, served_port, "renaming %s to %s failed: %s", tmp.sun_path, o->socket, strerror(errno));
 		goto err;
 	}
 	return fd;
@@ -297,7 +301,7 @@ static void status_update(struct status *st, const struct xtap_vhost_server *s)
 	if (!ok) {
 		/* Tried again after the next wake-up (generation not taken); logged once until it works. */
 		if (!st->failing)
-			xtap_vhost_log("writing the status file %s failed: %s (retrying)", st->o->status,
+			xtap_log_port(XTAP_LOG_ERR, served_port, "writing the status file %s failed: %s (retrying)", st->o->status,
 				       strerror(e));
 		st->failing = true;
 		if (fd >= 0)
@@ -305,7 +309,7 @@ static void status_update(struct status *st, const struct xtap_vhost_server *s)
 		goto out;
 	}
 	if (st->failing)
-		xtap_vhost_log("status file %s written again", st->o->status);
+		xtap_log_port(XTAP_LOG_INFO, served_port, "status file %s written again", st->o->status);
 	st->failing = false;
 	free(st->last);
 	st->last = strdup(text);
@@ -354,11 +358,11 @@ static void accept_frontend(struct xtap_vhost_server *s, int lfd)
 
 	if (fd < 0) {
 		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-			xtap_vhost_log("accept: %s", strerror(errno));
+			xtap_log_port(XTAP_LOG_ERR, served_port, "accept: %s", strerror(errno));
 		return;
 	}
 	if (s->conn >= 0) {
-		xtap_vhost_log("a second frontend connected while one is attached: refused (one VMM per port)");
+		xtap_log_port(XTAP_LOG_INFO, served_port, "a second frontend connected while one is attached: refused (one VMM per port)");
 		close(fd);
 		return;
 	}
@@ -380,10 +384,11 @@ int main(int argc, char **argv)
 
 	parse_opts(argc, argv, &o);
 	st.o = &o;
-	xtap_vhost_log_init(o.port, o.verbose);
+	served_port = o.port;
+	xtap_log_init("xtap-vhost", o.verbose ? XTAP_LOG_DEBUG : XTAP_LOG_INFO);
 	signal(SIGPIPE, SIG_IGN);
 	if (xtap_vhost_guard_install(&err)) {
-		xtap_vhost_log("%s", err.msg);
+		xtap_log_port(XTAP_LOG_ERR, served_port, "%s", err.msg);
 		return 1;
 	}
 	sigemptyset(&mask);
@@ -392,21 +397,21 @@ int main(int argc, char **argv)
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (sfd < 0) {
-		xtap_vhost_log("signalfd: %s", strerror(errno));
+		xtap_log_port(XTAP_LOG_ERR, served_port, "signalfd: %s", strerror(errno));
 		return 1;
 	}
 	plane = pick_plane(o.data_plane);
 	if (!plane)
 		return 1;
 	if (o.queues > XTAP_VHOST_MAX_PAIRS)
-		xtap_vhost_log("port %s has %u queue pairs; vhost-user serves the first %d",
+		xtap_log_port(XTAP_LOG_INFO, served_port, "port %s has %u queue pairs; vhost-user serves the first %d",
 			       o.port, o.queues, XTAP_VHOST_MAX_PAIRS);
 	xtap_vhost_server_init(&s, o.port, o.queues < XTAP_VHOST_MAX_PAIRS ? o.queues : XTAP_VHOST_MAX_PAIRS,
 			       o.multi_queue, plane);
 	lfd = listen_on(&o);
 	if (lfd < 0)
 		return 1;
-	xtap_vhost_log("serving %s with the %s data plane, %u queue pair(s), features 0x%llx",
+	xtap_log_port(XTAP_LOG_INFO, served_port, "serving %s with the %s data plane, %u queue pair(s), features 0x%llx",
 		       o.socket, plane->name, s.dev.n_pairs,
 		       (unsigned long long)xtap_vhost_server_offered(&s));
 	status_update(&st, &s);
@@ -425,12 +430,12 @@ int main(int argc, char **argv)
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			xtap_vhost_log("poll: %s", strerror(errno));
+			xtap_log_port(XTAP_LOG_ERR, served_port, "poll: %s", strerror(errno));
 			ret = 1;
 			break;
 		}
 		if (pfd[0].revents && read(sfd, &si, sizeof(si)) == sizeof(si)) {
-			xtap_vhost_log("signal %u: stopping", si.ssi_signo);
+			xtap_log_port(XTAP_LOG_INFO, served_port, "signal %u: stopping", si.ssi_signo);
 			break;
 		}
 		serve(&s, &guard, pfd + plane_at, np, pfd[2].revents);

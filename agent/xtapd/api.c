@@ -21,22 +21,6 @@
 #include "attach.h"
 #include "netdev.h"
 
-enum xtap_log_level xtap_log_level = XTAP_LOG_INFO;
-
-void xtap_log(enum xtap_log_level lvl, const char *fmt, ...)
-{
-	static const char *const tags[] = { "error", "warning", "info", "debug" };
-	va_list ap;
-
-	if (lvl > xtap_log_level)
-		return;
-	fprintf(stderr, "xtapd: %s: ", tags[lvl]);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
 /* Offloads a VMM expects from a tap: checksum and TSO/UFO-like segmentation. */
 #define XTAP_TAP_OFFLOADS (TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN)
 

@@ -27,6 +27,7 @@
 #include <linux/virtio_net.h>
 
 #include "netdev.h"
+#include "log.h"
 #include "vhost_user.h"
 
 #define BIT(n) (1ULL << (n))
@@ -35,42 +36,6 @@
 #define OFFERED_PROTOCOL_FEATURES (BIT(VHOST_USER_PROTOCOL_F_MQ) | BIT(VHOST_USER_PROTOCOL_F_REPLY_ACK))
 /* Messages handled per wake-up, so one chatty frontend cannot starve the data plane. */
 #define MSGS_PER_INPUT 64
-
-/* ---- logging ---- */
-
-static char log_port[IFNAMSIZ] = "?";
-static bool log_verbose;
-
-void xtap_vhost_log_init(const char *port, bool verbose)
-{
-	snprintf(log_port, sizeof(log_port), "%s", port);
-	log_verbose = verbose;
-}
-
-static void vlog(const char *fmt, va_list ap)
-{
-	xtap_vhost_vlog_port(log_port, fmt, ap);
-}
-
-void xtap_vhost_log(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vlog(fmt, ap);
-	va_end(ap);
-}
-
-void xtap_vhost_debug(const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!log_verbose)
-		return;
-	va_start(ap, fmt);
-	vlog(fmt, ap);
-	va_end(ap);
-}
 
 static const char *req_name(uint32_t req)
 {
@@ -262,7 +227,7 @@ static int ring_stop(struct xtap_vhost_server *s, unsigned int i, struct xtap_er
 	s->generation++;
 	if (ret)
 		return ret;
-	xtap_vhost_debug("ring %u stopped at %u", i, d->vring[i].last_avail);
+	xtap_log_port(XTAP_LOG_DEBUG, s->dev.port, "ring %u stopped at %u", i, d->vring[i].last_avail);
 	if (!d->vring[2 * p].started && !d->vring[2 * p + 1].started)
 		return tap_attach(s, p, false, err);
 	return 0;
@@ -284,7 +249,7 @@ static int ring_kick_off(struct xtap_vhost_server *s, unsigned int i, struct xta
 		return ret;
 	d->vring[i].started = true;
 	s->generation++;
-	xtap_vhost_debug("ring %u started at %u (%u entries)", i, d->vring[i].last_avail, d->vring[i].num);
+	xtap_log_port(XTAP_LOG_DEBUG, s->dev.port, "ring %u started at %u (%u entries)", i, d->vring[i].last_avail, d->vring[i].num);
 	return 0;
 }
 
@@ -338,7 +303,7 @@ static void release_owner(struct xtap_vhost_server *s)
 		if (!d->vring[i].started)
 			continue;
 		if (d->plane->stop(d, i, &err))
-			xtap_vhost_log("stopping ring %u: %s", i, err.msg);
+			xtap_log_port(XTAP_LOG_INFO, s->dev.port, "stopping ring %u: %s", i, err.msg);
 		d->vring[i].started = false;
 		s->generation++;
 	}
@@ -662,7 +627,7 @@ static int set_vring_fd(struct xtap_vhost_server *s, uint32_t req, uint64_t u, s
 		*slot = s->in_fds[0];
 		s->in_fds[0] = -1;
 	}
-	xtap_vhost_debug("%s ring %u: fd %d", name, i, *slot);
+	xtap_log_port(XTAP_LOG_DEBUG, s->dev.port, "%s ring %u: fd %d", name, i, *slot);
 	return ring_kick_off(s, i, err);
 }
 
@@ -677,7 +642,7 @@ static int set_vring_enable(struct xtap_vhost_server *s, const struct vhost_user
 	if (st->num > 1)
 		return xtap_fail(err, -EINVAL, "ring %u: enable %u (0 or 1)", st->index, st->num);
 	s->dev.vring[st->index].enabled = st->num;
-	xtap_vhost_debug("ring %u %s", st->index, st->num ? "enabled" : "disabled");
+	xtap_log_port(XTAP_LOG_DEBUG, s->dev.port, "ring %u %s", st->index, st->num ? "enabled" : "disabled");
 	if (!st->num)
 		return ring_stop(s, st->index, err);
 	return ring_kick_off(s, st->index, err);
@@ -847,7 +812,7 @@ static void handle(struct xtap_vhost_server *s)
 	char what[48];
 	int ret;
 
-	xtap_vhost_debug("%s (%u), %u bytes, %u fds", req_name(req), req, size, s->in_nfds);
+	xtap_log_port(XTAP_LOG_DEBUG, s->dev.port, "%s (%u), %u bytes, %u fds", req_name(req), req, size, s->in_nfds);
 	snprintf(what, sizeof(what), "%s (%u)", req_name(req), req);
 	ret = dispatch(s, &r, &err);
 	close_in_fds(s);
@@ -861,7 +826,7 @@ static void handle(struct xtap_vhost_server *s)
 		 */
 		if (!ack)
 			goto fail;
-		xtap_vhost_log("%s: %s (answered with a failure)", what, err.msg);
+		xtap_log_port(XTAP_LOG_INFO, s->dev.port, "%s: %s (answered with a failure)", what, err.msg);
 		s->rejected++;
 		s->generation++;
 		snprintf(s->last_error, sizeof(s->last_error), "%s: %s", what, err.msg);
@@ -1002,14 +967,14 @@ void xtap_vhost_server_attach(struct xtap_vhost_server *s, int fd)
 	int fl = fcntl(fd, F_GETFL);
 
 	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK)) {
-		xtap_vhost_log("frontend connection: making it non-blocking failed: %s", strerror(errno));
+		xtap_log_port(XTAP_LOG_INFO, s->dev.port, "frontend connection: making it non-blocking failed: %s", strerror(errno));
 		close(fd);
 		return;
 	}
 	s->conn = fd;
 	s->connections++;
 	s->generation++;
-	xtap_vhost_log("frontend connected (connection %llu)", (unsigned long long)s->connections);
+	xtap_log_port(XTAP_LOG_INFO, s->dev.port, "frontend connected (connection %llu)", (unsigned long long)s->connections);
 }
 
 void xtap_vhost_server_changed(struct xtap_vhost_server *s)
@@ -1028,5 +993,5 @@ void xtap_vhost_server_disconnect(struct xtap_vhost_server *s, const char *why)
 	close(s->conn);
 	s->conn = -1;
 	s->generation++;
-	xtap_vhost_log("frontend disconnected: %s; waiting for the next one", why);
+	xtap_log_port(XTAP_LOG_INFO, s->dev.port, "frontend disconnected: %s; waiting for the next one", why);
 }

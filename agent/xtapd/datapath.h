@@ -10,13 +10,13 @@
 #include <linux/types.h>
 
 #include "xtap_abi.h"
+#include "xtap_ctl.h"
 
 struct bpf_object;
 struct from_vm_bpf;
 struct to_vm_bpf;
 struct uplink_bpf;
 
-#define XTAP_DEFAULT_PIN_DIR "/sys/fs/bpf/xtap"
 
 /*
  * Which slots of xtap_acl_hits the rules in the maps use: the map writer's

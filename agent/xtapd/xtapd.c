@@ -87,7 +87,7 @@ static int read_config(struct options *o, int explicit_config, json_object **boo
 				snprintf(dst, PATH_MAX, "%s", json_object_get_string(val));
 		} else if (!strcmp(key, "verbose") && json_object_is_type(val, json_type_boolean)) {
 			if (json_object_get_boolean(val))
-				xtap_log_level = XTAP_LOG_DEBUG;
+				xtap_log_set_level(XTAP_LOG_DEBUG);
 		} else if (!strcmp(key, "bootstrap") && json_object_is_type(val, json_type_object)) {
 			*bootstrap = json_object_get(val);
 		} else {
@@ -266,14 +266,14 @@ static void on_link(const struct xtap_link_event *ev, void *ctx)
 static int quiet_libbpf(enum libbpf_print_level level, const char *fmt, va_list args)
 {
 	/* libbpf's debug level dumps every relocation: too much even for --verbose. */
-	if (level == LIBBPF_WARN || (level == LIBBPF_INFO && xtap_log_level >= XTAP_LOG_DEBUG))
+	if (level == LIBBPF_WARN || (level == LIBBPF_INFO && xtap_log_enabled(XTAP_LOG_DEBUG)))
 		return vfprintf(stderr, fmt, args);
 	return 0;
 }
 
 static int quiet_libxdp(enum libxdp_print_level level, const char *fmt, va_list args)
 {
-	if (xtap_log_level >= XTAP_LOG_DEBUG || level == LIBXDP_WARN)
+	if (xtap_log_enabled(XTAP_LOG_DEBUG) || level == LIBXDP_WARN)
 		return vfprintf(stderr, fmt, args);
 	return 0;
 }
@@ -296,6 +296,7 @@ int main(int argc, char **argv)
 	int c, explicit_config = 0, lfd, sfd, ret;
 	double last_check;
 
+	xtap_log_init("xtapd", XTAP_LOG_INFO);
 	snprintf(o.config, sizeof(o.config), "%s", XTAP_DEFAULT_CONFIG);
 	while ((c = getopt_long(argc, argv, "c:s:vh", longopts, NULL)) != -1) {
 		switch (c) {
@@ -303,7 +304,7 @@ int main(int argc, char **argv)
 		case 's': snprintf(o.socket, sizeof(o.socket), "%s", optarg); break;
 		case 'S': snprintf(o.state, sizeof(o.state), "%s", optarg); break;
 		case 'p': snprintf(o.pin_dir, sizeof(o.pin_dir), "%s", optarg); break;
-		case 'v': xtap_log_level = XTAP_LOG_DEBUG; break;
+		case 'v': xtap_log_set_level(XTAP_LOG_DEBUG); break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}

@@ -7,10 +7,11 @@
 #include <limits.h>
 
 #include "datapath.h"
+#include "log.h"
+#include "xtap_ctl.h"
 #include "model.h"
 #include "vhost_proc.h"
 
-#define XTAP_DEFAULT_SOCKET "/run/xtap/xtapd.sock"
 #define XTAP_DEFAULT_STATE  "/var/lib/xtap/state.json"
 #define XTAP_DEFAULT_CONFIG "/etc/xtap/xtapd.json"
 
@@ -22,15 +23,8 @@ struct xtap_agent {
 	int stop;            /* set by teardown: the agent exits after replying */
 };
 
-/* Log levels: errors and warnings always, info by default, debug with --verbose. */
-enum xtap_log_level { XTAP_LOG_ERR, XTAP_LOG_WARN, XTAP_LOG_INFO, XTAP_LOG_DEBUG };
-extern enum xtap_log_level xtap_log_level;
-void xtap_log(enum xtap_log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
 /* Makes the kernel match the model: segments, uplinks, taps, policy, attachments. */
 int xtap_agent_reconcile(struct xtap_agent *a);
-/* Queues handed to a VMM (port.open): fds sent with the reply (SCM_RIGHTS), then closed. */
-#define XTAP_HANDOFF_MAX_QUEUES 64
 
 struct xtap_fds {
 	int fd[2 * XTAP_HANDOFF_MAX_QUEUES];

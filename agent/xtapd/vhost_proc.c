@@ -180,7 +180,7 @@ static pid_t spawn(const struct xtap_vhost_procs *v, const struct xtap_port_conf
 		argv[argc++] = "--owner";
 		argv[argc++] = owner;
 	}
-	if (xtap_log_level >= XTAP_LOG_DEBUG)
+	if (xtap_log_enabled(XTAP_LOG_DEBUG))
 		argv[argc++] = "-v";
 	argv[argc] = NULL;
 	execv(v->exe, (char *const *)argv);

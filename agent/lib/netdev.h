@@ -11,7 +11,7 @@
 
 #include <stdint.h>
 
-#include "policy.h"
+#include "err.h"
 
 /* The kernel's limit on queues per tap (MAX_TAP_QUEUES). */
 #define XTAP_TAP_MAX_QUEUES 256

@@ -33,7 +33,7 @@
 
 #include "vhost_dev.h"
 #include "vhost_mem.h"
-#include "vhost_user.h"         /* the log line prefix */
+#include "log.h"
 
 /* Frames per ring per event: bounds the time one ring keeps the loop. */
 #define US_BATCH 64
@@ -115,7 +115,7 @@ static void ring_break(struct xtap_vhost_dev *d, unsigned int i, const char *fmt
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
-	xtap_vhost_log_port(d->port, "ring %u (%s %u) stopped: %s; the guest driver must reset the device",
+	xtap_log_port(XTAP_LOG_WARN, d->port, "ring %u (%s %u) stopped: %s; the guest driver must reset the device",
 			    i, i & 1 ? "tx" : "rx", i / 2, why);
 	r->broken = true;
 	/* Best effort: the log line above is the record. */
@@ -308,7 +308,7 @@ static void frame_drop(struct xtap_vhost_dev *d, unsigned int i, const char *fmt
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
-	xtap_vhost_log_port(d->port, "ring %u (%s %u): dropped a frame: %s (further drops on this ring are not logged)",
+	xtap_log_port(XTAP_LOG_WARN, d->port, "ring %u (%s %u): dropped a frame: %s (further drops on this ring are not logged)",
 			    i, i & 1 ? "tx" : "rx", i / 2, why);
 }
 

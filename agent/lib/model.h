@@ -10,7 +10,8 @@
 #include <json-c/json.h>
 #include <net/if.h>
 
-#include "policy.h"
+#include "err.h"
+#include "policy_spec.h"
 
 /* A port read from JSON without a port id gets one from the agent. */
 #define XTAP_PORT_ID_UNSET 0xFFFFFFFFU

@@ -41,34 +41,6 @@ struct xtap_vhost_server {
 	char last_error[256];
 };
 
-/*
- * One log line "xtap-vhost[PORT]: ..." to stderr, in one write (lines of
- * concurrent processes do not interleave). Inline, so the data planes'
- * unit test, which does not link the server, writes the same lines.
- */
-static inline void xtap_vhost_vlog_port(const char *port, const char *fmt, va_list ap)
-{
-	char line[512];
-
-	vsnprintf(line, sizeof(line), fmt, ap);
-	fprintf(stderr, "xtap-vhost[%s]: %s\n", port, line);
-}
-
-__attribute__((format(printf, 2, 3)))
-static inline void xtap_vhost_log_port(const char *port, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	xtap_vhost_vlog_port(port, fmt, ap);
-	va_end(ap);
-}
-
-/* Log lines of the process's port; debug ones only with verbose. */
-void xtap_vhost_log_init(const char *port, bool verbose);
-void xtap_vhost_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-void xtap_vhost_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
 void xtap_vhost_server_init(struct xtap_vhost_server *s, const char *port, unsigned int n_pairs,
 			    bool multi_queue, const struct xtap_vhost_plane *plane);
 /* A frontend connected (fd made non-blocking here, owned by the server from now on). */
