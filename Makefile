@@ -23,7 +23,8 @@ SHARED_LIB_SRCS := agent/lib/err.c agent/lib/log.c agent/lib/netdev.c agent/lib/
 XTAPD_SRCS     := agent/xtapd/datapath.c agent/xtapd/policy.c agent/xtapd/attach.c agent/xtapd/state_file.c \
                   agent/xtapd/vhost_proc.c agent/xtapd/api.c agent/xtapd/realize.c agent/xtapd/cmd_args.c \
                   agent/xtapd/cmd_port.c agent/xtapd/cmd_addr.c agent/xtapd/cmd_acl.c agent/xtapd/cmd_rate.c \
-                  agent/xtapd/cmd_segment.c agent/xtapd/cmd_status.c agent/xtapd/validate.c
+                  agent/xtapd/cmd_segment.c agent/xtapd/cmd_status.c agent/xtapd/validate.c \
+                  agent/xtapd/request.c
 AGENT_LIB_SRCS := $(SHARED_LIB_SRCS) $(XTAPD_SRCS)
 AGENT_LIB_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(AGENT_LIB_SRCS))
 XTAPD_INC      := -Iagent/xtapd
