@@ -20,6 +20,7 @@
 #include "commands.h"
 #include "netdev.h"
 #include "realize.h"
+#include "validate.h"
 
 /* ---- JSON helpers ---- */
 
@@ -91,7 +92,9 @@ json_object *xtap_agent_call(struct xtap_agent *a, json_object *req, struct xtap
 		ret = xtap_fail(&err, -EINVAL, "unknown command \"%s\" (docs/api.md lists them)", cmd);
 	else
 		ret = xtap_ctl_args_check(c, args, &err);
-	if (!ret)
+	if (ret)
+		xtap_err_nothing_changed(&err);
+	else
 		ret = fn(a, args, &res, fds, &err);
 	json_object_put(args);
 
@@ -160,7 +163,7 @@ int xtap_agent_reconcile(struct xtap_agent *a)
 		}
 		p->spec.ifindex = ret;
 		if (xtap_port_realize(a, p, &err)) {
-			xtap_log(XTAP_LOG_WARN, "port %s: %s", p->name, err.msg);
+			xtap_log(XTAP_LOG_WARN, "%s", err.msg);
 			failures++;
 		}
 	}
@@ -210,7 +213,7 @@ void xtap_agent_link_event(struct xtap_agent *a, int is_new, const char *name, i
 		if (ret > 0) {
 			p->spec.ifindex = ret;
 			if (xtap_port_realize(a, p, &err)) {
-				xtap_log(XTAP_LOG_WARN, "port %s: repair failed: %s", name, err.msg);
+				xtap_log(XTAP_LOG_WARN, "repair failed: %s", err.msg);
 				p->spec.ifindex = 0;
 			} else {
 				xtap_log(XTAP_LOG_INFO, "port %s: tap %s, repaired", name,

@@ -11,6 +11,7 @@
 #include "commands.h"
 #include "netdev.h"
 #include "realize.h"
+#include "validate.h"
 
 XTAP_DEFINE_CMD(cmd_port_add)
 {
@@ -20,24 +21,27 @@ XTAP_DEFINE_CMD(cmd_port_add)
 	if (!p)
 		return -ENOMEM;
 	ret = xtap_port_from_json(args, p, err);
-	if (ret)
-		goto out;
-	if (xtap_model_port(&a->model, p->name)) {
-		ret = xtap_fail(err, -EEXIST, "port %s already exists", p->name);
+	if (ret) {
+		if (p->name[0])
+			xtap_err_name_port(err, p->name);
+		xtap_err_nothing_changed(err);
 		goto out;
 	}
-	if (!xtap_model_segment(&a->model, p->spec.segment_id)) {
-		ret = xtap_fail(err, -ENOENT, "segment %u does not exist (xtapctl segment add %u)",
-			   p->spec.segment_id, p->spec.segment_id);
+	if (xtap_model_port(&a->model, p->name)) {
+		ret = xtap_fail(err, -EEXIST, "port %s already exists; nothing changed", p->name);
 		goto out;
 	}
 	if (p->spec.port_id == XTAP_PORT_ID_UNSET) {
 		p->spec.port_id = xtap_model_free_port_id(&a->model);
 		if (p->spec.port_id >= XTAP_MAX_PORTS) {
-			ret = xtap_fail(err, -E2BIG, "all %d ports are in use", XTAP_MAX_PORTS);
+			ret = xtap_fail(err, -E2BIG, "all %d ports are in use; nothing changed", XTAP_MAX_PORTS);
 			goto out;
 		}
 	}
+	/* Everything is checked before the tap exists: a refused port.add leaves no trace. */
+	ret = xtap_validate_port(&a->model, p, err);
+	if (ret)
+		goto out;
 	ret = xtap_port_tap(p, &created, err);
 	if (ret < 0)
 		goto out;
@@ -166,7 +170,7 @@ XTAP_DEFINE_CMD(cmd_port_open)
 	const char *name = xtap_arg_str(args, "name");
 	struct xtap_port_conf *p;
 	unsigned int queues, i, vhost = 0;
-	json_object *v;
+	__u64 asked;
 	int ret;
 
 	if (!name)
@@ -174,9 +178,12 @@ XTAP_DEFINE_CMD(cmd_port_open)
 	p = xtap_model_port(&a->model, name);
 	if (!p)
 		return xtap_fail(err, -ENOENT, "no port named %s", name);
-	queues = p->queues;
-	if (json_object_object_get_ex(args, "queues", &v))
-		queues = json_object_get_int(v);
+	ret = xtap_json_get_u64(args, "queues", 0, 1, XTAP_HANDOFF_MAX_QUEUES, &asked, err);
+	if (ret < 0) {
+		xtap_err_nothing_changed(err);
+		return ret;
+	}
+	queues = ret ? p->queues : asked;
 	if (queues < 1 || queues > p->queues || queues > XTAP_HANDOFF_MAX_QUEUES)
 		return xtap_fail(err, -EINVAL, "port %s: ask for 1-%u queues (it has %u)", name,
 				 p->queues < XTAP_HANDOFF_MAX_QUEUES ? p->queues : XTAP_HANDOFF_MAX_QUEUES,

@@ -10,6 +10,7 @@
 #include "attach.h"
 #include "netdev.h"
 #include "realize.h"
+#include "validate.h"
 
 /* Offloads a VMM expects from a tap: checksum and TSO/UFO-like segmentation. */
 #define XTAP_TAP_OFFLOADS (TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN)
@@ -33,8 +34,10 @@ int xtap_port_realize(struct xtap_agent *a, struct xtap_port_conf *p, struct xta
 	int ret;
 
 	ret = xtap_port_write(&a->dp, &p->spec, err);
-	if (ret)
+	if (ret) {
+		xtap_err_name_port(err, p->name);
 		return ret;
+	}
 	host_mac_entry(a, p, 1);
 	ret = xtap_attach(&a->dp, p->spec.ifindex, p->name, XTAP_ROLE_VM, &st, err);
 	if (!ret) {
@@ -53,6 +56,7 @@ int xtap_port_realize(struct xtap_agent *a, struct xtap_port_conf *p, struct xta
 
 		host_mac_entry(a, p, 0);
 		xtap_port_delete(&a->dp, p->spec.ifindex, &ignore);
+		xtap_err_name_port(err, p->name);
 		return ret;
 	}
 	xtap_log(XTAP_LOG_DEBUG, "port %s: ifindex %d, xdp %s, tc %s", p->name, p->spec.ifindex,
