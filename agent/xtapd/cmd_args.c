@@ -52,7 +52,7 @@ int xtap_cmd_save(struct xtap_agent *a, struct xtap_err *err)
 int xtap_cmd_port_update(struct xtap_agent *a, struct xtap_port_conf *cur,
 			 struct xtap_port_conf *next, struct xtap_err *err)
 {
-	int ret = xtap_validate_port(&a->model, next, err);
+	int ret = xtap_validate_port(&a->model, cur, next, err);
 
 	if (ret)
 		return ret;

@@ -39,7 +39,7 @@ XTAP_DEFINE_CMD(cmd_port_add)
 		}
 	}
 	/* Everything is checked before the tap exists: a refused port.add leaves no trace. */
-	ret = xtap_validate_port(&a->model, p, err);
+	ret = xtap_validate_port(&a->model, NULL, p, err);
 	if (ret)
 		goto out;
 	ret = xtap_port_tap(p, &created, err);

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "validate.h"
@@ -97,8 +98,8 @@ static int validate_prefix(const struct xtap_prefix *p, int any_ok, const char *
 static int validate_acl(const char *who, const struct xtap_acl_spec *acl, const char *dir,
 			struct xtap_err *err)
 {
-	int i, j, ret;
 	char what[96];
+	int i, ret;
 
 	if (acl->default_action > XTAP_ACL_ALLOW)
 		return xtap_fail(err, -EINVAL, "%sacl %s: default must be allow or deny", who, dir);
@@ -109,6 +110,12 @@ static int validate_acl(const char *who, const struct xtap_acl_spec *acl, const 
 		const struct xtap_acl_rule_spec *r = &acl->rules[i];
 		int ports = !(r->port_min == 0 && r->port_max == 0xFFFF);
 
+		/* Every update checks every rule: the rule's name is formatted only for a message. */
+		if (r->action <= XTAP_ACL_ALLOW && r->port_min <= r->port_max &&
+		    (!ports || !r->proto || r->proto == 6 || r->proto == 17 || r->proto == 132) &&
+		    ((r->cidr.family == 0 && r->cidr.prefixlen == 0) ||
+		     ((r->cidr.family == 4 || r->cidr.family == 6) && r->cidr.prefixlen <= prefix_max_len(r->cidr.family))))
+			continue;
 		snprintf(what, sizeof(what), "%sacl %s rule %u", who, dir, r->rule_id);
 		ret = validate_prefix(&r->cidr, 1, what, err);
 		if (ret)
@@ -118,13 +125,36 @@ static int validate_acl(const char *who, const struct xtap_acl_spec *acl, const 
 		if (r->port_min > r->port_max)
 			return xtap_fail(err, -EINVAL, "%s: port range %u-%u is reversed", what, r->port_min,
 				    r->port_max);
-		if (ports && r->proto && r->proto != 6 && r->proto != 17 && r->proto != 132)
-			return xtap_fail(err, -EINVAL, "%s: ports need tcp, udp or sctp (protocol %u has none)",
-				    what, r->proto);
-		for (j = 0; j < i; j++)
-			if (acl->rules[j].rule_id == r->rule_id)
-				return xtap_fail(err, -EEXIST, "%s: rule id used twice", what);
+		return xtap_fail(err, -EINVAL, "%s: ports need tcp, udp or sctp (protocol %u has none)",
+				 what, r->proto);
 	}
+	return 0;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	__u32 x = *(const __u32 *)a, y = *(const __u32 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * A hit counter follows its rule id across policy changes: ids are unique
+ * within the port, across both directions. Sorted, so that a port with the
+ * most rules costs microseconds, not a comparison of every pair.
+ */
+static int validate_rule_ids(const char *who, const struct xtap_port_spec *s, struct xtap_err *err)
+{
+	__u32 ids[XTAP_DIRS * XTAP_MAX_ACL_RULES];
+	int d, i, n = 0;
+
+	for (d = 0; d < XTAP_DIRS; d++)
+		for (i = 0; i < s->acl[d].n_rules; i++)
+			ids[n++] = s->acl[d].rules[i].rule_id;
+	qsort(ids, n, sizeof(ids[0]), cmp_u32);
+	for (i = 1; i < n; i++)
+		if (ids[i] == ids[i - 1])
+			return xtap_fail(err, -EEXIST, "%sacl rule id %u is used twice", who, ids[i]);
 	return 0;
 }
 
@@ -160,15 +190,8 @@ static int validate_fields(const char *who, const struct xtap_port_spec *s, stru
 	ret = validate_acl(who, &s->acl[XTAP_DIR_FROM_VM], "from-vm", err);
 	if (!ret)
 		ret = validate_acl(who, &s->acl[XTAP_DIR_TO_VM], "to-vm", err);
-	/* A hit counter follows its rule id across policy changes: ids are unique across directions too. */
-	for (i = 0; !ret && i < s->acl[XTAP_DIR_FROM_VM].n_rules; i++) {
-		int j;
-
-		for (j = 0; j < s->acl[XTAP_DIR_TO_VM].n_rules; j++)
-			if (s->acl[XTAP_DIR_TO_VM].rules[j].rule_id == s->acl[XTAP_DIR_FROM_VM].rules[i].rule_id)
-				return xtap_fail(err, -EEXIST, "%sacl rule id %u is used in both directions", who,
-					    s->acl[XTAP_DIR_FROM_VM].rules[i].rule_id);
-	}
+	if (!ret)
+		ret = validate_rule_ids(who, s, err);
 	if (!ret)
 		ret = validate_rate(who, &s->rate[XTAP_DIR_FROM_VM], "from-vm", err);
 	if (!ret)
@@ -219,7 +242,8 @@ static int owner_ok(long id)
  * One VM must not be able to send as another: no other port of p's segment
  * may have its MAC, or an address overlapping one of its own.
  */
-static int validate_apart(const struct xtap_model *m, const struct xtap_port_conf *p, struct xtap_err *err)
+static int validate_apart(const struct xtap_model *m, const struct xtap_port_conf *cur,
+			  const struct xtap_port_conf *p, struct xtap_err *err)
 {
 	char mine[64], theirs[64];
 	size_t k;
@@ -228,7 +252,7 @@ static int validate_apart(const struct xtap_model *m, const struct xtap_port_con
 	for (k = 0; k < m->n_ports; k++) {
 		const struct xtap_port_conf *q = m->ports[k];
 
-		if (q == p || !strcmp(q->name, p->name))
+		if (q == p || q == cur)
 			continue;
 		if (q->spec.port_id == p->spec.port_id)
 			return xtap_fail(err, -EEXIST, "port %s: port id %u is already port %s's", p->name,
@@ -257,7 +281,17 @@ static int validate_apart(const struct xtap_model *m, const struct xtap_port_con
 	return 0;
 }
 
-int xtap_validate_port(const struct xtap_model *m, const struct xtap_port_conf *p, struct xtap_err *err)
+/* Does next keep what validate_apart() checks of cur (so that an ACL or rate change skips the walk over every port)? */
+static int same_identity(const struct xtap_port_conf *cur, const struct xtap_port_conf *next)
+{
+	return cur && cur->spec.port_id == next->spec.port_id && cur->spec.segment_id == next->spec.segment_id &&
+	       !memcmp(cur->spec.mac, next->spec.mac, 6) && cur->spec.n_addrs == next->spec.n_addrs &&
+	       !memcmp(cur->spec.addrs, next->spec.addrs, cur->spec.n_addrs * sizeof(cur->spec.addrs[0])) &&
+	       !memcmp(cur->addr_shared, next->addr_shared, sizeof(cur->addr_shared));
+}
+
+int xtap_validate_port(const struct xtap_model *m, const struct xtap_port_conf *cur,
+		       const struct xtap_port_conf *p, struct xtap_err *err)
 {
 	char who[IFNAMSIZ + 8];
 	int ret;
@@ -273,8 +307,8 @@ int xtap_validate_port(const struct xtap_model *m, const struct xtap_port_conf *
 	if (!ret && !xtap_model_segment(m, p->spec.segment_id))
 		ret = xtap_fail(err, -ENOENT, "%ssegment %u does not exist (xtapctl segment add %u)", who,
 				p->spec.segment_id, p->spec.segment_id);
-	if (!ret)
-		ret = validate_apart(m, p, err);
+	if (!ret && !same_identity(cur, p))
+		ret = validate_apart(m, cur, p, err);
 	if (ret)
 		xtap_err_nothing_changed(err);
 	return ret;

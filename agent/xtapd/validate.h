@@ -17,13 +17,16 @@
 int xtap_validate_port_spec(const struct xtap_port_spec *s, struct xtap_err *err);
 
 /*
- * A port as a command would leave it, against the model: its fields (but
- * not its interface, which may not exist yet), its owner ids, its segment,
- * and addresses no other port of the segment holds unless both mark them
- * shared. Messages name the port and the other party, and end with
+ * A port as a command would leave it (p), against the model: its fields
+ * (but not its interface, which may not exist yet), its owner ids, its
+ * segment, and a MAC and addresses no other port of the segment holds
+ * unless both mark an address shared. cur: the port as it is (NULL for a
+ * new one); when p keeps its ids, MAC and addresses, the other ports are not
+ * walked again. Messages name the port and the other party, and end with
  * "nothing changed".
  */
-int xtap_validate_port(const struct xtap_model *m, const struct xtap_port_conf *p, struct xtap_err *err);
+int xtap_validate_port(const struct xtap_model *m, const struct xtap_port_conf *cur,
+		       const struct xtap_port_conf *p, struct xtap_err *err);
 
 /* Ends a refusal's message with "; nothing changed" (when there is room). */
 void xtap_err_nothing_changed(struct xtap_err *err);

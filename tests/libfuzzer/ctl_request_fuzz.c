@@ -59,7 +59,7 @@ static void parse_as_handler(const char *cmd, json_object *args)
 		if (!xtap_port_from_json(args, p, &err)) {
 			if (p->spec.port_id == XTAP_PORT_ID_UNSET)
 				p->spec.port_id = xtap_model_free_port_id(&model);
-			if (!xtap_validate_port(&model, p, &err))
+			if (!xtap_validate_port(&model, NULL, p, &err))
 				json_object_put(xtap_port_to_json(p));
 		}
 		free(p);
@@ -73,7 +73,7 @@ static void parse_as_handler(const char *cmd, json_object *args)
 
 			next.spec.rate[0] = rate;
 			next.json = NULL;
-			xtap_validate_port(&model, &next, &err);
+			xtap_validate_port(&model, p, &next, &err);
 		}
 	} else if (!strcmp(cmd, XTAP_CMD_SEGMENT_ADD)) {
 		xtap_segment_from_json(args, &seg, &err);
