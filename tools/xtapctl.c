@@ -25,6 +25,7 @@
 
 #include <json-c/json.h>
 
+#include "lock.h"
 #include "model.h"
 #include "xtap_ctl.h"
 #include "xtapctl_maps.h"
@@ -83,6 +84,20 @@ static json_object *fallback_stats(void)
 static json_object *fallback_fdb(void)
 {
 	return xtapctl_maps_fdb(pin_dir);
+}
+
+/* No agent on the socket, yet one may hold the pin directory behind another socket: only it may tear it down. */
+static json_object *teardown_agent_down(void)
+{
+	struct xtap_err err = {};
+	pid_t holder;
+
+	if (xtap_lock_holder(pin_dir, XTAP_LOCK_DIR, &holder) == 1) {
+		xtap_lock_busy(&err, pin_dir, holder, "it does not serve this socket: run xtapctl -s ITS_SOCKET teardown");
+		fprintf(stderr, "xtapctl: teardown refused: %s; nothing changed\n", err.msg);
+		exit(EXIT_REFUSED);
+	}
+	return NULL;
 }
 
 /*
@@ -865,6 +880,8 @@ static int cmd_simple(const char *cmd, int argc, char **argv, const char *help)
 		usage_exit("this command takes no arguments");
 	if (!strcmp(cmd, "fdb"))
 		agent_down_fallback = fallback_fdb;
+	if (!strcmp(cmd, "teardown"))
+		agent_down_fallback = teardown_agent_down;
 	res = call_ok(cmd, NULL, &resp);
 	if (json_out || strcmp(cmd, "fdb")) {
 		if (res)
