@@ -915,7 +915,7 @@ static int port_check(const struct xtap_model *m, const struct xtap_port_conf *p
 	size_t j;
 
 	if (!xtap_model_segment(m, s->segment_id))
-		return xtap_fail(err, -ENOENT, "ports[%zu].segment: segment %u of port %s is not in segments", i,
+		return xtap_fail(err, -EINVAL, "ports[%zu].segment: segment %u of port %s is not in segments", i,
 				 s->segment_id, p->name);
 	for (j = 0; j < m->n_segments; j++)
 		if (!strcmp(m->segments[j].uplink, p->name))

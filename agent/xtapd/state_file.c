@@ -88,8 +88,9 @@ int xtap_state_parse(const char *text, size_t len, struct xtap_model *m, struct 
 	tok = json_tokener_new();
 	if (!tok)
 		return xtap_fail(err, -ENOMEM, "out of memory");
-	/* Strict: no trailing data, no bare words or trailing commas; UTF-8 checked. */
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	/* Strict (no bare words, no trailing commas), UTF-8 checked; trailing data is looked at below. */
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_ALLOW_TRAILING_CHARS |
+				    JSON_TOKENER_VALIDATE_UTF8);
 	o = json_tokener_parse_ex(tok, text, (int)len);
 	jerr = json_tokener_get_error(tok);
 	end = json_tokener_get_parse_end(tok);
@@ -101,6 +102,14 @@ int xtap_state_parse(const char *text, size_t len, struct xtap_model *m, struct 
 			return xtap_fail(err, -EINVAL, "the JSON text ends early, at line %zu (a truncated file?)", line);
 		return xtap_fail(err, -EINVAL, "not valid JSON at line %zu, column %zu: %s", line, col,
 				 json_tokener_error_desc(jerr));
+	}
+	/* The text need not end with a NUL: only len bytes are looked at. */
+	while (end < len && (text[end] == ' ' || text[end] == '\t' || text[end] == '\r' || text[end] == '\n'))
+		end++;
+	if (end < len) {
+		json_object_put(o);
+		text_position(text, end, &line, &col);
+		return xtap_fail(err, -EINVAL, "trailing data after the JSON text, at line %zu, column %zu", line, col);
 	}
 	ret = xtap_model_from_json(o, m, err);
 	json_object_put(o);
@@ -171,6 +180,9 @@ int xtap_state_load(const char *path, struct xtap_model *m, struct xtap_err *err
 	}
 	ret = xtap_state_parse(text, len, m, err);
 	free(text);
+	/* -ENOENT says "no file" to the caller: a file that does not load must never say that. */
+	if (ret == -ENOENT)
+		ret = -EINVAL;
 	return ret ? on_file(err, ret, path) : 0;
 }
 

@@ -141,19 +141,18 @@ static int ensure_bpffs(const char *pin_dir, int *created)
 
 /*
  * One agent per pin directory and per state file, for its whole life: the
- * locks come before anything is changed. A refused agent leaves no trace
- * (the pin directory it made for the lock goes again).
+ * locks come before anything is changed. *created: the pin directory was
+ * made for the lock, and goes again if the start is refused.
  */
-static int take_locks(const struct options *o)
+static int take_locks(const struct options *o, int *created)
 {
 	struct xtap_err err = {};
-	int created;
 
-	if (ensure_bpffs(o->pin_dir, &created))
+	if (ensure_bpffs(o->pin_dir, created))
 		return -1;
 	if (xtap_lock_take(o->pin_dir, XTAP_LOCK_DIR, "stop it first, or use --pin-dir", &err) < 0 ||
 	    xtap_state_lock(o->state, &err) < 0) {
-		if (created)
+		if (*created)
 			rmdir(o->pin_dir);
 		xtap_log(XTAP_LOG_ERR, "%s", err.msg);
 		return -1;
@@ -356,7 +355,7 @@ int main(int argc, char **argv)
 	struct xtap_err err = {};
 	struct pollfd pfd[3];
 	sigset_t mask;
-	int c, explicit_config = 0, lfd, sfd, ret;
+	int c, explicit_config = 0, made_pin_dir, lfd, sfd, ret;
 	double last_check;
 
 	xtap_log_init("xtapd", XTAP_LOG_INFO);
@@ -394,7 +393,14 @@ int main(int argc, char **argv)
 	libbpf_set_print(quiet_libbpf);
 	libxdp_set_print(quiet_libxdp);
 
-	if (take_locks(&o) || load_state(a, &o, bootstrap) || xtap_datapath_load(&a->dp, o.pin_dir))
+	if (take_locks(&o, &made_pin_dir))
+		return 1;
+	if (load_state(a, &o, bootstrap)) {
+		if (made_pin_dir)
+			rmdir(o.pin_dir);
+		return 1;
+	}
+	if (xtap_datapath_load(&a->dp, o.pin_dir))
 		return 1;
 	json_object_put(bootstrap);
 	if (xtap_agent_reconcile(a))
