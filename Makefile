@@ -191,6 +191,13 @@ $(BUILD)/tests/test_lifecycle: tests/host/test_lifecycle.c tests/host/agent_env.
 	$(CC) $(CFLAGS) -Itests/lib -Itests/host -o $@ tests/host/test_lifecycle.c tests/host/agent_env.c \
 		tests/host/agent_ctl.c $(TEST_LIB_OBJS) -lbpf -ljson-c -lcmocka
 
+# libFuzzer target: the state-file loader, parse and checks, no kernel (tests/libfuzzer/state_file_fuzz.c;
+# built and run by the FUZZ_TARGETS rule, make fuzz-state_file, make test-fuzz).
+FUZZ_TARGETS += state_file
+FUZZ_SRCS_state_file := agent/xtapd/state_file.c agent/lib/model.c agent/lib/err.c agent/lib/lock.c
+FUZZ_INC_state_file  := $(XTAPD_INC)
+FUZZ_LIBS_state_file := -ljson-c
+
 # The userspace vhost data plane alone: the test is the guest driver, a socketpair the tap.
 $(BUILD)/tests/test_userspace_plane: tests/vhost/test_userspace_plane.c agent/vhost/vhost_userspace.c \
 		agent/vhost/vhost_mem.c agent/vhost/vhost_guard.c agent/lib/err.c agent/lib/log.c $(AGENT_HDRS)

@@ -861,8 +861,10 @@ __u32 xtap_model_free_port_id(const struct xtap_model *m)
 	__u32 id;
 
 	memset(used, 0, sizeof(used));
+	/* Ports read without an id (XTAP_PORT_ID_UNSET) have none yet. */
 	for (i = 0; i < m->n_ports; i++)
-		used[m->ports[i]->spec.port_id] = 1;
+		if (m->ports[i]->spec.port_id < XTAP_MAX_PORTS)
+			used[m->ports[i]->spec.port_id] = 1;
 	for (id = 0; id < XTAP_MAX_PORTS && used[id]; id++)
 		;
 	return id;
