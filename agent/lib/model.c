@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <arpa/inet.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -326,27 +325,6 @@ static int get_bool(json_object *o, const char *key, int *out, struct xtap_err *
 
 #define OK_OR_RET(expr) do { int __r = (expr); if (__r < 0) return __r; } while (0)
 
-/*
- * Puts "WHERE: " before err's message and returns code: the getters name
- * the key, their caller knows where the object is ("ports[2] (vm1)").
- */
-static int __attribute__((format(printf, 3, 4))) located(struct xtap_err *err, int code, const char *fmt, ...)
-{
-	char msg[sizeof(err->msg)];
-	size_t n;
-	va_list ap;
-
-	if (!err)
-		return code;
-	memcpy(msg, err->msg, sizeof(msg));
-	va_start(ap, fmt);
-	n = vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-	va_end(ap);
-	if (n < sizeof(err->msg))
-		snprintf(err->msg + n, sizeof(err->msg) - n, ": %s", msg);
-	return code;
-}
-
 /* ---- rules, rates ---- */
 
 json_object *xtap_rule_to_json(const struct xtap_acl_rule_spec *r)
@@ -395,8 +373,7 @@ int xtap_rule_from_json(json_object *o, struct xtap_acl_rule_spec *r, struct xta
 	r->port_max = 0xFFFF;
 	r->priority = 1000;
 	OK_OR_RET(check_keys(o, "acl rule", keys, err));
-	/* The top id stays free: a port's next rule id is always above its rules'. */
-	if ((ret = get_u64(o, "id", 0, 1, UINT32_MAX - 1, &v, err)) < 0)
+	if ((ret = get_u64(o, "id", 0, 1, UINT32_MAX, &v, err)) < 0)
 		return ret;
 	if (!ret)
 		r->rule_id = v;
@@ -508,6 +485,39 @@ json_object *xtap_port_to_json(const struct xtap_port_conf *p)
 	return o;
 }
 
+/*
+ * A rule's id names it (acl del) and its hit counter, in both directions of
+ * its port: ids must be unique there, and the port's next id stays above
+ * them. Rules given without an id get the next ones.
+ */
+static int rule_ids_check(struct xtap_port_conf *p, struct xtap_err *err)
+{
+	struct xtap_acl_spec *acl = p->spec.acl;
+	__u64 next = p->next_rule_id;
+	int d, e, i, j;
+
+	for (d = 0; d < XTAP_DIRS; d++)
+		for (i = 0; i < acl[d].n_rules; i++) {
+			__u32 id = acl[d].rules[i].rule_id;
+
+			for (e = 0; id && e <= d; e++)
+				for (j = 0; j < (e == d ? i : acl[e].n_rules); j++)
+					if (acl[e].rules[j].rule_id == id)
+						return xtap_fail(err, -EEXIST, "acl %s rules[%d].id: %u is also acl %s rules[%d]'s",
+								 xtap_dir_name(d), i, id, xtap_dir_name(e), j);
+			if (id >= next)
+				next = (__u64)id + 1;
+		}
+	for (d = 0; d < XTAP_DIRS; d++)
+		for (i = 0; i < acl[d].n_rules; i++)
+			if (!acl[d].rules[i].rule_id)
+				acl[d].rules[i].rule_id = next++;
+	if (next > UINT32_MAX)
+		return xtap_fail(err, -ERANGE, "acl: rule ids reach %u: no rule could be added after them", UINT32_MAX);
+	p->next_rule_id = next;
+	return 0;
+}
+
 static int acl_dir_from_json(json_object *o, struct xtap_acl_spec *acl, const char *dir,
 			     struct xtap_err *err)
 {
@@ -533,38 +543,9 @@ static int acl_dir_from_json(json_object *o, struct xtap_acl_spec *acl, const ch
 		int r = xtap_rule_from_json(json_object_array_get_idx(rules, i), &acl->rules[i], err);
 
 		if (r < 0)
-			return located(err, r, "acl %s rules[%zu]", dir, i);
+			return xtap_err_at(err, r, "acl %s rules[%zu]", dir, i);
 	}
 	acl->n_rules = n;
-	return 0;
-}
-
-/*
- * A rule's id names it (acl del) and its hit counter, in both directions of
- * its port: ids must be unique there. Rules given without one get the next.
- */
-static int rule_ids_check(struct xtap_port_conf *p, struct xtap_err *err)
-{
-	struct xtap_acl_spec *acl = p->spec.acl;
-	int d, e, i, j;
-
-	for (d = 0; d < XTAP_DIRS; d++)
-		for (i = 0; i < acl[d].n_rules; i++) {
-			if (!acl[d].rules[i].rule_id) {
-				if (p->next_rule_id == UINT32_MAX)
-					return xtap_fail(err, -E2BIG, "acl %s rules[%d]: no rule id is left",
-							 xtap_dir_name(d), i);
-				acl[d].rules[i].rule_id = p->next_rule_id++;
-				continue;
-			}
-			for (e = 0; e <= d; e++)
-				for (j = 0; j < (e == d ? i : acl[e].n_rules); j++)
-					if (acl[e].rules[j].rule_id == acl[d].rules[i].rule_id)
-						return xtap_fail(err, -EEXIST,
-								 "acl %s rules[%d].id: %u is also acl %s rules[%d]'s",
-								 xtap_dir_name(d), i, acl[d].rules[i].rule_id,
-								 xtap_dir_name(e), j);
-		}
 	return 0;
 }
 
@@ -633,10 +614,10 @@ int xtap_port_from_json(json_object *o, struct xtap_port_conf *p, struct xtap_er
 			json_object *a = json_object_array_get_idx(v, i);
 			const char *as = json_object_get_string(a);
 
-			if (!json_object_is_type(a, json_type_string) || strlen(as) != (size_t)json_object_get_string_len(a) ||
-			    xtap_parse_prefix(as, &s->addrs[i]) || s->addrs[i].family == 0)
-				return xtap_fail(err, -EINVAL, "addrs[%zu]: \"%.64s\" is not an IPv4/IPv6 address or prefix",
-					    i, as ? as : "?");
+			if (!json_object_is_type(a, json_type_string) || xtap_parse_prefix(as, &s->addrs[i]) ||
+			    s->addrs[i].family == 0)
+				return xtap_fail(err, -EINVAL, "addrs: \"%s\" is not an IPv4/IPv6 address or prefix",
+					    as ? as : "?");
 		}
 		s->n_addrs = n;
 	}
@@ -670,11 +651,6 @@ int xtap_port_from_json(json_object *o, struct xtap_port_conf *p, struct xtap_er
 			if (json_object_object_get_ex(v, xtap_dir_name(d), &dv))
 				OK_OR_RET(xtap_rate_from_json(dv, &s->rate[d], err));
 	}
-	/* Rules read from JSON keep their ids; the next id must stay above them. */
-	for (d = 0; d < XTAP_DIRS; d++)
-		for (i = 0; i < s->acl[d].n_rules; i++)
-			if (s->acl[d].rules[i].rule_id >= p->next_rule_id)
-				p->next_rule_id = s->acl[d].rules[i].rule_id + 1;
 	return rule_ids_check(p, err);
 }
 
@@ -890,7 +866,7 @@ static int segments_from_json(json_object *arr, struct xtap_model *m, struct xta
 	for (i = 0; i < n; i++) {
 		ret = xtap_segment_from_json(json_object_array_get_idx(arr, i), &s, err);
 		if (ret)
-			return located(err, ret, "segments[%zu]", i);
+			return xtap_err_at(err, ret, "segments[%zu]", i);
 		for (j = 0; j < m->n_segments; j++) {
 			const struct xtap_segment_conf *t = &m->segments[j];
 
@@ -956,7 +932,7 @@ static int ports_from_json(json_object *arr, struct xtap_model *m, struct xtap_e
 		ret = xtap_port_from_json(o, p, err);
 		if (ret) {
 			port_where(o, i, where, sizeof(where));
-			ret = located(err, ret, "%s", where);
+			ret = xtap_err_at(err, ret, "%s", where);
 		}
 		if (!ret)
 			ret = port_check(m, p, i, err);

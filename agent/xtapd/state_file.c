@@ -21,20 +21,6 @@ static int sibling(char *out, size_t len, const char *path, const char *suffix)
 	return (size_t)snprintf(out, len, "%s%s", path, suffix) < len ? 0 : -ENAMETOOLONG;
 }
 
-/* "PATH: MESSAGE", err's message being MESSAGE; returns code. */
-static int on_file(struct xtap_err *err, int code, const char *path)
-{
-	char msg[sizeof(err->msg)];
-	size_t n, len;
-
-	memcpy(msg, err->msg, sizeof(msg));
-	n = snprintf(err->msg, sizeof(err->msg), "%.*s: ", (int)(sizeof(err->msg) / 2), path);
-	len = strnlen(msg, sizeof(err->msg) - n - 1);
-	memcpy(err->msg + n, msg, len);
-	err->msg[n + len] = 0;
-	return code;
-}
-
 static int mkdir_parent(const char *path)
 {
 	char dir[PATH_MAX];
@@ -183,7 +169,7 @@ int xtap_state_load(const char *path, struct xtap_model *m, struct xtap_err *err
 	/* -ENOENT says "no file" to the caller: a file that does not load must never say that. */
 	if (ret == -ENOENT)
 		ret = -EINVAL;
-	return ret ? on_file(err, ret, path) : 0;
+	return ret ? xtap_err_at(err, ret, "%s", path) : 0;
 }
 
 static int fsync_dir_of(const char *path)

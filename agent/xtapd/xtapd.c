@@ -27,8 +27,8 @@
 #include <xdp/libxdp.h>
 
 #include "agent.h"
-#include "lock.h"
 #include "netdev.h"
+#include "lock.h"
 
 #define MAX_REQUEST (1 << 20)
 
@@ -142,7 +142,7 @@ static int ensure_bpffs(const char *pin_dir, int *created)
 /*
  * One agent per pin directory and per state file, for its whole life: the
  * locks come before anything is changed. *created: the pin directory was
- * made for the lock, and goes again if the start is refused.
+ * made for the lock.
  */
 static int take_locks(const struct options *o, int *created)
 {
@@ -152,8 +152,6 @@ static int take_locks(const struct options *o, int *created)
 		return -1;
 	if (xtap_lock_take(o->pin_dir, XTAP_LOCK_DIR, "stop it first, or use --pin-dir", &err) < 0 ||
 	    xtap_state_lock(o->state, &err) < 0) {
-		if (*created)
-			rmdir(o->pin_dir);
 		xtap_log(XTAP_LOG_ERR, "%s", err.msg);
 		return -1;
 	}
@@ -194,6 +192,19 @@ static int load_state(struct xtap_agent *a, const struct options *o, json_object
 		xtap_log(XTAP_LOG_ERR, "%s", advice);
 	}
 	return ret;
+}
+
+/* The start before the datapath: locks, then the desired state. A refused start leaves no trace. */
+static int start_owned(struct xtap_agent *a, const struct options *o, json_object *bootstrap)
+{
+	int made_pin_dir = 0;
+
+	if (take_locks(o, &made_pin_dir) || load_state(a, o, bootstrap)) {
+		if (made_pin_dir)
+			rmdir(o->pin_dir);
+		return -1;
+	}
+	return 0;
 }
 
 static int make_parent_dir(const char *path)
@@ -355,7 +366,7 @@ int main(int argc, char **argv)
 	struct xtap_err err = {};
 	struct pollfd pfd[3];
 	sigset_t mask;
-	int c, explicit_config = 0, made_pin_dir, lfd, sfd, ret;
+	int c, explicit_config = 0, lfd, sfd, ret;
 	double last_check;
 
 	xtap_log_init("xtapd", XTAP_LOG_INFO);
@@ -393,14 +404,7 @@ int main(int argc, char **argv)
 	libbpf_set_print(quiet_libbpf);
 	libxdp_set_print(quiet_libxdp);
 
-	if (take_locks(&o, &made_pin_dir))
-		return 1;
-	if (load_state(a, &o, bootstrap)) {
-		if (made_pin_dir)
-			rmdir(o.pin_dir);
-		return 1;
-	}
-	if (xtap_datapath_load(&a->dp, o.pin_dir))
+	if (start_owned(a, &o, bootstrap) || xtap_datapath_load(&a->dp, o.pin_dir))
 		return 1;
 	json_object_put(bootstrap);
 	if (xtap_agent_reconcile(a))

@@ -419,6 +419,10 @@ static const struct bad_state {
 	  "{\"segments\":[" SEG1 "],\"ports\":[{\"name\":\"bad0\",\"segment\":1,\"mac\":\"" MAC1 "\","
 	  "\"acl\":{\"from-vm\":{\"rules\":[{\"id\":5,\"action\":\"deny\"}]},\"to-vm\":{\"rules\":[{\"id\":5,\"action\":\"deny\"}]}}}]}",
 	  "ports[0] (bad0): acl to-vm rules[0].id:", "5 is also acl from-vm rules[0]'s" },
+	{ "the last rule id taken",
+	  "{\"segments\":[" SEG1 "],\"ports\":[{\"name\":\"bad0\",\"segment\":1,\"mac\":\"" MAC1 "\","
+	  "\"acl\":{\"from-vm\":{\"rules\":[{\"id\":4294967295,\"action\":\"deny\"}]}}}]}",
+	  "ports[0] (bad0): acl:", "rule ids reach 4294967295" },
 	/* not a whole JSON text */
 	{ "an empty file", "", "the file is empty", "" },
 	{ "a truncated file", "{\"segments\":[" SEG1 "],\"ports\":[" PORT("bad0", "1", MAC1), "the JSON text ends early",
