@@ -194,7 +194,7 @@ $(BUILD)/tests/test_lifecycle: tests/host/test_lifecycle.c tests/host/agent_env.
 # libFuzzer target: the state-file loader, parse and checks, no kernel (tests/libfuzzer/state_file_fuzz.c;
 # built and run by the FUZZ_TARGETS rule, make fuzz-state_file, make test-fuzz).
 FUZZ_TARGETS += state_file
-FUZZ_SRCS_state_file := agent/xtapd/state_file.c agent/lib/model.c agent/lib/err.c agent/lib/lock.c
+FUZZ_SRCS_state_file := agent/xtapd/state_file.c agent/lib/model.c agent/lib/err.c agent/lib/lock.c agent/lib/log.c
 FUZZ_INC_state_file  := $(XTAPD_INC)
 FUZZ_LIBS_state_file := -ljson-c
 

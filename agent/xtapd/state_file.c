@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "lock.h"
+#include "log.h"
 #include "state_file.h"
 
 /* FILE plus a suffix; -ENAMETOOLONG when it does not fit. */
@@ -211,39 +212,27 @@ static int write_synced(const char *path, const char *text)
 }
 
 /*
- * The version being replaced becomes FILE.prev: a second name for it,
- * renamed over the old FILE.prev, so that FILE always exists and FILE.prev
- * is always a complete file. No FILE yet: nothing to keep.
+ * Until FILE.tmp replaces FILE nothing visible has changed, and a failure
+ * leaves FILE and FILE.prev as they were. The version being replaced gets a
+ * second name first (FILE.prev.tmp), renamed over FILE.prev once FILE.tmp is
+ * in place: FILE always exists, FILE.prev is always a complete file. What
+ * follows the replacement (FILE.prev, the directory's fsync) cannot undo the
+ * save any more: a failure there is logged, and the save stands.
  */
-static int keep_previous(const char *path, const char *prev)
-{
-	char prev_tmp[PATH_MAX + 16];
-	int ret = sibling(prev_tmp, sizeof(prev_tmp), prev, ".tmp");
-
-	if (ret)
-		return ret;
-	unlink(prev_tmp);
-	if (link(path, prev_tmp))
-		return errno == ENOENT ? 0 : -errno;
-	if (rename(prev_tmp, prev)) {
-		ret = -errno;
-		unlink(prev_tmp);
-	}
-	return ret;
-}
-
 int xtap_state_save(const char *path, struct xtap_model *m, struct xtap_err *err)
 {
-	char tmp[PATH_MAX + 8], prev[PATH_MAX + 8];
+	char tmp[PATH_MAX + 8], prev[PATH_MAX + 8], prev_tmp[PATH_MAX + 16];
 	char *text = xtap_model_to_text(m);
 	const char *step = "encoding";
-	int ret = text ? 0 : -ENOMEM;
+	int ret = text ? 0 : -ENOMEM, kept = 0;
 
 	if (!ret) {
 		step = "naming";
 		ret = sibling(tmp, sizeof(tmp), path, ".tmp");
 		if (!ret)
 			ret = sibling(prev, sizeof(prev), path, ".prev");
+		if (!ret)
+			ret = sibling(prev_tmp, sizeof(prev_tmp), path, ".prev.tmp");
 	}
 	if (!ret) {
 		step = "creating its directory";
@@ -255,22 +244,31 @@ int xtap_state_save(const char *path, struct xtap_model *m, struct xtap_err *err
 	}
 	if (!ret) {
 		step = "keeping the previous version";
-		ret = keep_previous(path, prev);
+		unlink(prev_tmp);
+		kept = !link(path, prev_tmp);
+		if (!kept && errno != ENOENT)   /* no FILE yet: nothing to keep */
+			ret = -errno;
 	}
 	if (!ret) {
 		step = "replacing it";
 		if (rename(tmp, path))
 			ret = -errno;
 	}
-	if (!ret) {
-		step = "syncing its directory";
-		ret = fsync_dir_of(path);
-	}
 	free(text);
 	if (ret) {
 		unlink(tmp);
-		return xtap_fail(err, ret, "saving state to %s failed (%s): %s", path, step, strerror(-ret));
+		if (kept)
+			unlink(prev_tmp);
+		return xtap_fail(err, ret, "saving state to %s failed (%s): %s; it is as it was", path, step,
+				 strerror(-ret));
 	}
+	if (kept && rename(prev_tmp, prev))
+		xtap_log(XTAP_LOG_WARN, "state saved to %s, but keeping the previous version as %s failed: %s", path,
+			 prev, strerror(errno));
+	ret = fsync_dir_of(path);
+	if (ret)
+		xtap_log(XTAP_LOG_WARN, "state saved to %s, but syncing its directory failed (%s): a crash could bring back the previous version",
+			 path, strerror(-ret));
 	return 0;
 }
 

@@ -4,9 +4,9 @@
  * checked whole before anything is done with it, never written over unless
  * it loaded, replaced atomically, its previous version kept as FILE.prev.
  *
- * Beside it: FILE.lock (the agent's lock, lib/lock.h), FILE.tmp (a save in
- * progress), FILE.prev (the version the last save replaced), FILE.bad (what
- * --recover-state moved away).
+ * Beside it: FILE.lock (the agent's lock, lib/lock.h), FILE.tmp and FILE.prev.tmp
+ * (a save in progress), FILE.prev (the version the last save replaced),
+ * FILE.bad (what --recover-state moved away).
  */
 #ifndef XTAP_STATE_FILE_H
 #define XTAP_STATE_FILE_H
@@ -23,7 +23,10 @@ int xtap_state_lock(const char *path, struct xtap_err *err);
 int xtap_state_parse(const char *text, size_t len, struct xtap_model *m, struct xtap_err *err);
 /* -ENOENT (no message) when there is no file; else as xtap_state_parse, the message starting with path. */
 int xtap_state_load(const char *path, struct xtap_model *m, struct xtap_err *err);
-/* Writes FILE.tmp, fsyncs it, keeps the current FILE as FILE.prev, renames FILE.tmp to FILE, fsyncs the directory. */
+/*
+ * Writes FILE.tmp and fsyncs it, renames it over FILE, the replaced version
+ * kept as FILE.prev, fsyncs the directory. A failure leaves FILE as it was.
+ */
 int xtap_state_save(const char *path, struct xtap_model *m, struct xtap_err *err);
 
 /*

@@ -495,6 +495,20 @@ static void test_prev_is_kept_and_recovery_starts_from_it(void **s)
 	assert_int_equal(len_prev, len5);
 	assert_memory_equal(prev, with5, len5);
 	assert_non_null(strstr(with56, "\"id\":6"));
+	/* A save that fails (FILE.tmp cannot be created) leaves FILE and FILE.prev as they were. */
+	assert_int_equal(mkdir(REC_STATE ".tmp", 0700), 0);
+	if (ctl(out, sizeof(out), "-s %s segment add 7", REC_SOCK) != 1)
+		fail_msg("segment add 7 with an unwritable state: %s", out);
+	assert_output_has("saving state to " REC_STATE " failed (writing the new version)");
+	assert_int_equal(rmdir(REC_STATE ".tmp"), 0);
+	text = slurp(REC_STATE, &len);
+	assert_int_equal(len, len56);
+	assert_memory_equal(text, with56, len);
+	free(text);
+	text = slurp(REC_STATE ".prev", &len);
+	assert_int_equal(len, len5);
+	assert_memory_equal(text, with5, len);
+	free(text);
 	rec_agent_stop();
 
 	/* A file that does not load: refused, the advice names FILE.prev and its age, the file stays. */
