@@ -191,12 +191,18 @@ $(BUILD)/tests/test_lifecycle: tests/host/test_lifecycle.c tests/host/agent_env.
 	$(CC) $(CFLAGS) -Itests/lib -Itests/host -o $@ tests/host/test_lifecycle.c tests/host/agent_env.c \
 		tests/host/agent_ctl.c $(TEST_LIB_OBJS) -lbpf -ljson-c -lcmocka
 
-# libFuzzer target: the state-file loader, parse and checks, no kernel (tests/libfuzzer/state_file_fuzz.c;
-# built and run by the FUZZ_TARGETS rule, make fuzz-state_file, make test-fuzz).
+# libFuzzer target for the state-file loader, parse and checks, no kernel (tests/libfuzzer/state_file_fuzz.c),
+# in the layout of tests/libfuzzer/ (run.sh; corpus/NAME/, regress/NAME/): built as $(BUILD)/fuzz/state_file_fuzz.
+FUZZ_CC      ?= clang
+FUZZ_CFLAGS  ?= -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+                -Wall -Wextra -Werror -std=gnu11 -Iinclude -Iagent/lib
 FUZZ_TARGETS += state_file
 FUZZ_SRCS_state_file := agent/xtapd/state_file.c agent/lib/model.c agent/lib/err.c agent/lib/lock.c agent/lib/log.c
 FUZZ_INC_state_file  := $(XTAPD_INC)
 FUZZ_LIBS_state_file := -ljson-c
+$(BUILD)/fuzz/state_file_fuzz: tests/libfuzzer/state_file_fuzz.c $(FUZZ_SRCS_state_file) $(AGENT_HDRS)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_INC_state_file) -o $@ $< $(FUZZ_SRCS_state_file) $(FUZZ_LIBS_state_file)
 
 # The userspace vhost data plane alone: the test is the guest driver, a socketpair the tap.
 $(BUILD)/tests/test_userspace_plane: tests/vhost/test_userspace_plane.c agent/vhost/vhost_userspace.c \
