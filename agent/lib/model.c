@@ -487,34 +487,35 @@ json_object *xtap_port_to_json(const struct xtap_port_conf *p)
 
 /*
  * A rule's id names it (acl del) and its hit counter, in both directions of
- * its port: ids must be unique there, and the port's next id stays above
- * them. Rules given without an id get the next ones.
+ * its port: ids must be unique there, and below the last one, which would
+ * leave no next id. Rules given without an id get the next ones.
  */
 static int rule_ids_check(struct xtap_port_conf *p, struct xtap_err *err)
 {
 	struct xtap_acl_spec *acl = p->spec.acl;
-	__u64 next = p->next_rule_id;
 	int d, e, i, j;
 
 	for (d = 0; d < XTAP_DIRS; d++)
 		for (i = 0; i < acl[d].n_rules; i++) {
 			__u32 id = acl[d].rules[i].rule_id;
 
+			if (id == UINT32_MAX)
+				return xtap_fail(err, -ERANGE, "acl %s rules[%d].id: %u is the last id: no rule could be added after it",
+						 xtap_dir_name(d), i, id);
 			for (e = 0; id && e <= d; e++)
 				for (j = 0; j < (e == d ? i : acl[e].n_rules); j++)
 					if (acl[e].rules[j].rule_id == id)
 						return xtap_fail(err, -EEXIST, "acl %s rules[%d].id: %u is also acl %s rules[%d]'s",
 								 xtap_dir_name(d), i, id, xtap_dir_name(e), j);
-			if (id >= next)
-				next = (__u64)id + 1;
 		}
 	for (d = 0; d < XTAP_DIRS; d++)
-		for (i = 0; i < acl[d].n_rules; i++)
-			if (!acl[d].rules[i].rule_id)
-				acl[d].rules[i].rule_id = next++;
-	if (next > UINT32_MAX)
-		return xtap_fail(err, -ERANGE, "acl: rule ids reach %u: no rule could be added after them", UINT32_MAX);
-	p->next_rule_id = next;
+		for (i = 0; i < acl[d].n_rules; i++) {
+			if (acl[d].rules[i].rule_id)
+				continue;
+			if (p->next_rule_id == UINT32_MAX)
+				return xtap_fail(err, -ERANGE, "acl %s rules[%d]: no rule id is left", xtap_dir_name(d), i);
+			acl[d].rules[i].rule_id = p->next_rule_id++;
+		}
 	return 0;
 }
 
@@ -651,6 +652,11 @@ int xtap_port_from_json(json_object *o, struct xtap_port_conf *p, struct xtap_er
 			if (json_object_object_get_ex(v, xtap_dir_name(d), &dv))
 				OK_OR_RET(xtap_rate_from_json(dv, &s->rate[d], err));
 	}
+	/* Rules read from JSON keep their ids; the next id must stay above them. */
+	for (d = 0; d < XTAP_DIRS; d++)
+		for (i = 0; i < s->acl[d].n_rules; i++)
+			if (s->acl[d].rules[i].rule_id >= p->next_rule_id)
+				p->next_rule_id = s->acl[d].rules[i].rule_id + 1;
 	return rule_ids_check(p, err);
 }
 

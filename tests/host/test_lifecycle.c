@@ -422,7 +422,7 @@ static const struct bad_state {
 	{ "the last rule id taken",
 	  "{\"segments\":[" SEG1 "],\"ports\":[{\"name\":\"bad0\",\"segment\":1,\"mac\":\"" MAC1 "\","
 	  "\"acl\":{\"from-vm\":{\"rules\":[{\"id\":4294967295,\"action\":\"deny\"}]}}}]}",
-	  "ports[0] (bad0): acl:", "rule ids reach 4294967295" },
+	  "ports[0] (bad0): acl from-vm rules[0].id:", "4294967295 is the last id" },
 	/* not a whole JSON text */
 	{ "an empty file", "", "the file is empty", "" },
 	{ "a truncated file", "{\"segments\":[" SEG1 "],\"ports\":[" PORT("bad0", "1", MAC1), "the JSON text ends early",
