@@ -75,7 +75,7 @@ int xtap_state_parse(const char *text, size_t len, struct xtap_model *m, struct 
 	tok = json_tokener_new();
 	if (!tok)
 		return xtap_fail(err, -ENOMEM, "out of memory");
-	/* Strict (no bare words, no trailing commas), UTF-8 checked; trailing data is looked at below. */
+	/* Strict (no trailing commas, no single-quoted values), UTF-8 checked; trailing data is looked at below. */
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_ALLOW_TRAILING_CHARS |
 				    JSON_TOKENER_VALIDATE_UTF8);
 	o = json_tokener_parse_ex(tok, text, (int)len);
