@@ -29,6 +29,7 @@
 #include <json-c/json.h>
 
 #include "ctl_commands.h"
+#include "lock.h"
 #include "model.h"
 #include "xtap_ctl.h"
 #include "xtapctl_maps.h"
@@ -150,6 +151,20 @@ static const struct xtap_ctl_cmd *find_cmd(int argc, char **argv, int *nwords)
 }
 
 /* ---- talking to the agent ---- */
+
+/* No agent on the socket, yet one may hold the pin directory behind another socket: only it may tear it down. */
+static json_object *teardown_agent_down(void)
+{
+	struct xtap_err err = {};
+	pid_t holder;
+
+	if (xtap_lock_holder(pin_dir, XTAP_LOCK_DIR, &holder) == 1) {
+		xtap_lock_busy(&err, pin_dir, holder, "it does not serve this socket: run xtapctl -s ITS_SOCKET teardown");
+		fprintf(stderr, "xtapctl: teardown refused: %s; nothing changed\n", err.msg);
+		exit(EXIT_REFUSED);
+	}
+	return NULL;
+}
 
 /*
  * One request, one reply. A port.open reply carries fds (SCM_RIGHTS) with
@@ -751,7 +766,7 @@ static const struct {
 	{ XTAP_CMD_STATS, print_stats_table, fallback_stats },
 	{ XTAP_CMD_FDB, print_fdb, fallback_fdb },
 	{ XTAP_CMD_STATUS, print_result, NULL },
-	{ XTAP_CMD_TEARDOWN, print_torn_down, NULL },
+	{ XTAP_CMD_TEARDOWN, print_torn_down, teardown_agent_down },
 };
 
 /* port exec: port.open's fds, then COMMAND with them inherited. */

@@ -10,5 +10,8 @@ struct xtap_err {
 /* Formats the message into err (which may be NULL) and returns code. */
 int xtap_fail(struct xtap_err *err, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* Puts "WHERE: " (formatted) before err's message and returns code: a caller that knows where adds it. */
+int xtap_err_at(struct xtap_err *err, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 #endif

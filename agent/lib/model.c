@@ -273,6 +273,9 @@ static int get_str(json_object *o, const char *key, int required, const char **o
 	if (!json_object_is_type(v, json_type_string))
 		return xtap_fail(err, -EINVAL, "field \"%s\" must be a string", key);
 	*out = json_object_get_string(v);
+	/* A "\u0000" would cut the C string short: the value used would not be the one given. */
+	if (strlen(*out) != (size_t)json_object_get_string_len(v))
+		return xtap_fail(err, -EINVAL, "field \"%s\" must not contain a NUL character", key);
 	return 0;
 }
 
@@ -500,6 +503,40 @@ json_object *xtap_port_to_json(const struct xtap_port_conf *p)
 	return o;
 }
 
+/*
+ * A rule's id names it (acl del) and its hit counter, in both directions of
+ * its port: ids must be unique there, and below the last one, which would
+ * leave no next id. Rules given without an id get the next ones.
+ */
+static int rule_ids_check(struct xtap_port_conf *p, struct xtap_err *err)
+{
+	struct xtap_acl_spec *acl = p->spec.acl;
+	int d, e, i, j;
+
+	for (d = 0; d < XTAP_DIRS; d++)
+		for (i = 0; i < acl[d].n_rules; i++) {
+			__u32 id = acl[d].rules[i].rule_id;
+
+			if (id == UINT32_MAX)
+				return xtap_fail(err, -ERANGE, "acl %s rules[%d].id: %u is the last id: no rule could be added after it",
+						 xtap_dir_name(d), i, id);
+			for (e = 0; id && e <= d; e++)
+				for (j = 0; j < (e == d ? i : acl[e].n_rules); j++)
+					if (acl[e].rules[j].rule_id == id)
+						return xtap_fail(err, -EEXIST, "acl %s rules[%d].id: %u is also acl %s rules[%d]'s",
+								 xtap_dir_name(d), i, id, xtap_dir_name(e), j);
+		}
+	for (d = 0; d < XTAP_DIRS; d++)
+		for (i = 0; i < acl[d].n_rules; i++) {
+			if (acl[d].rules[i].rule_id)
+				continue;
+			if (p->next_rule_id == UINT32_MAX)
+				return xtap_fail(err, -ERANGE, "acl %s rules[%d]: no rule id is left", xtap_dir_name(d), i);
+			acl[d].rules[i].rule_id = p->next_rule_id++;
+		}
+	return 0;
+}
+
 static int acl_dir_from_json(json_object *o, struct xtap_acl_spec *acl, const char *dir,
 			     struct xtap_err *err)
 {
@@ -521,8 +558,12 @@ static int acl_dir_from_json(json_object *o, struct xtap_acl_spec *acl, const ch
 	n = json_object_array_length(rules);
 	if (n > XTAP_MAX_ACL_RULES)
 		return xtap_fail(err, -E2BIG, "acl %s: %zu rules, at most %d", dir, n, XTAP_MAX_ACL_RULES);
-	for (i = 0; i < n; i++)
-		OK_OR_RET(xtap_rule_from_json(json_object_array_get_idx(rules, i), &acl->rules[i], err));
+	for (i = 0; i < n; i++) {
+		int r = xtap_rule_from_json(json_object_array_get_idx(rules, i), &acl->rules[i], err);
+
+		if (r < 0)
+			return xtap_err_at(err, r, "acl %s rules[%zu]", dir, i);
+	}
 	acl->n_rules = n;
 	return 0;
 }
@@ -592,8 +633,10 @@ int xtap_port_from_json(json_object *o, struct xtap_port_conf *p, struct xtap_er
 
 	OK_OR_RET(check_keys(o, "port", keys, err));
 	OK_OR_RET(get_str(o, "name", 1, &str, err));
-	if (!*str || strlen(str) >= IFNAMSIZ || strchr(str, '/') || strchr(str, ' '))
-		return xtap_fail(err, -EINVAL, "name \"%s\": 1-15 characters, no '/' or spaces (it names the tap)",
+	/* The kernel's rules for interface names (dev_valid_name). */
+	if (!*str || strlen(str) >= IFNAMSIZ || !strcmp(str, ".") || !strcmp(str, "..") ||
+	    strpbrk(str, "/: \t\n\v\f\r"))
+		return xtap_fail(err, -EINVAL, "name \"%.32s\": 1-15 characters, not . or .., no '/', ':' or spaces (it names the tap)",
 			    str);
 	strcpy(p->name, str);
 	if ((ret = get_bool(o, "adopt", &b, err)) < 0)
@@ -656,7 +699,7 @@ int xtap_port_from_json(json_object *o, struct xtap_port_conf *p, struct xtap_er
 		for (i = 0; i < s->acl[d].n_rules; i++)
 			if (s->acl[d].rules[i].rule_id >= p->next_rule_id)
 				p->next_rule_id = s->acl[d].rules[i].rule_id + 1;
-	return 0;
+	return rule_ids_check(p, err);
 }
 
 /* ---- segments ---- */
@@ -842,58 +885,142 @@ __u32 xtap_model_free_port_id(const struct xtap_model *m)
 	__u32 id;
 
 	memset(used, 0, sizeof(used));
+	/* Ports read without an id (XTAP_PORT_ID_UNSET) have none yet. */
 	for (i = 0; i < m->n_ports; i++)
-		used[m->ports[i]->spec.port_id] = 1;
+		if (m->ports[i]->spec.port_id < XTAP_MAX_PORTS)
+			used[m->ports[i]->spec.port_id] = 1;
 	for (id = 0; id < XTAP_MAX_PORTS && used[id]; id++)
 		;
 	return id;
 }
 
-int xtap_model_from_json(json_object *o, struct xtap_model *m, struct xtap_err *err)
+/* "ports[2] (vm1)": where a port is in the state, by index and, when it has one, by name. */
+static void port_where(json_object *o, size_t i, char *buf, size_t len)
 {
-	static const char *const keys[] = { "segments", "ports", NULL };
-	json_object *arr;
-	size_t i, n;
+	json_object *name;
+
+	if (json_object_object_get_ex(o, "name", &name) && json_object_is_type(name, json_type_string))
+		snprintf(buf, len, "ports[%zu] (%.15s)", i, json_object_get_string(name));
+	else
+		snprintf(buf, len, "ports[%zu]", i);
+}
+
+static int segments_from_json(json_object *arr, struct xtap_model *m, struct xtap_err *err)
+{
+	size_t i, j, n = json_object_array_length(arr);
+	struct xtap_segment_conf s;
 	int ret;
 
-	memset(m, 0, sizeof(*m));
-	OK_OR_RET(check_keys(o, "state", keys, err));
-	if (json_object_object_get_ex(o, "segments", &arr)) {
-		n = json_object_array_length(arr);
-		for (i = 0; i < n; i++) {
-			struct xtap_segment_conf s;
+	for (i = 0; i < n; i++) {
+		ret = xtap_segment_from_json(json_object_array_get_idx(arr, i), &s, err);
+		if (ret)
+			return xtap_err_at(err, ret, "segments[%zu]", i);
+		for (j = 0; j < m->n_segments; j++) {
+			const struct xtap_segment_conf *t = &m->segments[j];
 
-			ret = xtap_segment_from_json(json_object_array_get_idx(arr, i), &s, err);
-			if (!ret && xtap_model_segment(m, s.id))
-				ret = xtap_fail(err, -EEXIST, "segment %u listed twice", s.id);
-			if (!ret)
-				ret = xtap_model_add_segment(m, &s);
-			if (ret)
-				goto out;
+			if (t->id == s.id)
+				return xtap_fail(err, -EEXIST, "segments[%zu].id: segment %u is also segments[%zu]",
+						 i, s.id, j);
+			/* One uplink and VLAN carry one segment (the datapath maps them to it). */
+			if (s.uplink[0] && !strcmp(t->uplink, s.uplink) && t->vlan == s.vlan)
+				return xtap_fail(err, -EEXIST,
+						 "segments[%zu].uplink: %s VLAN %u already carries segment %u (segments[%zu])",
+						 i, s.uplink, s.vlan, t->id, j);
 		}
+		if (xtap_model_add_segment(m, &s))
+			return xtap_fail(err, -ENOMEM, "segments[%zu]: out of memory", i);
 	}
-	if (json_object_object_get_ex(o, "ports", &arr)) {
-		n = json_object_array_length(arr);
-		for (i = 0; i < n; i++) {
-			struct xtap_port_conf *p = calloc(1, sizeof(*p));
+	return 0;
+}
 
-			if (!p) {
-				ret = -ENOMEM;
-				goto out;
-			}
-			ret = xtap_port_from_json(json_object_array_get_idx(arr, i), p, err);
-			if (!ret && xtap_model_port(m, p->name))
-				ret = xtap_fail(err, -EEXIST, "port %s listed twice", p->name);
-			if (!ret)
-				ret = xtap_model_add_port(m, p);
-			if (ret) {
-				free(p);
-				goto out;
-			}
+/* What makes a port one of its own: its name (the tap), its id, its MAC in its segment. */
+static int port_check(const struct xtap_model *m, const struct xtap_port_conf *p, size_t i,
+		      struct xtap_err *err)
+{
+	const struct xtap_port_spec *s = &p->spec;
+	size_t j;
+
+	if (!xtap_model_segment(m, s->segment_id))
+		return xtap_fail(err, -EINVAL, "ports[%zu].segment: segment %u of port %s is not in segments", i,
+				 s->segment_id, p->name);
+	for (j = 0; j < m->n_segments; j++)
+		if (!strcmp(m->segments[j].uplink, p->name))
+			return xtap_fail(err, -EEXIST, "ports[%zu].name: %s is the uplink of segment %u, not a tap", i,
+					 p->name, m->segments[j].id);
+	for (j = 0; j < m->n_ports; j++) {
+		const struct xtap_port_conf *q = m->ports[j];
+		char mac[24];
+
+		if (!strcmp(q->name, p->name))
+			return xtap_fail(err, -EEXIST, "ports[%zu].name: port %s is also ports[%zu]", i, p->name, j);
+		if (s->port_id != XTAP_PORT_ID_UNSET && q->spec.port_id == s->port_id)
+			return xtap_fail(err, -EEXIST, "ports[%zu].port_id: port %s has id %u, like port %s (ports[%zu])",
+					 i, p->name, s->port_id, q->name, j);
+		if (q->spec.segment_id == s->segment_id && !memcmp(q->spec.mac, s->mac, 6)) {
+			xtap_format_mac(s->mac, mac, sizeof(mac));
+			return xtap_fail(err, -EEXIST, "ports[%zu].mac: port %s has %s, like port %s (ports[%zu]) in segment %u",
+					 i, p->name, mac, q->name, j, s->segment_id);
 		}
 	}
 	return 0;
-out:
-	xtap_model_free(m);
+}
+
+static int ports_from_json(json_object *arr, struct xtap_model *m, struct xtap_err *err)
+{
+	size_t i, n = json_object_array_length(arr);
+	char where[48];
+	int ret;
+
+	for (i = 0; i < n; i++) {
+		json_object *o = json_object_array_get_idx(arr, i);
+		struct xtap_port_conf *p = calloc(1, sizeof(*p));
+
+		if (!p)
+			return xtap_fail(err, -ENOMEM, "ports[%zu]: out of memory", i);
+		ret = xtap_port_from_json(o, p, err);
+		if (ret) {
+			port_where(o, i, where, sizeof(where));
+			ret = xtap_err_at(err, ret, "%s", where);
+		}
+		if (!ret)
+			ret = port_check(m, p, i, err);
+		if (!ret && xtap_model_add_port(m, p))
+			ret = xtap_fail(err, -ENOMEM, "ports[%zu]: out of memory", i);
+		if (ret) {
+			free(p);
+			return ret;
+		}
+	}
+	return 0;
+}
+
+/* The whole state, checked for types, ranges and consistency: the first problem names its place. */
+int xtap_model_from_json(json_object *o, struct xtap_model *m, struct xtap_err *err)
+{
+	json_object *segs = NULL, *ports = NULL;
+	int ret = 0;
+
+	memset(m, 0, sizeof(*m));
+	if (!json_object_is_type(o, json_type_object))
+		return xtap_fail(err, -EINVAL, "the top level must be an object {\"segments\": [...], \"ports\": [...]}, not %s",
+				 json_type_to_name(json_object_get_type(o)));
+	json_object_object_foreach(o, key, val) {
+		json_object **dst = !strcmp(key, "segments") ? &segs : !strcmp(key, "ports") ? &ports : NULL;
+
+		if (!dst)
+			return xtap_fail(err, -EINVAL, "unknown key \"%.64s\" at the top level (segments and ports are known)",
+					 key);
+		if (!json_object_is_type(val, json_type_array))
+			return xtap_fail(err, -EINVAL, "%s: expected an array, not %s", key,
+					 json_type_to_name(json_object_get_type(val)));
+		*dst = val;
+	}
+	/* Segments first: ports name theirs. */
+	if (segs)
+		ret = segments_from_json(segs, m, err);
+	if (!ret && ports)
+		ret = ports_from_json(ports, m, err);
+	if (ret)
+		xtap_model_free(m);
 	return ret;
 }

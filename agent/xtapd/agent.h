@@ -39,7 +39,6 @@ void xtap_agent_vhost_check(struct xtap_agent *a);
 /* A link appeared or vanished: repair what depends on it. */
 void xtap_agent_link_event(struct xtap_agent *a, int is_new, const char *name, int ifindex);
 
-int xtap_state_load(const char *path, struct xtap_model *m, struct xtap_err *err);
-int xtap_state_save(const char *path, struct xtap_model *m, struct xtap_err *err);
+#include "state_file.h"
 
 #endif /* XTAP_AGENT_H */

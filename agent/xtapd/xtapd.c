@@ -29,6 +29,7 @@
 #include "agent.h"
 #include "request.h"
 #include "netdev.h"
+#include "lock.h"
 
 #define MAX_REQUEST (1 << 20)
 
@@ -45,6 +46,7 @@ struct options {
 	char socket[PATH_MAX];
 	char state[PATH_MAX];
 	char pin_dir[PATH_MAX];
+	int recover_state;
 };
 
 static void usage(FILE *f)
@@ -55,6 +57,7 @@ static void usage(FILE *f)
 		"  -s, --socket PATH    control socket (default " XTAP_DEFAULT_SOCKET ")\n"
 		"      --state FILE     persisted desired state (default " XTAP_DEFAULT_STATE ")\n"
 		"      --pin-dir DIR    bpffs directory for maps and links (default " XTAP_DEFAULT_PIN_DIR ")\n"
+		"      --recover-state  the state file does not load: start from FILE.prev, keep it as FILE.bad\n"
 		"  -v, --verbose        debug logging\n"
 		"  -h, --help           this text\n"
 		"Runs in the foreground and logs to stderr.\n");
@@ -108,8 +111,8 @@ static int is_bpffs(const char *path)
 	return !statfs(path, &st) && st.f_type == BPF_FS_MAGIC;
 }
 
-/* The pin directory must sit on a bpffs; the default one is mounted when missing. */
-static int ensure_bpffs(const char *pin_dir)
+/* The pin directory must sit on a bpffs; the default one is mounted when missing. *created: mkdir made it. */
+static int ensure_bpffs(const char *pin_dir, int *created)
 {
 	char parent[PATH_MAX], *slash;
 
@@ -129,8 +132,77 @@ static int ensure_bpffs(const char *pin_dir)
 		}
 		xtap_log(XTAP_LOG_INFO, "mounted bpffs at /sys/fs/bpf");
 	}
-	if (mkdir(pin_dir, 0700) && errno != EEXIST) {
+	*created = !mkdir(pin_dir, 0700);
+	if (!*created && errno != EEXIST) {
 		xtap_log(XTAP_LOG_ERR, "creating %s: %s", pin_dir, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * One agent per pin directory and per state file, for its whole life: the
+ * locks come before anything is changed. *created: the pin directory was
+ * made for the lock.
+ */
+static int take_locks(const struct options *o, int *created)
+{
+	struct xtap_err err = {};
+
+	if (ensure_bpffs(o->pin_dir, created))
+		return -1;
+	if (xtap_lock_take(o->pin_dir, XTAP_LOCK_DIR, "stop it first, or use --pin-dir", &err) < 0 ||
+	    xtap_state_lock(o->state, &err) < 0) {
+		xtap_log(XTAP_LOG_ERR, "%s", err.msg);
+		return -1;
+	}
+	return 0;
+}
+
+/* The desired state: the state file, else the config's bootstrap section, else nothing. */
+static int load_state(struct xtap_agent *a, const struct options *o, json_object *bootstrap)
+{
+	struct xtap_err err = {};
+	char advice[PATH_MAX + 512];
+	int ret;
+
+	if (o->recover_state) {
+		ret = xtap_state_recover(o->state, &a->model, &err);
+		if (!ret)
+			xtap_log(XTAP_LOG_WARN, "recovered: started from %s.prev; the file that did not load is %s.bad",
+				 o->state, o->state);
+		else
+			xtap_log(XTAP_LOG_ERR, "--recover-state: %s; nothing changed", err.msg);
+		return ret;
+	}
+	ret = xtap_state_load(o->state, &a->model, &err);
+	if (ret == -ENOENT && bootstrap) {
+		ret = xtap_model_from_json(bootstrap, &a->model, &err);
+		if (ret) {
+			xtap_log(XTAP_LOG_ERR, "config file %s: bootstrap: %s", o->config, err.msg);
+			return ret;
+		}
+		xtap_log(XTAP_LOG_INFO, "no state yet: starting from the config's bootstrap section");
+		return 0;
+	}
+	if (ret == -ENOENT)
+		return 0;
+	if (ret) {
+		xtap_state_advice(o->state, advice, sizeof(advice));
+		xtap_log(XTAP_LOG_ERR, "%s", err.msg);
+		xtap_log(XTAP_LOG_ERR, "%s", advice);
+	}
+	return ret;
+}
+
+/* The start before the datapath: locks, then the desired state. A refused start leaves no trace. */
+static int start_owned(struct xtap_agent *a, const struct options *o, json_object *bootstrap)
+{
+	int made_pin_dir = 0;
+
+	if (take_locks(o, &made_pin_dir) || load_state(a, o, bootstrap)) {
+		if (made_pin_dir)
+			rmdir(o->pin_dir);
 		return -1;
 	}
 	return 0;
@@ -289,6 +361,7 @@ int main(int argc, char **argv)
 		{ "config", required_argument, NULL, 'c' }, { "socket", required_argument, NULL, 's' },
 		{ "state", required_argument, NULL, 'S' },  { "pin-dir", required_argument, NULL, 'p' },
 		{ "verbose", no_argument, NULL, 'v' },      { "help", no_argument, NULL, 'h' },
+		{ "recover-state", no_argument, NULL, 'R' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct options o = {};
@@ -309,6 +382,7 @@ int main(int argc, char **argv)
 		case 's': snprintf(o.socket, sizeof(o.socket), "%s", optarg); break;
 		case 'S': snprintf(o.state, sizeof(o.state), "%s", optarg); break;
 		case 'p': snprintf(o.pin_dir, sizeof(o.pin_dir), "%s", optarg); break;
+		case 'R': o.recover_state = 1; break;
 		case 'v': xtap_log_set_level(XTAP_LOG_DEBUG); break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
@@ -335,21 +409,9 @@ int main(int argc, char **argv)
 	libbpf_set_print(quiet_libbpf);
 	libxdp_set_print(quiet_libxdp);
 
-	if (ensure_bpffs(o.pin_dir) || xtap_datapath_load(&a->dp, o.pin_dir))
+	if (start_owned(a, &o, bootstrap) || xtap_datapath_load(&a->dp, o.pin_dir))
 		return 1;
-	ret = xtap_state_load(o.state, &a->model, &err);
-	if (ret == -ENOENT && bootstrap) {
-		ret = xtap_model_from_json(bootstrap, &a->model, &err);
-		if (!ret)
-			xtap_log(XTAP_LOG_INFO, "no state yet: starting from the config's bootstrap section");
-	} else if (ret == -ENOENT) {
-		ret = 0;
-	}
 	json_object_put(bootstrap);
-	if (ret) {
-		xtap_log(XTAP_LOG_ERR, "%s", err.msg);
-		return 1;
-	}
 	if (xtap_agent_reconcile(a))
 		xtap_log(XTAP_LOG_WARN, "some ports or segments could not be set up (see above); xtapctl port list shows their state");
 
