@@ -49,5 +49,23 @@
 #define XTAP_EXIT_REFUSED 1   /* the agent refused: its message says why */
 #define XTAP_EXIT_USAGE   2   /* bad command line */
 #define XTAP_EXIT_NOAGENT 3   /* xtapd is not reachable */
+#define XTAP_EXIT_DENIED  4   /* the control socket is not ours to use (not root) */
+
+/*
+ * What xtapd allows a connection (agent/xtapd/ctl_server.c). A request
+ * larger than XTAP_CTL_MAX_REQUEST, or not whole within
+ * XTAP_CTL_REQUEST_TIMEOUT_S of its first byte, is answered with an error
+ * and the connection closed; so is one that sends nothing for
+ * XTAP_CTL_IDLE_TIMEOUT_S. A reply not read within XTAP_CTL_REPLY_TIMEOUT_S
+ * is dropped. Past XTAP_CTL_MAX_CONNECTIONS, a new connection takes the
+ * place of the oldest one that has sent nothing yet; with none such it is
+ * answered XTAP_CTL_TOO_MANY and closed.
+ */
+#define XTAP_CTL_MAX_REQUEST      65536
+#define XTAP_CTL_MAX_CONNECTIONS  256
+#define XTAP_CTL_IDLE_TIMEOUT_S    10
+#define XTAP_CTL_REQUEST_TIMEOUT_S 5
+#define XTAP_CTL_REPLY_TIMEOUT_S   10
+#define XTAP_CTL_TOO_MANY "xtapd: too many connections (%d); retry later"
 
 #endif /* XTAP_CTL_H */

@@ -37,6 +37,7 @@
 #define EXIT_REFUSED XTAP_EXIT_REFUSED
 #define EXIT_USAGE   XTAP_EXIT_USAGE
 #define EXIT_NOAGENT XTAP_EXIT_NOAGENT
+#define EXIT_DENIED  XTAP_EXIT_DENIED
 
 static const char *socket_path = XTAP_DEFAULT_SOCKET;
 static const char *pin_dir = XTAP_DEFAULT_PIN_DIR;
@@ -188,7 +189,20 @@ static json_object *call_fds(const char *cmd, json_object *args, int *fds, int *
 	json_object_object_add(req, XTAP_REQ_ARGS, args ? args : json_object_new_object());
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", socket_path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		int e = errno;
+
+		close(fd);
+		fd = -1;
+		errno = e;
+	}
+	if (fd < 0 && errno == EACCES) {
+		/* xtapd may well be running: its socket is root's (mode 0600). */
+		fprintf(stderr, "xtapctl: permission denied on %s (run as root, or with sudo)\n", socket_path);
+		exit(EXIT_DENIED);
+	}
+	if (fd < 0) {
+		int e = errno;
 		json_object *res = agent_down_fallback ? agent_down_fallback() : NULL;
 
 		if (res) {
@@ -198,16 +212,15 @@ static json_object *call_fds(const char *cmd, json_object *args, int *fds, int *
 			json_object_object_add(resp, XTAP_REPLY_OK, json_object_new_boolean(1));
 			json_object_object_add(resp, XTAP_REPLY_RESULT, res);
 			json_object_put(req);
-			if (fd >= 0)
-				close(fd);
 			return resp;
 		}
 		fprintf(stderr, "xtapctl: xtapd is not running (no answer on %s: %s); start it with: xtapd\n",
-			socket_path, strerror(errno));
+			socket_path, strerror(e));
 		exit(EXIT_NOAGENT);
 	}
 	out = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
-	if (write(fd, out, strlen(out)) < 0) {
+	/* EPIPE: xtapd answered before reading (too many connections): its line is still there to read. */
+	if (send(fd, out, strlen(out), MSG_NOSIGNAL) < 0 && errno != EPIPE) {
 		fprintf(stderr, "xtapctl: sending to xtapd: %s\n", strerror(errno));
 		exit(EXIT_NOAGENT);
 	}
