@@ -25,7 +25,7 @@ XTAPD_SRCS     := agent/xtapd/datapath.c agent/xtapd/policy.c agent/xtapd/attach
                   agent/xtapd/vhost_proc.c agent/xtapd/api.c agent/xtapd/realize.c agent/xtapd/cmd_args.c \
                   agent/xtapd/cmd_port.c agent/xtapd/cmd_addr.c agent/xtapd/cmd_acl.c agent/xtapd/cmd_rate.c \
                   agent/xtapd/cmd_segment.c agent/xtapd/cmd_status.c agent/xtapd/validate.c \
-                  agent/xtapd/request.c
+                  agent/xtapd/request.c agent/xtapd/event_loop.c
 AGENT_LIB_SRCS := $(SHARED_LIB_SRCS) $(XTAPD_SRCS)
 AGENT_LIB_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(AGENT_LIB_SRCS))
 XTAPD_INC      := -Iagent/xtapd
@@ -37,7 +37,7 @@ TEST_LIB_OBJS  := $(patsubst %.c,$(BUILD)/%.o,$(TEST_LIB_SRCS))
 PACKET_TESTS   := $(BUILD)/tests/test_packet
 PKTBUILD_TEST  := $(BUILD)/tests/pktbuild_selftest
 HOST_TESTS     := $(BUILD)/tests/test_netdev $(BUILD)/tests/test_agent $(BUILD)/tests/test_validation \
-                  $(BUILD)/tests/test_lifecycle
+                  $(BUILD)/tests/test_lifecycle $(BUILD)/tests/test_agent_stall
 
 .PHONY: all deps vmlinux demo install test test-packet test-host test-guest test-vhost bench clean help
 all: $(SKELS) $(AGENT_LIB_OBJS) $(BUILD)/xtapd $(BUILD)/xtapctl $(BUILD)/xtap-vmsim $(PACKET_TESTS) $(PKTBUILD_TEST) $(HOST_TESTS) $(BUILD)/bench/prog_cost $(BUILD)/bench/control_plane $(BUILD)/bench/throughput \
@@ -79,7 +79,8 @@ $(BUILD)/agent/xtapd/%.o: agent/xtapd/%.c $(SKELS) $(AGENT_HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(XTAPD_INC) -c $< -o $@
 
-$(BUILD)/xtapd: $(BUILD)/agent/xtapd/xtapd.o $(AGENT_LIB_OBJS)
+$(BUILD)/xtapd: $(BUILD)/agent/xtapd/xtapd.o $(BUILD)/agent/xtapd/ctl_server.o $(BUILD)/agent/xtapd/agent_worker.o \
+		$(AGENT_LIB_OBJS)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS_AGENT)
 
 $(BUILD)/xtapctl: tools/xtapctl.c tools/xtapctl_maps.c tools/xtapctl_maps.h $(BUILD)/agent/lib/model.o \
@@ -227,6 +228,13 @@ $(BUILD)/fuzz/state_file_fuzz: tests/libfuzzer/state_file_fuzz.c $(FUZZ_SRCS_sta
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_INC_state_file) -o $@ $< $(FUZZ_SRCS_state_file) $(FUZZ_LIBS_state_file)
 
+# Faulty clients and 100 port adds while status is timed (xtap_ctl.h: the limits it checks).
+$(BUILD)/tests/test_agent_stall: tests/host/test_agent_stall.c tests/host/agent_env.c tests/host/agent_env.h \
+		tests/host/agent_ctl.c tests/host/agent_ctl.h include/xtap_ctl.h $(TEST_LIB_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Itests/lib -Itests/host -o $@ tests/host/test_agent_stall.c tests/host/agent_env.c \
+		tests/host/agent_ctl.c $(TEST_LIB_OBJS) -lbpf -ljson-c -lcmocka
+
 # The userspace vhost data plane alone: the test is the guest driver, a socketpair the tap.
 $(BUILD)/tests/test_userspace_plane: tests/vhost/test_userspace_plane.c agent/vhost/vhost_userspace.c \
 		agent/vhost/vhost_mem.c agent/vhost/vhost_guard.c agent/lib/err.c agent/lib/log.c $(AGENT_HDRS)
@@ -251,7 +259,8 @@ test-host: deps
 	$(MAKE) $(HOST_TESTS) $(BUILD)/xtapd $(BUILD)/xtapctl $(BUILD)/xtap-vhost $(BUILD)/xtap-vmsim
 	tests/run.sh netdev $(BUILD)/tests/test_netdev agent "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_agent" \
 		validation "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_validation" \
-		lifecycle "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_lifecycle"
+		lifecycle "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_lifecycle" \
+		agent-stall "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_agent_stall"
 
 # Tier 3: real Linux guests under QEMU on xtap ports (tests/guest/; kernel cached in /var/cache/xtap-guest).
 test-guest: deps
@@ -272,6 +281,7 @@ test: deps
 		netdev $(BUILD)/tests/test_netdev agent "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_agent" \
 		validation "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_validation" \
 		lifecycle "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_lifecycle" \
+		agent-stall "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_agent_stall" \
 		vhost "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_vhost" guest "XTAP_BUILD=$(BUILD) bash tests/guest/run.sh" \
 		vhost-vm "XTAP_BUILD=$(BUILD) bash tests/vhost/run-vm.sh" \
 		fuzz-libfuzzer "bash tests/libfuzzer/run.sh $(BUILD) 30 $(FUZZ_TARGETS)"

@@ -2,24 +2,24 @@
 /*
  * xtapd: the host agent. Loads the datapath once (maps pinned, programs
  * attached through links that outlive it), makes the kernel match the
- * persisted desired state, then serves the control socket and watches links.
+ * persisted desired state, then serves the control socket and watches links,
+ * all from one event loop (event_loop.h) in which nothing waits.
  * Stopping it leaves the datapath running; `xtapctl teardown` removes it all.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <getopt.h>
-#include <poll.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
-#include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 #include <linux/magic.h>
 
@@ -27,19 +27,11 @@
 #include <xdp/libxdp.h>
 
 #include "agent.h"
-#include "request.h"
+#include "agent_worker.h"
+#include "ctl_server.h"
+#include "event_loop.h"
 #include "netdev.h"
 #include "lock.h"
-
-#define MAX_REQUEST (1 << 20)
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 struct options {
 	char config[PATH_MAX];
@@ -222,122 +214,107 @@ static int make_parent_dir(const char *path)
 	return 0;
 }
 
-static int open_socket(const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd;
+/*
+ * Two loops: the agent's (agent_worker.h: requests, the link monitor, the
+ * xtap-vhost processes, on the agent thread) and the control socket's
+ * (connections and signals, on the main thread).
+ */
+struct daemon {
+	struct xtap_agent *a;
+	struct xtap_agent_worker *worker;
+	struct xtap_link_monitor *mon;
+	struct xtap_watch signals;    /* SIGINT, SIGTERM: main thread */
+	struct xtap_watch links;      /* the link monitor: agent thread */
+	double next_vhost_check;
+	int stop;
+};
 
-	if (strlen(path) >= sizeof(sa.sun_path) || make_parent_dir(path)) {
-		xtap_log(XTAP_LOG_ERR, "control socket path %s is unusable", path);
-		return -1;
-	}
-	strcpy(sa.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -1;
-	/* A socket file left by a killed agent: nobody listens on it. */
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
-		xtap_log(XTAP_LOG_ERR, "another xtapd is serving %s", path);
-		close(fd);
-		return -1;
-	}
-	unlink(path);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || chmod(path, 0600) || listen(fd, 64)) {
-		xtap_log(XTAP_LOG_ERR, "control socket %s: %s", path, strerror(errno));
-		close(fd);
-		return -1;
-	}
-	return fd;
+#define DAEMON_OF(w, member) ((struct daemon *)((char *)(w) - offsetof(struct daemon, member)))
+
+/* {"cmd": "status"}, maybe with empty "args": anything else is the agent's to judge. */
+static int plain_status(json_object *req)
+{
+	json_object *cmd, *args = NULL;
+
+	if (!json_object_is_type(req, json_type_object) || !json_object_object_get_ex(req, "cmd", &cmd) ||
+	    !json_object_is_type(cmd, json_type_string) || strcmp(json_object_get_string(cmd), "status"))
+		return 0;
+	json_object_object_get_ex(req, "args", &args);
+	return json_object_object_length(req) == 1 + (args != NULL) &&
+	       (!args || (json_object_is_type(args, json_type_object) && !json_object_object_length(args)));
 }
 
-/* The reply line, with the fds of a hand-off attached (SCM_RIGHTS) to its first byte. */
-static int send_reply(int fd, const char *json, const struct xtap_fds *fds)
+/* A plain status is answered from the snapshot, at once; every other request goes to the agent. */
+static void handle_request(void *ctx, struct xtap_ctl_request *r, json_object *req)
 {
-	size_t len = strlen(json);
-	char *line = malloc(len + 2);
-	char cbuf[CMSG_SPACE(sizeof(fds->fd))];
-	struct iovec iov;
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-	ssize_t sent = 0, n;
+	struct daemon *d = ctx;
+	char *status;
 
-	if (!line)
-		return -1;
-	memcpy(line, json, len);
-	line[len++] = '\n';
-	if (fds->n) {
-		struct cmsghdr *c;
-
-		memset(cbuf, 0, sizeof(cbuf));
-		mh.msg_control = cbuf;
-		mh.msg_controllen = CMSG_SPACE(fds->n * sizeof(int));
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(fds->n * sizeof(int));
-		memcpy(CMSG_DATA(c), fds->fd, fds->n * sizeof(int));
+	if (plain_status(req) && (status = xtap_agent_worker_status(d->worker))) {
+		json_object_put(req);
+		xtap_ctl_reply(r, status, NULL);
+		free(status);
+		return;
 	}
-	while ((size_t)sent < len) {
-		iov.iov_base = line + sent;
-		iov.iov_len = len - sent;
-		n = sendmsg(fd, &mh, MSG_NOSIGNAL);
-		if (n <= 0)
-			break;
-		sent += n;
-		mh.msg_control = NULL;
-		mh.msg_controllen = 0;
-	}
-	free(line);
-	return (size_t)sent == len ? 0 : -1;
+	if (xtap_agent_worker_submit(d->worker, req, r))
+		xtap_ctl_reply(r, "{\"ok\":false,\"error\":\"xtapd is out of memory (nothing changed)\"}", NULL);
 }
 
-/* One request per connection: a JSON object, answered with one JSON object. */
-static void serve_client(struct xtap_agent *a, int listen_fd)
+static void deliver_reply(void *ctx, void *tag, const char *json, struct xtap_fds *fds)
 {
-	struct xtap_request_reader rd;
-	struct xtap_err err = { .msg = "request: incomplete JSON (the connection closed or timed out first)" };
-	json_object *resp;
-	char buf[65536];
-	size_t total = 0;
-	const char *out;
-	int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
-	struct timeval tv = { .tv_sec = 5 };
-	struct xtap_fds fds = { .n = 0 };
-	ssize_t n;
+	(void)ctx;
+	xtap_ctl_reply(tag, json, fds);
+}
 
-	if (fd < 0)
-		return;
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	if (xtap_request_reader_init(&rd)) {
-		close(fd);
-		return;
+static void on_signal(struct xtap_watch *w, uint32_t events)
+{
+	struct signalfd_siginfo si;
+
+	(void)events;
+	if (read(w->fd, &si, sizeof(si)) == sizeof(si)) {
+		xtap_log(XTAP_LOG_INFO, "stopping; the datapath keeps running");
+		DAEMON_OF(w, signals)->stop = 1;
 	}
-	while (!rd.req && (n = read(fd, buf, sizeof(buf))) > 0 && total < MAX_REQUEST) {
-		total += n;
-		if (xtap_request_feed(&rd, buf, n, &err) < 0)
-			break;
-	}
-	if (!rd.req && total >= MAX_REQUEST)
-		xtap_fail(&err, -E2BIG, "request: larger than %d bytes", MAX_REQUEST);
-	if (!rd.req) {
-		resp = json_object_new_object();
-		json_object_object_add(resp, XTAP_REPLY_OK, json_object_new_boolean(0));
-		json_object_object_add(resp, XTAP_REPLY_ERROR, json_object_new_string(err.msg));
-	} else {
-		resp = xtap_agent_call(a, rd.req, &fds);
-	}
-	xtap_request_reader_free(&rd);
-	out = json_object_to_json_string_ext(resp, JSON_C_TO_STRING_PLAIN);
-	if (send_reply(fd, out, &fds) < 0)
-		xtap_log(XTAP_LOG_DEBUG, "client went away before the reply");
-	while (fds.n)
-		close(fds.fd[--fds.n]);
-	json_object_put(resp);
-	close(fd);
 }
 
 static void on_link(const struct xtap_link_event *ev, void *ctx)
 {
 	xtap_agent_link_event(ctx, ev->type == XTAP_LINK_NEW, ev->link.name, ev->link.ifindex);
+}
+
+/* Agent thread. The monitor's socket is non-blocking: this reads what is queued, repairs, and returns. */
+static void on_links(struct xtap_watch *w, uint32_t events)
+{
+	struct daemon *d = DAEMON_OF(w, links);
+
+	(void)events;
+	if (xtap_link_monitor_read(d->mon, on_link, d->a) == -ENOBUFS)
+		xtap_agent_reconcile(d->a);
+}
+
+/* Agent thread. */
+static double vhost_check_tick(void *ctx, double now)
+{
+	struct daemon *d = ctx;
+
+	if (now >= d->next_vhost_check) {
+		xtap_agent_vhost_check(d->a);
+		d->next_vhost_check = now + XTAP_VHOST_CHECK_SECONDS;
+	}
+	return d->next_vhost_check;
+}
+
+/* 256 connections, a pidfd per xtap-vhost starting or stopping, the BPF objects: the soft limit may be low. */
+static void raise_fd_limit(void)
+{
+	struct rlimit r;
+
+	if (!getrlimit(RLIMIT_NOFILE, &r) && r.rlim_cur < r.rlim_max) {
+		r.rlim_cur = r.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &r))
+			xtap_log(XTAP_LOG_WARN, "raising the open files limit to %llu: %s",
+				 (unsigned long long)r.rlim_max, strerror(errno));
+	}
 }
 
 static int quiet_libbpf(enum libbpf_print_level level, const char *fmt, va_list args)
@@ -366,13 +343,13 @@ int main(int argc, char **argv)
 	};
 	struct options o = {};
 	struct xtap_agent *a = calloc(1, sizeof(*a));
-	struct xtap_link_monitor *mon;
+	struct xtap_ctl_server *srv;
+	struct daemon d = { .a = a };
+	struct xtap_loop agent_loop, io_loop;
 	json_object *bootstrap = NULL;
 	struct xtap_err err = {};
-	struct pollfd pfd[3];
 	sigset_t mask;
-	int c, explicit_config = 0, lfd, sfd, ret;
-	double last_check;
+	int c, explicit_config = 0;
 
 	xtap_log_init("xtapd", XTAP_LOG_INFO);
 	snprintf(o.config, sizeof(o.config), "%s", XTAP_DEFAULT_CONFIG);
@@ -405,7 +382,12 @@ int main(int argc, char **argv)
 	if (!o.pin_dir[0])
 		snprintf(o.pin_dir, sizeof(o.pin_dir), "%s", XTAP_DEFAULT_PIN_DIR);
 	snprintf(a->state_path, sizeof(a->state_path), "%s", o.state);
-	xtap_vhost_procs_init(&a->vhost, o.socket);
+	raise_fd_limit();
+	if (xtap_loop_init(&agent_loop) || xtap_loop_init(&io_loop)) {
+		xtap_log(XTAP_LOG_ERR, "epoll: %s", strerror(errno));
+		return 1;
+	}
+	xtap_vhost_procs_init(&a->vhost, o.socket, &agent_loop);
 	libbpf_set_print(quiet_libbpf);
 	libxdp_set_print(quiet_libxdp);
 
@@ -415,49 +397,52 @@ int main(int argc, char **argv)
 	if (xtap_agent_reconcile(a))
 		xtap_log(XTAP_LOG_WARN, "some ports or segments could not be set up (see above); xtapctl port list shows their state");
 
-	lfd = open_socket(o.socket);
-	if (lfd < 0)
+	if (make_parent_dir(o.socket)) {
+		xtap_log(XTAP_LOG_ERR, "control socket %s: creating its directory: %s", o.socket, strerror(errno));
 		return 1;
+	}
+	srv = xtap_ctl_server_open(&io_loop, o.socket, handle_request, &d, &err);
+	if (!srv) {
+		xtap_log(XTAP_LOG_ERR, "%s", err.msg);
+		return 1;
+	}
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
-	mon = xtap_link_monitor_open(&err);
-	if (!mon)
+	d.signals = (struct xtap_watch){ .fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK), .fn = on_signal };
+	xtap_loop_add(&io_loop, &d.signals, EPOLLIN);
+	d.mon = xtap_link_monitor_open(&err);
+	if (d.mon) {
+		d.links = (struct xtap_watch){ .fd = xtap_link_monitor_fd(d.mon), .fn = on_links };
+		xtap_loop_add(&agent_loop, &d.links, EPOLLIN);
+	} else {
 		xtap_log(XTAP_LOG_WARN, "%s: changes behind xtapd's back will not be noticed", err.msg);
+	}
+	d.next_vhost_check = xtap_now() + XTAP_VHOST_CHECK_SECONDS;
+	xtap_loop_add_ticker(&agent_loop, vhost_check_tick, &d);
 	xtap_log(XTAP_LOG_INFO, "ready: %zu ports, %zu segments, socket %s, maps in %s",
 		 a->model.n_ports, a->model.n_segments, o.socket, o.pin_dir);
-
-	pfd[0] = (struct pollfd){ .fd = lfd, .events = POLLIN };
-	pfd[1] = (struct pollfd){ .fd = sfd, .events = POLLIN };
-	pfd[2] = (struct pollfd){ .fd = mon ? xtap_link_monitor_fd(mon) : -1, .events = POLLIN };
-	last_check = now_s();
-	while (!a->stop) {
-		ret = poll(pfd, 3, XTAP_VHOST_CHECK_SECONDS * 1000);
-		if (ret < 0) {
-			if (errno == EINTR)
-				continue;
-			break;
-		}
-		if (now_s() - last_check >= XTAP_VHOST_CHECK_SECONDS) {
-			xtap_agent_vhost_check(a);
-			last_check = now_s();
-		}
-		if (pfd[1].revents & POLLIN) {
-			xtap_log(XTAP_LOG_INFO, "stopping; the datapath keeps running");
-			break;
-		}
-		if (pfd[2].revents & POLLIN && xtap_link_monitor_read(mon, on_link, a) == -ENOBUFS)
-			xtap_agent_reconcile(a);
-		if (pfd[0].revents & POLLIN)
-			serve_client(a, lfd);
+	/* Started with SIGINT and SIGTERM blocked: they come to the signalfd only. From here on the agent is its. */
+	d.worker = xtap_agent_worker_start(a, &agent_loop, &io_loop, deliver_reply, &d, &err);
+	if (!d.worker) {
+		xtap_log(XTAP_LOG_ERR, "%s", err.msg);
+		return 1;
 	}
-	close(lfd);
-	unlink(o.socket);
-	if (mon)
-		xtap_link_monitor_close(mon);
+
+	while (!d.stop && !xtap_agent_worker_done(d.worker))
+		if (xtap_loop_run_once(&io_loop)) {
+			xtap_log(XTAP_LOG_ERR, "event loop: %s", strerror(errno));
+			break;
+		}
+	xtap_agent_worker_stop(d.worker);
+	xtap_ctl_server_close(srv);
+	xtap_vhost_procs_finish(&a->vhost);
+	if (d.mon)
+		xtap_link_monitor_close(d.mon);
+	xtap_loop_close(&io_loop);
+	xtap_loop_close(&agent_loop);
 	xtap_datapath_close(&a->dp);
 	xtap_model_free(&a->model);
 	free(a);

@@ -227,6 +227,7 @@ static void expect_delivered(struct vport *from, struct vport *to, size_t payloa
 static int add_port_q(struct vport *v, unsigned int queues)
 {
 	char q[32] = "";
+	int i;
 
 	pkt_mac(v->mac, v->mac_str);
 	v->ip4 = pkt_ip4(v->ip_str);
@@ -242,6 +243,9 @@ static int add_port_q(struct vport *v, unsigned int queues)
 		fprintf(stderr, "%s: %s\n", v->name, v->fe.err);
 		return -1;
 	}
+	/* port add returns before the port's xtap-vhost serves: it has 3 s to (xtapd kills it after). */
+	for (i = 0; i < 300 && access(v->sock, F_OK); i++)
+		usleep(10000);
 	if (access(v->sock, F_OK)) {
 		fprintf(stderr, "port %s has no vhost-user socket %s (is xtap-vhost next to xtapd?)\n", v->name,
 			v->sock);
