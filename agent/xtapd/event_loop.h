@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * xtapd's one event loop (epoll): the control socket and its connections,
- * signals, the link monitor and the xtap-vhost processes' pidfds are
- * watches; deadlines (connection timeouts, SIGKILL after SIGTERM, the
- * periodic xtap-vhost check) are tickers. Nothing in a handler may block.
+ * An event loop (epoll), one per thread of xtapd (xtapd.c): fds are
+ * watches (the control socket and its connections, signals, the link
+ * monitor, the xtap-vhost processes' pidfds, the agent's queues); deadlines
+ * (connection timeouts, SIGKILL after SIGTERM, the periodic xtap-vhost
+ * check) are tickers. A handler must not wait on anything but its own
+ * syscall.
  */
 #ifndef XTAP_EVENT_LOOP_H
 #define XTAP_EVENT_LOOP_H
