@@ -19,8 +19,8 @@ SKELS     := $(patsubst %,$(BUILD)/skel/%.skel.h,$(BPF_PROGS))
 BPF_HDRS  := $(wildcard bpf/*.h) include/xtap_abi.h vmlinux.h
 
 # agent/lib: what xtapd, xtap-vhost and xtapctl share; agent/xtapd and agent/vhost: the two daemons.
-SHARED_LIB_SRCS := agent/lib/err.c agent/lib/log.c agent/lib/netdev.c agent/lib/model.c
-XTAPD_SRCS     := agent/xtapd/datapath.c agent/xtapd/policy.c agent/xtapd/attach.c agent/xtapd/state_file.c \
+SHARED_LIB_SRCS := agent/lib/err.c agent/lib/log.c agent/lib/netdev.c agent/lib/model.c agent/lib/fault.c
+XTAPD_SRCS     := agent/xtapd/datapath.c agent/xtapd/map_txn.c agent/xtapd/policy.c agent/xtapd/attach.c agent/xtapd/state_file.c \
                   agent/xtapd/vhost_proc.c agent/xtapd/api.c
 AGENT_LIB_SRCS := $(SHARED_LIB_SRCS) $(XTAPD_SRCS)
 AGENT_LIB_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(AGENT_LIB_SRCS))
@@ -85,7 +85,7 @@ $(BUILD)/xtapctl: tools/xtapctl.c tools/xtapctl_maps.c tools/xtapctl_maps.h $(BU
 
 # One vhost-user server per port (agent/vhost/vhost_dev.h); no libbpf: it never touches the BPF side.
 VHOST_SRCS := agent/vhost/xtap_vhost.c agent/vhost/vhost_user.c agent/vhost/vhost_mem.c agent/vhost/vhost_guard.c \
-              agent/vhost/vhost_net.c agent/vhost/vhost_userspace.c agent/lib/netdev.c agent/lib/err.c agent/lib/log.c
+              agent/vhost/vhost_net.c agent/vhost/vhost_userspace.c agent/lib/netdev.c agent/lib/fault.c agent/lib/err.c agent/lib/log.c
 $(BUILD)/xtap-vhost: $(VHOST_SRCS) $(AGENT_HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(VHOST_INC) -o $@ $(VHOST_SRCS) -ljson-c -lmnl

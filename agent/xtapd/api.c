@@ -19,6 +19,8 @@
 
 #include "agent.h"
 #include "attach.h"
+#include "fault.h"
+#include "map_txn.h"
 #include "netdev.h"
 
 /* Offloads a VMM expects from a tap: checksum and TSO/UFO-like segmentation. */
@@ -824,7 +826,56 @@ static int cmd_status(struct xtap_agent *a, json_object **res)
 	return 0;
 }
 
+/*
+ * A request's "fault": "CLASS:N" (xtapd started with --fault-injection only,
+ * docs/api.md) fails its Nth step of that class; the reply says what it saw.
+ */
+static int fault_arm_from(json_object *req, struct xtap_err *err)
+{
+	enum xtap_fault_class cls;
+	unsigned long nth;
+	json_object *v;
+
+	if (!json_object_object_get_ex(req, "fault", &v))
+		return 0;
+	if (!xtap_fault_enabled())
+		return xtap_fail(err, -EPERM, "\"fault\" needs an xtapd started with --fault-injection (tests only)");
+	if (!json_object_is_type(v, json_type_string) || xtap_fault_parse(json_object_get_string(v), &cls, &nth))
+		return xtap_fail(err, -EINVAL, "\"fault\" must be \"CLASS:N\", CLASS map, netlink, file, attach or any, N >= 1");
+	xtap_fault_arm(cls, nth);
+	return 1;
+}
+
+static json_object *fault_report_json(void)
+{
+	struct xtap_fault_report r;
+	json_object *o = json_object_new_object();
+
+	xtap_fault_disarm(&r);
+	json_object_object_add(o, "class", json_object_new_string(xtap_fault_class_name(r.armed)));
+	json_object_object_add(o, "nth", json_object_new_int64(r.nth));
+	json_object_object_add(o, "calls", json_object_new_int64(r.calls));
+	json_object_object_add(o, "fired", r.fired ? json_object_new_string(xtap_fault_class_name(r.fired_class)) : NULL);
+	return o;
+}
+
+static json_object *agent_call(struct xtap_agent *a, json_object *req, struct xtap_fds *fds);
+
 json_object *xtap_agent_call(struct xtap_agent *a, json_object *req, struct xtap_fds *fds)
+{
+	struct xtap_err err = {};
+	json_object *resp;
+	int armed = json_object_is_type(req, json_type_object) ? fault_arm_from(req, &err) : 0;
+
+	if (armed < 0)
+		return reply_err(err.msg);
+	resp = agent_call(a, req, fds);
+	if (armed)
+		json_object_object_add(resp, "fault", fault_report_json());
+	return resp;
+}
+
+static json_object *agent_call(struct xtap_agent *a, json_object *req, struct xtap_fds *fds)
 {
 	struct xtap_err err = {};
 	json_object *args = NULL, *res = NULL;

@@ -15,6 +15,7 @@
 #include <xdp/libxdp.h>
 
 #include "attach.h"
+#include "fault.h"
 #include "netdev.h"
 
 /* tcx arrived in 6.6; Debian's 6.1 uapi headers and libbpf 1.1 do not name it. */
@@ -552,14 +553,26 @@ static const struct tc_hook_def *role_hooks(enum xtap_role role, size_t *n)
 	return uplink_hooks;
 }
 
+/* Each attach step asks the fault switch first (docs/api.md): it fails as the kernel would refuse. */
+static int attach_step_injected(const char *ifname, const char *hook, struct xtap_err *err)
+{
+	if (!xtap_fault_should_fail(XTAP_FAULT_ATTACH))
+		return 0;
+	return xtap_fail(err, -EIO, "%s: attaching %s failed: injected fault (--fault-injection)", ifname, hook);
+}
+
 int xtap_attach(const struct xtap_datapath *dp, int ifindex, const char *ifname,
 		enum xtap_role role, struct xtap_attach_state *st, struct xtap_err *err)
 {
 	char dir[PATH_MAX + 8];
 	const struct tc_hook_def *hooks;
+	struct xtap_attach_state before;
 	size_t n, i;
 	int ret;
 
+	/* On failure only a device that had none of our programs is cleaned up: another user's stay. */
+	xtap_attach_query(dp, ifindex, role, &before);
+	st->had_programs = strcmp(before.xdp, "none") || strcmp(before.tc, "none");
 	snprintf(st->xdp, sizeof(st->xdp), "none");
 	snprintf(st->tc, sizeof(st->tc), "none");
 	snprintf(dir, sizeof(dir), "%s/links", dp->pin_dir);
@@ -571,6 +584,9 @@ int xtap_attach(const struct xtap_datapath *dp, int ifindex, const char *ifname,
 	for (i = 0; i < n; i++) {
 		int prog_fd = xtap_prog_fd(dp, hooks[i].prog);
 
+		ret = attach_step_injected(ifname, hooks[i].hook, err);
+		if (ret)
+			goto undo;
 		ret = tcx_attach(dp, ifindex, ifname, prog_fd, hooks[i].tcx_type, hooks[i].hook, err);
 		if (ret == -EINVAL || ret == -EOPNOTSUPP) {
 			ret = clsact_attach(ifindex, ifname, prog_fd, hooks[i].point, err);
@@ -584,12 +600,15 @@ int xtap_attach(const struct xtap_datapath *dp, int ifindex, const char *ifname,
 		if (ret)
 			goto undo;
 	}
-	ret = xdp_attach(dp, ifindex, ifname, role, st, err);
+	ret = attach_step_injected(ifname, "xdp", err);
+	if (!ret)
+		ret = xdp_attach(dp, ifindex, ifname, role, st, err);
 	if (ret)
 		goto undo;
 	return 0;
 undo:
-	xtap_detach(dp, ifindex, role, NULL);
+	if (!st->had_programs)
+		xtap_detach(dp, ifindex, role, NULL);
 	return ret;
 }
 

@@ -21,6 +21,7 @@ enum xtap_role {
 struct xtap_attach_state {
 	char xdp[24];       /* "native", "native-dispatcher", "none" */
 	char tc[16];        /* "tcx", "clsact", "none" */
+	int had_programs;   /* xtap_attach: the device had some of ours before (undo must not detach them) */
 };
 
 int xtap_attach(const struct xtap_datapath *dp, int ifindex, const char *ifname,

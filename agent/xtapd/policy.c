@@ -8,6 +8,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "map_txn.h"
 #include "policy.h"
 
 #define MAX_BYTES_PER_SEC   (400ULL * 1000 * 1000 * 1000 / 8)   /* 400 Gbit/s */
@@ -259,8 +260,8 @@ static int delete_keys_if(int fd, size_t key_size, key_pred pred, const void *ct
 		memcpy(prev, next, key_size);
 		have_prev = 1;
 	}
-	for (i = 0; i < n; i++)
-		bpf_map_delete_elem(fd, keys + i * key_size);
+	for (i = 0; i < n && !err; i++)
+		err = xtap_map_delete(fd, keys + i * key_size);
 	free(keys);
 	return err;
 }
@@ -289,14 +290,14 @@ static int lpm_write(const struct xtap_datapath *dp, int family, enum xtap_map_i
 		struct xtap_ip4_key k = { .prefixlen = 32 + p->prefixlen, .set = set };
 
 		memcpy(&k.addr, p->addr, 4);
-		ret = bpf_map_update_elem(xtap_map_fd(dp, map4), &k, value, BPF_ANY);
+		ret = xtap_map_update_new(xtap_map_fd(dp, map4), &k, value);
 	} else {
 		struct xtap_ip6_key k = { .prefixlen = 32 + p->prefixlen, .set = set };
 
 		memcpy(k.addr, p->addr, 16);
-		ret = bpf_map_update_elem(xtap_map_fd(dp, map6), &k, value, BPF_ANY);
+		ret = xtap_map_update_new(xtap_map_fd(dp, map6), &k, value);
 	}
-	return ret ? -errno : 0;
+	return ret;
 }
 
 static void lpm_delete(const struct xtap_datapath *dp, int family, enum xtap_map_id map4,
@@ -375,8 +376,9 @@ static int write_addrs(const struct xtap_datapath *dp, const struct xtap_port_sp
 		return -ENOMEM;
 	addr_set_of(s, rec);
 	port_hosts_of(rec, port);
-	if (bpf_map_update_elem(xtap_map_fd(dp, XTAP_MAP_ADDR_SETS), &set, rec, BPF_ANY))
-		ret = map_fail(err, "xtap_addr_sets", -errno);
+	ret = xtap_map_update_new(xtap_map_fd(dp, XTAP_MAP_ADDR_SETS), &set, rec);
+	if (ret)
+		ret = map_fail(err, "xtap_addr_sets", ret);
 	for (i = 0; i < rec->count && !ret; i++) {
 		struct xtap_prefix p = prefix_of_rec(&rec->addrs[i]);
 		struct xtap_addr_entry v = { .prefixlen = p.prefixlen };
@@ -514,7 +516,7 @@ static int write_acl(const struct xtap_datapath *dp, const struct xtap_acl_spec 
 		memcpy(v->addr, r->cidr.addr, 16);
 	}
 	/* The set goes in before its prefixes: deleting by it always finds them all. */
-	ret = bpf_map_update_elem(xtap_map_fd(dp, XTAP_MAP_ACL_RULES), &set, rs, BPF_ANY) ? -errno : 0;
+	ret = xtap_map_update_new(xtap_map_fd(dp, XTAP_MAP_ACL_RULES), &set, rs);
 	free(rs);
 	if (ret)
 		return map_fail(err, "xtap_acl_rules", ret);
@@ -649,6 +651,7 @@ static int hit_slot_alloc(const struct xtap_datapath *dp, __u32 *slot)
 	unsigned int ncpu = libbpf_num_possible_cpus();
 	struct xtap_counter zero[ncpu];
 	__u32 n, s;
+	int ret;
 
 	if (hs->used >= XTAP_MAX_TOTAL_ACL_RULES)
 		return -ENOSPC;
@@ -661,8 +664,9 @@ static int hit_slot_alloc(const struct xtap_datapath *dp, __u32 *slot)
 		if (slot_used(hs, s))
 			continue;
 		memset(zero, 0, sizeof(zero));
-		if (bpf_map_update_elem(xtap_map_fd(dp, XTAP_MAP_ACL_HITS), &s, zero, BPF_ANY))
-			return -errno;
+		ret = xtap_map_update(xtap_map_fd(dp, XTAP_MAP_ACL_HITS), &s, zero);
+		if (ret)
+			return ret;
 		slot_mark(hs, s);
 		hs->next = (s + 1) % XTAP_MAX_TOTAL_ACL_RULES;
 		*slot = s;
@@ -715,20 +719,6 @@ static int assign_hit_slots(const struct xtap_datapath *dp, const struct xtap_po
 	return 0;
 }
 
-/* Gives back the slots of the rules in sets (the port's old ones) that next no longer has (NULL: all). */
-static void release_hit_slots(const struct xtap_datapath *dp, const struct xtap_acl_set *sets,
-			      const struct xtap_port_spec *next)
-{
-	__u32 d, i;
-
-	if (!dp->hit_slots->built || !sets)
-		return;
-	for (d = 0; d < XTAP_DIRS; d++)
-		for (i = 0; i < sets[d].count; i++)
-			if (!spec_has_rule(next, sets[d].rules[i].rule_id))
-				slot_release(dp->hit_slots, sets[d].rules[i].hit_slot);
-}
-
 int xtap_acl_hits_read(const struct xtap_datapath *dp, __u32 ifindex, __u32 rule_id,
 		       struct xtap_counter *sum)
 {
@@ -774,10 +764,10 @@ static int devmap_add(int fd, __u32 ifindex, int prog_fd)
 {
 	struct bpf_devmap_val v = { .ifindex = ifindex, .bpf_prog.fd = prog_fd };
 
-	return bpf_map_update_elem(fd, &ifindex, &v, BPF_ANY) ? -errno : 0;
+	return xtap_map_update(fd, &ifindex, &v);
 }
 
-int xtap_segment_write(const struct xtap_datapath *dp, __u32 segment_id,
+static int segment_write(const struct xtap_datapath *dp, __u32 segment_id,
 		       const struct xtap_segment *seg, struct xtap_err *err)
 {
 	int seg_fd = xtap_map_fd(dp, XTAP_MAP_SEGMENTS), upl_fd = xtap_map_fd(dp, XTAP_MAP_UPLINKS);
@@ -806,10 +796,10 @@ int xtap_segment_write(const struct xtap_datapath *dp, __u32 segment_id,
 					  sizeof(struct bpf_devmap_val), XTAP_MAX_SEGMENT_PORTS + 1, &o);
 		if (flood_fd < 0)
 			return map_fail(err, "xtap_flood (inner devmap)", -errno);
-		if (bpf_map_update_elem(outer, &segment_id, &flood_fd, BPF_ANY)) {
-			ret = map_fail(err, "xtap_flood", -errno);
+		ret = xtap_map_update(outer, &segment_id, &flood_fd);
+		if (ret) {
 			close(flood_fd);
-			return ret;
+			return map_fail(err, "xtap_flood", ret);
 		}
 	}
 
@@ -817,9 +807,13 @@ int xtap_segment_write(const struct xtap_datapath *dp, __u32 segment_id,
 	    (old.uplink_ifindex != seg->uplink_ifindex || old.vlan != seg->vlan)) {
 		struct xtap_uplink_vlan_key ok = { .ifindex = old.uplink_ifindex, .vlan = old.vlan };
 
-		bpf_map_delete_elem(upl_fd, &ok);
-		if (old.uplink_ifindex != seg->uplink_ifindex)
-			bpf_map_delete_elem(flood_fd, &old.uplink_ifindex);
+		ret = xtap_map_delete(upl_fd, &ok);
+		if (!ret && old.uplink_ifindex != seg->uplink_ifindex)
+			ret = xtap_map_delete(flood_fd, &old.uplink_ifindex);
+		if (ret) {
+			close(flood_fd);
+			return map_fail(err, "xtap_uplinks", ret);
+		}
 	}
 	if (seg->uplink_ifindex) {
 		int prog = xtap_prog_fd(dp, XTAP_PROG_TO_UPLINK_DEVMAP);
@@ -827,8 +821,8 @@ int xtap_segment_write(const struct xtap_datapath *dp, __u32 segment_id,
 		ret = devmap_add(xtap_map_fd(dp, XTAP_MAP_REDIRECT), seg->uplink_ifindex, prog);
 		if (!ret)
 			ret = devmap_add(flood_fd, seg->uplink_ifindex, prog);
-		if (!ret && bpf_map_update_elem(upl_fd, &uk, &segment_id, BPF_ANY))
-			ret = -errno;
+		if (!ret)
+			ret = xtap_map_update(upl_fd, &uk, &segment_id);
 		if (ret) {
 			close(flood_fd);
 			return xtap_fail(err, ret, "segment %u: adding uplink ifindex %u failed: %s (is it an Ethernet device that is up?)",
@@ -836,16 +830,18 @@ int xtap_segment_write(const struct xtap_datapath *dp, __u32 segment_id,
 		}
 	}
 	close(flood_fd);
-	if (bpf_map_update_elem(seg_fd, &segment_id, seg, BPF_ANY))
-		return map_fail(err, "xtap_segments", -errno);
+	ret = xtap_map_update(seg_fd, &segment_id, seg);
+	if (ret)
+		return map_fail(err, "xtap_segments", ret);
 	return 0;
 }
 
-int xtap_segment_delete(const struct xtap_datapath *dp, __u32 segment_id, struct xtap_err *err)
+static int segment_delete(const struct xtap_datapath *dp, __u32 segment_id, struct xtap_err *err)
 {
 	struct u32_at in_segment = { .off = 0, .value = segment_id };
 	struct xtap_segment_ports sp;
 	struct xtap_segment seg;
+	int ret = 0;
 
 	if (bpf_map_lookup_elem(xtap_map_fd(dp, XTAP_MAP_SEGMENTS), &segment_id, &seg))
 		return xtap_fail(err, -ENOENT, "segment %u does not exist", segment_id);
@@ -855,47 +851,60 @@ int xtap_segment_delete(const struct xtap_datapath *dp, __u32 segment_id, struct
 	if (seg.uplink_ifindex) {
 		struct xtap_uplink_vlan_key uk = { .ifindex = seg.uplink_ifindex, .vlan = seg.vlan };
 
-		bpf_map_delete_elem(xtap_map_fd(dp, XTAP_MAP_UPLINKS), &uk);
+		ret = xtap_map_delete(xtap_map_fd(dp, XTAP_MAP_UPLINKS), &uk);
 	}
 	/* Host MACs of the segment. */
-	delete_keys_if(xtap_map_fd(dp, XTAP_MAP_FDB), sizeof(struct xtap_fdb_key), key_has_u32_at,
-		       &in_segment);
-	bpf_map_delete_elem(xtap_map_fd(dp, XTAP_MAP_SEG_PORTS), &segment_id);
-	bpf_map_delete_elem(xtap_map_fd(dp, XTAP_MAP_FLOOD), &segment_id);
-	bpf_map_delete_elem(xtap_map_fd(dp, XTAP_MAP_SEGMENTS), &segment_id);
+	if (!ret)
+		ret = delete_keys_if(xtap_map_fd(dp, XTAP_MAP_FDB), sizeof(struct xtap_fdb_key), key_has_u32_at,
+				     &in_segment);
+	if (!ret)
+		ret = xtap_map_delete(xtap_map_fd(dp, XTAP_MAP_SEG_PORTS), &segment_id);
+	if (!ret)
+		ret = xtap_map_delete(xtap_map_fd(dp, XTAP_MAP_FLOOD), &segment_id);
+	if (!ret)
+		ret = xtap_map_delete(xtap_map_fd(dp, XTAP_MAP_SEGMENTS), &segment_id);
+	if (ret)
+		return xtap_fail(err, ret, "segment %u: removing it from the maps failed: %s", segment_id,
+				 strerror(-ret));
 	return 0;
 }
 
-static void seg_ports_remove(const struct xtap_datapath *dp, __u32 segment_id, __u32 ifindex)
+static int seg_ports_remove(const struct xtap_datapath *dp, __u32 segment_id, __u32 ifindex)
 {
 	int fd = xtap_map_fd(dp, XTAP_MAP_SEG_PORTS);
 	struct xtap_segment_ports sp;
 	__u32 i;
 
 	if (bpf_map_lookup_elem(fd, &segment_id, &sp))
-		return;
-	for (i = 0; i < sp.count; i++) {
-		if (sp.ifindex[i] == ifindex) {
-			sp.ifindex[i] = sp.ifindex[--sp.count];
-			break;
-		}
-	}
-	bpf_map_update_elem(fd, &segment_id, &sp, BPF_ANY);
+		return 0;
+	for (i = 0; i < sp.count && sp.ifindex[i] != ifindex; i++)
+		;
+	if (i == sp.count)
+		return 0;
+	sp.ifindex[i] = sp.ifindex[--sp.count];
+	return xtap_map_update(fd, &segment_id, &sp);
 }
 
-static void membership_remove(const struct xtap_datapath *dp, const struct xtap_port *p)
+static int membership_remove(const struct xtap_datapath *dp, const struct xtap_port *p,
+			     struct xtap_err *err)
 {
 	struct xtap_fdb_key fk = { .segment_id = p->segment_id };
-	int flood_fd = flood_map_fd(dp, p->segment_id);
+	int flood_fd = flood_map_fd(dp, p->segment_id), ret;
 
 	memcpy(fk.mac, p->mac, 6);
-	bpf_map_delete_elem(xtap_map_fd(dp, XTAP_MAP_FDB), &fk);
-	if (flood_fd >= 0) {
-		bpf_map_delete_elem(flood_fd, &p->ifindex);
+	ret = xtap_map_delete(xtap_map_fd(dp, XTAP_MAP_FDB), &fk);
+	if (!ret && flood_fd >= 0)
+		ret = xtap_map_delete(flood_fd, &p->ifindex);
+	if (flood_fd >= 0)
 		close(flood_fd);
-	}
-	seg_ports_remove(dp, p->segment_id, p->ifindex);
-	bpf_map_delete_elem(xtap_map_fd(dp, XTAP_MAP_REDIRECT), &p->ifindex);
+	if (!ret)
+		ret = seg_ports_remove(dp, p->segment_id, p->ifindex);
+	if (!ret)
+		ret = xtap_map_delete(xtap_map_fd(dp, XTAP_MAP_REDIRECT), &p->ifindex);
+	if (ret)
+		return xtap_fail(err, ret, "port %u: removing it from segment %u failed: %s", p->port_id,
+				 p->segment_id, strerror(-ret));
+	return 0;
 }
 
 static int membership_add(const struct xtap_datapath *dp, const struct xtap_port *p,
@@ -929,12 +938,14 @@ static int membership_add(const struct xtap_datapath *dp, const struct xtap_port
 			return xtap_fail(err, -E2BIG, "segment %u already has %d ports", p->segment_id,
 				    XTAP_MAX_SEGMENT_PORTS);
 		sp.ifindex[sp.count++] = p->ifindex;
-		if (bpf_map_update_elem(sp_fd, &p->segment_id, &sp, BPF_ANY))
-			return map_fail(err, "xtap_seg_ports", -errno);
+		ret = xtap_map_update(sp_fd, &p->segment_id, &sp);
+		if (ret)
+			return map_fail(err, "xtap_seg_ports", ret);
 	}
 	memcpy(fk.mac, p->mac, 6);
-	if (bpf_map_update_elem(xtap_map_fd(dp, XTAP_MAP_FDB), &fk, &fe, BPF_ANY))
-		return map_fail(err, "xtap_fdb", -errno);
+	ret = xtap_map_update(xtap_map_fd(dp, XTAP_MAP_FDB), &fk, &fe);
+	if (ret)
+		return map_fail(err, "xtap_fdb", ret);
 	return 0;
 }
 
@@ -944,7 +955,7 @@ static int reset_rate_state(const struct xtap_datapath *dp, __u32 port_id, __u32
 	struct xtap_rate_state rs = {};
 	__u32 idx = port_id * XTAP_DIRS + dir;
 
-	return bpf_map_update_elem(xtap_map_fd(dp, XTAP_MAP_RATE_STATE), &idx, &rs, BPF_ANY) ? -errno : 0;
+	return xtap_map_update(xtap_map_fd(dp, XTAP_MAP_RATE_STATE), &idx, &rs);
 }
 
 /* Zeroes the per-port arrays a previous port with the same id left behind. */
@@ -952,19 +963,14 @@ static int reset_port_state(const struct xtap_datapath *dp, __u32 port_id)
 {
 	unsigned int ncpu = libbpf_num_possible_cpus();
 	struct xtap_port_stats *zero = calloc(ncpu, sizeof(*zero));
-	struct xtap_rate_state rs = {};
-	__u32 i, idx;
-	int ret = 0;
+	__u32 i;
+	int ret;
 
 	if (!zero)
 		return -ENOMEM;
-	if (bpf_map_update_elem(xtap_map_fd(dp, XTAP_MAP_PORT_STATS), &port_id, zero, BPF_ANY))
-		ret = -errno;
-	for (i = 0; i < XTAP_DIRS && !ret; i++) {
-		idx = port_id * XTAP_DIRS + i;
-		if (bpf_map_update_elem(xtap_map_fd(dp, XTAP_MAP_RATE_STATE), &idx, &rs, BPF_ANY))
-			ret = -errno;
-	}
+	ret = xtap_map_update(xtap_map_fd(dp, XTAP_MAP_PORT_STATS), &port_id, zero);
+	for (i = 0; i < XTAP_DIRS && !ret; i++)
+		ret = reset_rate_state(dp, port_id, i);
 	free(zero);
 	return ret;
 }
@@ -984,8 +990,74 @@ static int port_id_taken(const struct xtap_datapath *dp, __u32 port_id, __u32 if
 	return 0;
 }
 
-int xtap_port_write(const struct xtap_datapath *dp, const struct xtap_port_spec *s,
-		    struct xtap_err *err)
+/* ---- what waits for the request's outcome (map_txn.h) ---- */
+
+struct gen_ref {
+	__u32 port_id, gen;
+};
+
+/* A generation no port entry names any more (the old one after a commit, the new one after an undo). */
+static void deferred_delete_gen(const struct xtap_datapath *dp, const void *arg)
+{
+	const struct gen_ref *g = arg;
+
+	delete_gen(dp, g->port_id, g->gen);
+}
+
+struct slot_list {
+	__u32 n;
+	__u32 slot[XTAP_DIRS * XTAP_MAX_ACL_RULES];
+};
+
+static void deferred_release_slots(const struct xtap_datapath *dp, const void *arg)
+{
+	const struct slot_list *l = arg;
+	__u32 i;
+
+	for (i = 0; i < l->n; i++)
+		slot_release(dp->hit_slots, l->slot[i]);
+}
+
+/* The slots of the rules in sets (a port's current ones) that next no longer has (NULL: all). */
+static void slots_leaving(const struct xtap_acl_set *sets, const struct xtap_port_spec *next,
+			  struct slot_list *out)
+{
+	__u32 d, i;
+
+	out->n = 0;
+	for (d = 0; sets && d < XTAP_DIRS; d++)
+		for (i = 0; i < sets[d].count; i++)
+			if (!spec_has_rule(next, sets[d].rules[i].rule_id))
+				out->slot[out->n++] = sets[d].rules[i].hit_slot;
+}
+
+static int defer_release_slots(const struct xtap_datapath *dp, enum xtap_map_txn_when when,
+			       const struct slot_list *l)
+{
+	if (!l->n || !dp->hit_slots->built)
+		return 0;
+	return xtap_map_txn_defer(dp, when, deferred_release_slots, l,
+				  offsetof(struct slot_list, slot) + l->n * sizeof(l->slot[0]));
+}
+
+/* ---- ports ---- */
+
+int xtap_port_spec_validate(const struct xtap_port_spec *s, struct xtap_err *err)
+{
+	struct xtap_port_spec t = *s;
+
+	t.ifindex = 1;   /* the tap is made after this check */
+	return validate_port(&t, err);
+}
+
+/*
+ * The new policy is built in the generation frames are not using; the
+ * switch is one update of the port's entry. The old generation stays until
+ * the request commits, so an undo switches back to it (the journal restores
+ * the entry and the membership) and deletes the new one.
+ */
+static int port_write(const struct xtap_datapath *dp, const struct xtap_port_spec *s,
+		      struct xtap_err *err)
 {
 	int ports_fd = xtap_map_fd(dp, XTAP_MAP_PORTS);
 	struct xtap_fdb_key fk = { .segment_id = s->segment_id };
@@ -993,8 +1065,10 @@ int xtap_port_write(const struct xtap_datapath *dp, const struct xtap_port_spec 
 	struct xtap_segment seg;
 	struct xtap_port old, p = {};
 	struct xtap_acl_set *cur = NULL;
-	__u32 gen, dir, slots[XTAP_DIRS][XTAP_MAX_ACL_RULES], fresh[XTAP_DIRS * XTAP_MAX_ACL_RULES];
-	int has_old, ret, n_fresh = 0, i;
+	__u32 gen, dir, slots[XTAP_DIRS][XTAP_MAX_ACL_RULES];
+	struct slot_list *fresh = NULL, *leaving = NULL;
+	struct gen_ref g;
+	int has_old, ret, n_fresh = 0;
 
 	ret = validate_port(s, err);
 	if (ret)
@@ -1013,15 +1087,28 @@ int xtap_port_write(const struct xtap_datapath *dp, const struct xtap_port_spec 
 			    s->port_id, s->mac[0], s->mac[1], s->mac[2], s->mac[3], s->mac[4], s->mac[5],
 			    s->segment_id);
 
-	/* Build the new policy under the generation frames are not using. */
 	cur = port_acl_sets(dp, has_old ? &old : NULL);
-	if (!cur)
-		return xtap_fail(err, -ENOMEM, "port %u: out of memory reading its ACL sets", s->port_id);
-	ret = assign_hit_slots(dp, s, cur, slots, fresh, &n_fresh, err);
-	if (ret)
-		goto fail;
+	fresh = malloc(sizeof(*fresh));
+	leaving = malloc(sizeof(*leaving));
+	if (!cur || !fresh || !leaving) {
+		ret = xtap_fail(err, -ENOMEM, "port %u: out of memory reading its ACL sets", s->port_id);
+		goto out;
+	}
+	ret = assign_hit_slots(dp, s, cur, slots, fresh->slot, &n_fresh, err);
+	fresh->n = n_fresh;
+	if (!ret)
+		ret = defer_release_slots(dp, XTAP_TXN_ON_ROLLBACK, fresh);
+	if (ret) {
+		/* Not yet deferred: given back here. */
+		deferred_release_slots(dp, fresh);
+		goto out;
+	}
 	gen = has_old ? (old.addr_set % XTAP_POLICY_GENS) ^ 1 : 0;
-	delete_gen(dp, s->port_id, gen);
+	g = (struct gen_ref){ .port_id = s->port_id, .gen = gen };
+	delete_gen(dp, s->port_id, gen);   /* empty unless a crash left one behind */
+	ret = xtap_map_txn_defer(dp, XTAP_TXN_ON_ROLLBACK, deferred_delete_gen, &g, sizeof(g));
+	if (ret)
+		goto out;
 	p.port_id = s->port_id;
 	p.ifindex = s->ifindex;
 	p.segment_id = s->segment_id;
@@ -1037,76 +1124,139 @@ int xtap_port_write(const struct xtap_datapath *dp, const struct xtap_port_spec 
 		ret = write_acl(dp, &s->acl[dir], p.acl[dir].set, slots[dir], err);
 		xtap_rate_conf_from_spec(&p.rate[dir], &s->rate[dir]);
 	}
-	if (!ret && !has_old && reset_port_state(dp, s->port_id))
-		ret = map_fail(err, "xtap_port_stats", -errno);
+	if (!ret && !has_old && (ret = reset_port_state(dp, s->port_id)))
+		ret = map_fail(err, "xtap_port_stats", ret);
 	for (dir = 0; dir < XTAP_DIRS && !ret && has_old; dir++)
-		if (memcmp(&old.rate[dir], &p.rate[dir], sizeof(p.rate[dir])))
-			ret = reset_rate_state(dp, s->port_id, dir);
-	if (ret) {
-		delete_gen(dp, s->port_id, gen);
-		goto fail;
-	}
+		if (memcmp(&old.rate[dir], &p.rate[dir], sizeof(p.rate[dir])) &&
+		    (ret = reset_rate_state(dp, s->port_id, dir)))
+			ret = map_fail(err, "xtap_rate_state", ret);
+	if (ret)
+		goto out;
 
 	/* The switch: one hash update, frames see the old port or the new one. */
-	if (bpf_map_update_elem(ports_fd, &s->ifindex, &p, BPF_ANY)) {
-		ret = map_fail(err, "xtap_ports", -errno);
-		delete_gen(dp, s->port_id, gen);
-		goto fail;
+	ret = xtap_map_update(ports_fd, &s->ifindex, &p);
+	if (ret) {
+		ret = map_fail(err, "xtap_ports", ret);
+		goto out;
 	}
-
 	if (has_old && (old.segment_id != p.segment_id || memcmp(old.mac, p.mac, 6)))
-		membership_remove(dp, &old);
-	ret = membership_add(dp, &p, err);
-	if (has_old) {
-		release_hit_slots(dp, cur, s);
-		delete_gen(dp, s->port_id, gen ^ 1);
+		ret = membership_remove(dp, &old, err);
+	if (!ret)
+		ret = membership_add(dp, &p, err);
+	if (!ret && has_old) {
+		g.gen = gen ^ 1;
+		ret = xtap_map_txn_defer(dp, XTAP_TXN_ON_COMMIT, deferred_delete_gen, &g, sizeof(g));
+		slots_leaving(cur, s, leaving);
+		if (!ret)
+			ret = defer_release_slots(dp, XTAP_TXN_ON_COMMIT, leaving);
 	}
+out:
 	free(cur);
+	free(fresh);
+	free(leaving);
 	return ret;
+}
 
-fail:
-	for (i = 0; i < n_fresh; i++)
-		slot_release(dp->hit_slots, fresh[i]);
-	free(cur);
+int xtap_port_write(const struct xtap_datapath *dp, const struct xtap_port_spec *s,
+		    struct xtap_err *err)
+{
+	int owner = xtap_map_txn_begin(), ret;
+
+	ret = port_write(dp, s, err);
+	xtap_map_txn_end(dp, owner, ret);
+	return ret;
+}
+
+/* The entry and the membership go now; its generations and hit slots when the request commits. */
+static int port_delete(const struct xtap_datapath *dp, __u32 ifindex, struct xtap_err *err)
+{
+	struct slot_list *leaving = malloc(sizeof(*leaving));
+	struct xtap_acl_set *sets = NULL;
+	struct xtap_port old;
+	struct gen_ref g;
+	int ret;
+
+	if (bpf_map_lookup_elem(xtap_map_fd(dp, XTAP_MAP_PORTS), &ifindex, &old)) {
+		ret = xtap_fail(err, -ENOENT, "no port on ifindex %u", ifindex);
+		goto out;
+	}
+	sets = port_acl_sets(dp, &old);
+	if (!sets || !leaving) {
+		ret = xtap_fail(err, -ENOMEM, "port %u: out of memory reading its ACL sets", old.port_id);
+		goto out;
+	}
+	ret = membership_remove(dp, &old, err);
+	if (!ret && (ret = xtap_map_delete(xtap_map_fd(dp, XTAP_MAP_PORTS), &ifindex)))
+		ret = map_fail(err, "xtap_ports", ret);
+	slots_leaving(sets, NULL, leaving);
+	if (!ret)
+		ret = defer_release_slots(dp, XTAP_TXN_ON_COMMIT, leaving);
+	for (g.port_id = old.port_id, g.gen = 0; !ret && g.gen < XTAP_POLICY_GENS; g.gen++)
+		ret = xtap_map_txn_defer(dp, XTAP_TXN_ON_COMMIT, deferred_delete_gen, &g, sizeof(g));
+out:
+	free(sets);
+	free(leaving);
 	return ret;
 }
 
 int xtap_port_delete(const struct xtap_datapath *dp, __u32 ifindex, struct xtap_err *err)
 {
-	struct xtap_acl_set *sets;
-	struct xtap_port old;
-	__u32 gen;
+	int owner = xtap_map_txn_begin(), ret;
 
-	if (bpf_map_lookup_elem(xtap_map_fd(dp, XTAP_MAP_PORTS), &ifindex, &old))
-		return xtap_fail(err, -ENOENT, "no port on ifindex %u", ifindex);
-	sets = port_acl_sets(dp, &old);
-	membership_remove(dp, &old);
-	bpf_map_delete_elem(xtap_map_fd(dp, XTAP_MAP_PORTS), &ifindex);
-	release_hit_slots(dp, sets, NULL);
-	free(sets);
-	for (gen = 0; gen < XTAP_POLICY_GENS; gen++)
-		delete_gen(dp, old.port_id, gen);
-	return 0;
+	ret = port_delete(dp, ifindex, err);
+	xtap_map_txn_end(dp, owner, ret);
+	return ret;
 }
 
-int xtap_fdb_host_write(const struct xtap_datapath *dp, __u32 segment_id, const __u8 mac[6],
-			int add, struct xtap_err *err)
+static int fdb_host_write(const struct xtap_datapath *dp, __u32 segment_id, const __u8 mac[6],
+			  int add, struct xtap_err *err)
 {
 	int fd = xtap_map_fd(dp, XTAP_MAP_FDB);
 	struct xtap_fdb_key k = { .segment_id = segment_id };
 	struct xtap_fdb_entry e = { .ifindex = XTAP_FDB_HOST };
+	int ret;
 
 	memcpy(k.mac, mac, 6);
 	if (!add) {
-		if (bpf_map_delete_elem(fd, &k))
+		if (bpf_map_lookup_elem(fd, &k, &e))
 			return xtap_fail(err, -ENOENT, "segment %u has no host MAC entry for that MAC", segment_id);
-		return 0;
+		ret = xtap_map_delete(fd, &k);
+		return ret ? map_fail(err, "xtap_fdb", ret) : 0;
 	}
 	if (!bpf_map_lookup_elem(fd, &k, &e) && e.ifindex != XTAP_FDB_HOST)
 		return xtap_fail(err, -EEXIST, "that MAC belongs to a port in segment %u", segment_id);
 	e.ifindex = XTAP_FDB_HOST;
 	e.port_id = 0;
-	if (bpf_map_update_elem(fd, &k, &e, BPF_ANY))
-		return map_fail(err, "xtap_fdb", -errno);
-	return 0;
+	ret = xtap_map_update(fd, &k, &e);
+	return ret ? map_fail(err, "xtap_fdb", ret) : 0;
+}
+
+/* Each writer below is all-or-nothing on its own, and joins the request's transaction when one is open. */
+int xtap_segment_write(const struct xtap_datapath *dp, __u32 segment_id,
+		       const struct xtap_segment *seg, struct xtap_err *err)
+{
+	int owner = xtap_map_txn_begin(), ret;
+
+	ret = segment_write(dp, segment_id, seg, err);
+	xtap_map_txn_end(dp, owner, ret);
+	return ret;
+}
+
+int xtap_segment_delete(const struct xtap_datapath *dp, __u32 segment_id, struct xtap_err *err)
+{
+	int owner = xtap_map_txn_begin(), ret;
+
+	ret = segment_delete(dp, segment_id, err);
+	xtap_map_txn_end(dp, owner, ret);
+	return ret;
+}
+
+int xtap_fdb_host_write(const struct xtap_datapath *dp, __u32 segment_id, const __u8 mac[6],
+			int add, struct xtap_err *err)
+{
+	int owner = xtap_map_txn_begin(), ret;
+
+	ret = fdb_host_write(dp, segment_id, mac, add, err);
+	xtap_map_txn_end(dp, owner, ret);
+	return ret;
 }

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "fault.h"
 
 int xtap_state_load(const char *path, struct xtap_model *m, struct xtap_err *err)
 {
@@ -55,12 +56,16 @@ int xtap_state_save(const char *path, struct xtap_model *m, struct xtap_err *err
 		size_t len = strlen(text), off = 0;
 		ssize_t n;
 
-		while (off < len && (n = write(fd, text + off, len - off)) > 0)
+		/* The fault switch fails the write, the fsync or the rename (docs/api.md). */
+		while (off < len && !xtap_fault_should_fail(XTAP_FAULT_FILE) &&
+		       (n = write(fd, text + off, len - off)) > 0)
 			off += n;
-		if (off < len || fsync(fd))
+		if (off < len || xtap_fault_should_fail(XTAP_FAULT_FILE) || fsync(fd))
 			ret = -EIO;
 		close(fd);
-		if (!ret && rename(tmp, path))
+		if (!ret && xtap_fault_should_fail(XTAP_FAULT_FILE))
+			ret = -EIO;
+		else if (!ret && rename(tmp, path))
 			ret = -errno;
 	}
 	free(text);

@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * All-or-nothing map changes: every write the map writer makes goes through
+ * xtap_map_update()/xtap_map_delete(), which the fault switch counts (class
+ * map) and which, while a transaction is open, journal the entry's old value.
+ * A failed request rolls the journal back (old values restored, in reverse
+ * order); a committed one runs the clean-ups it deferred (an old policy
+ * generation, ACL hit slots) and forgets the journal. See "Requests: prepare,
+ * commit, undo" in docs/architecture.md.
+ *
+ * xtapd serves one request at a time: there is one transaction, nested
+ * begins join it, and only its owner (the first begin) ends it.
+ */
+#ifndef XTAP_MAP_TXN_H
+#define XTAP_MAP_TXN_H
+
+#include <stddef.h>
+
+#include "datapath.h"
+
+/* Opens the transaction, or joins the open one. Returns the owner token to pass to xtap_map_txn_end(). */
+int xtap_map_txn_begin(void);
+/*
+ * The owner ends it: commit (failed == 0: the deferred clean-ups run) or roll
+ * back (every journaled entry gets its old value back, the undo actions run).
+ * A joined caller's end does nothing: its failure reaches the owner as an error.
+ * Returns 0, or -EIO when a rollback step failed (then logged: the maps and
+ * the request's intent differ).
+ */
+int xtap_map_txn_end(const struct xtap_datapath *dp, int owner, int failed);
+
+/*
+ * Writes/deletes one entry: counted by the fault switch (an injected fault
+ * is -EIO), journaled while a transaction is open. Deleting a missing key
+ * succeeds. Returns 0 or -errno.
+ */
+int xtap_map_update(int fd, const void *key, const void *value);
+int xtap_map_delete(int fd, const void *key);
+/*
+ * An entry of a policy generation being built: counted by the fault switch,
+ * not journaled (the generation was empty and its undo deletes it whole).
+ */
+int xtap_map_update_new(int fd, const void *key, const void *value);
+
+/*
+ * Work that must wait for the outcome: run at commit (or at once when no
+ * transaction is open), or at rollback (dropped when none is open). arg
+ * (len bytes) is copied.
+ */
+enum xtap_map_txn_when { XTAP_TXN_ON_COMMIT, XTAP_TXN_ON_ROLLBACK };
+typedef void (*xtap_map_txn_fn)(const struct xtap_datapath *dp, const void *arg);
+int xtap_map_txn_defer(const struct xtap_datapath *dp, enum xtap_map_txn_when when, xtap_map_txn_fn fn,
+		       const void *arg, size_t len);
+
+#endif /* XTAP_MAP_TXN_H */
