@@ -32,7 +32,7 @@ TEST_LIB_SRCS  := tests/lib/pktbuild.c tests/lib/sandbox.c
 TEST_LIB_OBJS  := $(patsubst %.c,$(BUILD)/%.o,$(TEST_LIB_SRCS))
 PACKET_TESTS   := $(BUILD)/tests/test_packet
 PKTBUILD_TEST  := $(BUILD)/tests/pktbuild_selftest
-HOST_TESTS     := $(BUILD)/tests/test_netdev $(BUILD)/tests/test_agent
+HOST_TESTS     := $(BUILD)/tests/test_netdev $(BUILD)/tests/test_agent $(BUILD)/tests/test_atomic
 
 .PHONY: all deps vmlinux demo install test test-packet test-host test-guest test-vhost bench clean help
 all: $(SKELS) $(AGENT_LIB_OBJS) $(BUILD)/xtapd $(BUILD)/xtapctl $(BUILD)/xtap-vmsim $(PACKET_TESTS) $(PKTBUILD_TEST) $(HOST_TESTS) $(BUILD)/bench/prog_cost $(BUILD)/bench/control_plane $(BUILD)/bench/throughput \
@@ -184,6 +184,12 @@ $(BUILD)/tests/test_agent: tests/host/test_agent.c tests/host/agent_env.c tests/
 	$(CC) $(CFLAGS) -Itests/lib -Itests/host -o $@ tests/host/test_agent.c tests/host/agent_env.c \
 		tests/host/agent_ctl.c $(TEST_LIB_OBJS) -lbpf -ljson-c -lcmocka -lpthread
 
+# Every state-changing command walked step by step with xtapd's fault injection (all-or-nothing).
+$(BUILD)/tests/test_atomic: tests/host/test_atomic.c tests/host/agent_env.c tests/host/agent_env.h $(TEST_LIB_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Itests/lib -Itests/host -o $@ tests/host/test_atomic.c tests/host/agent_env.c \
+		$(TEST_LIB_OBJS) -lbpf -ljson-c -lcmocka
+
 # The userspace vhost data plane alone: the test is the guest driver, a socketpair the tap.
 $(BUILD)/tests/test_userspace_plane: tests/vhost/test_userspace_plane.c agent/vhost/vhost_userspace.c \
 		agent/vhost/vhost_mem.c agent/vhost/vhost_guard.c agent/lib/err.c agent/lib/log.c $(AGENT_HDRS)
@@ -206,7 +212,8 @@ test-packet: deps
 # Tier 2: the real xtapd and xtapctl in a sandbox (network + mount namespaces).
 test-host: deps
 	$(MAKE) $(HOST_TESTS) $(BUILD)/xtapd $(BUILD)/xtapctl $(BUILD)/xtap-vhost $(BUILD)/xtap-vmsim
-	tests/run.sh netdev $(BUILD)/tests/test_netdev agent "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_agent"
+	tests/run.sh netdev $(BUILD)/tests/test_netdev agent "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_agent" \
+		atomic "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_atomic"
 
 # Tier 3: real Linux guests under QEMU on xtap ports (tests/guest/; kernel cached in /var/cache/xtap-guest).
 test-guest: deps
@@ -225,6 +232,7 @@ test: deps
 	$(MAKE) all
 	tests/run.sh pktbuild $(PKTBUILD_TEST) packet $(PACKET_TESTS) vhost-plane $(BUILD)/tests/test_userspace_plane \
 		netdev $(BUILD)/tests/test_netdev agent "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_agent" \
+		atomic "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_atomic" \
 		vhost "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_vhost" guest "XTAP_BUILD=$(BUILD) bash tests/guest/run.sh" \
 		vhost-vm "XTAP_BUILD=$(BUILD) bash tests/vhost/run-vm.sh"
 

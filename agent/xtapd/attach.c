@@ -568,7 +568,7 @@ int xtap_attach(const struct xtap_datapath *dp, int ifindex, const char *ifname,
 	const struct tc_hook_def *hooks;
 	struct xtap_attach_state before;
 	size_t n, i;
-	int ret;
+	int ret, made_dir;
 
 	/* On failure only a device that had none of our programs is cleaned up: another user's stay. */
 	xtap_attach_query(dp, ifindex, role, &before);
@@ -576,7 +576,8 @@ int xtap_attach(const struct xtap_datapath *dp, int ifindex, const char *ifname,
 	snprintf(st->xdp, sizeof(st->xdp), "none");
 	snprintf(st->tc, sizeof(st->tc), "none");
 	snprintf(dir, sizeof(dir), "%s/links", dp->pin_dir);
-	if (mkdir(dir, 0700) && errno != EEXIST)
+	made_dir = !mkdir(dir, 0700);
+	if (!made_dir && errno != EEXIST)
 		return xtap_fail(err, -errno, "creating %s: %s", dir, strerror(errno));
 
 	/* tc first: the XDP program hands GSO frames to tc and must not run before it is there. */
@@ -609,6 +610,8 @@ int xtap_attach(const struct xtap_datapath *dp, int ifindex, const char *ifname,
 undo:
 	if (!st->had_programs)
 		xtap_detach(dp, ifindex, role, NULL);
+	if (made_dir)
+		rmdir(dir);
 	return ret;
 }
 
