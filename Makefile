@@ -19,9 +19,13 @@ SKELS     := $(patsubst %,$(BUILD)/skel/%.skel.h,$(BPF_PROGS))
 BPF_HDRS  := $(wildcard bpf/*.h) include/xtap_abi.h vmlinux.h
 
 # agent/lib: what xtapd, xtap-vhost and xtapctl share; agent/xtapd and agent/vhost: the two daemons.
-SHARED_LIB_SRCS := agent/lib/err.c agent/lib/log.c agent/lib/netdev.c agent/lib/model.c agent/lib/fault.c
+SHARED_LIB_SRCS := agent/lib/err.c agent/lib/log.c agent/lib/netdev.c agent/lib/model.c agent/lib/ctl_commands.c \
+                   agent/lib/fault.c
 XTAPD_SRCS     := agent/xtapd/datapath.c agent/xtapd/map_txn.c agent/xtapd/policy.c agent/xtapd/attach.c agent/xtapd/state_file.c \
-                  agent/xtapd/vhost_proc.c agent/xtapd/api.c
+                  agent/xtapd/vhost_proc.c agent/xtapd/api.c agent/xtapd/realize.c agent/xtapd/cmd_args.c \
+                  agent/xtapd/cmd_port.c agent/xtapd/cmd_addr.c agent/xtapd/cmd_acl.c agent/xtapd/cmd_rate.c \
+                  agent/xtapd/cmd_segment.c agent/xtapd/cmd_status.c agent/xtapd/validate.c \
+                  agent/xtapd/request.c
 AGENT_LIB_SRCS := $(SHARED_LIB_SRCS) $(XTAPD_SRCS)
 AGENT_LIB_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(AGENT_LIB_SRCS))
 XTAPD_INC      := -Iagent/xtapd
@@ -78,10 +82,10 @@ $(BUILD)/xtapd: $(BUILD)/agent/xtapd/xtapd.o $(AGENT_LIB_OBJS)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS_AGENT)
 
 $(BUILD)/xtapctl: tools/xtapctl.c tools/xtapctl_maps.c tools/xtapctl_maps.h $(BUILD)/agent/lib/model.o \
-		$(BUILD)/agent/lib/err.o $(AGENT_HDRS)
+		$(BUILD)/agent/lib/err.o $(BUILD)/agent/lib/ctl_commands.o $(AGENT_HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Itools -o $@ tools/xtapctl.c tools/xtapctl_maps.c $(BUILD)/agent/lib/model.o \
-		$(BUILD)/agent/lib/err.o -lbpf -ljson-c
+		$(BUILD)/agent/lib/err.o $(BUILD)/agent/lib/ctl_commands.o -lbpf -ljson-c
 
 # One vhost-user server per port (agent/vhost/vhost_dev.h); no libbpf: it never touches the BPF side.
 VHOST_SRCS := agent/vhost/xtap_vhost.c agent/vhost/vhost_user.c agent/vhost/vhost_mem.c agent/vhost/vhost_guard.c \

@@ -23,11 +23,6 @@ int xtap_segment_write(const struct xtap_datapath *dp, __u32 segment_id,
 int xtap_segment_delete(const struct xtap_datapath *dp, __u32 segment_id, struct xtap_err *err);
 
 /*
- * Everything xtap_port_write() checks that does not need the tap (MAC, MTU,
- * addresses, rules, rates): a request is refused before anything is created.
- */
-int xtap_port_spec_validate(const struct xtap_port_spec *spec, struct xtap_err *err);
-/*
  * Creates or replaces a port: its policy, and its membership in its segment
  * (FDB, redirect and flood devmaps). Replacing switches atomically.
  * These writers are all-or-nothing, and inside a request's transaction
