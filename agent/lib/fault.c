@@ -13,6 +13,7 @@ static const char *const class_names[XTAP_FAULT_CLASSES] = {
 static struct {
 	int enabled;
 	int armed;
+	int committed;
 	struct xtap_fault_report r;
 } fault;
 
@@ -60,6 +61,7 @@ int xtap_fault_arm(enum xtap_fault_class cls, unsigned long nth)
 	fault.r.armed = cls;
 	fault.r.nth = nth;
 	fault.armed = 1;
+	fault.committed = 0;
 	return 0;
 }
 
@@ -70,9 +72,14 @@ void xtap_fault_disarm(struct xtap_fault_report *r)
 	fault.armed = 0;
 }
 
+void xtap_fault_set_committed(int committed)
+{
+	fault.committed = committed;
+}
+
 int xtap_fault_should_fail(enum xtap_fault_class cls)
 {
-	if (!fault.armed || fault.r.fired || (fault.r.armed != XTAP_FAULT_ANY && fault.r.armed != cls))
+	if (!fault.armed || fault.committed || fault.r.fired || (fault.r.armed != XTAP_FAULT_ANY && fault.r.armed != cls))
 		return 0;
 	if (++fault.r.calls != fault.r.nth)
 		return 0;

@@ -42,6 +42,13 @@ int xtap_fault_arm(enum xtap_fault_class cls, unsigned long nth);
 void xtap_fault_disarm(struct xtap_fault_report *r);
 
 /*
+ * 1: the request has committed (its state file is written); the clean-ups
+ * that follow cannot refuse it, they only log, so they are not fault
+ * points. 0 when the next request starts.
+ */
+void xtap_fault_set_committed(int committed);
+
+/*
  * Called by each fallible step of class cls before it acts: counts the call
  * and returns 1 when this is the armed one (the step then fails with -EIO,
  * as if the kernel or the disk had refused). A fault fires once.

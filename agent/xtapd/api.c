@@ -142,8 +142,14 @@ static json_object *agent_call(struct xtap_agent *a, json_object *req, struct xt
 		ret = xtap_fail(&err, -EINVAL, "unknown command \"%s\" (docs/api.md lists them)", cmd);
 	else
 		ret = xtap_ctl_args_check(c, args, &err);
-	if (!ret)
+	if (!ret) {
+		/* The request's map changes, undone together if it fails (map_txn.h). */
+		int owner = xtap_map_txn_begin();
+
 		ret = fn(a, args, &res, fds, &err);
+		xtap_map_txn_end(&a->dp, owner, ret);
+		xtap_fault_set_committed(0);
+	}
 	json_object_put(args);
 
 	if (ret) {
@@ -189,7 +195,7 @@ int xtap_agent_reconcile(struct xtap_agent *a)
 
 	for (i = 0; i < a->model.n_segments; i++) {
 		err.msg[0] = 0;
-		if (xtap_segment_realize(a, &a->model.segments[i], &err)) {
+		if (xtap_segment_realize(a, &a->model.segments[i], NULL, &err)) {
 			xtap_log(XTAP_LOG_WARN, "%s", err.msg);
 			failures++;
 		}
@@ -210,9 +216,11 @@ int xtap_agent_reconcile(struct xtap_agent *a)
 			continue;
 		}
 		p->spec.ifindex = ret;
-		if (xtap_port_realize(a, p, &err)) {
+		if (xtap_port_realize(a, p, NULL, &err)) {
 			xtap_log(XTAP_LOG_WARN, "port %s: %s", p->name, err.msg);
 			failures++;
+		} else {
+			xtap_port_start_vhost(a, p);
 		}
 	}
 	drop_stale_ports(a);
@@ -260,10 +268,11 @@ void xtap_agent_link_event(struct xtap_agent *a, int is_new, const char *name, i
 		ret = xtap_port_tap(p, &created, &err);
 		if (ret > 0) {
 			p->spec.ifindex = ret;
-			if (xtap_port_realize(a, p, &err)) {
+			if (xtap_port_realize(a, p, NULL, &err)) {
 				xtap_log(XTAP_LOG_WARN, "port %s: repair failed: %s", name, err.msg);
 				p->spec.ifindex = 0;
 			} else {
+				xtap_port_start_vhost(a, p);
 				xtap_log(XTAP_LOG_INFO, "port %s: tap %s, repaired", name,
 					 created ? "recreated" : "back");
 			}
@@ -280,7 +289,7 @@ void xtap_agent_link_event(struct xtap_agent *a, int is_new, const char *name, i
 			continue;
 		}
 		err.msg[0] = 0;
-		if (xtap_segment_realize(a, s, &err))
+		if (xtap_segment_realize(a, s, NULL, &err))
 			xtap_log(XTAP_LOG_WARN, "segment %u: %s", s->id, err.msg);
 	}
 }

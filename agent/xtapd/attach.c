@@ -554,6 +554,9 @@ static const struct tc_hook_def *role_hooks(enum xtap_role role, size_t *n)
 }
 
 /* Each attach step asks the fault switch first (docs/api.md): it fails as the kernel would refuse. */
+static int attach_query(const struct xtap_datapath *dp, int ifindex, enum xtap_role role,
+			struct xtap_attach_state *st, struct xtap_err *err);
+
 static int attach_step_injected(const char *ifname, const char *hook, struct xtap_err *err)
 {
 	if (!xtap_fault_should_fail(XTAP_FAULT_ATTACH))
@@ -568,16 +571,17 @@ int xtap_attach(const struct xtap_datapath *dp, int ifindex, const char *ifname,
 	const struct tc_hook_def *hooks;
 	struct xtap_attach_state before;
 	size_t n, i;
-	int ret, made_dir;
+	int ret;
 
 	/* On failure only a device that had none of our programs is cleaned up: another user's stay. */
-	xtap_attach_query(dp, ifindex, role, &before);
+	ret = attach_query(dp, ifindex, role, &before, err);
+	if (ret)
+		return ret;
 	st->had_programs = strcmp(before.xdp, "none") || strcmp(before.tc, "none");
 	snprintf(st->xdp, sizeof(st->xdp), "none");
 	snprintf(st->tc, sizeof(st->tc), "none");
 	snprintf(dir, sizeof(dir), "%s/links", dp->pin_dir);
-	made_dir = !mkdir(dir, 0700);
-	if (!made_dir && errno != EEXIST)
+	if (mkdir(dir, 0700) && errno != EEXIST)
 		return xtap_fail(err, -errno, "creating %s: %s", dir, strerror(errno));
 
 	/* tc first: the XDP program hands GSO frames to tc and must not run before it is there. */
@@ -610,46 +614,60 @@ int xtap_attach(const struct xtap_datapath *dp, int ifindex, const char *ifname,
 undo:
 	if (!st->had_programs)
 		xtap_detach(dp, ifindex, role, NULL);
-	if (made_dir)
-		rmdir(dir);
 	return ret;
+}
+
+void xtap_unpin_links(const struct xtap_datapath *dp, int ifindex, enum xtap_role role)
+{
+	const struct tc_hook_def *hooks;
+	char path[PATH_MAX + 64];
+	size_t n, i;
+
+	hooks = role_hooks(role, &n);
+	for (i = 0; i < n; i++) {
+		/* Unpinning the last reference detaches a tcx link. */
+		link_pin_path(dp, ifindex, hooks[i].hook, path, sizeof(path));
+		unlink(path);
+	}
+	/* The links directory goes with its last pin (xtap_attach makes it again). */
+	snprintf(path, sizeof(path), "%s/links", dp->pin_dir);
+	rmdir(path);
 }
 
 int xtap_detach(const struct xtap_datapath *dp, int ifindex, enum xtap_role role,
 		struct xtap_err *err)
 {
 	const struct tc_hook_def *hooks;
-	char path[PATH_MAX + 64];
 	size_t n, i;
 
 	(void)err;
 	xdp_detach(ifindex, role_xdp_name(role));
+	xtap_unpin_links(dp, ifindex, role);
 	hooks = role_hooks(role, &n);
-	for (i = 0; i < n; i++) {
-		/* Unpinning the last reference detaches a tcx link. */
-		link_pin_path(dp, ifindex, hooks[i].hook, path, sizeof(path));
-		unlink(path);
+	for (i = 0; i < n; i++)
 		if (clsact_present(ifindex, hooks[i].point))
 			clsact_detach(ifindex, hooks[i].point);
-	}
 	return 0;
 }
 
-void xtap_attach_query(const struct xtap_datapath *dp, int ifindex, enum xtap_role role,
-		       struct xtap_attach_state *st)
+/* What is attached; fails when the device cannot be asked (an attach must know what it would undo). */
+static int attach_query(const struct xtap_datapath *dp, int ifindex, enum xtap_role role,
+			struct xtap_attach_state *st, struct xtap_err *err)
 {
 	const struct tc_hook_def *hooks;
 	char path[PATH_MAX + 64];
 	size_t n, i, tcx = 0, cls = 0;
 	__u32 prog_id;
-	int fd;
+	int fd, ret;
 
 	snprintf(st->xdp, sizeof(st->xdp), "none");
 	if (dispatcher_unavailable) {
 		struct xtap_link l;
 
-		if (!xtap_link_get_index(ifindex, &l, NULL) && l.xdp_prog_id &&
-		    prog_name_is(l.xdp_prog_id, role_xdp_name(role)))
+		ret = xtap_link_get_index(ifindex, &l, err);
+		if (ret)
+			return ret;
+		if (l.xdp_prog_id && prog_name_is(l.xdp_prog_id, role_xdp_name(role)))
 			snprintf(st->xdp, sizeof(st->xdp), "native");
 	} else {
 		struct fd_list fds;
@@ -675,4 +693,11 @@ void xtap_attach_query(const struct xtap_datapath *dp, int ifindex, enum xtap_ro
 	}
 	snprintf(st->tc, sizeof(st->tc), "%s",
 		 tcx == n ? "tcx" : cls == n ? "clsact" : tcx + cls ? "partial" : "none");
+	return 0;
+}
+
+void xtap_attach_query(const struct xtap_datapath *dp, int ifindex, enum xtap_role role,
+		       struct xtap_attach_state *st)
+{
+	attach_query(dp, ifindex, role, st, NULL);
 }

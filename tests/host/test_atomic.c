@@ -573,7 +573,7 @@ static void test_walk_every_command(void **state)
 		  "\"addrs\": [\"10.1.0.11/32\", \"2001:db8::b/128\"], "
 		  "\"acl\": {\"to-vm\": {\"default\": \"deny\", \"rules\": [{\"action\": \"allow\", \"proto\": \"tcp\", "
 		  "\"ports\": \"22\", \"cidr\": \"10.9.0.0/16\"}]}}, "
-		  "\"rate\": {\"from-vm\": {\"bytes_per_sec\": 1000000}}}");
+		  "\"rate\": {\"from-vm\": {\"bytes_per_sec\": 1000000, \"burst_bytes\": 262144}}}");
 	walk_done("port.add", "{\"name\": \"vmC\", \"segment\": 3, \"mac\": \"02:00:00:00:01:0c\"}");
 	walk_done("addr.add", "{\"port\": \"vmA\", \"addr\": \"10.1.0.0/24\"}");
 	walk_done("addr.add", "{\"port\": \"vmA\", \"addr\": \"2001:db8::a/128\"}");
