@@ -32,7 +32,7 @@ static int port_add_check(struct xtap_agent *a, const struct xtap_port_conf *p, 
 		const struct xtap_port_conf *o = a->model.ports[i];
 
 		if (o->spec.segment_id == p->spec.segment_id && !memcmp(o->spec.mac, p->spec.mac, 6))
-			return xtap_fail(err, -EEXIST, "port %s: MAC %02x:%02x:%02x:%02x:%02x:%02x is port %s's in segment %u (pick another MAC)",
+			return xtap_fail(err, -EEXIST, "port %s: MAC %02x:%02x:%02x:%02x:%02x:%02x is already used by port %s in segment %u (pick another MAC)",
 					 p->name, p->spec.mac[0], p->spec.mac[1], p->spec.mac[2], p->spec.mac[3],
 					 p->spec.mac[4], p->spec.mac[5], o->name, p->spec.segment_id);
 	}
