@@ -625,8 +625,18 @@ void xtap_unpin_links(const struct xtap_datapath *dp, int ifindex, enum xtap_rol
 
 	hooks = role_hooks(role, &n);
 	for (i = 0; i < n; i++) {
-		/* Unpinning the last reference detaches a tcx link. */
+		int fd;
+
 		link_pin_path(dp, ifindex, hooks[i].hook, path, sizeof(path));
+		/*
+		 * Unpinning the last reference would detach a tcx link too, but later
+		 * (the kernel frees it from a work queue): detached now, before the reply.
+		 */
+		fd = bpf_obj_get(path);
+		if (fd >= 0) {
+			bpf_link_detach(fd);
+			close(fd);
+		}
 		unlink(path);
 	}
 	/* The links directory goes with its last pin (xtap_attach makes it again). */

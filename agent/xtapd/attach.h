@@ -29,7 +29,7 @@ int xtap_attach(const struct xtap_datapath *dp, int ifindex, const char *ifname,
 /* Removes what xtap_attach put on the device (nothing else). */
 int xtap_detach(const struct xtap_datapath *dp, int ifindex, enum xtap_role role,
 		struct xtap_err *err);
-/* The device is gone (its programs with it): its pinned tc links go too. */
+/* Detaches and unpins the device's tc links (a device that is gone: the pins of its dead links). */
 void xtap_unpin_links(const struct xtap_datapath *dp, int ifindex, enum xtap_role role);
 /* What is attached now, without changing anything. */
 void xtap_attach_query(const struct xtap_datapath *dp, int ifindex, enum xtap_role role,

@@ -606,6 +606,21 @@ static void test_port_add_invalid_mac_touches_nothing(void **state)
 	must("segment.del", "{\"id\": 9}");
 }
 
+/* An adopted tap after its port.del: still there, none of our programs left on it. */
+static void assert_no_programs(const char *ifname)
+{
+	int ifindex = if_nametoindex(ifname);
+	char ing[128], egr[128];
+	LIBBPF_OPTS(bpf_xdp_query_opts, x);
+
+	assert_int_not_equal(ifindex, 0);
+	assert_int_equal(bpf_xdp_query(ifindex, 0, &x), 0);
+	tc_progs(ifindex, TCX_INGRESS, BPF_TC_INGRESS, ing, sizeof(ing));
+	tc_progs(ifindex, TCX_EGRESS, BPF_TC_EGRESS, egr, sizeof(egr));
+	if (x.prog_id || ing[0] || egr[0])
+		fail_msg("%s: programs left: xdp %u, tc ingress %s, tc egress %s", ifname, x.prog_id, ing, egr);
+}
+
 /* Every command that changes state, walked in an order where each builds on the last. */
 static void test_walk_every_command(void **state)
 {
@@ -626,6 +641,9 @@ static void test_walk_every_command(void **state)
 		  "\"ports\": \"22\", \"cidr\": \"10.9.0.0/16\"}]}}, "
 		  "\"rate\": {\"from-vm\": {\"bytes_per_sec\": 1000000, \"burst_bytes\": 262144}}}");
 	walk_done("port.add", "{\"name\": \"vmC\", \"segment\": 3, \"mac\": \"02:00:00:00:01:0c\"}");
+	/* A tap made by someone else: adopted, and on port.del left in place without our programs. */
+	assert_int_equal(system("ip tuntap add dev vmD mode tap"), 0);
+	walk_done("port.add", "{\"name\": \"vmD\", \"adopt\": true, \"segment\": 2, \"mac\": \"02:00:00:00:01:0d\"}");
 	walk_done("addr.add", "{\"port\": \"vmA\", \"addr\": \"10.1.0.0/24\"}");
 	walk_done("addr.add", "{\"port\": \"vmA\", \"addr\": \"2001:db8::a/128\"}");
 	rule = walk("acl.add", "{\"port\": \"vmA\", \"dir\": \"from-vm\", \"action\": \"deny\", \"cidr\": \"10.9.0.0/16\", "
@@ -643,6 +661,8 @@ static void test_walk_every_command(void **state)
 	walk_done("addr.del", "{\"port\": \"vmA\", \"addr\": \"10.1.0.0/24\"}");
 	walk_done("port.del", "{\"name\": \"vmB\"}");
 	walk_done("port.del", "{\"name\": \"vmC\"}");
+	walk_done("port.del", "{\"name\": \"vmD\"}");
+	assert_no_programs("vmD");
 	/* Segment 1 still uses the uplink: it stays attached. */
 	walk_done("segment.del", "{\"id\": 3}");
 	walk_done("segment.del", "{\"id\": 2}");
