@@ -827,11 +827,55 @@ static int run(const struct xtap_ctl_cmd *c, int argc, char **argv)
 	return 0;
 }
 
+/*
+ * Bash completion's words, from the command table (tools/xtapctl.bash-completion):
+ * no word: the commands' first words; a group: its second words; a command: its options.
+ */
+static int complete(int argc, char **argv)
+{
+	const struct xtap_ctl_cmd *c;
+	const struct xtap_ctl_arg *a;
+	size_t glen = argc > 0 ? strlen(argv[0]) : 0;
+
+	for (c = xtap_ctl_cmds; c->name; c++) {
+		const char *sp = strchr(c->words, ' ');
+		size_t first = strcspn(c->words, " ");
+		int is_cmd;
+
+		if (argc == 0) {
+			/* each first word once: the table lists a group's commands together */
+			if (c == xtap_ctl_cmds || strcspn(c[-1].words, " ") != first ||
+			    strncmp(c[-1].words, c->words, first))
+				printf("%.*s\n", (int)first, c->words);
+			continue;
+		}
+		if (first != glen || strncmp(c->words, argv[0], glen))
+			continue;
+		if (argc == 1 && sp) {
+			printf("%s\n", sp + 1);
+			continue;
+		}
+		is_cmd = !sp || (argc > 1 && !strcmp(sp + 1, argv[1]));
+		for (a = c->args; is_cmd && a->key; a++)
+			if (a->option && !(a->flags & XTAP_ARG_F_API_ONLY))
+				printf("%s\n", a->option);
+		if (is_cmd)
+			printf("--help\n");
+	}
+	if (argc == 0)
+		printf("top\n");
+	if (argc == 1 && !strcmp(argv[0], "top"))
+		printf("--interval\n--count\n--help\n");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const struct xtap_ctl_cmd *c;
 	int i = 1, nwords;
 
+	if (argc > 1 && !strcmp(argv[1], "--complete"))
+		return complete(argc - 2, argv + 2);
 	for (; i < argc && argv[i][0] == '-'; i++) {
 		if (!strcmp(argv[i], "-j") || !strcmp(argv[i], "--json"))
 			json_out = 1;

@@ -28,6 +28,8 @@ static const struct xtap_ctl_arg port_add_args[] = {
 	REQ("mac", XTAP_ARG_STRING, "--mac", "MAC", "the VM's MAC (frames from other MACs are dropped)"),
 	OPT("addrs", XTAP_ARG_STRINGS, "--addr", "A[/LEN]",
 	    "allowed source address or prefix, IPv4 or IPv6 (repeatable)"),
+	OPT("shared_addrs", XTAP_ARG_STRINGS, "--shared-addr", "A[/LEN]",
+	    "an address other ports of the segment may hold too, when they mark it shared (a VIP; repeatable)"),
 	NUM("mtu", "--mtu", "N", XTAP_UNIT_NONE, "tap MTU (default 1500)"),
 	NUM("queues", "--queues", "N", XTAP_UNIT_NONE, "queue pairs (multiqueue tap when > 1)"),
 	NUM("owner_uid", "--owner", "UID", XTAP_UNIT_NONE, "let this user's unprivileged VMM open the tap"),
@@ -50,7 +52,14 @@ static const struct xtap_ctl_arg port_open_args[] = {
 	END
 };
 
-static const struct xtap_ctl_arg addr_args[] = {
+static const struct xtap_ctl_arg addr_add_args[] = {
+	PORT_ARG, POS("addr", "ADDR[/LEN]", "an IPv4 or IPv6 address or prefix"),
+	OPT("shared", XTAP_ARG_BOOL, "--shared", NULL,
+	    "other ports of the segment may hold it too, when they mark it shared (a VIP)"),
+	END
+};
+
+static const struct xtap_ctl_arg addr_del_args[] = {
 	PORT_ARG, POS("addr", "ADDR[/LEN]", "an IPv4 or IPv6 address or prefix"), END
 };
 
@@ -103,7 +112,9 @@ const struct xtap_ctl_cmd xtap_ctl_cmds[] = {
 	{ XTAP_CMD_STATUS, "status", no_args, 0, "agent, maps and state file",
 	  "The agent's pin directory, state file and counts.\n" },
 	{ XTAP_CMD_PORT_ADD, "port add", port_add_args, 0, "create a port: its tap, programs and policy",
-	  "Creates tap NAME (or adopts an existing one), attaches xtap's programs and applies the policy.\n" },
+	  "Creates tap NAME (or adopts an existing one), attaches xtap's programs and applies the policy.\n"
+	  "No two ports of a segment may hold the same MAC or overlapping addresses, unless both\n"
+	  "mark an address shared (--shared-addr).\n" },
 	{ XTAP_CMD_PORT_DEL, "port del", port_name_args, 0, "remove a port (and its tap unless adopted)", NULL },
 	{ XTAP_CMD_PORT_LIST, "port list", no_args, 0, "every port with its segment, MAC, tap and state", NULL },
 	{ XTAP_CMD_PORT_SHOW, "port show", port_name_args, 0, "a port's policy, attachment state and counters", NULL },
@@ -115,8 +126,10 @@ const struct xtap_ctl_cmd xtap_ctl_cmds[] = {
 	  "  xtapctl port exec vm1 -- qemu-system-x86_64 ... \\\n"
 	  "    -netdev tap,id=n0,fds=%{fds},vhost=on,vhostfds=%{vhostfds} -device virtio-net-pci,netdev=n0,mac=MAC\n"
 	  "(without vhost-net: -netdev tap,id=n0,fds=%{fds},vhost=off).\n" },
-	{ XTAP_CMD_ADDR_ADD, "addr add", addr_args, 0, "allow a source address or prefix", NULL },
-	{ XTAP_CMD_ADDR_DEL, "addr del", addr_args, 0, "stop allowing a source address or prefix", NULL },
+	{ XTAP_CMD_ADDR_ADD, "addr add", addr_add_args, 0, "allow a source address or prefix",
+	  "No two ports of a segment may hold overlapping addresses (one VM could send as the other),\n"
+	  "unless both mark the address shared.\n" },
+	{ XTAP_CMD_ADDR_DEL, "addr del", addr_del_args, 0, "stop allowing a source address or prefix", NULL },
 	{ XTAP_CMD_ACL_ADD, "acl add", acl_add_args, 0, "add an ACL rule",
 	  "DIR from-vm: rules match the destination; to-vm: the source.\n"
 	  "Lower priority wins (default 1000); the first matching rule decides, else the default.\n" },

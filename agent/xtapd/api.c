@@ -22,6 +22,7 @@
 #include "map_txn.h"
 #include "netdev.h"
 #include "realize.h"
+#include "validate.h"
 
 /* ---- JSON helpers ---- */
 
@@ -142,6 +143,8 @@ static json_object *agent_call(struct xtap_agent *a, json_object *req, struct xt
 		ret = xtap_fail(&err, -EINVAL, "unknown command \"%s\" (docs/api.md lists them)", cmd);
 	else
 		ret = xtap_ctl_args_check(c, args, &err);
+	if (ret)
+		xtap_err_nothing_changed(&err);
 	if (!ret) {
 		/* The request's map changes, undone together if it fails (map_txn.h). */
 		int owner = xtap_map_txn_begin();
@@ -217,7 +220,7 @@ int xtap_agent_reconcile(struct xtap_agent *a)
 		}
 		p->spec.ifindex = ret;
 		if (xtap_port_realize(a, p, NULL, &err)) {
-			xtap_log(XTAP_LOG_WARN, "port %s: %s", p->name, err.msg);
+			xtap_log(XTAP_LOG_WARN, "%s", err.msg);
 			failures++;
 		} else {
 			xtap_port_start_vhost(a, p);
@@ -269,7 +272,7 @@ void xtap_agent_link_event(struct xtap_agent *a, int is_new, const char *name, i
 		if (ret > 0) {
 			p->spec.ifindex = ret;
 			if (xtap_port_realize(a, p, NULL, &err)) {
-				xtap_log(XTAP_LOG_WARN, "port %s: repair failed: %s", name, err.msg);
+				xtap_log(XTAP_LOG_WARN, "repair failed: %s", err.msg);
 				p->spec.ifindex = 0;
 			} else {
 				xtap_port_start_vhost(a, p);

@@ -7,6 +7,7 @@
 
 #include "commands.h"
 #include "policy.h"
+#include "validate.h"
 
 XTAP_DEFINE_CMD(cmd_acl_add)
 {
@@ -18,13 +19,21 @@ XTAP_DEFINE_CMD(cmd_acl_add)
 	ret = xtap_arg_port(a, args, "port", &p, err);
 	if (!ret)
 		ret = xtap_arg_dir(args, &dir, err);
-	if (!ret)
-		ret = xtap_rule_from_json(args, &r, err);
 	if (ret)
 		return ret;
+	ret = xtap_rule_from_json(args, &r, err);
+	if (ret) {
+		xtap_err_name_port(err, p->name);
+		xtap_err_nothing_changed(err);
+		return ret;
+	}
 	if (p->spec.acl[dir].n_rules >= XTAP_MAX_ACL_RULES)
 		return xtap_fail(err, -E2BIG, "port %s %s: already %d rules, the maximum", p->name,
 			    xtap_dir_name(dir), XTAP_MAX_ACL_RULES);
+	/* Ids are never reused (a hit counter follows its id): after 2^32-1 of them there are none left. */
+	if (!p->next_rule_id)
+		return xtap_fail(err, -ENOSPC, "port %s: all 4294967295 rule ids have been used; delete and add the port again",
+				 p->name);
 	next = malloc(sizeof(*next));
 	if (!next)
 		return -ENOMEM;
@@ -43,18 +52,19 @@ XTAP_DEFINE_CMD(cmd_acl_del)
 {
 	struct xtap_port_conf *p, *next;
 	struct xtap_acl_spec *acl;
-	json_object *v;
 	int dir, ret, i;
-	__u32 id;
+	__u64 id;
 
 	ret = xtap_arg_port(a, args, "port", &p, err);
 	if (!ret)
 		ret = xtap_arg_dir(args, &dir, err);
-	if (ret)
+	/* Rule ids are 32-bit: a larger one names no rule (it must never wrap onto one that exists). */
+	if (!ret)
+		ret = xtap_json_get_u64(args, "id", 1, 1, UINT32_MAX, &id, err);
+	if (ret) {
+		xtap_err_nothing_changed(err);
 		return ret;
-	if (!json_object_object_get_ex(args, "id", &v) || !json_object_is_type(v, json_type_int))
-		return xtap_fail(err, -EINVAL, "field \"id\" must be a rule id (xtapctl acl list shows them)");
-	id = json_object_get_int64(v);
+	}
 	next = malloc(sizeof(*next));
 	if (!next)
 		return -ENOMEM;
@@ -64,7 +74,8 @@ XTAP_DEFINE_CMD(cmd_acl_del)
 		;
 	if (i == acl->n_rules) {
 		free(next);
-		return xtap_fail(err, -ENOENT, "port %s %s has no rule %u", p->name, xtap_dir_name(dir), id);
+		return xtap_fail(err, -ENOENT, "port %s %s has no rule %llu (xtapctl acl list %s shows them)",
+				 p->name, xtap_dir_name(dir), (unsigned long long)id, p->name);
 	}
 	memmove(&acl->rules[i], &acl->rules[i + 1], (acl->n_rules - i - 1) * sizeof(acl->rules[0]));
 	acl->n_rules--;

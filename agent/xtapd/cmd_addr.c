@@ -12,6 +12,7 @@ static int addr_change(struct xtap_agent *a, json_object *args, int add, struct 
 	struct xtap_port_conf *p, next;
 	struct xtap_prefix pfx;
 	const char *s = xtap_arg_str(args, "addr");
+	json_object *shared;
 	int i, ret;
 
 	ret = xtap_arg_port(a, args, "port", &p, err);
@@ -29,15 +30,19 @@ static int addr_change(struct xtap_agent *a, json_object *args, int add, struct 
 			return xtap_fail(err, -EEXIST, "port %s already has %s", p->name, s);
 		if (next.spec.n_addrs >= 2 * XTAP_MAX_PORT_ADDRS)
 			return xtap_fail(err, -E2BIG, "port %s has the maximum number of addresses", p->name);
+		next.addr_shared[next.spec.n_addrs] = json_object_object_get_ex(args, "shared", &shared) &&
+						      json_object_get_boolean(shared);
 		next.spec.addrs[next.spec.n_addrs++] = pfx;
 	} else {
 		if (i == next.spec.n_addrs)
 			return xtap_fail(err, -ENOENT, "port %s has no address %s", p->name, s);
-		next.spec.addrs[i] = next.spec.addrs[--next.spec.n_addrs];
+		next.spec.n_addrs--;
+		next.spec.addrs[i] = next.spec.addrs[next.spec.n_addrs];
+		next.addr_shared[i] = next.addr_shared[next.spec.n_addrs];
+		next.addr_shared[next.spec.n_addrs] = 0;
 	}
 	return xtap_cmd_port_update(a, p, &next, err);
 }
-
 
 XTAP_DEFINE_CMD(cmd_addr_add)
 {

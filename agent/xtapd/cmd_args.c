@@ -7,6 +7,7 @@
 
 #include "commands.h"
 #include "policy.h"
+#include "validate.h"
 
 const char *xtap_arg_str(json_object *args, const char *key)
 {
@@ -26,7 +27,7 @@ int xtap_arg_port(struct xtap_agent *a, json_object *args, const char *key, stru
 		return xtap_fail(err, -EINVAL, "missing field \"%s\" (the port's name)", key);
 	*p = xtap_model_port(&a->model, name);
 	if (!*p)
-		return xtap_fail(err, -ENOENT, "no port named %s (xtapctl port list shows them)", name);
+		return xtap_fail(err, -ENOENT, "no port named %s (xtapctl port list shows them); nothing changed", name);
 	return 0;
 }
 
@@ -35,7 +36,7 @@ int xtap_arg_dir(json_object *args, int *dir, struct xtap_err *err)
 	const char *s = xtap_arg_str(args, "dir");
 
 	if (!s || xtap_parse_dir(s, dir))
-		return xtap_fail(err, -EINVAL, "field \"dir\" must be from-vm or to-vm");
+		return xtap_fail(err, -EINVAL, "field \"dir\" must be from-vm or to-vm; nothing changed");
 	return 0;
 }
 
@@ -54,10 +55,15 @@ int xtap_cmd_port_update(struct xtap_agent *a, struct xtap_port_conf *cur,
 			 struct xtap_port_conf *next, struct xtap_err *err)
 {
 	struct xtap_port_conf old = *cur;
-	int ret = xtap_port_write(&a->dp, &next->spec, err);
+	int ret = xtap_validate_port(&a->model, cur, next, err);
 
 	if (ret)
 		return ret;
+	ret = xtap_port_write(&a->dp, &next->spec, err);
+	if (ret) {
+		xtap_err_name_port(err, cur->name);
+		return ret;
+	}
 	xtap_model_port_changed(cur);
 	*cur = *next;
 	cur->json = NULL;

@@ -14,31 +14,6 @@
 #include "realize.h"
 #include "validate.h"
 
-/* What a port.add must not collide with, checked before anything is made. */
-static int port_add_check(struct xtap_agent *a, const struct xtap_port_conf *p, struct xtap_err *err)
-{
-	size_t i;
-	int ret;
-
-	if (xtap_model_port(&a->model, p->name))
-		return xtap_fail(err, -EEXIST, "port %s already exists", p->name);
-	if (!xtap_model_segment(&a->model, p->spec.segment_id))
-		return xtap_fail(err, -ENOENT, "segment %u does not exist (xtapctl segment add %u)",
-				 p->spec.segment_id, p->spec.segment_id);
-	ret = xtap_validate_port_spec(&p->spec, err);
-	if (ret)
-		return ret;
-	for (i = 0; i < a->model.n_ports; i++) {
-		const struct xtap_port_conf *o = a->model.ports[i];
-
-		if (o->spec.segment_id == p->spec.segment_id && !memcmp(o->spec.mac, p->spec.mac, 6))
-			return xtap_fail(err, -EEXIST, "port %s: MAC %02x:%02x:%02x:%02x:%02x:%02x is already used by port %s in segment %u (pick another MAC)",
-					 p->name, p->spec.mac[0], p->spec.mac[1], p->spec.mac[2], p->spec.mac[3],
-					 p->spec.mac[4], p->spec.mac[5], o->name, p->spec.segment_id);
-	}
-	return 0;
-}
-
 /*
  * Prepare: everything checked, nothing made. Commit: the tap, the maps and
  * attachments, the model, the state file. Undo: what was attached and made
@@ -53,17 +28,27 @@ XTAP_DEFINE_CMD(cmd_port_add)
 	if (!p)
 		return -ENOMEM;
 	ret = xtap_port_from_json(args, p, err);
-	if (!ret && p->spec.port_id == XTAP_PORT_ID_UNSET) {
-		p->spec.port_id = xtap_model_free_port_id(&a->model);
-		if (p->spec.port_id >= XTAP_MAX_PORTS)
-			ret = xtap_fail(err, -E2BIG, "all %d ports are in use", XTAP_MAX_PORTS);
-	}
-	if (!ret)
-		ret = port_add_check(a, p, err);
 	if (ret) {
-		free(p);
-		return ret;
+		if (p->name[0])
+			xtap_err_name_port(err, p->name);
+		xtap_err_nothing_changed(err);
+		goto out;
 	}
+	if (xtap_model_port(&a->model, p->name)) {
+		ret = xtap_fail(err, -EEXIST, "port %s already exists; nothing changed", p->name);
+		goto out;
+	}
+	if (p->spec.port_id == XTAP_PORT_ID_UNSET) {
+		p->spec.port_id = xtap_model_free_port_id(&a->model);
+		if (p->spec.port_id >= XTAP_MAX_PORTS) {
+			ret = xtap_fail(err, -E2BIG, "all %d ports are in use; nothing changed", XTAP_MAX_PORTS);
+			goto out;
+		}
+	}
+	/* Everything is checked before the tap exists: a refused port.add leaves no trace. */
+	ret = xtap_validate_port(&a->model, NULL, p, err);
+	if (ret)
+		goto out;
 
 	ret = xtap_port_tap(p, &created, err);
 	if (ret > 0) {
@@ -83,11 +68,12 @@ XTAP_DEFINE_CMD(cmd_port_add)
 			xtap_detach(&a->dp, p->spec.ifindex, XTAP_ROLE_VM, &ignore);
 		if (created)
 			xtap_tap_delete(p->name, &ignore);
-		if (in_model)
+		if (in_model) {
 			xtap_model_del_port(&a->model, p->name);   /* frees p */
-		else
-			free(p);
-		return ret < 0 ? ret : -EIO;
+			p = NULL;
+		}
+		ret = ret < 0 ? ret : -EIO;
+		goto out;
 	}
 	xtap_fault_set_committed(1);
 	xtap_port_start_vhost(a, p);
@@ -95,6 +81,9 @@ XTAP_DEFINE_CMD(cmd_port_add)
 		 p->spec.segment_id);
 	*res = xtap_port_to_json(p);
 	return 0;
+out:
+	free(p);
+	return ret;
 }
 
 /*
@@ -220,7 +209,7 @@ XTAP_DEFINE_CMD(cmd_port_open)
 	const char *name = xtap_arg_str(args, "name");
 	struct xtap_port_conf *p;
 	unsigned int queues, i, vhost = 0;
-	json_object *v;
+	__u64 asked;
 	int ret;
 
 	if (!name)
@@ -228,9 +217,12 @@ XTAP_DEFINE_CMD(cmd_port_open)
 	p = xtap_model_port(&a->model, name);
 	if (!p)
 		return xtap_fail(err, -ENOENT, "no port named %s", name);
-	queues = p->queues;
-	if (json_object_object_get_ex(args, "queues", &v))
-		queues = json_object_get_int(v);
+	ret = xtap_json_get_u64(args, "queues", 0, 1, XTAP_HANDOFF_MAX_QUEUES, &asked, err);
+	if (ret < 0) {
+		xtap_err_nothing_changed(err);
+		return ret;
+	}
+	queues = ret ? p->queues : asked;
 	if (queues < 1 || queues > p->queues || queues > XTAP_HANDOFF_MAX_QUEUES)
 		return xtap_fail(err, -EINVAL, "port %s: ask for 1-%u queues (it has %u)", name,
 				 p->queues < XTAP_HANDOFF_MAX_QUEUES ? p->queues : XTAP_HANDOFF_MAX_QUEUES,

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "validate.h"
 
 /*
  * At least 256 KiB of byte burst: a real guest's TCP sends several 64 KiB TSO
@@ -42,12 +43,16 @@ static int rate_change(struct xtap_agent *a, json_object *args, int set, struct 
 	ret = xtap_arg_port(a, args, "port", &p, err);
 	if (!ret)
 		ret = xtap_arg_dir(args, &dir, err);
-	if (!ret && set)
-		ret = xtap_rate_from_json(args, &r, err);
 	if (ret)
 		return ret;
+	if (set && xtap_rate_from_json(args, &r, err)) {
+		xtap_err_name_port(err, p->name);
+		xtap_err_nothing_changed(err);
+		return -EINVAL;
+	}
 	if (set && !r.bytes_per_sec && !r.packets_per_sec)
-		return xtap_fail(err, -EINVAL, "rate: give bytes_per_sec or packets_per_sec above 0 (rate clear removes a limit)");
+		return xtap_fail(err, -EINVAL, "port %s: rate %s: give bytes_per_sec or packets_per_sec above 0 "
+				 "(rate clear removes a limit); nothing changed", p->name, xtap_dir_name(dir));
 	rate_defaults(&r);
 	next = malloc(sizeof(*next));
 	if (!next)
@@ -58,7 +63,6 @@ static int rate_change(struct xtap_agent *a, json_object *args, int set, struct 
 	free(next);
 	return ret;
 }
-
 
 XTAP_DEFINE_CMD(cmd_rate_set)
 {

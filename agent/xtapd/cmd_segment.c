@@ -12,6 +12,7 @@
 #include "fault.h"
 #include "netdev.h"
 #include "realize.h"
+#include "validate.h"
 
 /*
  * Commit: the uplink's programs, the maps, the model, the state file. Undo:
@@ -61,14 +62,17 @@ XTAP_DEFINE_CMD(cmd_segment_del)
 {
 	struct xtap_segment_conf *s, saved;
 	struct xtap_model view;
-	json_object *v;
 	size_t i;
+	__u64 id64;
 	__u32 id;
 	int ret;
 
-	if (!json_object_object_get_ex(args, "id", &v) || !json_object_is_type(v, json_type_int))
-		return xtap_fail(err, -EINVAL, "field \"id\" must be a segment id");
-	id = json_object_get_int64(v);
+	ret = xtap_json_get_u64(args, "id", 1, 0, UINT32_MAX, &id64, err);
+	if (ret) {
+		xtap_err_nothing_changed(err);
+		return ret;
+	}
+	id = id64;
 	s = xtap_model_segment(&a->model, id);
 	if (!s)
 		return xtap_fail(err, -ENOENT, "segment %u does not exist", id);

@@ -943,8 +943,6 @@ static int port_write(const struct xtap_datapath *dp, const struct xtap_port_spe
 	ret = xtap_validate_port_spec(s, err);
 	if (ret)
 		return ret;
-	if (!s->ifindex)
-		return xtap_fail(err, -EINVAL, "port %u: no interface", s->port_id);
 	if (bpf_map_lookup_elem(xtap_map_fd(dp, XTAP_MAP_SEGMENTS), &s->segment_id, &seg))
 		return xtap_fail(err, -ENOENT, "port %u: segment %u does not exist: create it first",
 			    s->port_id, s->segment_id);

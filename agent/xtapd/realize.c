@@ -11,6 +11,7 @@
 #include "map_txn.h"
 #include "netdev.h"
 #include "realize.h"
+#include "validate.h"
 
 /* Offloads a VMM expects from a tap: checksum and TSO/UFO-like segmentation. */
 #define XTAP_TAP_OFFLOADS (TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN)
@@ -42,8 +43,10 @@ int xtap_port_realize(struct xtap_agent *a, struct xtap_port_conf *p, int *attac
 	if (!ret)
 		ret = xtap_attach(&a->dp, p->spec.ifindex, p->name, XTAP_ROLE_VM, &st, err);
 	xtap_map_txn_end(&a->dp, owner, ret);
-	if (ret)
+	if (ret) {
+		xtap_err_name_port(err, p->name);
 		return ret;
+	}
 	if (attached)
 		*attached = !st.had_programs;
 	xtap_log(XTAP_LOG_DEBUG, "port %s: ifindex %d, xdp %s, tc %s", p->name, p->spec.ifindex,

@@ -10,7 +10,9 @@ int xtap_request_reader_init(struct xtap_request_reader *r)
 	r->tok = json_tokener_new();
 	if (!r->tok)
 		return -ENOMEM;
-	json_tokener_set_flags(r->tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	/* Trailing characters are let through to be refused here, with a message that says so. */
+	json_tokener_set_flags(r->tok, JSON_TOKENER_STRICT | JSON_TOKENER_ALLOW_TRAILING_CHARS |
+				       JSON_TOKENER_VALIDATE_UTF8);
 	return 0;
 }
 
@@ -68,14 +70,14 @@ int xtap_request_feed(struct xtap_request_reader *r, const char *buf, size_t n, 
 
 	if (r->req)
 		return only_space(buf, n) ? 0 :
-		       xtap_fail(err, -EINVAL, "request: data after the JSON object (one request per connection)");
+		       xtap_fail(err, -EINVAL, "request: data after the JSON object (one request per connection); nothing changed");
 	req = json_tokener_parse_ex(r->tok, buf, n);
 	jerr = json_tokener_get_error(r->tok);
 	used = req ? json_tokener_get_parse_end(r->tok) : n;
 	q = single_quote_at(r, buf, used);
 	if (q >= 0) {
 		json_object_put(req);
-		return xtap_fail(err, -EINVAL, "request: single quote at byte %zu: JSON strings and keys take double quotes",
+		return xtap_fail(err, -EINVAL, "request: single quote at byte %zu: JSON strings and keys take double quotes; nothing changed",
 				 r->offset + q);
 	}
 	if (!req && jerr == json_tokener_continue) {
@@ -83,11 +85,11 @@ int xtap_request_feed(struct xtap_request_reader *r, const char *buf, size_t n, 
 		return 1;
 	}
 	if (!req)
-		return xtap_fail(err, -EINVAL, "request: not valid JSON at byte %zu: %s",
+		return xtap_fail(err, -EINVAL, "request: not valid JSON at byte %zu: %s; nothing changed",
 				 r->offset + json_tokener_get_parse_end(r->tok), json_tokener_error_desc(jerr));
 	if (!only_space(buf + used, n - used)) {
 		json_object_put(req);
-		return xtap_fail(err, -EINVAL, "request: data after the JSON object at byte %zu (one request per connection)",
+		return xtap_fail(err, -EINVAL, "request: data after the JSON object at byte %zu (one request per connection); nothing changed",
 				 r->offset + used);
 	}
 	r->offset += n;

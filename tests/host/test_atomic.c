@@ -644,7 +644,7 @@ static void test_walk_every_command(void **state)
 	/* A tap made by someone else: adopted, and on port.del left in place without our programs. */
 	assert_int_equal(system("ip tuntap add dev vmD mode tap"), 0);
 	walk_done("port.add", "{\"name\": \"vmD\", \"adopt\": true, \"segment\": 2, \"mac\": \"02:00:00:00:01:0d\"}");
-	walk_done("addr.add", "{\"port\": \"vmA\", \"addr\": \"10.1.0.0/24\"}");
+	walk_done("addr.add", "{\"port\": \"vmA\", \"addr\": \"10.2.0.0/24\"}");
 	walk_done("addr.add", "{\"port\": \"vmA\", \"addr\": \"2001:db8::a/128\"}");
 	rule = walk("acl.add", "{\"port\": \"vmA\", \"dir\": \"from-vm\", \"action\": \"deny\", \"cidr\": \"10.9.0.0/16\", "
 		    "\"proto\": \"tcp\", \"ports\": \"22\"}");
@@ -658,7 +658,7 @@ static void test_walk_every_command(void **state)
 	snprintf(args, sizeof(args), "{\"port\": \"vmA\", \"dir\": \"from-vm\", \"id\": %d}", json_object_get_int(id));
 	json_object_put(rule);
 	walk_done("acl.del", args);
-	walk_done("addr.del", "{\"port\": \"vmA\", \"addr\": \"10.1.0.0/24\"}");
+	walk_done("addr.del", "{\"port\": \"vmA\", \"addr\": \"10.2.0.0/24\"}");
 	walk_done("port.del", "{\"name\": \"vmB\"}");
 	walk_done("port.del", "{\"name\": \"vmC\"}");
 	walk_done("port.del", "{\"name\": \"vmD\"}");
