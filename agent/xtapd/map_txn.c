@@ -106,12 +106,23 @@ static int journal(int fd, const void *key)
 		struct bpf_devmap_val *v = s->value;
 
 		s->value_off = offsetof(struct bpf_devmap_val, bpf_prog.fd);
-		if (v->bpf_prog.id)
-			s->held_fd = bpf_prog_get_fd_by_id(v->bpf_prog.id);
-		else
+		if (!v->bpf_prog.id) {
 			v->bpf_prog.fd = -1;
+			return 0;
+		}
+		s->held_fd = bpf_prog_get_fd_by_id(v->bpf_prog.id);
 	} else if (info.type == BPF_MAP_TYPE_HASH_OF_MAPS || info.type == BPF_MAP_TYPE_ARRAY_OF_MAPS) {
 		s->held_fd = bpf_map_get_fd_by_id(*(__u32 *)s->value);
+	} else {
+		return 0;
+	}
+	/* What the old value names cannot be held: it could not come back, so the write is refused. */
+	if (s->held_fd < 0) {
+		int ret = -errno;
+
+		txn.n--;
+		step_free(s);
+		return ret;
 	}
 	return 0;
 }
