@@ -672,11 +672,57 @@ static void test_walk_every_command(void **state)
 	printf("walked %u fault points in %.1f s\n", total_steps, now_s() - t0);
 }
 
+static int log_has(const char *what)
+{
+	FILE *f = fopen(ENV_LOG, "r");
+	char line[1024];
+	int found = 0;
+
+	while (f && !found && fgets(line, sizeof(line), f))
+		found = strstr(line, what) != NULL;
+	if (f)
+		fclose(f);
+	return found;
+}
+
+/*
+ * The switch is off unless xtapd was started with --fault-injection: a
+ * request's "fault" is refused and XTAP_FAULT ignored. With it, XTAP_FAULT
+ * fails the Nth step counted from start (here the start-up's state save).
+ */
+static void test_fault_switch_guarded(void **state)
+{
+	json_object *reply, *res;
+
+	(void)state;
+	env_agent_kill();
+	setenv("XTAP_FAULT", "file:1", 1);
+	env_agent_option = NULL;
+	assert_true(env_agent_start() > 0);
+	reply = request("status", NULL, "any:1");
+	assert_false(reply_ok(reply));
+	assert_non_null(strstr(reply_field(reply, "error"), "--fault-injection"));
+	json_object_put(reply);
+	assert_true(log_has("XTAP_FAULT is ignored"));
+	json_object_put(must("segment.add", "{\"id\": 5}"));
+
+	env_agent_kill();
+	env_agent_option = "--fault-injection";
+	assert_true(env_agent_start() > 0);
+	unsetenv("XTAP_FAULT");
+	assert_true(log_has("XTAP_FAULT: step 1 of class file will fail"));
+	assert_true(log_has("saving state to " ENV_STATE " failed: Input/output error"));
+	/* Fired once: the next save works. */
+	res = must("segment.del", "{\"id\": 5}");
+	json_object_put(res);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_port_add_invalid_mac_touches_nothing),
 		cmocka_unit_test(test_walk_every_command),
+		cmocka_unit_test(test_fault_switch_guarded),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
