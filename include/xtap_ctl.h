@@ -2,7 +2,9 @@
 /*
  * The control protocol between xtapd and its clients (xtapctl, tests, a
  * fleet controller): where the socket and the pinned maps are by default,
- * and the limits of a request. docs/api.md describes the messages. No logic.
+ * the keys of a request and its reply, the command names, the limits of a
+ * request and xtapctl's exit codes. docs/api.md describes the messages;
+ * agent/lib/ctl_commands.c lists each command's arguments. No logic.
  */
 #ifndef XTAP_CTL_H
 #define XTAP_CTL_H
@@ -12,5 +14,40 @@
 
 /* Queues handed to a VMM (port.open): fds sent with the reply (SCM_RIGHTS), then closed. */
 #define XTAP_HANDOFF_MAX_QUEUES 64
+
+/* A request: {"cmd": NAME, "args": {...}}; a reply: {"ok": true, "result": ...} or {"ok": false, "error": TEXT}. */
+#define XTAP_REQ_CMD    "cmd"
+#define XTAP_REQ_ARGS   "args"
+#define XTAP_REPLY_OK     "ok"
+#define XTAP_REPLY_RESULT "result"
+#define XTAP_REPLY_ERROR  "error"
+
+/* The commands (agent/lib/ctl_commands.c: their arguments and help). */
+#define XTAP_CMD_STATUS       "status"
+#define XTAP_CMD_PORT_ADD     "port.add"
+#define XTAP_CMD_PORT_DEL     "port.del"
+#define XTAP_CMD_PORT_LIST    "port.list"
+#define XTAP_CMD_PORT_SHOW    "port.show"
+#define XTAP_CMD_PORT_OPEN    "port.open"
+#define XTAP_CMD_ADDR_ADD     "addr.add"
+#define XTAP_CMD_ADDR_DEL     "addr.del"
+#define XTAP_CMD_ACL_ADD      "acl.add"
+#define XTAP_CMD_ACL_DEL      "acl.del"
+#define XTAP_CMD_ACL_DEFAULT  "acl.default"
+#define XTAP_CMD_ACL_LIST     "acl.list"
+#define XTAP_CMD_RATE_SET     "rate.set"
+#define XTAP_CMD_RATE_CLEAR   "rate.clear"
+#define XTAP_CMD_SEGMENT_ADD  "segment.add"
+#define XTAP_CMD_SEGMENT_DEL  "segment.del"
+#define XTAP_CMD_SEGMENT_LIST "segment.list"
+#define XTAP_CMD_STATS        "stats"
+#define XTAP_CMD_FDB          "fdb"
+#define XTAP_CMD_TEARDOWN     "teardown"
+
+/* xtapctl's exit codes. */
+#define XTAP_EXIT_OK      0
+#define XTAP_EXIT_REFUSED 1   /* the agent refused: its message says why */
+#define XTAP_EXIT_USAGE   2   /* bad command line */
+#define XTAP_EXIT_NOAGENT 3   /* xtapd is not reachable */
 
 #endif /* XTAP_CTL_H */

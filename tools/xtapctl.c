@@ -2,17 +2,20 @@
 /*
  * xtapctl: the CLI of xtapd. Turns a command line into one JSON request on
  * the control socket (docs/api.md) and prints the answer as a table, or as
- * JSON with -j. The agent validates everything; this file only parses the
- * syntax of its own options.
+ * JSON with -j. Its commands, options, usage and help come from the
+ * command table xtapd checks requests against (agent/lib/ctl_commands.c);
+ * this file adds only how each result is printed, port exec's hand-off and
+ * top. The agent validates everything; xtapctl only parses the syntax.
  *
- * Exit codes: 0 done, 1 the agent refused (the message says why),
- * 2 bad usage, 3 the agent is not reachable.
+ * Exit codes (include/xtap_ctl.h): 0 done, 1 the agent refused (the message
+ * says why), 2 bad usage, 3 the agent is not reachable.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,13 +28,14 @@
 
 #include <json-c/json.h>
 
+#include "ctl_commands.h"
 #include "model.h"
 #include "xtap_ctl.h"
 #include "xtapctl_maps.h"
 
-#define EXIT_REFUSED 1
-#define EXIT_USAGE   2
-#define EXIT_NOAGENT 3
+#define EXIT_REFUSED XTAP_EXIT_REFUSED
+#define EXIT_USAGE   XTAP_EXIT_USAGE
+#define EXIT_NOAGENT XTAP_EXIT_NOAGENT
 
 static const char *socket_path = XTAP_DEFAULT_SOCKET;
 static const char *pin_dir = XTAP_DEFAULT_PIN_DIR;
@@ -39,51 +43,113 @@ static int json_out;
 /* Read commands fall back to the pinned maps when the agent is down. */
 static json_object *(*agent_down_fallback)(void);
 
-static const char usage_text[] =
-	"usage: xtapctl [-s SOCKET] [--pin-dir DIR] [-j] COMMAND ...\n"
-	"  status                                 agent, maps and state file\n"
-	"  port add NAME --segment ID --mac MAC [--addr A/LEN]... [--mtu N] [--queues N]\n"
-	"                [--owner UID] [--group GID] [--adopt] [--dhcp-server] [--router]\n"
-	"  port del NAME | port list | port show NAME\n"
-	"  port exec NAME [--queues N] -- VMM ARGS... (%{fds}, %{vhostfds}: the handed-over fds)\n"
-	"  addr add|del PORT ADDR[/LEN]\n"
-	"  acl add PORT from-vm|to-vm allow|deny [--cidr C] [--proto P] [--ports N[-M]] [--priority N]\n"
-	"  acl del PORT from-vm|to-vm ID | acl default PORT from-vm|to-vm allow|deny | acl list PORT\n"
-	"  rate set PORT from-vm|to-vm [--rate R] [--pps N] [--burst BYTES] [--burst-packets N]\n"
-	"                 R: bits/s with k/m/g (100m = 100 Mbit/s); N: k/m; BYTES: k/m = KiB/MiB\n"
-	"  rate clear PORT from-vm|to-vm\n"
-	"  segment add ID [--uplink IFNAME] [--vlan N] [--flood-host] | segment del ID | segment list\n"
-	"  stats [PORT] | fdb | top [--interval SECONDS] [--count N]\n"
-	"  teardown                               remove every port, segment, program and map\n"
-	"Every command takes --help. -j prints JSON. With xtapd down, port list, stats and fdb\n"
-	"read the maps pinned in --pin-dir (default " XTAP_DEFAULT_PIN_DIR ").\n";
+static const char top_synopsis[] = "top [--interval SECONDS] [--count N]";
+static const char top_help[] = "live per-port packets and bits per second each way, drops per second";
+
+/* ---- usage and help, from the command table ---- */
+
+/* "NAME --segment ID --mac MAC [--addr A[/LEN]]... [--mtu N]" */
+static void synopsis(const struct xtap_ctl_cmd *c, char *out, size_t len)
+{
+	const struct xtap_ctl_arg *a;
+	size_t n = snprintf(out, len, "%s", c->words);
+	int pass;
+
+	/* Positionals first, then required options, then the others. */
+	for (pass = 0; pass < 3; pass++)
+		for (a = c->args; a->key && n < len; a++) {
+			int req = !!(a->flags & XTAP_ARG_F_REQUIRED);
+
+			if (a->flags & XTAP_ARG_F_API_ONLY)
+				continue;
+			if (pass == 0 && !a->option)
+				n += snprintf(out + n, len - n, req ? " %s" : " [%s]", a->metavar);
+			else if (a->option && ((pass == 1 && req) || (pass == 2 && !req)))
+				n += snprintf(out + n, len - n, "%s%s%s%s%s%s", req ? " " : " [", a->option,
+					      a->metavar ? " " : "", a->metavar ? a->metavar : "", req ? "" : "]",
+					      a->type == XTAP_ARG_STRINGS ? "..." : "");
+		}
+	if ((c->flags & XTAP_CMD_F_EXEC) && n < len)
+		snprintf(out + n, len - n, " -- COMMAND [ARG]...");
+}
+
+static void usage(FILE *f)
+{
+	const struct xtap_ctl_cmd *c;
+	char syn[512];
+
+	fprintf(f, "usage: xtapctl [-s SOCKET] [--pin-dir DIR] [-j] COMMAND ...\n");
+	for (c = xtap_ctl_cmds; c->name; c++) {
+		synopsis(c, syn, sizeof(syn));
+		if (strlen(syn) < 36)
+			fprintf(f, "  %-36s %s\n", syn, c->help);
+		else
+			fprintf(f, "  %s\n  %-36s %s\n", syn, "", c->help);
+	}
+	fprintf(f, "  %-36s %s\n", top_synopsis, top_help);
+	fprintf(f, "Every command takes --help. -j prints JSON. With xtapd down, port list, stats and fdb\n"
+		"read the maps pinned in --pin-dir (default " XTAP_DEFAULT_PIN_DIR ").\n");
+}
 
 static void usage_exit(const char *msg)
 {
 	if (msg)
 		fprintf(stderr, "xtapctl: %s\n", msg);
-	fputs(usage_text, stderr);
+	usage(stderr);
 	exit(EXIT_USAGE);
 }
 
+static void cmd_help_exit(const struct xtap_ctl_cmd *c)
+{
+	const struct xtap_ctl_arg *a;
+	char syn[512], left[64];
+
+	synopsis(c, syn, sizeof(syn));
+	printf("usage: xtapctl %s\n%c%s.\n", syn, c->help[0] - 'a' + 'A', c->help + 1);
+	if (c->details)
+		fputs(c->details, stdout);
+	for (a = c->args; a->key; a++) {
+		if (a->flags & XTAP_ARG_F_API_ONLY)
+			continue;
+		snprintf(left, sizeof(left), "%s%s%s", a->option ? a->option : a->metavar,
+			 a->option && a->metavar ? " " : "", a->option && a->metavar ? a->metavar : "");
+		printf("  %-22s %s\n", left, a->help);
+	}
+	exit(0);
+}
+
+/* The command a command line names ("port add ..."); *nwords: how many words it took. */
+static const struct xtap_ctl_cmd *find_cmd(int argc, char **argv, int *nwords)
+{
+	const struct xtap_ctl_cmd *c;
+	char group[64], subs[256] = "";
+	size_t glen = strlen(argv[0]);
+	int known = 0;
+
+	for (c = xtap_ctl_cmds; c->name; c++) {
+		const char *sp = strchr(c->words, ' ');
+
+		if (!sp && !strcmp(c->words, argv[0])) {
+			*nwords = 1;
+			return c;
+		}
+		if (!sp || (size_t)(sp - c->words) != glen || strncmp(c->words, argv[0], glen))
+			continue;
+		known = 1;
+		if (argc > 1 && !strcmp(sp + 1, argv[1])) {
+			*nwords = 2;
+			return c;
+		}
+		snprintf(subs + strlen(subs), sizeof(subs) - strlen(subs), "%s%s", subs[0] ? ", " : "", sp + 1);
+	}
+	if (!known)
+		usage_exit("unknown command");
+	snprintf(group, sizeof(group), "%s: %s", argv[0], subs);
+	usage_exit(group);
+	return NULL;
+}
+
 /* ---- talking to the agent ---- */
-
-static const char *stats_port;
-
-static json_object *fallback_port_list(void)
-{
-	return xtapctl_maps_port_list(pin_dir);
-}
-
-static json_object *fallback_stats(void)
-{
-	return xtapctl_maps_stats(pin_dir, stats_port);
-}
-
-static json_object *fallback_fdb(void)
-{
-	return xtapctl_maps_fdb(pin_dir);
-}
 
 /*
  * One request, one reply. A port.open reply carries fds (SCM_RIGHTS) with
@@ -103,8 +169,8 @@ static json_object *call_fds(const char *cmd, json_object *args, int *fds, int *
 	ssize_t n;
 	int fd;
 
-	json_object_object_add(req, "cmd", json_object_new_string(cmd));
-	json_object_object_add(req, "args", args ? args : json_object_new_object());
+	json_object_object_add(req, XTAP_REQ_CMD, json_object_new_string(cmd));
+	json_object_object_add(req, XTAP_REQ_ARGS, args ? args : json_object_new_object());
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", socket_path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
@@ -114,8 +180,8 @@ static json_object *call_fds(const char *cmd, json_object *args, int *fds, int *
 			fprintf(stderr, "xtapctl: xtapd is not running: read from the maps pinned in %s\n",
 				pin_dir);
 			resp = json_object_new_object();
-			json_object_object_add(resp, "ok", json_object_new_boolean(1));
-			json_object_object_add(resp, "result", res);
+			json_object_object_add(resp, XTAP_REPLY_OK, json_object_new_boolean(1));
+			json_object_object_add(resp, XTAP_REPLY_RESULT, res);
 			json_object_put(req);
 			if (fd >= 0)
 				close(fd);
@@ -171,13 +237,13 @@ static json_object *result_or_exit(json_object *resp)
 {
 	json_object *ok, *v;
 
-	if (!json_object_object_get_ex(resp, "ok", &ok) || !json_object_get_boolean(ok)) {
+	if (!json_object_object_get_ex(resp, XTAP_REPLY_OK, &ok) || !json_object_get_boolean(ok)) {
 		fprintf(stderr, "xtapctl: %s\n",
-			json_object_object_get_ex(resp, "error", &v) ? json_object_get_string(v) :
+			json_object_object_get_ex(resp, XTAP_REPLY_ERROR, &v) ? json_object_get_string(v) :
 								       "the agent refused");
 		exit(EXIT_REFUSED);
 	}
-	return json_object_object_get_ex(resp, "result", &v) ? v : NULL;
+	return json_object_object_get_ex(resp, XTAP_REPLY_RESULT, &v) ? v : NULL;
 }
 
 /* Calls cmd; returns the result (owned by resp) or exits as result_or_exit says. */
@@ -192,34 +258,40 @@ static void print_json(json_object *o)
 	puts(o ? json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY) : "null");
 }
 
-/* ---- option parsing helpers ---- */
+/* ---- arguments, by the command table ---- */
 
-static int want_help(int argc, char **argv)
+static json_object *uint_json(uint64_t v)
 {
-	int i;
-
-	for (i = 0; i < argc; i++)
-		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
-			return 1;
-	return 0;
+	return v > INT64_MAX ? json_object_new_uint64(v) : json_object_new_int64(v);
 }
 
-static void help_exit(const char *text)
+/*
+ * An integer, or for numbers with a unit a decimal with k/m/g (and bits
+ * sent as bytes). What no uint64 holds (1e30, inf, nan, -1) is refused
+ * here; the agent checks the range of what it gets.
+ */
+static json_object *parse_uint(const char *s, const struct xtap_ctl_arg *a)
 {
-	fputs(text, stdout);
-	exit(0);
-}
-
-static int64_t parse_num(const char *s, const char *what, int binary)
-{
-	double mult = 1, k = binary ? 1024 : 1000;
+	const char *what = a->option ? a->option : a->metavar;
+	double v, mult = 1, k = a->unit == XTAP_UNIT_BINARY ? 1024 : 1000;
 	char *end;
-	double v;
 
+	if (a->unit == XTAP_UNIT_NONE) {
+		unsigned long long u;
+
+		errno = 0;
+		u = strtoull(s, &end, 10);
+		if (errno || *end || end == s || s[0] == '-' || s[0] == '+' || s[0] == ' ') {
+			fprintf(stderr, "xtapctl: %s \"%s\": %s; nothing changed\n", what, s,
+				errno == ERANGE ? "above 2^64-1" : "not an integer of 0 or more");
+			exit(EXIT_USAGE);
+		}
+		return uint_json(u);
+	}
 	errno = 0;
 	v = strtod(s, &end);
-	if (errno || end == s || v < 0) {
-		fprintf(stderr, "xtapctl: %s \"%s\" is not a number\n", what, s);
+	if (errno == ERANGE || end == s || !isfinite(v) || v < 0 || s[0] == '-') {
+		fprintf(stderr, "xtapctl: %s \"%s\": not a number of 0 or more; nothing changed\n", what, s);
 		exit(EXIT_USAGE);
 	}
 	if (*end == 'k' || *end == 'K')
@@ -228,31 +300,96 @@ static int64_t parse_num(const char *s, const char *what, int binary)
 		mult = k * k, end++;
 	else if (*end == 'g' || *end == 'G')
 		mult = k * k * k, end++;
-	if (!strcasecmp(end, "bit") || !strcasecmp(end, "b") || !*end)
-		return (int64_t)(v * mult);
-	fprintf(stderr, "xtapctl: %s \"%s\": unknown unit \"%s\"\n", what, s, end);
-	exit(EXIT_USAGE);
-}
-
-static json_object *int_arg(const char *s, const char *what)
-{
-	char *end;
-	long long v;
-
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno || *end || end == s) {
-		fprintf(stderr, "xtapctl: %s \"%s\" is not an integer\n", what, s);
+	if (strcasecmp(end, "bit") && strcasecmp(end, "b") && *end) {
+		fprintf(stderr, "xtapctl: %s \"%s\": unknown unit \"%s\"; nothing changed\n", what, s, end);
 		exit(EXIT_USAGE);
 	}
-	return json_object_new_int64(v);
+	v *= mult;
+	if (a->unit == XTAP_UNIT_BITS)
+		v /= 8;
+	/* 2^64 is exact in a double: anything below it converts. */
+	if (v >= 18446744073709551616.0) {
+		fprintf(stderr, "xtapctl: %s \"%s\": above 2^64-1%s; nothing changed\n", what, s,
+			a->unit == XTAP_UNIT_BITS ? " bytes/s" : "");
+		exit(EXIT_USAGE);
+	}
+	return uint_json((uint64_t)v);
 }
 
-/* port.open: the tap fds, then the vhost-net fds, arrive in fds[]. */
-static json_object *call_open(json_object *args, int *fds, int *nfds, json_object **resp)
+static void add_value(json_object *args, const struct xtap_ctl_arg *a, const char *s)
 {
-	*resp = call_fds("port.open", args, fds, nfds);
-	return result_or_exit(*resp);
+	json_object *arr;
+
+	switch (a->type) {
+	case XTAP_ARG_STRING:
+		json_object_object_add(args, a->key, json_object_new_string(s));
+		break;
+	case XTAP_ARG_UINT:
+		json_object_object_add(args, a->key, parse_uint(s, a));
+		break;
+	case XTAP_ARG_BOOL:
+		json_object_object_add(args, a->key, json_object_new_boolean(1));
+		break;
+	case XTAP_ARG_STRINGS:
+		if (!json_object_object_get_ex(args, a->key, &arr)) {
+			arr = json_object_new_array();
+			json_object_object_add(args, a->key, arr);
+		}
+		json_object_array_add(arr, json_object_new_string(s));
+		break;
+	case XTAP_ARG_OBJECT:
+		break;
+	}
+}
+
+/*
+ * The request's args from argv (argv[0] is the command's words): options
+ * by getopt_long from the table, the rest in the order of the table's
+ * positional arguments.
+ */
+static json_object *parse_args(const struct xtap_ctl_cmd *c, int argc, char **argv)
+{
+	struct option opts[32];
+	const struct xtap_ctl_arg *a, *by_val[32];
+	json_object *args = json_object_new_object();
+	char msg[160];
+	int n = 0, ch;
+
+	for (a = c->args; a->key; a++)
+		if (a->option && !(a->flags & XTAP_ARG_F_API_ONLY) && n < 31) {
+			opts[n] = (struct option){ a->option + 2,
+						   a->type == XTAP_ARG_BOOL ? no_argument : required_argument,
+						   NULL, n };
+			by_val[n++] = a;
+		}
+	opts[n] = (struct option){ NULL, 0, NULL, 0 };
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (ch < 0 || ch >= n)
+			usage_exit(NULL);
+		add_value(args, by_val[ch], optarg);
+	}
+	for (a = c->args; a->key; a++) {
+		if (a->option || (a->flags & XTAP_ARG_F_API_ONLY))
+			continue;
+		if (optind >= argc) {
+			if (!(a->flags & XTAP_ARG_F_REQUIRED))
+				break;
+			snprintf(msg, sizeof(msg), "%s: give %s", c->words, a->metavar);
+			usage_exit(msg);
+		}
+		add_value(args, a, argv[optind++]);
+	}
+	for (a = c->args; a->key; a++)
+		if (a->option && (a->flags & XTAP_ARG_F_REQUIRED) && !json_object_object_get_ex(args, a->key, NULL)) {
+			snprintf(msg, sizeof(msg), "%s: give %s %s", c->words, a->option, a->metavar);
+			usage_exit(msg);
+		}
+	if (optind != argc) {
+		snprintf(msg, sizeof(msg), "%s: unexpected argument \"%s\"", c->words, argv[optind]);
+		usage_exit(msg);
+	}
+	return args;
 }
 
 /* Replaces %{fds}, %{vhostfds} and %{fd} in arg with the handed-over fd numbers. */
@@ -293,411 +430,114 @@ static char *substitute_fds(const char *arg, const int *tap, int ntap, const int
 	return out;
 }
 
-static const char port_exec_help[] =
-	"usage: xtapctl port exec NAME [--queues N] -- COMMAND [ARG]...\n"
-	"Opens the port's tap queues (and /dev/vhost-net per queue when the kernel has it), and runs\n"
-	"COMMAND with the fds inherited. In its arguments %{fds} becomes the tap fds (3:4:...),\n"
-	"%{vhostfds} the vhost-net fds, %{fd} the first tap fd. For QEMU:\n"
-	"  xtapctl port exec vm1 -- qemu-system-x86_64 ... \\\n"
-	"    -netdev tap,id=n0,fds=%{fds},vhost=on,vhostfds=%{vhostfds} -device virtio-net-pci,netdev=n0,mac=MAC\n"
-	"(without vhost-net: -netdev tap,id=n0,fds=%{fds},vhost=off).\n";
+/* ---- printing results ---- */
 
-static int cmd_port_exec(int argc, char **argv)
+static const char *arg_of(json_object *args, const char *key)
 {
-	json_object *args = json_object_new_object(), *resp, *res;
-	int fds[2 * XTAP_HANDOFF_MAX_QUEUES], nfds, ntap, nvhost, i, first;
-	char **cmd;
-
-	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))
-		help_exit(port_exec_help);
-	json_object_object_add(args, "name", json_object_new_string(argv[1]));
-	for (first = 2; first < argc && strcmp(argv[first], "--"); first++) {
-		if (!strcmp(argv[first], "--queues") && first + 1 < argc)
-			json_object_object_add(args, "queues", int_arg(argv[++first], "--queues"));
-		else
-			usage_exit("port exec NAME [--queues N] -- COMMAND...");
-	}
-	if (first + 1 >= argc)
-		usage_exit("port exec: give the command after --");
-	res = call_open(args, fds, &nfds, &resp);
-	ntap = json_object_get_int(json_object_object_get(res, "tap_fds"));
-	nvhost = json_object_get_int(json_object_object_get(res, "vhost_fds"));
-	if (ntap + nvhost != nfds) {
-		fprintf(stderr, "xtapctl: expected %d fds from xtapd, got %d\n", ntap + nvhost, nfds);
-		return EXIT_REFUSED;
-	}
-	/* The fds arrived close-on-exec: the command is what inherits them. */
-	for (i = 0; i < nfds; i++)
-		fcntl(fds[i], F_SETFD, 0);
-	cmd = calloc(argc - first, sizeof(*cmd));
-	if (!cmd)
-		return 1;
-	for (i = first + 1; i < argc; i++)
-		cmd[i - first - 1] = substitute_fds(argv[i], fds, ntap, fds + ntap, nvhost);
-	json_object_put(resp);
-	execvp(cmd[0], cmd);
-	fprintf(stderr, "xtapctl: running %s: %s\n", cmd[0], strerror(errno));
-	return 127;
+	return json_object_get_string(json_object_object_get(args, key));
 }
 
-/* ---- commands ---- */
-
-static const char port_add_help[] =
-	"usage: xtapctl port add NAME --segment ID --mac MAC [options]\n"
-	"Creates tap NAME (or adopts an existing one), attaches xtap's programs and applies the policy.\n"
-	"  --segment ID       L2 segment (must exist: xtapctl segment add ID)\n"
-	"  --mac MAC          the VM's MAC (frames from other MACs are dropped)\n"
-	"  --addr A[/LEN]     allowed source address or prefix, IPv4 or IPv6 (repeatable)\n"
-	"  --mtu N            tap MTU (default 1500)\n"
-	"  --queues N         queue pairs (multiqueue tap when > 1)\n"
-	"  --owner UID, --group GID   let an unprivileged VMM open the tap\n"
-	"  --adopt            use an existing tap instead of creating one\n"
-	"  --dhcp-server      allow DHCP server replies from this VM\n"
-	"  --router           allow router advertisements and redirects from this VM\n";
-
-static int cmd_port(int argc, char **argv)
+static void print_port_added(json_object *res, json_object *args)
 {
-	json_object *args = json_object_new_object(), *resp, *res;
-	const char *sub = argc > 0 ? argv[0] : NULL;
+	(void)res;
+	printf("port %s added\n", arg_of(args, "name"));
+}
 
-	if (!sub)
-		usage_exit("port: add, del, list, show or exec");
-	if (!strcmp(sub, "exec"))
-		return cmd_port_exec(argc, argv);
-	if (!strcmp(sub, "add")) {
-		static const struct option opts[] = {
-			{ "segment", required_argument, NULL, 's' }, { "mac", required_argument, NULL, 'm' },
-			{ "addr", required_argument, NULL, 'a' },    { "mtu", required_argument, NULL, 'M' },
-			{ "queues", required_argument, NULL, 'q' },  { "owner", required_argument, NULL, 'u' },
-			{ "group", required_argument, NULL, 'g' },   { "adopt", no_argument, NULL, 'A' },
-			{ "dhcp-server", no_argument, NULL, 'D' },   { "router", no_argument, NULL, 'R' },
-			{ NULL, 0, NULL, 0 },
-		};
-		json_object *addrs = json_object_new_array();
-		int c;
+static void print_port_deleted(json_object *res, json_object *args)
+{
+	(void)res;
+	printf("port %s deleted\n", arg_of(args, "name"));
+}
 
-		if (want_help(argc, argv))
-			help_exit(port_add_help);
-		if (argc < 2 || argv[1][0] == '-')
-			usage_exit("port add: NAME first");
-		json_object_object_add(args, "name", json_object_new_string(argv[1]));
-		optind = 2;
-		while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-			switch (c) {
-			case 's': json_object_object_add(args, "segment", int_arg(optarg, "--segment")); break;
-			case 'm': json_object_object_add(args, "mac", json_object_new_string(optarg)); break;
-			case 'a': json_object_array_add(addrs, json_object_new_string(optarg)); break;
-			case 'M': json_object_object_add(args, "mtu", int_arg(optarg, "--mtu")); break;
-			case 'q': json_object_object_add(args, "queues", int_arg(optarg, "--queues")); break;
-			case 'u': json_object_object_add(args, "owner_uid", int_arg(optarg, "--owner")); break;
-			case 'g': json_object_object_add(args, "owner_gid", int_arg(optarg, "--group")); break;
-			case 'A': json_object_object_add(args, "adopt", json_object_new_boolean(1)); break;
-			case 'D': json_object_object_add(args, "dhcp_server", json_object_new_boolean(1)); break;
-			case 'R': json_object_object_add(args, "router", json_object_new_boolean(1)); break;
-			default: usage_exit(NULL);
-			}
-		}
-		if (optind != argc)
-			usage_exit("port add: unexpected argument");
-		json_object_object_add(args, "addrs", addrs);
-		res = call_ok("port.add", args, &resp);
-		if (json_out)
-			print_json(res);
-		else
-			printf("port %s added\n", argv[1]);
-	} else if (!strcmp(sub, "del") || !strcmp(sub, "show")) {
-		if (want_help(argc, argv))
-			help_exit(!strcmp(sub, "del") ?
-				  "usage: xtapctl port del NAME\nDetaches and removes the port (and its tap unless adopted).\n" :
-				  "usage: xtapctl port show NAME\nPolicy, attachment state and counters of a port.\n");
-		if (argc != 2)
-			usage_exit("port del/show: NAME");
-		json_object_object_add(args, "name", json_object_new_string(argv[1]));
-		res = call_ok(!strcmp(sub, "del") ? "port.del" : "port.show", args, &resp);
-		if (!strcmp(sub, "del"))
-			printf("port %s deleted\n", argv[1]);
-		else
-			print_json(res);   /* a port is a nested record: JSON is its clearest table */
-	} else if (!strcmp(sub, "list")) {
-		size_t i, n;
+static void print_port_list(json_object *res, json_object *args)
+{
+	size_t i, n = json_object_array_length(res);
 
-		if (want_help(argc, argv))
-			help_exit("usage: xtapctl port list\nEvery port with its segment, MAC, tap and state.\n");
-		agent_down_fallback = fallback_port_list;
-		res = call_ok("port.list", args, &resp);
-		if (json_out) {
-			print_json(res);
-		} else {
-			printf("%-15s %5s %8s %-17s %7s %-13s %s\n", "NAME", "ID", "SEGMENT", "MAC", "IFINDEX",
-			       "STATE", "ADDRESSES");
-			n = json_object_array_length(res);
-			for (i = 0; i < n; i++) {
-				json_object *p = json_object_array_get_idx(res, i), *st, *v, *addrs;
-				size_t j;
+	(void)args;
+	printf("%-15s %5s %8s %-17s %7s %-13s %s\n", "NAME", "ID", "SEGMENT", "MAC", "IFINDEX", "STATE",
+	       "ADDRESSES");
+	for (i = 0; i < n; i++) {
+		json_object *p = json_object_array_get_idx(res, i), *st, *v, *addrs;
+		size_t j;
 
-				json_object_object_get_ex(p, "status", &st);
-				printf("%-15s %5d", json_object_get_string(json_object_object_get(p, "name")),
-				       json_object_get_int(json_object_object_get(p, "port_id")));
-				printf(" %8d %-17s", json_object_get_int(json_object_object_get(p, "segment")),
-				       json_object_get_string(json_object_object_get(p, "mac")));
-				json_object_object_get_ex(st, "ifindex", &v);
-				printf(" %7d %-13s", json_object_get_int(v),
-				       json_object_get_string(json_object_object_get(st, "state")));
-				json_object_object_get_ex(p, "addrs", &addrs);
-				for (j = 0; j < json_object_array_length(addrs); j++)
-					printf("%s%s", j ? "," : "",
-					       json_object_get_string(json_object_array_get_idx(addrs, j)));
-				putchar('\n');
-			}
-		}
-	} else {
-		usage_exit("port: add, del, list or show");
+		json_object_object_get_ex(p, "status", &st);
+		printf("%-15s %5d", json_object_get_string(json_object_object_get(p, "name")),
+		       json_object_get_int(json_object_object_get(p, "port_id")));
+		printf(" %8d %-17s", json_object_get_int(json_object_object_get(p, "segment")),
+		       json_object_get_string(json_object_object_get(p, "mac")));
+		json_object_object_get_ex(st, "ifindex", &v);
+		printf(" %7d %-13s", json_object_get_int(v), json_object_get_string(json_object_object_get(st, "state")));
+		json_object_object_get_ex(p, "addrs", &addrs);
+		for (j = 0; j < json_object_array_length(addrs); j++)
+			printf("%s%s", j ? "," : "", json_object_get_string(json_object_array_get_idx(addrs, j)));
+		putchar('\n');
 	}
-	json_object_put(resp);
-	return 0;
 }
 
-static int cmd_addr(int argc, char **argv)
+static void print_rule_added(json_object *res, json_object *args)
 {
-	json_object *args = json_object_new_object(), *resp;
-
-	if (want_help(argc, argv))
-		help_exit("usage: xtapctl addr add|del PORT ADDR[/LEN]\nAllows (or stops allowing) a source address or prefix.\n");
-	if (argc != 3 || (strcmp(argv[0], "add") && strcmp(argv[0], "del")))
-		usage_exit("addr add|del PORT ADDR");
-	json_object_object_add(args, "port", json_object_new_string(argv[1]));
-	json_object_object_add(args, "addr", json_object_new_string(argv[2]));
-	call_ok(!strcmp(argv[0], "add") ? "addr.add" : "addr.del", args, &resp);
-	json_object_put(resp);
-	return 0;
+	(void)args;
+	printf("rule %d added\n", json_object_get_int(json_object_object_get(res, "id")));
 }
 
-static const char acl_help[] =
-	"usage: xtapctl acl add PORT DIR allow|deny [--cidr C] [--proto P] [--ports N[-M]] [--priority N]\n"
-	"       xtapctl acl del PORT DIR ID\n"
-	"       xtapctl acl default PORT DIR allow|deny\n"
-	"       xtapctl acl list PORT\n"
-	"DIR is from-vm (rules match the destination) or to-vm (rules match the source).\n"
-	"--proto tcp|udp|icmp|icmpv6|sctp|any|NUMBER; --ports only with tcp, udp, sctp.\n"
-	"Lower priority wins (default 1000); the first matching rule decides, else the default.\n";
-
-static int cmd_acl(int argc, char **argv)
+static void print_acl_list(json_object *res, json_object *args)
 {
-	json_object *args = json_object_new_object(), *resp, *res;
-	const char *sub = argc > 0 ? argv[0] : "";
+	static const char *const dirs[] = { "from-vm", "to-vm" };
+	int d;
 
-	if (want_help(argc, argv))
-		help_exit(acl_help);
-	if (!strcmp(sub, "add")) {
-		static const struct option opts[] = {
-			{ "cidr", required_argument, NULL, 'c' },  { "proto", required_argument, NULL, 'p' },
-			{ "ports", required_argument, NULL, 'P' }, { "priority", required_argument, NULL, 'r' },
-			{ NULL, 0, NULL, 0 },
-		};
-		int c;
-
-		if (argc < 4)
-			usage_exit("acl add PORT DIR allow|deny [options]");
-		json_object_object_add(args, "port", json_object_new_string(argv[1]));
-		json_object_object_add(args, "dir", json_object_new_string(argv[2]));
-		json_object_object_add(args, "action", json_object_new_string(argv[3]));
-		optind = 4;
-		while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-			switch (c) {
-			case 'c': json_object_object_add(args, "cidr", json_object_new_string(optarg)); break;
-			case 'p': json_object_object_add(args, "proto", json_object_new_string(optarg)); break;
-			case 'P': json_object_object_add(args, "ports", json_object_new_string(optarg)); break;
-			case 'r': json_object_object_add(args, "priority", int_arg(optarg, "--priority")); break;
-			default: usage_exit(NULL);
-			}
-		}
-		if (optind != argc)
-			usage_exit("acl add: unexpected argument");
-		res = call_ok("acl.add", args, &resp);
-		if (json_out)
-			print_json(res);
-		else
-			printf("rule %d added\n", json_object_get_int(json_object_object_get(res, "id")));
-	} else if (!strcmp(sub, "del")) {
-		if (argc != 4)
-			usage_exit("acl del PORT DIR ID");
-		json_object_object_add(args, "port", json_object_new_string(argv[1]));
-		json_object_object_add(args, "dir", json_object_new_string(argv[2]));
-		json_object_object_add(args, "id", int_arg(argv[3], "rule id"));
-		call_ok("acl.del", args, &resp);
-	} else if (!strcmp(sub, "default")) {
-		if (argc != 4)
-			usage_exit("acl default PORT DIR allow|deny");
-		json_object_object_add(args, "port", json_object_new_string(argv[1]));
-		json_object_object_add(args, "dir", json_object_new_string(argv[2]));
-		json_object_object_add(args, "action", json_object_new_string(argv[3]));
-		call_ok("acl.default", args, &resp);
-	} else if (!strcmp(sub, "list")) {
-		static const char *const dirs[] = { "from-vm", "to-vm" };
-		int d;
-
-		if (argc != 2)
-			usage_exit("acl list PORT");
-		json_object_object_add(args, "port", json_object_new_string(argv[1]));
-		res = call_ok("acl.list", args, &resp);
-		if (json_out) {
-			print_json(res);
-		} else {
-			printf("%-8s %5s %8s %-6s %-24s %-7s %-11s %12s %14s\n", "DIR", "ID", "PRIORITY",
-			       "ACTION", "CIDR", "PROTO", "PORTS", "HIT_PACKETS", "HIT_BYTES");
-			for (d = 0; d < 2; d++) {
-				json_object *dir = json_object_object_get(res, dirs[d]);
-				json_object *rules = json_object_object_get(dir, "rules");
-				size_t i;
-
-				for (i = 0; i < json_object_array_length(rules); i++) {
-					json_object *r = json_object_array_get_idx(rules, i);
-					json_object *h = json_object_object_get(r, "hits");
-
-					printf("%-8s %5d %8d %-6s %-24s %-7s %-11s %12" PRId64 " %14" PRId64 "\n",
-					       dirs[d], json_object_get_int(json_object_object_get(r, "id")),
-					       json_object_get_int(json_object_object_get(r, "priority")),
-					       json_object_get_string(json_object_object_get(r, "action")),
-					       json_object_get_string(json_object_object_get(r, "cidr")),
-					       json_object_get_string(json_object_object_get(r, "proto")),
-					       json_object_get_string(json_object_object_get(r, "ports")),
-					       json_object_get_int64(json_object_object_get(h, "packets")),
-					       json_object_get_int64(json_object_object_get(h, "bytes")));
-				}
-				printf("%-8s %5s %8s %-6s (default)\n", dirs[d], "-", "-",
-				       json_object_get_string(json_object_object_get(dir, "default")));
-			}
-		}
-	} else {
-		usage_exit("acl: add, del, default or list");
-	}
-	json_object_put(resp);
-	return 0;
-}
-
-static const char rate_help[] =
-	"usage: xtapctl rate set PORT from-vm|to-vm [--rate R] [--pps N] [--burst BYTES] [--burst-packets N]\n"
-	"       xtapctl rate clear PORT from-vm|to-vm\n"
-	"R is bits per second (k, m, g: 1000s), e.g. 100m; N packets per second (k, m).\n"
-	"Bursts default to 300 ms at the rate (at least 256 KiB and 16 packets): TCP needs that much\n"
-	"credit to get back to the rate after a drop;\n"
-	"BYTES accepts k/m (KiB/MiB).\n";
-
-static int cmd_rate(int argc, char **argv)
-{
-	json_object *args = json_object_new_object(), *resp;
-	const char *sub = argc > 0 ? argv[0] : "";
-
-	if (want_help(argc, argv))
-		help_exit(rate_help);
-	if (argc < 3 || (strcmp(sub, "set") && strcmp(sub, "clear")))
-		usage_exit("rate set|clear PORT DIR");
-	json_object_object_add(args, "port", json_object_new_string(argv[1]));
-	json_object_object_add(args, "dir", json_object_new_string(argv[2]));
-	if (!strcmp(sub, "set")) {
-		static const struct option opts[] = {
-			{ "rate", required_argument, NULL, 'r' },  { "pps", required_argument, NULL, 'p' },
-			{ "burst", required_argument, NULL, 'b' }, { "burst-packets", required_argument, NULL, 'B' },
-			{ NULL, 0, NULL, 0 },
-		};
-		int c;
-
-		optind = 3;
-		while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-			switch (c) {
-			case 'r':
-				json_object_object_add(args, "bytes_per_sec",
-						       json_object_new_int64(parse_num(optarg, "--rate", 0) / 8));
-				break;
-			case 'p':
-				json_object_object_add(args, "packets_per_sec",
-						       json_object_new_int64(parse_num(optarg, "--pps", 0)));
-				break;
-			case 'b':
-				json_object_object_add(args, "burst_bytes",
-						       json_object_new_int64(parse_num(optarg, "--burst", 1)));
-				break;
-			case 'B':
-				json_object_object_add(args, "burst_packets",
-						       json_object_new_int64(parse_num(optarg, "--burst-packets", 0)));
-				break;
-			default: usage_exit(NULL);
-			}
-		}
-		if (optind != argc)
-			usage_exit("rate set: unexpected argument");
-		call_ok("rate.set", args, &resp);
-	} else {
-		if (argc != 3)
-			usage_exit("rate clear PORT DIR");
-		call_ok("rate.clear", args, &resp);
-	}
-	json_object_put(resp);
-	return 0;
-}
-
-static int cmd_segment(int argc, char **argv)
-{
-	json_object *args = json_object_new_object(), *resp, *res;
-	const char *sub = argc > 0 ? argv[0] : "";
-
-	if (want_help(argc, argv))
-		help_exit("usage: xtapctl segment add ID [--uplink IFNAME] [--vlan N] [--flood-host]\n"
-			  "       xtapctl segment del ID | xtapctl segment list\n"
-			  "A segment is an L2 network: its VMs see each other, no other segment's.\n"
-			  "Unknown unicast goes to the uplink (tagged with --vlan) or, without one, to the host.\n"
-			  "--flood-host: broadcasts also reach the host stack (host as gateway).\n");
-	if (!strcmp(sub, "add")) {
-		static const struct option opts[] = {
-			{ "uplink", required_argument, NULL, 'u' }, { "vlan", required_argument, NULL, 'v' },
-			{ "flood-host", no_argument, NULL, 'f' },   { NULL, 0, NULL, 0 },
-		};
-		int c;
-
-		if (argc < 2)
-			usage_exit("segment add ID");
-		json_object_object_add(args, "id", int_arg(argv[1], "segment id"));
-		optind = 2;
-		while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-			switch (c) {
-			case 'u': json_object_object_add(args, "uplink", json_object_new_string(optarg)); break;
-			case 'v': json_object_object_add(args, "vlan", int_arg(optarg, "--vlan")); break;
-			case 'f': json_object_object_add(args, "flood_host", json_object_new_boolean(1)); break;
-			default: usage_exit(NULL);
-			}
-		}
-		if (optind != argc)
-			usage_exit("segment add: unexpected argument");
-		call_ok("segment.add", args, &resp);
-		printf("segment %s added\n", argv[1]);
-	} else if (!strcmp(sub, "del")) {
-		if (argc != 2)
-			usage_exit("segment del ID");
-		json_object_object_add(args, "id", int_arg(argv[1], "segment id"));
-		call_ok("segment.del", args, &resp);
-		printf("segment %s deleted\n", argv[1]);
-	} else if (!strcmp(sub, "list")) {
+	(void)args;
+	printf("%-8s %5s %8s %-6s %-24s %-7s %-11s %12s %14s\n", "DIR", "ID", "PRIORITY", "ACTION", "CIDR",
+	       "PROTO", "PORTS", "HIT_PACKETS", "HIT_BYTES");
+	for (d = 0; d < 2; d++) {
+		json_object *dir = json_object_object_get(res, dirs[d]);
+		json_object *rules = json_object_object_get(dir, "rules");
 		size_t i;
 
-		res = call_ok("segment.list", args, &resp);
-		if (json_out) {
-			print_json(res);
-		} else {
-			printf("%-8s %-15s %5s %s\n", "ID", "UPLINK", "VLAN", "FLOOD_HOST");
-			for (i = 0; i < json_object_array_length(res); i++) {
-				json_object *s = json_object_array_get_idx(res, i);
-				const char *up = json_object_get_string(json_object_object_get(s, "uplink"));
+		for (i = 0; i < json_object_array_length(rules); i++) {
+			json_object *r = json_object_array_get_idx(rules, i);
+			json_object *h = json_object_object_get(r, "hits");
 
-				printf("%-8d %-15s %5d %s\n", json_object_get_int(json_object_object_get(s, "id")),
-				       *up ? up : "-", json_object_get_int(json_object_object_get(s, "vlan")),
-				       json_object_get_boolean(json_object_object_get(s, "flood_host")) ? "yes" : "no");
-			}
+			printf("%-8s %5" PRId64 " %8d %-6s %-24s %-7s %-11s %12" PRId64 " %14" PRId64 "\n",
+			       dirs[d], json_object_get_int64(json_object_object_get(r, "id")),
+			       json_object_get_int(json_object_object_get(r, "priority")),
+			       json_object_get_string(json_object_object_get(r, "action")),
+			       json_object_get_string(json_object_object_get(r, "cidr")),
+			       json_object_get_string(json_object_object_get(r, "proto")),
+			       json_object_get_string(json_object_object_get(r, "ports")),
+			       json_object_get_int64(json_object_object_get(h, "packets")),
+			       json_object_get_int64(json_object_object_get(h, "bytes")));
 		}
-	} else {
-		usage_exit("segment: add, del or list");
+		printf("%-8s %5s %8s %-6s (default)\n", dirs[d], "-", "-",
+		       json_object_get_string(json_object_object_get(dir, "default")));
 	}
-	json_object_put(resp);
-	return 0;
+}
+
+static void print_segment_added(json_object *res, json_object *args)
+{
+	(void)res;
+	printf("segment %s added\n", arg_of(args, "id"));
+}
+
+static void print_segment_deleted(json_object *res, json_object *args)
+{
+	(void)res;
+	printf("segment %s deleted\n", arg_of(args, "id"));
+}
+
+static void print_segment_list(json_object *res, json_object *args)
+{
+	size_t i;
+
+	(void)args;
+	printf("%-8s %-15s %5s %s\n", "ID", "UPLINK", "VLAN", "FLOOD_HOST");
+	for (i = 0; i < json_object_array_length(res); i++) {
+		json_object *s = json_object_array_get_idx(res, i);
+		const char *up = json_object_get_string(json_object_object_get(s, "uplink"));
+
+		printf("%-8" PRId64 " %-15s %5d %s\n", json_object_get_int64(json_object_object_get(s, "id")),
+		       *up ? up : "-", json_object_get_int(json_object_object_get(s, "vlan")),
+		       json_object_get_boolean(json_object_object_get(s, "flood_host")) ? "yes" : "no");
+	}
 }
 
 static int64_t counter(json_object *stats, const char *dir, const char *group, const char *name,
@@ -735,27 +575,6 @@ static void print_stats(json_object *res)
 	}
 }
 
-static int cmd_stats(int argc, char **argv)
-{
-	json_object *args = json_object_new_object(), *resp, *res;
-
-	if (want_help(argc, argv))
-		help_exit("usage: xtapctl stats [PORT]\nPackets per verdict and drops per reason, both directions.\n");
-	if (argc > 1)
-		usage_exit("stats [PORT]");
-	if (argc == 1)
-		json_object_object_add(args, "port", json_object_new_string(argv[0]));
-	stats_port = argc == 1 ? argv[0] : NULL;
-	agent_down_fallback = fallback_stats;
-	res = call_ok("stats", args, &resp);
-	if (json_out)
-		print_json(res);
-	else
-		print_stats(res);
-	json_object_put(resp);
-	return 0;
-}
-
 static volatile sig_atomic_t top_stop;
 
 static void on_sigint(int sig)
@@ -786,9 +605,11 @@ static int cmd_top(int argc, char **argv)
 	long count = -1;
 	int c, iter;
 
-	if (want_help(argc, argv))
-		help_exit("usage: xtapctl top [--interval SECONDS] [--count N]\n"
-			  "Live per-port packets and bits per second each way and drops per second, by reason.\n");
+	for (iter = 1; iter < argc; iter++)
+		if (!strcmp(argv[iter], "--help") || !strcmp(argv[iter], "-h")) {
+			printf("usage: xtapctl %s\n%c%s, by reason.\n", top_synopsis, top_help[0] - 'a' + 'A', top_help + 1);
+			return 0;
+		}
 	optind = 0;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (c == 'i')
@@ -802,7 +623,7 @@ static int cmd_top(int argc, char **argv)
 		usage_exit("top: --interval must be above 0");
 	signal(SIGINT, on_sigint);
 	for (iter = 0; !top_stop && (count < 0 || iter <= count); iter++) {
-		json_object *resp, *res = call_ok("stats", NULL, &resp);
+		json_object *resp, *res = call_ok(XTAP_CMD_STATS, NULL, &resp);
 		struct timespec ts = { (time_t)interval, (long)((interval - (time_t)interval) * 1e9) };
 
 		if (prev) {
@@ -854,43 +675,207 @@ static int cmd_top(int argc, char **argv)
 	return 0;
 }
 
-static int cmd_simple(const char *cmd, int argc, char **argv, const char *help)
+static void print_stats_table(json_object *res, json_object *args)
 {
-	json_object *resp, *res;
+	(void)args;
+	print_stats(res);
+}
+
+static void print_fdb(json_object *res, json_object *args)
+{
 	size_t i;
 
-	if (want_help(argc, argv))
-		help_exit(help);
-	if (argc)
-		usage_exit("this command takes no arguments");
-	if (!strcmp(cmd, "fdb"))
-		agent_down_fallback = fallback_fdb;
-	res = call_ok(cmd, NULL, &resp);
-	if (json_out || strcmp(cmd, "fdb")) {
-		if (res)
-			print_json(res);
-	} else {
-		printf("%-8s %-17s %-15s %s\n", "SEGMENT", "MAC", "PORT", "IFINDEX");
-		for (i = 0; i < json_object_array_length(res); i++) {
-			json_object *e = json_object_array_get_idx(res, i);
+	(void)args;
+	printf("%-8s %-17s %-15s %s\n", "SEGMENT", "MAC", "PORT", "IFINDEX");
+	for (i = 0; i < json_object_array_length(res); i++) {
+		json_object *e = json_object_array_get_idx(res, i);
 
-			printf("%-8d %-17s %-15s %d\n", json_object_get_int(json_object_object_get(e, "segment")),
-			       json_object_get_string(json_object_object_get(e, "mac")),
-			       json_object_get_string(json_object_object_get(e, "port")),
-			       json_object_get_int(json_object_object_get(e, "ifindex")));
-		}
+		printf("%-8d %-17s %-15s %d\n", json_object_get_int(json_object_object_get(e, "segment")),
+		       json_object_get_string(json_object_object_get(e, "mac")),
+		       json_object_get_string(json_object_object_get(e, "port")),
+		       json_object_get_int(json_object_object_get(e, "ifindex")));
 	}
-	if (!strcmp(cmd, "teardown"))
-		printf("torn down: ports, taps, segments, programs and pinned maps removed; xtapd exited\n");
+}
+
+static void print_result(json_object *res, json_object *args)
+{
+	(void)args;
+	if (res)
+		print_json(res);
+}
+
+static void print_torn_down(json_object *res, json_object *args)
+{
+	(void)res;
+	(void)args;
+	printf("torn down: ports, taps, segments, programs and pinned maps removed; xtapd exited\n");
+}
+
+/* ---- agent down: the pinned maps ---- */
+
+static json_object *fallback_args;
+
+static json_object *fallback_port_list(void)
+{
+	return xtapctl_maps_port_list(pin_dir);
+}
+
+static json_object *fallback_stats(void)
+{
+	return xtapctl_maps_stats(pin_dir, arg_of(fallback_args, "port"));
+}
+
+static json_object *fallback_fdb(void)
+{
+	return xtapctl_maps_fdb(pin_dir);
+}
+
+/*
+ * How xtapctl shows each command's result (without -j; with -j the result
+ * as JSON, or this when there is none), and what it reads when xtapd is down.
+ */
+static const struct {
+	const char *name;
+	void (*print)(json_object *res, json_object *args);
+	json_object *(*fallback)(void);
+} outputs[] = {
+	{ XTAP_CMD_PORT_ADD, print_port_added, NULL },
+	{ XTAP_CMD_PORT_DEL, print_port_deleted, NULL },
+	{ XTAP_CMD_PORT_LIST, print_port_list, fallback_port_list },
+	{ XTAP_CMD_PORT_SHOW, print_result, NULL },   /* a port is a nested record: JSON is its clearest table */
+	{ XTAP_CMD_ACL_ADD, print_rule_added, NULL },
+	{ XTAP_CMD_ACL_LIST, print_acl_list, NULL },
+	{ XTAP_CMD_SEGMENT_ADD, print_segment_added, NULL },
+	{ XTAP_CMD_SEGMENT_DEL, print_segment_deleted, NULL },
+	{ XTAP_CMD_SEGMENT_LIST, print_segment_list, NULL },
+	{ XTAP_CMD_STATS, print_stats_table, fallback_stats },
+	{ XTAP_CMD_FDB, print_fdb, fallback_fdb },
+	{ XTAP_CMD_STATUS, print_result, NULL },
+	{ XTAP_CMD_TEARDOWN, print_torn_down, NULL },
+};
+
+/* port exec: port.open's fds, then COMMAND with them inherited. */
+static int run_port_exec(json_object *args, char **cmdv, int cmdc)
+{
+	int fds[2 * XTAP_HANDOFF_MAX_QUEUES], nfds, ntap, nvhost, i;
+	json_object *resp, *res;
+	char **cmd;
+
+	resp = call_fds(XTAP_CMD_PORT_OPEN, args, fds, &nfds);
+	res = result_or_exit(resp);
+	ntap = json_object_get_int(json_object_object_get(res, "tap_fds"));
+	nvhost = json_object_get_int(json_object_object_get(res, "vhost_fds"));
+	if (ntap + nvhost != nfds) {
+		fprintf(stderr, "xtapctl: expected %d fds from xtapd, got %d\n", ntap + nvhost, nfds);
+		return EXIT_REFUSED;
+	}
+	/* The fds arrived close-on-exec: the command is what inherits them. */
+	for (i = 0; i < nfds; i++)
+		fcntl(fds[i], F_SETFD, 0);
+	cmd = calloc(cmdc + 1, sizeof(*cmd));
+	if (!cmd)
+		return 1;
+	for (i = 0; i < cmdc; i++)
+		cmd[i] = substitute_fds(cmdv[i], fds, ntap, fds + ntap, nvhost);
 	json_object_put(resp);
+	execvp(cmd[0], cmd);
+	fprintf(stderr, "xtapctl: running %s: %s\n", cmd[0], strerror(errno));
+	return 127;
+}
+
+static int run(const struct xtap_ctl_cmd *c, int argc, char **argv)
+{
+	json_object *args, *resp, *res;
+	char **sub = calloc(argc + 1, sizeof(*sub));
+	int nsub = 0, i, end = argc;
+	size_t k;
+
+	if (!sub)
+		return 1;
+	/* port exec: what follows "--" is the VMM's command line, not ours. */
+	if (c->flags & XTAP_CMD_F_EXEC)
+		for (end = 0; end < argc && strcmp(argv[end], "--"); end++)
+			;
+	for (i = 0; i < end; i++)
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+			cmd_help_exit(c);
+	sub[nsub++] = "xtapctl";
+	for (i = 0; i < end; i++)
+		sub[nsub++] = argv[i];
+	args = parse_args(c, nsub, sub);
+	free(sub);
+	if (c->flags & XTAP_CMD_F_EXEC) {
+		if (end + 1 >= argc)
+			usage_exit("port exec: give the command after --");
+		return run_port_exec(args, argv + end + 1, argc - end - 1);
+	}
+	for (k = 0; k < sizeof(outputs) / sizeof(outputs[0]) && strcmp(outputs[k].name, c->name); k++)
+		;
+	if (k < sizeof(outputs) / sizeof(outputs[0])) {
+		fallback_args = args;
+		agent_down_fallback = outputs[k].fallback;
+	}
+	json_object_get(args);   /* the printers read it after the call */
+	resp = call_fds(c->name, args, NULL, NULL);
+	res = result_or_exit(resp);
+	if (json_out && res)
+		print_json(res);
+	else if (k < sizeof(outputs) / sizeof(outputs[0]))
+		outputs[k].print(res, args);
+	json_object_put(args);
+	json_object_put(resp);
+	return 0;
+}
+
+/*
+ * Bash completion's words, from the command table (tools/xtapctl.bash-completion):
+ * no word: the commands' first words; a group: its second words; a command: its options.
+ */
+static int complete(int argc, char **argv)
+{
+	const struct xtap_ctl_cmd *c;
+	const struct xtap_ctl_arg *a;
+	size_t glen = argc > 0 ? strlen(argv[0]) : 0;
+
+	for (c = xtap_ctl_cmds; c->name; c++) {
+		const char *sp = strchr(c->words, ' ');
+		size_t first = strcspn(c->words, " ");
+		int is_cmd;
+
+		if (argc == 0) {
+			/* each first word once: the table lists a group's commands together */
+			if (c == xtap_ctl_cmds || strcspn(c[-1].words, " ") != first ||
+			    strncmp(c[-1].words, c->words, first))
+				printf("%.*s\n", (int)first, c->words);
+			continue;
+		}
+		if (first != glen || strncmp(c->words, argv[0], glen))
+			continue;
+		if (argc == 1 && sp) {
+			printf("%s\n", sp + 1);
+			continue;
+		}
+		is_cmd = !sp || (argc > 1 && !strcmp(sp + 1, argv[1]));
+		for (a = c->args; is_cmd && a->key; a++)
+			if (a->option && !(a->flags & XTAP_ARG_F_API_ONLY))
+				printf("%s\n", a->option);
+		if (is_cmd)
+			printf("--help\n");
+	}
+	if (argc == 0)
+		printf("top\n");
+	if (argc == 1 && !strcmp(argv[0], "top"))
+		printf("--interval\n--count\n--help\n");
 	return 0;
 }
 
 int main(int argc, char **argv)
 {
-	const char *cmd;
-	int i = 1;
+	const struct xtap_ctl_cmd *c;
+	int i = 1, nwords;
 
+	if (argc > 1 && !strcmp(argv[1], "--complete"))
+		return complete(argc - 2, argv + 2);
 	for (; i < argc && argv[i][0] == '-'; i++) {
 		if (!strcmp(argv[i], "-j") || !strcmp(argv[i], "--json"))
 			json_out = 1;
@@ -899,37 +884,15 @@ int main(int argc, char **argv)
 		else if (!strcmp(argv[i], "--pin-dir") && i + 1 < argc)
 			pin_dir = argv[++i];
 		else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
-			return fputs(usage_text, stdout), 0;
+			return usage(stdout), 0;
 		else
 			usage_exit("unknown option");
 	}
 	if (i >= argc)
 		usage_exit(NULL);
-	cmd = argv[i];
-	argc -= i + 1;
-	argv += i + 1;
-	/* getopt_long starts at argv[optind]: hand each command its own argv with the subcommand at 0. */
-	if (!strcmp(cmd, "port"))
-		return cmd_port(argc, argv);
-	if (!strcmp(cmd, "addr"))
-		return cmd_addr(argc, argv);
-	if (!strcmp(cmd, "acl"))
-		return cmd_acl(argc, argv);
-	if (!strcmp(cmd, "rate"))
-		return cmd_rate(argc, argv);
-	if (!strcmp(cmd, "segment"))
-		return cmd_segment(argc, argv);
-	if (!strcmp(cmd, "stats"))
-		return cmd_stats(argc, argv);
-	if (!strcmp(cmd, "top"))
-		return cmd_top(argc + 1, argv - 1);
-	if (!strcmp(cmd, "fdb"))
-		return cmd_simple("fdb", argc, argv, "usage: xtapctl fdb\nThe MACs each segment knows: ports and host entries.\n");
-	if (!strcmp(cmd, "status"))
-		return cmd_simple("status", argc, argv, "usage: xtapctl status\nThe agent's pin directory, state file and counts.\n");
-	if (!strcmp(cmd, "teardown"))
-		return cmd_simple("teardown", argc, argv,
-				  "usage: xtapctl teardown\nRemoves every port (and the taps xtap created), segment, attachment and pinned map; xtapd exits.\n");
-	usage_exit("unknown command");
-	return EXIT_USAGE;
+	/* top is xtapctl's own: stats, again and again. */
+	if (!strcmp(argv[i], "top"))
+		return cmd_top(argc - i, argv + i);
+	c = find_cmd(argc - i, argv + i, &nwords);
+	return run(c, argc - i - nwords, argv + i + nwords);
 }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -275,11 +276,17 @@ static int get_str(json_object *o, const char *key, int required, const char **o
 	return 0;
 }
 
-static int get_u64(json_object *o, const char *key, int required, __u64 min, __u64 max,
-		   __u64 *out, struct xtap_err *err)
+/*
+ * An integer field: a JSON integer (not true, 1.5, "1" or 1e3) within
+ * min-max. json-c keeps integers above INT64_MAX as uint64 (and those
+ * above 2^64-1 as 2^64-1): read them as such, never as a wrapped value.
+ */
+int xtap_json_get_u64(json_object *o, const char *key, int required, __u64 min, __u64 max,
+		      __u64 *out, struct xtap_err *err)
 {
 	json_object *v;
 	int64_t x;
+	__u64 u;
 
 	if (!json_object_object_get_ex(o, key, &v)) {
 		if (required)
@@ -287,12 +294,16 @@ static int get_u64(json_object *o, const char *key, int required, __u64 min, __u
 		return 1;
 	}
 	if (!json_object_is_type(v, json_type_int))
-		return xtap_fail(err, -EINVAL, "field \"%s\" must be an integer", key);
+		return xtap_fail(err, -EINVAL, "field \"%s\" must be an integer (not true, 1.5 or a string)", key);
 	x = json_object_get_int64(v);
-	if (x < 0 || (__u64)x < min || (__u64)x > max)
-		return xtap_fail(err, -ERANGE, "field \"%s\": %lld is outside %llu-%llu", key, (long long)x,
-			    (unsigned long long)min, (unsigned long long)max);
-	*out = x;
+	if (x < 0)
+		return xtap_fail(err, -ERANGE, "field \"%s\": %lld is below %llu", key, (long long)x,
+				 (unsigned long long)min);
+	u = x == INT64_MAX ? json_object_get_uint64(v) : (__u64)x;
+	if (u < min || u > max)
+		return xtap_fail(err, -ERANGE, "field \"%s\": %llu is outside %llu-%llu", key, (unsigned long long)u,
+				 (unsigned long long)min, (unsigned long long)max);
+	*out = u;
 	return 0;
 }
 
@@ -303,7 +314,7 @@ static int get_i64(json_object *o, const char *key, long *out, struct xtap_err *
 	if (!json_object_object_get_ex(o, key, &v))
 		return 1;
 	if (!json_object_is_type(v, json_type_int))
-		return xtap_fail(err, -EINVAL, "field \"%s\" must be an integer", key);
+		return xtap_fail(err, -EINVAL, "field \"%s\" must be an integer (not true, 1.5 or a string)", key);
 	*out = json_object_get_int64(v);
 	return 0;
 }
@@ -370,11 +381,11 @@ int xtap_rule_from_json(json_object *o, struct xtap_acl_rule_spec *r, struct xta
 	r->port_max = 0xFFFF;
 	r->priority = 1000;
 	OK_OR_RET(check_keys(o, "acl rule", keys, err));
-	if ((ret = get_u64(o, "id", 0, 1, UINT32_MAX, &v, err)) < 0)
+	if ((ret = xtap_json_get_u64(o, "id", 0, 1, UINT32_MAX, &v, err)) < 0)
 		return ret;
 	if (!ret)
 		r->rule_id = v;
-	if ((ret = get_u64(o, "priority", 0, 0, 65535, &v, err)) < 0)
+	if ((ret = xtap_json_get_u64(o, "priority", 0, 0, 65535, &v, err)) < 0)
 		return ret;
 	if (!ret)
 		r->priority = v;
@@ -421,16 +432,16 @@ int xtap_rate_from_json(json_object *o, struct xtap_rate_spec *r, struct xtap_er
 
 	memset(r, 0, sizeof(*r));
 	OK_OR_RET(check_keys(o, "rate", keys, err));
-	if ((ret = get_u64(o, "bytes_per_sec", 0, 0, UINT64_MAX >> 1, &v, err)) < 0)
+	if ((ret = xtap_json_get_u64(o, "bytes_per_sec", 0, 0, UINT64_MAX >> 1, &v, err)) < 0)
 		return ret;
 	r->bytes_per_sec = ret ? 0 : v;
-	if ((ret = get_u64(o, "packets_per_sec", 0, 0, UINT64_MAX >> 1, &v, err)) < 0)
+	if ((ret = xtap_json_get_u64(o, "packets_per_sec", 0, 0, UINT64_MAX >> 1, &v, err)) < 0)
 		return ret;
 	r->packets_per_sec = ret ? 0 : v;
-	if ((ret = get_u64(o, "burst_bytes", 0, 0, UINT64_MAX >> 1, &v, err)) < 0)
+	if ((ret = xtap_json_get_u64(o, "burst_bytes", 0, 0, UINT64_MAX >> 1, &v, err)) < 0)
 		return ret;
 	r->burst_bytes = ret ? 0 : v;
-	if ((ret = get_u64(o, "burst_packets", 0, 0, UINT64_MAX >> 1, &v, err)) < 0)
+	if ((ret = xtap_json_get_u64(o, "burst_packets", 0, 0, UINT64_MAX >> 1, &v, err)) < 0)
 		return ret;
 	r->burst_packets = ret ? 0 : v;
 	return 0;
@@ -442,7 +453,7 @@ json_object *xtap_port_to_json(const struct xtap_port_conf *p)
 {
 	const struct xtap_port_spec *s = &p->spec;
 	json_object *o = json_object_new_object(), *addrs = json_object_new_array();
-	json_object *acl = json_object_new_object(), *rate = json_object_new_object();
+	json_object *acl = json_object_new_object(), *rate = json_object_new_object(), *shared = NULL;
 	char buf[64];
 	int d, i;
 
@@ -459,8 +470,15 @@ json_object *xtap_port_to_json(const struct xtap_port_conf *p)
 	for (i = 0; i < s->n_addrs; i++) {
 		xtap_format_prefix(&s->addrs[i], buf, sizeof(buf));
 		json_object_array_add(addrs, json_object_new_string(buf));
+		if (p->addr_shared[i]) {
+			if (!shared)
+				shared = json_object_new_array();
+			json_object_array_add(shared, json_object_new_string(buf));
+		}
 	}
 	json_object_object_add(o, "addrs", addrs);
+	if (shared)
+		json_object_object_add(o, "shared_addrs", shared);
 	json_object_object_add(o, "dhcp_server",
 			       json_object_new_boolean(!!(s->flags & XTAP_PORT_F_ALLOW_DHCP_SERVER)));
 	json_object_object_add(o, "router", json_object_new_boolean(!!(s->flags & XTAP_PORT_F_ALLOW_ROUTER)));
@@ -509,10 +527,50 @@ static int acl_dir_from_json(json_object *o, struct xtap_acl_spec *acl, const ch
 	return 0;
 }
 
+/*
+ * addrs, or shared_addrs: addresses other ports of the segment may hold too
+ * when they mark them shared as well (a VIP). A shared address also listed
+ * in addrs is the same address, marked.
+ */
+static int addrs_from_json(json_object *o, const char *key, struct xtap_port_conf *p, int shared,
+			   struct xtap_err *err)
+{
+	struct xtap_port_spec *s = &p->spec;
+	json_object *v;
+	size_t i, n;
+	int j;
+
+	if (!json_object_object_get_ex(o, key, &v))
+		return 0;
+	if (!json_object_is_type(v, json_type_array))
+		return xtap_fail(err, -EINVAL, "%s: expected an array of addresses", key);
+	n = json_object_array_length(v);
+	for (i = 0; i < n; i++) {
+		json_object *a = json_object_array_get_idx(v, i);
+		const char *as = json_object_get_string(a);
+		struct xtap_prefix pfx;
+
+		if (!json_object_is_type(a, json_type_string) || xtap_parse_prefix(as, &pfx) || pfx.family == 0)
+			return xtap_fail(err, -EINVAL, "%s: \"%s\" is not an IPv4/IPv6 address or prefix", key,
+					 as ? as : "?");
+		for (j = 0; j < s->n_addrs && memcmp(&s->addrs[j], &pfx, sizeof(pfx)); j++)
+			;
+		if (j == s->n_addrs) {
+			if (s->n_addrs >= 2 * XTAP_MAX_PORT_ADDRS)
+				return xtap_fail(err, -E2BIG, "%s: more than %d addresses per family", key,
+						 XTAP_MAX_PORT_ADDRS);
+			s->addrs[s->n_addrs++] = pfx;
+		}
+		if (shared)
+			p->addr_shared[j] = 1;
+	}
+	return 0;
+}
+
 int xtap_port_from_json(json_object *o, struct xtap_port_conf *p, struct xtap_err *err)
 {
 	static const char *const keys[] = { "name", "adopt", "queues", "owner_uid", "owner_gid",
-					     "port_id", "segment", "mac", "mtu", "addrs",
+					     "port_id", "segment", "mac", "mtu", "addrs", "shared_addrs",
 					     "dhcp_server", "router", "next_rule_id", "acl", "rate",
 					     NULL };
 	struct xtap_port_spec *s = &p->spec;
@@ -520,7 +578,7 @@ int xtap_port_from_json(json_object *o, struct xtap_port_conf *p, struct xtap_er
 	const char *str;
 	__u64 u;
 	int ret, b, d;
-	size_t i, n;
+	size_t i;
 
 	memset(p, 0, sizeof(*p));
 	p->queues = 1;
@@ -541,44 +599,28 @@ int xtap_port_from_json(json_object *o, struct xtap_port_conf *p, struct xtap_er
 	if ((ret = get_bool(o, "adopt", &b, err)) < 0)
 		return ret;
 	p->adopt = ret ? 0 : b;
-	if ((ret = get_u64(o, "queues", 0, 1, 256, &u, err)) < 0)
+	if ((ret = xtap_json_get_u64(o, "queues", 0, 1, 256, &u, err)) < 0)
 		return ret;
 	if (!ret)
 		p->queues = u;
 	if (get_i64(o, "owner_uid", &p->owner_uid, err) < 0 ||
 	    get_i64(o, "owner_gid", &p->owner_gid, err) < 0)
 		return -EINVAL;
-	if ((ret = get_u64(o, "port_id", 0, 0, XTAP_MAX_PORTS - 1, &u, err)) < 0)
+	if ((ret = xtap_json_get_u64(o, "port_id", 0, 0, XTAP_MAX_PORTS - 1, &u, err)) < 0)
 		return ret;
 	if (!ret)
 		s->port_id = u;
-	OK_OR_RET(get_u64(o, "segment", 1, 0, UINT32_MAX, &u, err));
+	OK_OR_RET(xtap_json_get_u64(o, "segment", 1, 0, UINT32_MAX, &u, err));
 	s->segment_id = u;
 	OK_OR_RET(get_str(o, "mac", 1, &str, err));
 	if (xtap_parse_mac(str, s->mac))
 		return xtap_fail(err, -EINVAL, "mac \"%s\": use six hex bytes like 02:00:00:00:00:01", str);
-	if ((ret = get_u64(o, "mtu", 0, 68, 65521, &u, err)) < 0)
+	if ((ret = xtap_json_get_u64(o, "mtu", 0, 68, 65521, &u, err)) < 0)
 		return ret;
 	if (!ret)
 		s->mtu = u;
-	if (json_object_object_get_ex(o, "addrs", &v)) {
-		if (!json_object_is_type(v, json_type_array))
-			return xtap_fail(err, -EINVAL, "addrs: expected an array of addresses");
-		n = json_object_array_length(v);
-		if (n > 2 * XTAP_MAX_PORT_ADDRS)
-			return xtap_fail(err, -E2BIG, "addrs: %zu addresses, at most %d per family", n,
-				    XTAP_MAX_PORT_ADDRS);
-		for (i = 0; i < n; i++) {
-			json_object *a = json_object_array_get_idx(v, i);
-			const char *as = json_object_get_string(a);
-
-			if (!json_object_is_type(a, json_type_string) || xtap_parse_prefix(as, &s->addrs[i]) ||
-			    s->addrs[i].family == 0)
-				return xtap_fail(err, -EINVAL, "addrs: \"%s\" is not an IPv4/IPv6 address or prefix",
-					    as ? as : "?");
-		}
-		s->n_addrs = n;
-	}
+	OK_OR_RET(addrs_from_json(o, "addrs", p, 0, err));
+	OK_OR_RET(addrs_from_json(o, "shared_addrs", p, 1, err));
 	if ((ret = get_bool(o, "dhcp_server", &b, err)) < 0)
 		return ret;
 	if (!ret && b)
@@ -587,7 +629,7 @@ int xtap_port_from_json(json_object *o, struct xtap_port_conf *p, struct xtap_er
 		return ret;
 	if (!ret && b)
 		s->flags |= XTAP_PORT_F_ALLOW_ROUTER;
-	if ((ret = get_u64(o, "next_rule_id", 0, 1, UINT32_MAX, &u, err)) < 0)
+	if ((ret = xtap_json_get_u64(o, "next_rule_id", 0, 1, UINT32_MAX, &u, err)) < 0)
 		return ret;
 	if (!ret)
 		p->next_rule_id = u;
@@ -639,7 +681,7 @@ int xtap_segment_from_json(json_object *o, struct xtap_segment_conf *s, struct x
 
 	memset(s, 0, sizeof(*s));
 	OK_OR_RET(check_keys(o, "segment", keys, err));
-	OK_OR_RET(get_u64(o, "id", 1, 0, UINT32_MAX, &u, err));
+	OK_OR_RET(xtap_json_get_u64(o, "id", 1, 0, UINT32_MAX, &u, err));
 	s->id = u;
 	if ((ret = get_str(o, "uplink", 0, &str, err)) < 0)
 		return ret;
@@ -648,7 +690,7 @@ int xtap_segment_from_json(json_object *o, struct xtap_segment_conf *s, struct x
 			return xtap_fail(err, -EINVAL, "uplink \"%s\": interface names have at most 15 characters", str);
 		strcpy(s->uplink, str);
 	}
-	if ((ret = get_u64(o, "vlan", 0, 0, 4094, &u, err)) < 0)
+	if ((ret = xtap_json_get_u64(o, "vlan", 0, 0, 4094, &u, err)) < 0)
 		return ret;
 	if (!ret)
 		s->vlan = u;

@@ -24,6 +24,8 @@ struct xtap_port_conf {
 	long owner_gid;
 	__u32 next_rule_id;
 	struct xtap_port_spec spec;
+	/* spec.addrs[i] is shared (a VIP): other ports of the segment that mark it shared may hold it too. */
+	__u8 addr_shared[2 * XTAP_MAX_PORT_ADDRS];
 	char *json;               /* cached encoding for the state file; NULL when stale */
 };
 
@@ -55,6 +57,14 @@ __u32 xtap_model_free_port_id(const struct xtap_model *m);
 void xtap_model_port_changed(struct xtap_port_conf *p);
 /* The whole model as text, from the ports' cached encodings (state file). */
 char *xtap_model_to_text(struct xtap_model *m);
+
+/*
+ * An integer field of o within min-max (a JSON integer: not true, 1.5 or
+ * "1"). Returns 0, 1 when absent and not required, or -errno with err
+ * naming the field.
+ */
+int xtap_json_get_u64(json_object *o, const char *key, int required, __u64 min, __u64 max,
+		      __u64 *out, struct xtap_err *err);
 
 /* JSON encoding (state file and control socket). */
 int xtap_model_from_json(json_object *o, struct xtap_model *m, struct xtap_err *err);

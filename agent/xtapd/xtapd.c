@@ -27,6 +27,7 @@
 #include <xdp/libxdp.h>
 
 #include "agent.h"
+#include "request.h"
 #include "netdev.h"
 
 #define MAX_REQUEST (1 << 20)
@@ -220,8 +221,9 @@ static int send_reply(int fd, const char *json, const struct xtap_fds *fds)
 /* One request per connection: a JSON object, answered with one JSON object. */
 static void serve_client(struct xtap_agent *a, int listen_fd)
 {
-	struct json_tokener *tok;
-	json_object *req = NULL, *resp;
+	struct xtap_request_reader rd;
+	struct xtap_err err = { .msg = "request: incomplete JSON (the connection closed or timed out first)" };
+	json_object *resp;
 	char buf[65536];
 	size_t total = 0;
 	const char *out;
@@ -233,22 +235,25 @@ static void serve_client(struct xtap_agent *a, int listen_fd)
 	if (fd < 0)
 		return;
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	tok = json_tokener_new();
-	while (!req && (n = read(fd, buf, sizeof(buf))) > 0 && total < MAX_REQUEST) {
+	if (xtap_request_reader_init(&rd)) {
+		close(fd);
+		return;
+	}
+	while (!rd.req && (n = read(fd, buf, sizeof(buf))) > 0 && total < MAX_REQUEST) {
 		total += n;
-		req = json_tokener_parse_ex(tok, buf, n);
-		if (!req && json_tokener_get_error(tok) != json_tokener_continue)
+		if (xtap_request_feed(&rd, buf, n, &err) < 0)
 			break;
 	}
-	json_tokener_free(tok);
-	if (!req) {
+	if (!rd.req && total >= MAX_REQUEST)
+		xtap_fail(&err, -E2BIG, "request: larger than %d bytes", MAX_REQUEST);
+	if (!rd.req) {
 		resp = json_object_new_object();
-		json_object_object_add(resp, "ok", json_object_new_boolean(0));
-		json_object_object_add(resp, "error", json_object_new_string("request is not valid JSON"));
+		json_object_object_add(resp, XTAP_REPLY_OK, json_object_new_boolean(0));
+		json_object_object_add(resp, XTAP_REPLY_ERROR, json_object_new_string(err.msg));
 	} else {
-		resp = xtap_agent_call(a, req, &fds);
-		json_object_put(req);
+		resp = xtap_agent_call(a, rd.req, &fds);
 	}
+	xtap_request_reader_free(&rd);
 	out = json_object_to_json_string_ext(resp, JSON_C_TO_STRING_PLAIN);
 	if (send_reply(fd, out, &fds) < 0)
 		xtap_log(XTAP_LOG_DEBUG, "client went away before the reply");

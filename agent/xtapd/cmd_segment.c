@@ -1,0 +1,129 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Commands on segments and what they learnt: segment.add, segment.del, segment.list, fdb. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <bpf/bpf.h>
+
+#include "attach.h"
+#include "commands.h"
+#include "netdev.h"
+#include "realize.h"
+#include "validate.h"
+
+XTAP_DEFINE_CMD(cmd_segment_add)
+{
+	struct xtap_segment_conf s;
+	int ret;
+
+	ret = xtap_segment_from_json(args, &s, err);
+	if (ret)
+		return ret;
+	if (xtap_model_segment(&a->model, s.id))
+		return xtap_fail(err, -EEXIST, "segment %u already exists", s.id);
+	ret = xtap_segment_realize(a, &s, err);
+	if (!ret)
+		ret = xtap_model_add_segment(&a->model, &s);
+	if (!ret) {
+		ret = xtap_cmd_save(a, err);
+		if (ret)
+			xtap_model_del_segment(&a->model, s.id);
+	}
+	if (ret) {
+		struct xtap_err ignore;
+
+		xtap_segment_delete(&a->dp, s.id, &ignore);
+		return ret;
+	}
+	xtap_log(XTAP_LOG_INFO, "segment %u added%s%s", s.id, s.uplink[0] ? ", uplink " : "", s.uplink);
+	*res = xtap_segment_to_json(&s);
+	return 0;
+}
+
+XTAP_DEFINE_CMD(cmd_segment_del)
+{
+	struct xtap_segment_conf *s, saved;
+	size_t i;
+	__u64 id64;
+	__u32 id;
+	int ret;
+
+	ret = xtap_json_get_u64(args, "id", 1, 0, UINT32_MAX, &id64, err);
+	if (ret) {
+		xtap_err_nothing_changed(err);
+		return ret;
+	}
+	id = id64;
+	s = xtap_model_segment(&a->model, id);
+	if (!s)
+		return xtap_fail(err, -ENOENT, "segment %u does not exist", id);
+	for (i = 0; i < a->model.n_ports; i++)
+		if (a->model.ports[i]->spec.segment_id == id)
+			return xtap_fail(err, -EBUSY, "segment %u still has port %s: delete its ports first", id,
+				    a->model.ports[i]->name);
+	saved = *s;
+	ret = xtap_segment_delete(&a->dp, id, err);
+	if (ret)
+		return ret;
+	if (saved.uplink[0] && !xtap_segment_in_use_uplink(a, saved.uplink, id)) {
+		struct xtap_link l;
+
+		if (!xtap_link_get(saved.uplink, &l, err))
+			xtap_detach(&a->dp, l.ifindex, XTAP_ROLE_UPLINK, err);
+		err->msg[0] = 0;
+	}
+	xtap_model_del_segment(&a->model, id);
+	return xtap_cmd_save(a, err);
+}
+
+XTAP_DEFINE_CMD(cmd_segment_list)
+{
+	json_object *arr = json_object_new_array();
+	size_t i;
+
+	for (i = 0; i < a->model.n_segments; i++)
+		json_object_array_add(arr, xtap_segment_to_json(&a->model.segments[i]));
+	*res = arr;
+	return 0;
+}
+
+
+XTAP_DEFINE_CMD(cmd_fdb)
+{
+	int fd = xtap_map_fd(&a->dp, XTAP_MAP_FDB);
+	struct xtap_fdb_key k, *cur = NULL, next;
+	struct xtap_fdb_entry e;
+	json_object *arr = json_object_new_array();
+	char mac[24];
+	size_t i;
+
+	while (bpf_map_get_next_key(fd, cur, &next) == 0) {
+		json_object *o;
+		const char *owner = "host";
+
+		k = next;
+		cur = &k;
+		if (bpf_map_lookup_elem(fd, &k, &e))
+			continue;
+		for (i = 0; i < a->model.n_ports && e.ifindex != XTAP_FDB_HOST; i++)
+			if (a->model.ports[i]->spec.ifindex == e.ifindex)
+				owner = a->model.ports[i]->name;
+		o = json_object_new_object();
+		json_object_object_add(o, "segment", json_object_new_int64(k.segment_id));
+		xtap_format_mac(k.mac, mac, sizeof(mac));
+		json_object_object_add(o, "mac", json_object_new_string(mac));
+		json_object_object_add(o, "port", json_object_new_string(owner));
+		json_object_object_add(o, "ifindex", json_object_new_int(e.ifindex));
+		json_object_array_add(arr, o);
+	}
+	*res = arr;
+	return 0;
+}
+
+
+const struct xtap_cmd_handler xtap_segment_cmds[] = {
+	{ XTAP_CMD_SEGMENT_ADD, cmd_segment_add },   { XTAP_CMD_SEGMENT_DEL, cmd_segment_del },
+	{ XTAP_CMD_SEGMENT_LIST, cmd_segment_list }, { XTAP_CMD_FDB, cmd_fdb },
+	{ NULL, NULL },
+};

@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Making the model's ports and segments real in the kernel (taps, maps, attachments, xtap-vhost), and undoing it. */
+#ifndef XTAP_REALIZE_H
+#define XTAP_REALIZE_H
+
+#include "agent.h"
+
+/* Writes the port's policy, attaches the programs to its tap (ifindex set), runs its vhost-user server. */
+int xtap_port_realize(struct xtap_agent *a, struct xtap_port_conf *p, struct xtap_err *err);
+/* Stops its xtap-vhost, detaches the programs, removes the port from the maps; the tap stays. */
+void xtap_port_unrealize(struct xtap_agent *a, struct xtap_port_conf *p);
+/* Creates the tap (or finds the adopted one); returns its ifindex, *created when it made it. */
+int xtap_port_tap(struct xtap_port_conf *p, int *created, struct xtap_err *err);
+
+/* Attaches the segment's uplink and writes the segment. */
+int xtap_segment_realize(struct xtap_agent *a, const struct xtap_segment_conf *s, struct xtap_err *err);
+/* Does a segment other than except use this uplink? */
+int xtap_segment_in_use_uplink(const struct xtap_agent *a, const char *uplink, __u32 except);
+
+#endif
