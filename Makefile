@@ -26,6 +26,9 @@ XTAPD_SRCS     := agent/xtapd/datapath.c agent/xtapd/map_txn.c agent/xtapd/polic
                   agent/xtapd/cmd_port.c agent/xtapd/cmd_addr.c agent/xtapd/cmd_acl.c agent/xtapd/cmd_rate.c \
                   agent/xtapd/cmd_segment.c agent/xtapd/cmd_status.c agent/xtapd/validate.c \
                   agent/xtapd/request.c
+# the map writer: policy.c composes one maps_*.c per concern (agent/xtapd/maps.h)
+XTAPD_SRCS     += agent/xtapd/map_io.c agent/xtapd/maps_prefix.c agent/xtapd/maps_port.c agent/xtapd/maps_addr.c \
+                  agent/xtapd/maps_acl.c agent/xtapd/maps_acl_hits.c agent/xtapd/maps_rate.c agent/xtapd/maps_segment.c
 AGENT_LIB_SRCS := $(SHARED_LIB_SRCS) $(XTAPD_SRCS)
 AGENT_LIB_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(AGENT_LIB_SRCS))
 XTAPD_INC      := -Iagent/xtapd

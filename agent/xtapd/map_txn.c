@@ -7,7 +7,6 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "fault.h"
 #include "log.h"
 #include "map_txn.h"
 
@@ -127,44 +126,9 @@ static int journal(int fd, const void *key)
 	return 0;
 }
 
-static int counted(void)
+int xtap_map_txn_journal(int fd, const void *key)
 {
-	if (xtap_fault_should_fail(XTAP_FAULT_MAP)) {
-		errno = EIO;
-		return -EIO;
-	}
-	return 0;
-}
-
-int xtap_map_update(int fd, const void *key, const void *value)
-{
-	int ret = counted();
-
-	if (!ret && txn.open)
-		ret = journal(fd, key);
-	if (!ret && bpf_map_update_elem(fd, key, value, BPF_ANY))
-		ret = -errno;
-	return ret;
-}
-
-int xtap_map_update_new(int fd, const void *key, const void *value)
-{
-	int ret = counted();
-
-	if (!ret && bpf_map_update_elem(fd, key, value, BPF_ANY))
-		ret = -errno;
-	return ret;
-}
-
-int xtap_map_delete(int fd, const void *key)
-{
-	int ret = counted();
-
-	if (!ret && txn.open)
-		ret = journal(fd, key);
-	if (!ret && bpf_map_delete_elem(fd, key) && errno != ENOENT)
-		ret = -errno;
-	return ret;
+	return txn.open ? journal(fd, key) : 0;
 }
 
 int xtap_map_txn_defer(const struct xtap_datapath *dp, enum xtap_map_txn_when when, xtap_map_txn_fn fn,

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * All-or-nothing map changes: every write the map writer makes goes through
- * xtap_map_update()/xtap_map_delete(), which the fault switch counts (class
- * map) and which, while a transaction is open, journal the entry's old value.
+ * map_io.c, which the fault switch counts (class map) and which, while a
+ * transaction is open, journals the entry's old value here.
  * A failed request rolls the journal back (old values restored, in reverse
  * order); a committed one runs the clean-ups it deferred (an old policy
  * generation, ACL hit slots) and forgets the journal. See "Requests: prepare,
@@ -30,17 +30,11 @@ int xtap_map_txn_begin(void);
 int xtap_map_txn_end(const struct xtap_datapath *dp, int owner, int failed);
 
 /*
- * Writes/deletes one entry: counted by the fault switch (an injected fault
- * is -EIO), journaled while a transaction is open. Deleting a missing key
- * succeeds. Returns 0 or -errno.
+ * Called by map_io.c before each write or delete: keeps the entry's value
+ * (or its absence) while a transaction is open. 0, or -errno when it could
+ * not be kept (the write must then not happen).
  */
-int xtap_map_update(int fd, const void *key, const void *value);
-int xtap_map_delete(int fd, const void *key);
-/*
- * An entry of a policy generation being built: counted by the fault switch,
- * not journaled (the generation was empty and its undo deletes it whole).
- */
-int xtap_map_update_new(int fd, const void *key, const void *value);
+int xtap_map_txn_journal(int fd, const void *key);
 
 /*
  * Work that must wait for the outcome: run at commit (or at once when no
