@@ -4,7 +4,7 @@
  * Nth fallible step of one class (or of any class) reports an injected -EIO.
  * Off unless xtapd was started with --fault-injection (docs/api.md); each
  * class is counted in exactly one place: the map writer's write helpers
- * (map_txn.c), rtnetlink requests (netdev.c), state file steps
+ * (map_io.c), rtnetlink requests (netdev.c), state file steps
  * (state_file.c) and attach steps (attach.c).
  */
 #ifndef XTAP_FAULT_H

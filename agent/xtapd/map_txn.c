@@ -12,16 +12,15 @@
 
 /* One step of the open transaction, in the order it happened. */
 struct txn_step {
-	enum { STEP_ENTRY, STEP_ON_COMMIT, STEP_ON_ROLLBACK } kind;
+	enum { STEP_ENTRY, STEP_ON_ROLLBACK } kind;
 	/* STEP_ENTRY: the entry's value before the change. */
 	int map_fd;          /* a dup: the map outlives its other fds until the end */
 	int had_value;
 	int held_fd;         /* the program or inner map the old value names, kept alive; -1 */
 	size_t value_off;    /* where that fd goes in the value */
 	void *key, *value;
-	/* STEP_ON_*: deferred work. */
+	/* STEP_ON_ROLLBACK */
 	xtap_map_txn_fn fn;
-	void *arg;
 };
 
 static struct {
@@ -55,7 +54,6 @@ static void step_free(struct txn_step *s)
 		close(s->held_fd);
 	free(s->key);
 	free(s->value);
-	free(s->arg);
 }
 
 static int is_percpu(__u32 type)
@@ -131,27 +129,17 @@ int xtap_map_txn_journal(int fd, const void *key)
 	return txn.open ? journal(fd, key) : 0;
 }
 
-int xtap_map_txn_defer(const struct xtap_datapath *dp, enum xtap_map_txn_when when, xtap_map_txn_fn fn,
-		       const void *arg, size_t len)
+int xtap_map_txn_on_rollback(xtap_map_txn_fn fn)
 {
 	struct txn_step *s;
 
-	if (!txn.open) {
-		if (when == XTAP_TXN_ON_COMMIT)
-			fn(dp, arg);
+	if (!txn.open)
 		return 0;
-	}
 	s = step_new();
 	if (!s)
 		return -ENOMEM;
-	s->kind = when == XTAP_TXN_ON_COMMIT ? STEP_ON_COMMIT : STEP_ON_ROLLBACK;
+	s->kind = STEP_ON_ROLLBACK;
 	s->fn = fn;
-	s->arg = malloc(len ? len : 1);
-	if (!s->arg) {
-		txn.n--;
-		return -ENOMEM;
-	}
-	memcpy(s->arg, arg, len);
 	return 0;
 }
 
@@ -180,13 +168,13 @@ int xtap_map_txn_end(const struct xtap_datapath *dp, int owner, int failed)
 
 	if (!owner || !txn.open)
 		return 0;
-	txn.open = 0;   /* the clean-ups and undo actions write without a journal */
+	txn.open = 0;   /* the undo writes without a journal */
 	if (failed) {
 		for (i = txn.n; i-- > 0;) {
 			struct txn_step *s = &txn.steps[i];
 
 			if (s->kind == STEP_ON_ROLLBACK)
-				s->fn(dp, s->arg);
+				s->fn(dp);
 			if (s->kind != STEP_ENTRY)
 				continue;
 			r = restore(s);
@@ -195,10 +183,6 @@ int xtap_map_txn_end(const struct xtap_datapath *dp, int owner, int failed)
 				ret = -EIO;
 			}
 		}
-	} else {
-		for (i = 0; i < txn.n; i++)
-			if (txn.steps[i].kind == STEP_ON_COMMIT)
-				txn.steps[i].fn(dp, txn.steps[i].arg);
 	}
 	for (i = 0; i < txn.n; i++)
 		step_free(&txn.steps[i]);

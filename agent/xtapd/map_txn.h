@@ -4,8 +4,7 @@
  * map_io.c, which the fault switch counts (class map) and which, while a
  * transaction is open, journals the entry's old value here.
  * A failed request rolls the journal back (old values restored, in reverse
- * order); a committed one runs the clean-ups it deferred (an old policy
- * generation, ACL hit slots) and forgets the journal. See "Requests: prepare,
+ * order); a committed one forgets the journal. See "Requests: prepare,
  * commit, undo" in docs/architecture.md.
  *
  * xtapd serves one request at a time: there is one transaction, nested
@@ -21,7 +20,7 @@
 /* Opens the transaction, or joins the open one. Returns the owner token to pass to xtap_map_txn_end(). */
 int xtap_map_txn_begin(void);
 /*
- * The owner ends it: commit (failed == 0: the deferred clean-ups run) or roll
+ * The owner ends it: commit (failed == 0: the journal is forgotten) or roll
  * back (every journaled entry gets its old value back, the undo actions run).
  * A joined caller's end does nothing: its failure reaches the owner as an error.
  * Returns 0, or -EIO when a rollback step failed (then logged: the maps and
@@ -37,13 +36,10 @@ int xtap_map_txn_end(const struct xtap_datapath *dp, int owner, int failed);
 int xtap_map_txn_journal(int fd, const void *key);
 
 /*
- * Work that must wait for the outcome: run at commit (or at once when no
- * transaction is open), or at rollback (dropped when none is open). arg
- * (len bytes) is copied.
+ * What besides the maps an undo must take back (state kept in memory),
+ * run in reverse order with the journal; nothing when no transaction is open.
  */
-enum xtap_map_txn_when { XTAP_TXN_ON_COMMIT, XTAP_TXN_ON_ROLLBACK };
-typedef void (*xtap_map_txn_fn)(const struct xtap_datapath *dp, const void *arg);
-int xtap_map_txn_defer(const struct xtap_datapath *dp, enum xtap_map_txn_when when, xtap_map_txn_fn fn,
-		       const void *arg, size_t len);
+typedef void (*xtap_map_txn_fn)(const struct xtap_datapath *dp);
+int xtap_map_txn_on_rollback(xtap_map_txn_fn fn);
 
 #endif /* XTAP_MAP_TXN_H */

@@ -209,9 +209,8 @@ static int port_write(const struct xtap_datapath *dp, const struct xtap_port_spe
 }
 
 /* An undo puts back map entries that name hit slots: the allocator reads them again. */
-static void forget_hit_slots(const struct xtap_datapath *dp, const void *arg)
+static void forget_hit_slots(const struct xtap_datapath *dp)
 {
-	(void)arg;
 	xtap_hit_slots_forget(dp);
 }
 
@@ -221,7 +220,7 @@ int xtap_port_write(const struct xtap_datapath *dp, const struct xtap_port_spec 
 	struct port_change *c = calloc(1, sizeof(*c));
 	int owner = xtap_map_txn_begin(), ret;
 
-	ret = c ? xtap_map_txn_defer(dp, XTAP_TXN_ON_ROLLBACK, forget_hit_slots, NULL, 0) : -ENOMEM;
+	ret = c ? xtap_map_txn_on_rollback(forget_hit_slots) : -ENOMEM;
 	if (ret)
 		ret = xtap_fail(err, ret, "port %u: out of memory", s->port_id);
 	else
@@ -264,7 +263,7 @@ int xtap_port_delete(const struct xtap_datapath *dp, __u32 ifindex, struct xtap_
 {
 	int owner = xtap_map_txn_begin(), ret;
 
-	ret = xtap_map_txn_defer(dp, XTAP_TXN_ON_ROLLBACK, forget_hit_slots, NULL, 0);
+	ret = xtap_map_txn_on_rollback(forget_hit_slots);
 	if (!ret)
 		ret = port_delete(dp, ifindex, err);
 	xtap_map_txn_end(dp, owner, ret);
