@@ -162,9 +162,17 @@ int xtap_acl_write(const struct xtap_datapath *dp, const struct xtap_acl_spec *a
 	if (!rs || !v)
 		goto out;
 	rank_rules(acl, rk);
-	rs->count = n;
-	for (i = 0; i < n; i++)
-		record_of(rk[i].r, slots[rk[i].index], i, &rs->rules[i]);
+	/*
+	 * Spread over the positions, the last rule at the top: a rule added in
+	 * place later, before a catch-all say, finds free positions below it.
+	 */
+	for (i = 0; i < XTAP_MAX_ACL_RULES; i++)
+		rs->rules[i].rank = XTAP_ACL_RANK_FREE;
+	for (i = 0; i < n; i++) {
+		j = n == 1 ? 0 : i + (XTAP_MAX_ACL_RULES - n) * i / (n - 1);
+		record_of(rk[i].r, slots[rk[i].index], i, &rs->rules[j]);
+		rs->count = j + 1;
+	}
 	/* The set goes in before its prefixes: deleting by it always finds them all. */
 	ret = xtap_map_update(xtap_map_fd(dp, XTAP_MAP_ACL_RULES), &set, rs);
 	if (ret) {
@@ -173,7 +181,7 @@ int xtap_acl_write(const struct xtap_datapath *dp, const struct xtap_acl_spec *a
 	}
 	view_of(rs, v);
 	for (f = 0; f < FAMS && !ret; f++) {
-		for (i = 0; i < n && !ret; i++) {
+		for (i = 0; i < (int)rs->count && !ret; i++) {
 			struct xtap_acl_match m;
 			int seen = 0;
 

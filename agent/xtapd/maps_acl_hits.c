@@ -120,32 +120,69 @@ long xtap_hit_slot_of(const struct xtap_acl_set *sets, __u32 rule_id)
 	return -1;
 }
 
+struct id_slot {
+	__u32 id, slot;
+};
+
+static int id_slot_cmp(const void *a, const void *b)
+{
+	const struct id_slot *x = a, *y = b;
+
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* The live rules of the sets (XTAP_DIRS of them) by id, sorted; *n of them. */
+static struct id_slot *ids_of_sets(const struct xtap_acl_set *sets, int *n)
+{
+	struct id_slot *v = malloc(XTAP_DIRS * XTAP_MAX_ACL_RULES * sizeof(*v));
+	__u32 d, i;
+
+	*n = 0;
+	for (d = 0; v && sets && d < XTAP_DIRS; d++)
+		for (i = 0; i < sets[d].count; i++)
+			if (xtap_acl_rule_live(&sets[d], i)) {
+				v[*n].id = sets[d].rules[i].rule_id;
+				v[(*n)++].slot = sets[d].rules[i].hit_slot;
+			}
+	if (v)
+		qsort(v, *n, sizeof(*v), id_slot_cmp);
+	return v;
+}
+
 int xtap_hit_slots_assign(const struct xtap_datapath *dp, const struct xtap_port_spec *s,
 			  const struct xtap_acl_set *cur, __u32 slots[XTAP_DIRS][XTAP_MAX_ACL_RULES],
 			  __u32 *fresh, int *n_fresh, struct xtap_err *err)
 {
-	int d, i, ret;
-	long old;
+	struct id_slot *old, key;
+	int d, i, n_old, ret;
 
 	*n_fresh = 0;
 	ret = hit_slots_build(dp);
 	if (ret)
 		return xtap_fail(err, ret, "reading which ACL hit slots are in use: %s", strerror(-ret));
+	old = ids_of_sets(cur, &n_old);
+	if (!old)
+		return xtap_fail(err, -ENOMEM, "port %u: out of memory reading its ACL rules", s->port_id);
 	for (d = 0; d < XTAP_DIRS; d++) {
 		for (i = 0; i < s->acl[d].n_rules; i++) {
-			old = xtap_hit_slot_of(cur, s->acl[d].rules[i].rule_id);
-			if (old >= 0) {
-				slots[d][i] = old;
+			const struct id_slot *kept;
+
+			key.id = s->acl[d].rules[i].rule_id;
+			kept = bsearch(&key, old, n_old, sizeof(*old), id_slot_cmp);
+			if (kept) {
+				slots[d][i] = kept->slot;
 				continue;
 			}
 			ret = hit_slot_alloc(dp, &slots[d][i]);
 			if (ret) {
+				free(old);
 				xtap_hit_slots_release(dp, fresh, *n_fresh);
 				return xtap_map_fail(err, "xtap_acl_hits", ret);
 			}
 			fresh[(*n_fresh)++] = slots[d][i];
 		}
 	}
+	free(old);
 	return 0;
 }
 
@@ -157,28 +194,28 @@ void xtap_hit_slots_release(const struct xtap_datapath *dp, const __u32 *slots, 
 		slot_release(dp->hit_slots, slots[i]);
 }
 
-static int spec_has_rule(const struct xtap_port_spec *s, __u32 rule_id)
-{
-	int d, i;
-
-	for (d = 0; s && d < XTAP_DIRS; d++)
-		for (i = 0; i < s->acl[d].n_rules; i++)
-			if (s->acl[d].rules[i].rule_id == rule_id)
-				return 1;
-	return 0;
-}
-
 void xtap_hit_slots_leaving(const struct xtap_datapath *dp, const struct xtap_acl_set *sets,
 			    const struct xtap_port_spec *next)
 {
+	struct id_slot *kept = malloc(XTAP_DIRS * XTAP_MAX_ACL_RULES * sizeof(*kept)), key;
 	__u32 d, i;
+	int n = 0;
 
-	if (!dp->hit_slots->built || !sets)
+	if (!dp->hit_slots->built || !sets || !kept) {
+		free(kept);
 		return;
+	}
+	for (d = 0; next && d < XTAP_DIRS; d++)
+		for (i = 0; i < next->acl[d].n_rules; i++)
+			kept[n++].id = next->acl[d].rules[i].rule_id;
+	qsort(kept, n, sizeof(*kept), id_slot_cmp);
 	for (d = 0; d < XTAP_DIRS; d++)
-		for (i = 0; i < sets[d].count; i++)
-			if (xtap_acl_rule_live(&sets[d], i) && !spec_has_rule(next, sets[d].rules[i].rule_id))
+		for (i = 0; i < sets[d].count; i++) {
+			key.id = sets[d].rules[i].rule_id;
+			if (xtap_acl_rule_live(&sets[d], i) && !bsearch(&key, kept, n, sizeof(*kept), id_slot_cmp))
 				slot_release(dp->hit_slots, sets[d].rules[i].hit_slot);
+		}
+	free(kept);
 }
 
 int xtap_acl_hits_read(const struct xtap_datapath *dp, __u32 ifindex, __u32 rule_id,

@@ -93,9 +93,8 @@ static int acl_sets_write(const struct xtap_datapath *dp, const struct xtap_port
 
 		if (old) {
 			p->acl[d].set = old->acl[d].set;
-			if (xtap_acl_same(&c->cur[d], acl, c->slots[d]))
-				continue;
 			if (in_place_ok && acl->default_action == old->acl[d].default_action) {
+				/* Writes nothing when the rules are the same. */
 				ret = xtap_acl_update(dp, &c->cur[d], acl, p->acl[d].set, c->slots[d], &c->next[d], err);
 				if (ret != -EAGAIN) {
 					c->in_place[d] = !ret;
@@ -103,6 +102,8 @@ static int acl_sets_write(const struct xtap_datapath *dp, const struct xtap_port
 						return ret;
 					continue;
 				}
+			} else if (xtap_acl_same(&c->cur[d], acl, c->slots[d])) {
+				continue;
 			}
 			p->acl[d].set = xtap_acl_set_id(s->port_id, acl_set_gen(old->acl[d].set) ^ 1, d);
 		} else {
