@@ -20,12 +20,15 @@ BPF_HDRS  := $(wildcard bpf/*.h) include/xtap_abi.h vmlinux.h
 
 # agent/lib: what xtapd, xtap-vhost and xtapctl share; agent/xtapd and agent/vhost: the two daemons.
 SHARED_LIB_SRCS := agent/lib/err.c agent/lib/log.c agent/lib/netdev.c agent/lib/model.c agent/lib/ctl_commands.c \
-                   agent/lib/lock.c
-XTAPD_SRCS     := agent/xtapd/datapath.c agent/xtapd/policy.c agent/xtapd/attach.c agent/xtapd/state_file.c \
+                   agent/lib/lock.c agent/lib/fault.c
+XTAPD_SRCS     := agent/xtapd/datapath.c agent/xtapd/map_txn.c agent/xtapd/policy.c agent/xtapd/attach.c agent/xtapd/state_file.c \
                   agent/xtapd/vhost_proc.c agent/xtapd/api.c agent/xtapd/realize.c agent/xtapd/cmd_args.c \
                   agent/xtapd/cmd_port.c agent/xtapd/cmd_addr.c agent/xtapd/cmd_acl.c agent/xtapd/cmd_rate.c \
                   agent/xtapd/cmd_segment.c agent/xtapd/cmd_status.c agent/xtapd/validate.c \
                   agent/xtapd/request.c agent/xtapd/event_loop.c
+# the map writer: policy.c composes one maps_*.c per concern (agent/xtapd/maps.h)
+XTAPD_SRCS     += agent/xtapd/map_io.c agent/xtapd/maps_prefix.c agent/xtapd/maps_port.c agent/xtapd/maps_addr.c \
+                  agent/xtapd/maps_acl.c agent/xtapd/maps_acl_hits.c agent/xtapd/maps_rate.c agent/xtapd/maps_segment.c
 AGENT_LIB_SRCS := $(SHARED_LIB_SRCS) $(XTAPD_SRCS)
 AGENT_LIB_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(AGENT_LIB_SRCS))
 XTAPD_INC      := -Iagent/xtapd
@@ -37,7 +40,7 @@ TEST_LIB_OBJS  := $(patsubst %.c,$(BUILD)/%.o,$(TEST_LIB_SRCS))
 PACKET_TESTS   := $(BUILD)/tests/test_packet
 PKTBUILD_TEST  := $(BUILD)/tests/pktbuild_selftest
 HOST_TESTS     := $(BUILD)/tests/test_netdev $(BUILD)/tests/test_agent $(BUILD)/tests/test_validation \
-                  $(BUILD)/tests/test_lifecycle $(BUILD)/tests/test_agent_stall
+                  $(BUILD)/tests/test_lifecycle $(BUILD)/tests/test_agent_stall $(BUILD)/tests/test_atomic
 
 .PHONY: all deps vmlinux demo install test test-packet test-host test-guest test-vhost bench clean help
 all: $(SKELS) $(AGENT_LIB_OBJS) $(BUILD)/xtapd $(BUILD)/xtapctl $(BUILD)/xtap-vmsim $(PACKET_TESTS) $(PKTBUILD_TEST) $(HOST_TESTS) $(BUILD)/bench/prog_cost $(BUILD)/bench/control_plane $(BUILD)/bench/throughput \
@@ -91,7 +94,7 @@ $(BUILD)/xtapctl: tools/xtapctl.c tools/xtapctl_maps.c tools/xtapctl_maps.h $(BU
 
 # One vhost-user server per port (agent/vhost/vhost_dev.h); no libbpf: it never touches the BPF side.
 VHOST_SRCS := agent/vhost/xtap_vhost.c agent/vhost/vhost_user.c agent/vhost/vhost_mem.c agent/vhost/vhost_guard.c \
-              agent/vhost/vhost_net.c agent/vhost/vhost_userspace.c agent/lib/netdev.c agent/lib/err.c agent/lib/log.c
+              agent/vhost/vhost_net.c agent/vhost/vhost_userspace.c agent/lib/netdev.c agent/lib/fault.c agent/lib/err.c agent/lib/log.c
 $(BUILD)/xtap-vhost: $(VHOST_SRCS) $(AGENT_HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(VHOST_INC) -o $@ $(VHOST_SRCS) -ljson-c -lmnl
@@ -190,6 +193,12 @@ $(BUILD)/tests/test_agent: tests/host/test_agent.c tests/host/agent_env.c tests/
 	$(CC) $(CFLAGS) -Itests/lib -Itests/host -o $@ tests/host/test_agent.c tests/host/agent_env.c \
 		tests/host/agent_ctl.c $(TEST_LIB_OBJS) -lbpf -ljson-c -lcmocka -lpthread
 
+# Every state-changing command walked step by step with xtapd's fault injection (all-or-nothing).
+$(BUILD)/tests/test_atomic: tests/host/test_atomic.c tests/host/agent_env.c tests/host/agent_env.h $(TEST_LIB_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Itests/lib -Itests/host -o $@ tests/host/test_atomic.c tests/host/agent_env.c \
+		$(TEST_LIB_OBJS) -lbpf -ljson-c -lcmocka
+
 # What the control socket refuses, and that a refusal changes nothing.
 $(BUILD)/tests/test_validation: tests/host/test_validation.c tests/host/agent_env.c tests/host/agent_env.h \
 		tests/host/agent_ctl.c tests/host/agent_ctl.h $(TEST_LIB_OBJS)
@@ -260,7 +269,8 @@ test-host: deps
 	tests/run.sh netdev $(BUILD)/tests/test_netdev agent "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_agent" \
 		validation "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_validation" \
 		lifecycle "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_lifecycle" \
-		agent-stall "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_agent_stall"
+		agent-stall "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_agent_stall" \
+		atomic "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_atomic"
 
 # Tier 3: real Linux guests under QEMU on xtap ports (tests/guest/; kernel cached in /var/cache/xtap-guest).
 test-guest: deps
@@ -282,6 +292,7 @@ test: deps
 		validation "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_validation" \
 		lifecycle "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_lifecycle" \
 		agent-stall "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_agent_stall" \
+		atomic "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_atomic" \
 		vhost "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_vhost" guest "XTAP_BUILD=$(BUILD) bash tests/guest/run.sh" \
 		vhost-vm "XTAP_BUILD=$(BUILD) bash tests/vhost/run-vm.sh" \
 		fuzz-libfuzzer "bash tests/libfuzzer/run.sh $(BUILD) 30 $(FUZZ_TARGETS)"

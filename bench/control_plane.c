@@ -2,8 +2,9 @@
 /*
  * Control-plane benchmark: the real xtapd in a sandbox. Measures ports
  * created and attached per second (100 and 1000 ports), policy updates per
- * second through the control socket and through xtapctl, and xtapd's start
- * time with 1000 ports. Prints a table.
+ * second through the control socket and through xtapctl, the same for ACL
+ * and rate updates on a port with 0, 64 and 256 rules, and xtapd's start
+ * time with 1000 ports. Prints two tables.
  */
 #define _GNU_SOURCE
 #include <stdarg.h>
@@ -16,14 +17,18 @@
 #include <unistd.h>
 
 #include "agent_env.h"
+#include "xtap_abi.h"
 #include "bench_util.h"
+
+/* The answer to the last request. */
+static char resp[65536];
 
 /* One request on the control socket; returns 0 when the agent said ok. */
 static int api(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int api(const char *fmt, ...)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	char req[1024], resp[65536];
+	char req[1024];
 	ssize_t n, got = 0;
 	va_list ap;
 	int fd;
@@ -69,8 +74,95 @@ static void del_ports(int first, int n)
 			die("port.del b%d failed", i);
 }
 
+/*
+ * Rule i of the ACL benchmark: a deny of its own /24 (198.18.0.0/15 holds 512),
+ * as a security group's rules mostly are: disjoint prefixes.
+ */
+static __u32 acl_add_deny(const char *port, int i)
+{
+	const char *id;
+
+	if (api("{\"cmd\":\"acl.add\",\"args\":{\"port\":\"%s\",\"dir\":\"from-vm\",\"action\":\"deny\","
+		"\"proto\":\"tcp\",\"cidr\":\"198.%d.%d.0/24\"}}", port, 18 + (i >> 8 & 1), i & 0xff))
+		die("acl.add on %s failed", port);
+	id = strstr(resp, "\"id\":");
+	if (!id)
+		die("acl.add on %s: no rule id in %s", port, resp);
+	return strtoul(id + 5, NULL, 10);
+}
+
+static void acl_del(const char *port, __u32 id)
+{
+	if (api("{\"cmd\":\"acl.del\",\"args\":{\"port\":\"%s\",\"dir\":\"from-vm\",\"id\":%u}}", port, id))
+		die("acl.del %u on %s failed", id, port);
+}
+
+#define POLICY_RULE_COUNTS 3
+#define POLICY_BATCHES     10
+#define POLICY_BATCH       100   /* updates; even: an ACL batch is whole del+add rounds */
+
+struct policy_row {
+	int rules;
+	struct stat3 acl, rate;   /* updates per second over the batches */
+};
+
+/* One ACL update round on b7 holding `rules` rules: two updates (see policy_rows()). */
+static void acl_round(int rules, __u32 *ids, int *oldest, int *next)
+{
+	if (!rules) {
+		acl_del("b7", acl_add_deny("b7", 0));
+		return;
+	}
+	acl_del("b7", ids[(*oldest)++ % 512]);
+	ids[*next % 512] = acl_add_deny("b7", *next);
+	(*next)++;
+}
+
+/*
+ * Policy updates per second on port b7 holding `rules` from-vm rules: that
+ * many - 1 denies and a final allow of everything (priority 2000). An ACL
+ * update is an acl.del of the oldest deny or an acl.add of a new one, in
+ * turn, so the port keeps its rule count (with no rules: an add and its del);
+ * a rate update is a rate.set of a new packet rate. Each is timed in
+ * POLICY_BATCHES batches, ACL and rate batches interleaved: the median shows
+ * the steady rate, the range what else the agent and the machine did.
+ */
+static void policy_rows(struct policy_row *rows)
+{
+	static const int counts[POLICY_RULE_COUNTS] = { 0, 64, XTAP_MAX_ACL_RULES };
+	double acl[POLICY_BATCHES], rate[POLICY_BATCHES], t0;
+	int next = 0, oldest = 0, r, b, i;
+	__u32 ids[512];
+
+	for (r = 0; r < POLICY_RULE_COUNTS; r++) {
+		rows[r].rules = counts[r];
+		if (counts[r] && !next && api("{\"cmd\":\"acl.add\",\"args\":{\"port\":\"b7\",\"dir\":\"from-vm\","
+					    "\"action\":\"allow\",\"priority\":2000}}"))
+			die("acl.add allow on b7 failed");
+		while (counts[r] && next - oldest < counts[r] - 1) {
+			ids[next % 512] = acl_add_deny("b7", next);
+			next++;
+		}
+		for (b = 0; b < POLICY_BATCHES; b++) {
+			t0 = now_s();
+			for (i = 0; i < POLICY_BATCH / 2; i++)
+				acl_round(counts[r], ids, &oldest, &next);
+			acl[b] = POLICY_BATCH / (now_s() - t0);
+			t0 = now_s();
+			for (i = 0; i < POLICY_BATCH; i++)
+				if (api("{\"cmd\":\"rate.set\",\"args\":{\"port\":\"b7\",\"dir\":\"from-vm\",\"packets_per_sec\":%d}}",
+					100000 + b * POLICY_BATCH + i))
+					die("rate.set on b7 failed");
+			rate[b] = POLICY_BATCH / (now_s() - t0);
+		}
+		rows[r].acl = stats(acl, POLICY_BATCHES);
+		rows[r].rate = stats(rate, POLICY_BATCHES);
+	}
+}
+
 int main(void)
 {
+	struct policy_row rows[POLICY_RULE_COUNTS];
 	double r100, r1000, upd_socket, upd_ctl, start_s, t0;
 	char out[4096];
 	int i, n_upd = 2000, n_ctl = 200;
@@ -100,6 +192,7 @@ int main(void)
 		if (ctl(out, sizeof(out), "rate set b7 from-vm --pps %d", 1000 + i))
 			die("xtapctl rate set: %s", out);
 	upd_ctl = n_ctl / (now_s() - t0);
+	policy_rows(rows);
 
 	env_agent_kill();
 	t0 = now_s();
@@ -114,6 +207,12 @@ int main(void)
 	printf("%-52s %12.0f\n", "policy updates per second, control socket", upd_socket);
 	printf("%-52s %12.0f\n", "policy updates per second, xtapctl", upd_ctl);
 	printf("%-52s %12.2f\n", "xtapd start to ready with 1000 ports (s)", start_s);
+	printf("\npolicy updates per second on port b7 of 1000 (control socket, one connection each;\n"
+	       "median [min-max] of %d batches of %d)\n", POLICY_BATCHES, POLICY_BATCH);
+	printf("%-14s %24s %24s\n", "rules on b7", "acl add/del", "rate set");
+	for (i = 0; i < POLICY_RULE_COUNTS; i++)
+		printf("%-14d %8.0f [%6.0f-%6.0f] %8.0f [%6.0f-%6.0f]\n", rows[i].rules, rows[i].acl.med,
+		       rows[i].acl.min, rows[i].acl.max, rows[i].rate.med, rows[i].rate.min, rows[i].rate.max);
 	del_ports(0, 1000);
 	env_teardown();
 	return 0;

@@ -175,9 +175,10 @@ struct xtap_addr_set {
 
 /* ---- ACL: LPM tries xtap_acl4/6 (key xtap_ip4/6_key), rule sets, hits ---- */
 /*
- * The value of an ACL prefix: bit r set = rule of rank r (rules ordered by
- * priority) has a CIDR that contains this prefix. The longest-prefix match
- * of an address therefore yields every rule whose CIDR contains it.
+ * The value of an ACL prefix: bit i set = the rule at position i of the set
+ * (struct xtap_acl_set) has a CIDR that contains this prefix. The
+ * longest-prefix match of an address therefore yields every rule whose CIDR
+ * contains it; their positions are in priority order.
  */
 #define XTAP_ACL_INLINE 4
 
@@ -194,9 +195,9 @@ struct xtap_acl_cand {
 struct xtap_acl_match {
 	__u64 rules[XTAP_ACL_WORDS];
 	/*
-	 * The first XTAP_ACL_INLINE of those rules, lowest rank first, copied:
+	 * The first XTAP_ACL_INLINE of those rules, lowest position first, copied:
 	 * the common case needs no lookup in xtap_acl_rules. Further ones are
-	 * read there, by rank.
+	 * read there, by position.
 	 */
 	__u32 n_first;      /* of first[] */
 	__u32 n_more;       /* candidates beyond first[] */
@@ -214,13 +215,29 @@ struct xtap_acl_rule {
 	/* the CIDR, for display: matching uses the LPM tries */
 	__u8  family;       /* 4 or 6 */
 	__u8  prefixlen;
-	__u8  pad[2];
+	/*
+	 * For the agent: the rule's place in the priority order when the set
+	 * was last written (an update checks with it that kept rules keep their
+	 * order), or XTAP_ACL_RANK_FREE.
+	 */
+	__u16 rank;
 	__u8  addr[16];
 };
 
-/* map xtap_acl_rules, key = ACL set id: the set's rules by rank (count in the port's acl conf). */
+/*
+ * A position whose rule was deleted in place: no trie entry names it, the
+ * old rule is left for frames that read an entry just before; the agent may
+ * give the position to a new rule in a later update.
+ */
+#define XTAP_ACL_RANK_FREE 0xFFFF
+
+/*
+ * map xtap_acl_rules, key = ACL set id: the set's rules by position. A trie
+ * entry's bit i names position i; positions are in priority order wherever
+ * two rules' CIDRs overlap (see docs/maps.md).
+ */
 struct xtap_acl_set {
-	__u32 count;        /* for the agent and bpftool; programs use the port's rule_count */
+	__u32 count;        /* positions in use or free; programs use the port's rule_count */
 	__u32 pad;
 	struct xtap_acl_rule rules[XTAP_MAX_ACL_RULES];
 };

@@ -18,6 +18,7 @@
 /* A request: {"cmd": NAME, "args": {...}}; a reply: {"ok": true, "result": ...} or {"ok": false, "error": TEXT}. */
 #define XTAP_REQ_CMD    "cmd"
 #define XTAP_REQ_ARGS   "args"
+#define XTAP_REQ_FAULT  "fault"   /* tests only: xtapd --fault-injection (docs/api.md) */
 #define XTAP_REPLY_OK     "ok"
 #define XTAP_REPLY_RESULT "result"
 #define XTAP_REPLY_ERROR  "error"

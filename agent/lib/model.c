@@ -843,6 +843,12 @@ int xtap_model_add_port(struct xtap_model *m, struct xtap_port_conf *p)
 	return 0;
 }
 
+/* Deleting moves the last port into the gap: a view without a port must keep that order. */
+static void remove_port_at(struct xtap_port_conf **ports, size_t *n, size_t i)
+{
+	ports[i] = ports[--*n];
+}
+
 void xtap_model_del_port(struct xtap_model *m, const char *name)
 {
 	size_t i;
@@ -851,9 +857,26 @@ void xtap_model_del_port(struct xtap_model *m, const char *name)
 		if (!strcmp(m->ports[i]->name, name)) {
 			free(m->ports[i]->json);
 			free(m->ports[i]);
-			m->ports[i] = m->ports[--m->n_ports];
+			remove_port_at(m->ports, &m->n_ports, i);
 			return;
 		}
+}
+
+int xtap_model_view_without_port(const struct xtap_model *m, const char *name, struct xtap_model *view)
+{
+	size_t i;
+
+	*view = *m;
+	view->ports = malloc((m->n_ports ? m->n_ports : 1) * sizeof(*view->ports));
+	if (!view->ports)
+		return -ENOMEM;
+	memcpy(view->ports, m->ports, m->n_ports * sizeof(*view->ports));
+	for (i = 0; i < view->n_ports; i++)
+		if (!strcmp(view->ports[i]->name, name)) {
+			remove_port_at(view->ports, &view->n_ports, i);
+			break;
+		}
+	return 0;
 }
 
 int xtap_model_add_segment(struct xtap_model *m, const struct xtap_segment_conf *s)
@@ -867,15 +890,37 @@ int xtap_model_add_segment(struct xtap_model *m, const struct xtap_segment_conf 
 	return 0;
 }
 
+static void remove_segment_at(struct xtap_segment_conf *segments, size_t *n, size_t i)
+{
+	segments[i] = segments[--*n];
+}
+
 void xtap_model_del_segment(struct xtap_model *m, __u32 id)
 {
 	size_t i;
 
 	for (i = 0; i < m->n_segments; i++)
 		if (m->segments[i].id == id) {
-			m->segments[i] = m->segments[--m->n_segments];
+			remove_segment_at(m->segments, &m->n_segments, i);
 			return;
 		}
+}
+
+int xtap_model_view_without_segment(const struct xtap_model *m, __u32 id, struct xtap_model *view)
+{
+	size_t i;
+
+	*view = *m;
+	view->segments = malloc((m->n_segments ? m->n_segments : 1) * sizeof(*view->segments));
+	if (!view->segments)
+		return -ENOMEM;
+	memcpy(view->segments, m->segments, m->n_segments * sizeof(*view->segments));
+	for (i = 0; i < view->n_segments; i++)
+		if (view->segments[i].id == id) {
+			remove_segment_at(view->segments, &view->n_segments, i);
+			break;
+		}
+	return 0;
 }
 
 __u32 xtap_model_free_port_id(const struct xtap_model *m)

@@ -50,6 +50,13 @@ int xtap_model_add_port(struct xtap_model *m, struct xtap_port_conf *p);   /* ta
 void xtap_model_del_port(struct xtap_model *m, const char *name);
 int xtap_model_add_segment(struct xtap_model *m, const struct xtap_segment_conf *s);
 void xtap_model_del_segment(struct xtap_model *m, __u32 id);
+/*
+ * The model as it will be once the port (segment) is deleted, to persist
+ * before deleting it: shares m's ports and segments but owns its own array
+ * (free(view->ports) or free(view->segments) alone).
+ */
+int xtap_model_view_without_port(const struct xtap_model *m, const char *name, struct xtap_model *view);
+int xtap_model_view_without_segment(const struct xtap_model *m, __u32 id, struct xtap_model *view);
 /* Lowest port id no port uses. */
 __u32 xtap_model_free_port_id(const struct xtap_model *m);
 

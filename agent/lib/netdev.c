@@ -17,6 +17,7 @@
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 
+#include "fault.h"
 #include "netdev.h"
 
 #define TUN_DEV      "/dev/net/tun"
@@ -113,6 +114,10 @@ static int rtnl_talk(struct nlmsghdr *nlh, mnl_cb_t cb, void *data, char *why)
 	ssize_t n;
 
 	why[0] = '\0';
+	if (xtap_fault_should_fail(XTAP_FAULT_NETLINK)) {
+		snprintf(why, WHY_LEN, "injected fault (--fault-injection)");
+		return -EIO;
+	}
 	nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
 	if (!nl) {
 		ret = -errno;

@@ -18,6 +18,8 @@
 
 #include "attach.h"
 #include "commands.h"
+#include "fault.h"
+#include "map_txn.h"
 #include "netdev.h"
 #include "realize.h"
 #include "validate.h"
@@ -60,7 +62,56 @@ static xtap_cmd_fn *handler_of(const char *name)
 	return NULL;
 }
 
+/*
+ * A request's "fault": "CLASS:N" (xtapd started with --fault-injection only,
+ * docs/api.md) fails its Nth step of that class; the reply says what it saw.
+ */
+static int fault_arm_from(json_object *req, struct xtap_err *err)
+{
+	enum xtap_fault_class cls;
+	unsigned long nth;
+	json_object *v;
+
+	if (!json_object_object_get_ex(req, XTAP_REQ_FAULT, &v))
+		return 0;
+	if (!xtap_fault_enabled())
+		return xtap_fail(err, -EPERM, "request: \"" XTAP_REQ_FAULT "\" needs an xtapd started with --fault-injection (tests only)");
+	if (!json_object_is_type(v, json_type_string) || xtap_fault_parse(json_object_get_string(v), &cls, &nth))
+		return xtap_fail(err, -EINVAL, "request: \"" XTAP_REQ_FAULT "\" must be \"CLASS:N\", CLASS map, netlink, file, attach or any, N >= 1");
+	xtap_fault_arm(cls, nth);
+	return 1;
+}
+
+static json_object *fault_report_json(void)
+{
+	struct xtap_fault_report r;
+	json_object *o = json_object_new_object();
+
+	xtap_fault_disarm(&r);
+	json_object_object_add(o, "class", json_object_new_string(xtap_fault_class_name(r.armed)));
+	json_object_object_add(o, "nth", json_object_new_int64(r.nth));
+	json_object_object_add(o, "calls", json_object_new_int64(r.calls));
+	json_object_object_add(o, "fired", r.fired ? json_object_new_string(xtap_fault_class_name(r.fired_class)) : NULL);
+	return o;
+}
+
+static json_object *agent_call(struct xtap_agent *a, json_object *req, struct xtap_fds *fds);
+
 json_object *xtap_agent_call(struct xtap_agent *a, json_object *req, struct xtap_fds *fds)
+{
+	struct xtap_err err = {};
+	json_object *resp;
+	int armed = json_object_is_type(req, json_type_object) ? fault_arm_from(req, &err) : 0;
+
+	if (armed < 0)
+		return reply_err(err.msg);
+	resp = agent_call(a, req, fds);
+	if (armed)
+		json_object_object_add(resp, XTAP_REQ_FAULT, fault_report_json());
+	return resp;
+}
+
+static json_object *agent_call(struct xtap_agent *a, json_object *req, struct xtap_fds *fds)
 {
 	const struct xtap_ctl_cmd *c = NULL;
 	struct xtap_err err = {};
@@ -73,7 +124,7 @@ json_object *xtap_agent_call(struct xtap_agent *a, json_object *req, struct xtap
 		return reply_err("request must be a JSON object with a \"" XTAP_REQ_CMD "\" string");
 	json_object_object_foreach(req, key, val) {
 		(void)val;
-		if (strcmp(key, XTAP_REQ_CMD) && strcmp(key, XTAP_REQ_ARGS))
+		if (strcmp(key, XTAP_REQ_CMD) && strcmp(key, XTAP_REQ_ARGS) && strcmp(key, XTAP_REQ_FAULT))
 			return reply_err("request: unknown field (only \"" XTAP_REQ_CMD "\" and \"" XTAP_REQ_ARGS "\")");
 	}
 	if (!json_object_object_get_ex(req, XTAP_REQ_ARGS, &args))
@@ -94,8 +145,14 @@ json_object *xtap_agent_call(struct xtap_agent *a, json_object *req, struct xtap
 		ret = xtap_ctl_args_check(c, args, &err);
 	if (ret)
 		xtap_err_nothing_changed(&err);
-	else
+	if (!ret) {
+		/* The request's map changes, undone together if it fails (map_txn.h). */
+		int owner = xtap_map_txn_begin();
+
 		ret = fn(a, args, &res, fds, &err);
+		xtap_map_txn_end(&a->dp, owner, ret);
+		xtap_fault_set_committed(0);
+	}
 	json_object_put(args);
 
 	if (ret) {
@@ -141,7 +198,7 @@ int xtap_agent_reconcile(struct xtap_agent *a)
 
 	for (i = 0; i < a->model.n_segments; i++) {
 		err.msg[0] = 0;
-		if (xtap_segment_realize(a, &a->model.segments[i], &err)) {
+		if (xtap_segment_realize(a, &a->model.segments[i], NULL, &err)) {
 			xtap_log(XTAP_LOG_WARN, "%s", err.msg);
 			failures++;
 		}
@@ -162,9 +219,11 @@ int xtap_agent_reconcile(struct xtap_agent *a)
 			continue;
 		}
 		p->spec.ifindex = ret;
-		if (xtap_port_realize(a, p, &err)) {
+		if (xtap_port_realize(a, p, NULL, &err)) {
 			xtap_log(XTAP_LOG_WARN, "%s", err.msg);
 			failures++;
+		} else {
+			xtap_port_start_vhost(a, p);
 		}
 	}
 	drop_stale_ports(a);
@@ -212,10 +271,11 @@ void xtap_agent_link_event(struct xtap_agent *a, int is_new, const char *name, i
 		ret = xtap_port_tap(p, &created, &err);
 		if (ret > 0) {
 			p->spec.ifindex = ret;
-			if (xtap_port_realize(a, p, &err)) {
+			if (xtap_port_realize(a, p, NULL, &err)) {
 				xtap_log(XTAP_LOG_WARN, "repair failed: %s", err.msg);
 				p->spec.ifindex = 0;
 			} else {
+				xtap_port_start_vhost(a, p);
 				xtap_log(XTAP_LOG_INFO, "port %s: tap %s, repaired", name,
 					 created ? "recreated" : "back");
 			}
@@ -232,7 +292,7 @@ void xtap_agent_link_event(struct xtap_agent *a, int is_new, const char *name, i
 			continue;
 		}
 		err.msg[0] = 0;
-		if (xtap_segment_realize(a, s, &err))
+		if (xtap_segment_realize(a, s, NULL, &err))
 			xtap_log(XTAP_LOG_WARN, "segment %u: %s", s->id, err.msg);
 	}
 }

@@ -15,6 +15,7 @@
 #include <xdp/libxdp.h>
 
 #include "attach.h"
+#include "fault.h"
 #include "netdev.h"
 
 /* tcx arrived in 6.6; Debian's 6.1 uapi headers and libbpf 1.1 do not name it. */
@@ -552,14 +553,31 @@ static const struct tc_hook_def *role_hooks(enum xtap_role role, size_t *n)
 	return uplink_hooks;
 }
 
+/* Each attach step asks the fault switch first (docs/api.md): it fails as the kernel would refuse. */
+static int attach_query(const struct xtap_datapath *dp, int ifindex, enum xtap_role role,
+			struct xtap_attach_state *st, struct xtap_err *err);
+
+static int attach_step_injected(const char *ifname, const char *hook, struct xtap_err *err)
+{
+	if (!xtap_fault_should_fail(XTAP_FAULT_ATTACH))
+		return 0;
+	return xtap_fail(err, -EIO, "%s: attaching %s failed: injected fault (--fault-injection)", ifname, hook);
+}
+
 int xtap_attach(const struct xtap_datapath *dp, int ifindex, const char *ifname,
 		enum xtap_role role, struct xtap_attach_state *st, struct xtap_err *err)
 {
 	char dir[PATH_MAX + 8];
 	const struct tc_hook_def *hooks;
+	struct xtap_attach_state before;
 	size_t n, i;
 	int ret;
 
+	/* On failure only a device that had none of our programs is cleaned up: another user's stay. */
+	ret = attach_query(dp, ifindex, role, &before, err);
+	if (ret)
+		return ret;
+	st->had_programs = strcmp(before.xdp, "none") || strcmp(before.tc, "none");
 	snprintf(st->xdp, sizeof(st->xdp), "none");
 	snprintf(st->tc, sizeof(st->tc), "none");
 	snprintf(dir, sizeof(dir), "%s/links", dp->pin_dir);
@@ -571,6 +589,9 @@ int xtap_attach(const struct xtap_datapath *dp, int ifindex, const char *ifname,
 	for (i = 0; i < n; i++) {
 		int prog_fd = xtap_prog_fd(dp, hooks[i].prog);
 
+		ret = attach_step_injected(ifname, hooks[i].hook, err);
+		if (ret)
+			goto undo;
 		ret = tcx_attach(dp, ifindex, ifname, prog_fd, hooks[i].tcx_type, hooks[i].hook, err);
 		if (ret == -EINVAL || ret == -EOPNOTSUPP) {
 			ret = clsact_attach(ifindex, ifname, prog_fd, hooks[i].point, err);
@@ -584,50 +605,79 @@ int xtap_attach(const struct xtap_datapath *dp, int ifindex, const char *ifname,
 		if (ret)
 			goto undo;
 	}
-	ret = xdp_attach(dp, ifindex, ifname, role, st, err);
+	ret = attach_step_injected(ifname, "xdp", err);
+	if (!ret)
+		ret = xdp_attach(dp, ifindex, ifname, role, st, err);
 	if (ret)
 		goto undo;
 	return 0;
 undo:
-	xtap_detach(dp, ifindex, role, NULL);
+	if (!st->had_programs)
+		xtap_detach(dp, ifindex, role, NULL);
 	return ret;
+}
+
+void xtap_unpin_links(const struct xtap_datapath *dp, int ifindex, enum xtap_role role)
+{
+	const struct tc_hook_def *hooks;
+	char path[PATH_MAX + 64];
+	size_t n, i;
+
+	hooks = role_hooks(role, &n);
+	for (i = 0; i < n; i++) {
+		int fd;
+
+		link_pin_path(dp, ifindex, hooks[i].hook, path, sizeof(path));
+		/*
+		 * Unpinning the last reference would detach a tcx link too, but later
+		 * (the kernel frees it from a work queue): detached now, before the reply.
+		 */
+		fd = bpf_obj_get(path);
+		if (fd >= 0) {
+			bpf_link_detach(fd);
+			close(fd);
+		}
+		unlink(path);
+	}
+	/* The links directory goes with its last pin (xtap_attach makes it again). */
+	snprintf(path, sizeof(path), "%s/links", dp->pin_dir);
+	rmdir(path);
 }
 
 int xtap_detach(const struct xtap_datapath *dp, int ifindex, enum xtap_role role,
 		struct xtap_err *err)
 {
 	const struct tc_hook_def *hooks;
-	char path[PATH_MAX + 64];
 	size_t n, i;
 
 	(void)err;
 	xdp_detach(ifindex, role_xdp_name(role));
+	xtap_unpin_links(dp, ifindex, role);
 	hooks = role_hooks(role, &n);
-	for (i = 0; i < n; i++) {
-		/* Unpinning the last reference detaches a tcx link. */
-		link_pin_path(dp, ifindex, hooks[i].hook, path, sizeof(path));
-		unlink(path);
+	for (i = 0; i < n; i++)
 		if (clsact_present(ifindex, hooks[i].point))
 			clsact_detach(ifindex, hooks[i].point);
-	}
 	return 0;
 }
 
-void xtap_attach_query(const struct xtap_datapath *dp, int ifindex, enum xtap_role role,
-		       struct xtap_attach_state *st)
+/* What is attached; fails when the device cannot be asked (an attach must know what it would undo). */
+static int attach_query(const struct xtap_datapath *dp, int ifindex, enum xtap_role role,
+			struct xtap_attach_state *st, struct xtap_err *err)
 {
 	const struct tc_hook_def *hooks;
 	char path[PATH_MAX + 64];
 	size_t n, i, tcx = 0, cls = 0;
 	__u32 prog_id;
-	int fd;
+	int fd, ret;
 
 	snprintf(st->xdp, sizeof(st->xdp), "none");
 	if (dispatcher_unavailable) {
 		struct xtap_link l;
 
-		if (!xtap_link_get_index(ifindex, &l, NULL) && l.xdp_prog_id &&
-		    prog_name_is(l.xdp_prog_id, role_xdp_name(role)))
+		ret = xtap_link_get_index(ifindex, &l, err);
+		if (ret)
+			return ret;
+		if (l.xdp_prog_id && prog_name_is(l.xdp_prog_id, role_xdp_name(role)))
 			snprintf(st->xdp, sizeof(st->xdp), "native");
 	} else {
 		struct fd_list fds;
@@ -653,4 +703,11 @@ void xtap_attach_query(const struct xtap_datapath *dp, int ifindex, enum xtap_ro
 	}
 	snprintf(st->tc, sizeof(st->tc), "%s",
 		 tcx == n ? "tcx" : cls == n ? "clsact" : tcx + cls ? "partial" : "none");
+	return 0;
+}
+
+void xtap_attach_query(const struct xtap_datapath *dp, int ifindex, enum xtap_role role,
+		       struct xtap_attach_state *st)
+{
+	attach_query(dp, ifindex, role, st, NULL);
 }

@@ -21,6 +21,7 @@ enum xtap_role {
 struct xtap_attach_state {
 	char xdp[24];       /* "native", "native-dispatcher", "none" */
 	char tc[16];        /* "tcx", "clsact", "none" */
+	int had_programs;   /* xtap_attach: the device had some of ours before (undo must not detach them) */
 };
 
 int xtap_attach(const struct xtap_datapath *dp, int ifindex, const char *ifname,
@@ -28,6 +29,8 @@ int xtap_attach(const struct xtap_datapath *dp, int ifindex, const char *ifname,
 /* Removes what xtap_attach put on the device (nothing else). */
 int xtap_detach(const struct xtap_datapath *dp, int ifindex, enum xtap_role role,
 		struct xtap_err *err);
+/* Detaches and unpins the device's tc links (a device that is gone: the pins of its dead links). */
+void xtap_unpin_links(const struct xtap_datapath *dp, int ifindex, enum xtap_role role);
 /* What is attached now, without changing anything. */
 void xtap_attach_query(const struct xtap_datapath *dp, int ifindex, enum xtap_role role,
 		       struct xtap_attach_state *st);

@@ -47,11 +47,14 @@ int xtap_cmd_save(struct xtap_agent *a, struct xtap_err *err)
 
 /*
  * Applies a changed copy of a port's configuration: the kernel first (an
- * atomic switch), then the model. Nothing changes if the kernel refuses.
+ * atomic switch), then the model, then the state file. If the file cannot
+ * be written the model takes the old configuration back, and the request's
+ * journal the maps (api.c).
  */
 int xtap_cmd_port_update(struct xtap_agent *a, struct xtap_port_conf *cur,
 			 struct xtap_port_conf *next, struct xtap_err *err)
 {
+	struct xtap_port_conf old = *cur;
 	int ret = xtap_validate_port(&a->model, cur, next, err);
 
 	if (ret)
@@ -64,6 +67,12 @@ int xtap_cmd_port_update(struct xtap_agent *a, struct xtap_port_conf *cur,
 	xtap_model_port_changed(cur);
 	*cur = *next;
 	cur->json = NULL;
-	return xtap_cmd_save(a, err);
+	ret = xtap_cmd_save(a, err);
+	if (ret) {
+		xtap_model_port_changed(cur);
+		*cur = old;
+		cur->json = NULL;
+	}
+	return ret;
 }
 

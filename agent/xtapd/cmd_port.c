@@ -9,14 +9,21 @@
 
 #include "attach.h"
 #include "commands.h"
+#include "fault.h"
 #include "netdev.h"
 #include "realize.h"
 #include "validate.h"
 
+/*
+ * Prepare: everything checked, nothing made. Commit: the tap, the maps and
+ * attachments, the model, the state file. Undo: what was attached and made
+ * goes, the maps come back with the request's journal (api.c). The port's
+ * xtap-vhost starts once it committed.
+ */
 XTAP_DEFINE_CMD(cmd_port_add)
 {
 	struct xtap_port_conf *p = calloc(1, sizeof(*p));
-	int created = 0, ret;
+	int created = 0, attached = 0, in_model = 0, ret;
 
 	if (!p)
 		return -ENOMEM;
@@ -42,30 +49,34 @@ XTAP_DEFINE_CMD(cmd_port_add)
 	ret = xtap_validate_port(&a->model, NULL, p, err);
 	if (ret)
 		goto out;
+
 	ret = xtap_port_tap(p, &created, err);
-	if (ret < 0)
-		goto out;
-	p->spec.ifindex = ret;
-	ret = xtap_port_realize(a, p, err);
-	if (!ret)
-		ret = xtap_model_add_port(&a->model, p);
+	if (ret > 0) {
+		p->spec.ifindex = ret;
+		ret = xtap_port_realize(a, p, &attached, err);
+	}
 	if (!ret) {
+		ret = xtap_model_add_port(&a->model, p);
+		in_model = !ret;
+	}
+	if (!ret)
 		ret = xtap_cmd_save(a, err);
-		if (ret) {
+	if (ret) {
+		struct xtap_err ignore;
+
+		if (attached)
+			xtap_detach(&a->dp, p->spec.ifindex, XTAP_ROLE_VM, &ignore);
+		if (created)
+			xtap_tap_delete(p->name, &ignore);
+		if (in_model) {
 			xtap_model_del_port(&a->model, p->name);   /* frees p */
 			p = NULL;
 		}
-	}
-	if (ret) {
-		if (p)
-			xtap_port_unrealize(a, p);
-		if (created) {
-			struct xtap_err ignore;
-
-			xtap_tap_delete(p ? p->name : xtap_arg_str(args, "name"), &ignore);
-		}
+		ret = ret < 0 ? ret : -EIO;
 		goto out;
 	}
+	xtap_fault_set_committed(1);
+	xtap_port_start_vhost(a, p);
 	xtap_log(XTAP_LOG_INFO, "port %s added (ifindex %d, segment %u)", p->name, p->spec.ifindex,
 		 p->spec.segment_id);
 	*res = xtap_port_to_json(p);
@@ -75,10 +86,17 @@ out:
 	return ret;
 }
 
+/*
+ * The new state file first, then the maps (the request's journal takes them
+ * back), then the tap, the one step no undo can take back: if it fails the
+ * state file is written again as it was. What is left cannot fail: stopping
+ * its xtap-vhost, unpinning its tc links, the model.
+ */
 XTAP_DEFINE_CMD(cmd_port_del)
 {
 	const char *name = xtap_arg_str(args, "name");
-	struct xtap_port_conf *p, saved;
+	struct xtap_model view;
+	struct xtap_port_conf *p;
 	struct xtap_err ignore;
 	int ret;
 
@@ -87,14 +105,35 @@ XTAP_DEFINE_CMD(cmd_port_del)
 	p = xtap_model_port(&a->model, name);
 	if (!p)
 		return xtap_fail(err, -ENOENT, "no port named %s", name);
-	saved = *p;
-	xtap_port_unrealize(a, p);
-	if (!saved.adopt)
-		xtap_tap_delete(saved.name, &ignore);
+	ret = xtap_model_view_without_port(&a->model, name, &view);
+	if (ret)
+		return ret;
+	ret = xtap_state_save(a->state_path, &view, err);
+	free(view.ports);
+	if (ret)
+		return ret;
+	if (p->spec.ifindex)
+		ret = xtap_port_unwrite(a, p, err);
+	if (!ret && !p->adopt) {
+		ret = xtap_tap_delete(p->name, err);
+		if (ret == -ENOENT)   /* gone already */
+			ret = 0;
+	}
+	if (ret) {
+		if (xtap_cmd_save(a, &ignore))
+			xtap_log(XTAP_LOG_ERR, "port %s: deleting it failed and the state file could not be restored: %s",
+				 name, ignore.msg);
+		return ret;
+	}
+	xtap_fault_set_committed(1);
+	xtap_vhost_proc_stop(&a->vhost, p->name);
+	if (p->spec.ifindex && p->adopt)
+		xtap_detach(&a->dp, p->spec.ifindex, XTAP_ROLE_VM, &ignore);
+	else if (p->spec.ifindex)
+		xtap_unpin_links(&a->dp, p->spec.ifindex, XTAP_ROLE_VM);
+	xtap_log(XTAP_LOG_INFO, "port %s deleted", p->name);
 	xtap_model_del_port(&a->model, name);
-	ret = xtap_cmd_save(a, err);
-	xtap_log(XTAP_LOG_INFO, "port %s deleted", saved.name);
-	return ret;
+	return 0;
 }
 
 static json_object *port_status_json(struct xtap_agent *a, const struct xtap_port_conf *p)

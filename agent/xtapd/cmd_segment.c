@@ -2,38 +2,50 @@
 /* Commands on segments and what they learnt: segment.add, segment.del, segment.list, fdb. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <bpf/bpf.h>
 
 #include "attach.h"
 #include "commands.h"
+#include "fault.h"
 #include "netdev.h"
 #include "realize.h"
 #include "validate.h"
 
+/*
+ * Commit: the uplink's programs, the maps, the model, the state file. Undo:
+ * programs this request attached are detached (another segment's stay), the
+ * maps come back with the request's journal (api.c).
+ */
 XTAP_DEFINE_CMD(cmd_segment_add)
 {
 	struct xtap_segment_conf s;
-	int ret;
+	int attached = 0, in_model = 0, ret;
+	size_t i;
 
 	ret = xtap_segment_from_json(args, &s, err);
 	if (ret)
 		return ret;
 	if (xtap_model_segment(&a->model, s.id))
 		return xtap_fail(err, -EEXIST, "segment %u already exists", s.id);
-	ret = xtap_segment_realize(a, &s, err);
-	if (!ret)
-		ret = xtap_model_add_segment(&a->model, &s);
+	for (i = 0; s.uplink[0] && i < a->model.n_segments; i++)
+		if (!strcmp(a->model.segments[i].uplink, s.uplink) && a->model.segments[i].vlan == s.vlan)
+			return xtap_fail(err, -EEXIST, "segment %u: uplink %s VLAN %u already carries segment %u (pick another VLAN)",
+					 s.id, s.uplink, s.vlan, a->model.segments[i].id);
+	ret = xtap_segment_realize(a, &s, &attached, err);
 	if (!ret) {
-		ret = xtap_cmd_save(a, err);
-		if (ret)
-			xtap_model_del_segment(&a->model, s.id);
+		ret = xtap_model_add_segment(&a->model, &s);
+		in_model = !ret;
 	}
+	if (!ret)
+		ret = xtap_cmd_save(a, err);
 	if (ret) {
-		struct xtap_err ignore;
-
-		xtap_segment_delete(&a->dp, s.id, &ignore);
+		if (in_model)
+			xtap_model_del_segment(&a->model, s.id);
+		if (attached)
+			xtap_detach(&a->dp, attached, XTAP_ROLE_UPLINK, NULL);
 		return ret;
 	}
 	xtap_log(XTAP_LOG_INFO, "segment %u added%s%s", s.id, s.uplink[0] ? ", uplink " : "", s.uplink);
@@ -41,9 +53,15 @@ XTAP_DEFINE_CMD(cmd_segment_add)
 	return 0;
 }
 
+/*
+ * The maps (the request's journal takes them back), then the state file;
+ * once that is written, what cannot fail: the model, and detaching the
+ * uplink when no other segment uses it.
+ */
 XTAP_DEFINE_CMD(cmd_segment_del)
 {
 	struct xtap_segment_conf *s, saved;
+	struct xtap_model view;
 	size_t i;
 	__u64 id64;
 	__u32 id;
@@ -66,15 +84,23 @@ XTAP_DEFINE_CMD(cmd_segment_del)
 	ret = xtap_segment_delete(&a->dp, id, err);
 	if (ret)
 		return ret;
+	ret = xtap_model_view_without_segment(&a->model, id, &view);
+	if (ret)
+		return ret;
+	ret = xtap_state_save(a->state_path, &view, err);
+	free(view.segments);
+	if (ret)
+		return ret;
+	xtap_fault_set_committed(1);
+	xtap_model_del_segment(&a->model, id);
 	if (saved.uplink[0] && !xtap_segment_in_use_uplink(a, saved.uplink, id)) {
 		struct xtap_link l;
+		struct xtap_err ignore;
 
-		if (!xtap_link_get(saved.uplink, &l, err))
-			xtap_detach(&a->dp, l.ifindex, XTAP_ROLE_UPLINK, err);
-		err->msg[0] = 0;
+		if (!xtap_link_get(saved.uplink, &l, &ignore))
+			xtap_detach(&a->dp, l.ifindex, XTAP_ROLE_UPLINK, &ignore);
 	}
-	xtap_model_del_segment(&a->model, id);
-	return xtap_cmd_save(a, err);
+	return 0;
 }
 
 XTAP_DEFINE_CMD(cmd_segment_list)

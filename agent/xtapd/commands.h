@@ -47,7 +47,7 @@ int xtap_arg_dir(json_object *args, int *dir, struct xtap_err *err);
 int xtap_cmd_save(struct xtap_agent *a, struct xtap_err *err);
 /*
  * Applies a changed copy of a port's configuration: the kernel first (an
- * atomic switch), then the model. Nothing changes if the kernel refuses.
+ * atomic switch), then the model, then the state file; all or nothing.
  */
 int xtap_cmd_port_update(struct xtap_agent *a, struct xtap_port_conf *cur, struct xtap_port_conf *next,
 			 struct xtap_err *err);

@@ -20,7 +20,7 @@ struct uplink_bpf;
 
 /*
  * Which slots of xtap_acl_hits the rules in the maps use: the map writer's
- * (agent/policy.c) allocator, built from the maps when it is first needed.
+ * (agent/xtapd/maps_acl_hits.c) allocator, built from the maps when it is first needed.
  */
 struct xtap_hit_slots {
 	int built;

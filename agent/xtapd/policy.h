@@ -2,8 +2,10 @@
 /*
  * Writing policy into the pinned maps: the only code that turns what an
  * operator asked for (a port spec, a segment) into map entries. Every write
- * validates first and changes nothing on error; a port's policy switches in
- * one map update (see XTAP_POLICY_GENS).
+ * validates first and changes nothing on error. policy.c composes the
+ * parts, one per concern as bpf/ is split (maps.h: maps_port.c,
+ * maps_addr.c, maps_acl.c, maps_acl_hits.c, maps_rate.c, maps_segment.c);
+ * every map write goes through map_io.h.
  */
 #ifndef XTAP_POLICY_WRITER_H
 #define XTAP_POLICY_WRITER_H
@@ -24,7 +26,13 @@ int xtap_segment_delete(const struct xtap_datapath *dp, __u32 segment_id, struct
 
 /*
  * Creates or replaces a port: its policy, and its membership in its segment
- * (FDB, redirect and flood devmaps). Replacing switches atomically.
+ * (FDB, redirect and flood devmaps). Replacing writes only what changed: a
+ * set that must change as a whole is written under its other generation and
+ * the port switches to it in one map update; ACL rules added or removed
+ * (and nothing else) are written in place. A frame sees the old policy or
+ * the new one (docs/maps.md).
+ * These writers are all-or-nothing, and inside a request's transaction
+ * (map_txn.h) the request's undo takes their changes back too.
  */
 int xtap_port_write(const struct xtap_datapath *dp, const struct xtap_port_spec *spec,
 		    struct xtap_err *err);

@@ -8,6 +8,7 @@
 #include <linux/if_tun.h>
 
 #include "attach.h"
+#include "map_txn.h"
 #include "netdev.h"
 #include "realize.h"
 #include "validate.h"
@@ -18,50 +19,52 @@
 /* ---- ports in the kernel ---- */
 
 /* The tap's own MAC belongs to the host: frames a VM sends to it go up the stack. */
-static void host_mac_entry(struct xtap_agent *a, const struct xtap_port_conf *p, int add)
+static int host_mac_entry(struct xtap_agent *a, const struct xtap_port_conf *p, int add, struct xtap_err *err)
 {
 	struct xtap_link l;
-	struct xtap_err err = {};
+	int ret = xtap_link_get_index(p->spec.ifindex, &l, err);
 
-	if (xtap_link_get_index(p->spec.ifindex, &l, &err) == 0)
-		xtap_fdb_host_write(&a->dp, p->spec.segment_id, l.mac, add, &err);
+	return ret ? ret : xtap_fdb_host_write(&a->dp, p->spec.segment_id, l.mac, add, err);
 }
 
-/* Writes the port's policy, attaches the programs to its tap (ifindex set), runs its vhost-user server. */
-int xtap_port_realize(struct xtap_agent *a, struct xtap_port_conf *p, struct xtap_err *err)
+/*
+ * The maps and the attachments, all or nothing: in a request its undo takes
+ * them back (map_txn.h); alone (start-up, repairs) a failure leaves the maps
+ * as they were.
+ */
+int xtap_port_realize(struct xtap_agent *a, struct xtap_port_conf *p, int *attached, struct xtap_err *err)
 {
 	struct xtap_attach_state st;
-	int ret;
+	int owner = xtap_map_txn_begin(), ret;
 
 	ret = xtap_port_write(&a->dp, &p->spec, err);
+	if (!ret)
+		ret = host_mac_entry(a, p, 1, err);
+	if (!ret)
+		ret = xtap_attach(&a->dp, p->spec.ifindex, p->name, XTAP_ROLE_VM, &st, err);
+	xtap_map_txn_end(&a->dp, owner, ret);
 	if (ret) {
 		xtap_err_name_port(err, p->name);
 		return ret;
 	}
-	host_mac_entry(a, p, 1);
-	ret = xtap_attach(&a->dp, p->spec.ifindex, p->name, XTAP_ROLE_VM, &st, err);
-	if (!ret) {
-		struct xtap_err verr = {};
-
-		/*
-		 * Not fatal: the port's policy is in force and a VMM can still use the
-		 * tap (hand-off, by name); xtap_agent_vhost_check() tries again.
-		 */
-		if (xtap_vhost_proc_ensure(&a->vhost, p, &verr))
-			xtap_log(XTAP_LOG_WARN, "%s; the port works without its vhost-user socket meanwhile, "
-				 "xtapd tries again every %d s", verr.msg, XTAP_VHOST_CHECK_SECONDS);
-	}
-	if (ret) {
-		struct xtap_err ignore;
-
-		host_mac_entry(a, p, 0);
-		xtap_port_delete(&a->dp, p->spec.ifindex, &ignore);
-		xtap_err_name_port(err, p->name);
-		return ret;
-	}
+	if (attached)
+		*attached = !st.had_programs;
 	xtap_log(XTAP_LOG_DEBUG, "port %s: ifindex %d, xdp %s, tc %s", p->name, p->spec.ifindex,
 		 st.xdp, st.tc);
 	return 0;
+}
+
+void xtap_port_start_vhost(struct xtap_agent *a, struct xtap_port_conf *p)
+{
+	struct xtap_err verr = {};
+
+	/*
+	 * Not fatal: the port's policy is in force and a VMM can still use the
+	 * tap (hand-off, by name); xtap_agent_vhost_check() tries again.
+	 */
+	if (xtap_vhost_proc_ensure(&a->vhost, p, &verr))
+		xtap_log(XTAP_LOG_WARN, "%s; the port works without its vhost-user socket meanwhile, "
+			 "xtapd tries again every %d s", verr.msg, XTAP_VHOST_CHECK_SECONDS);
 }
 
 void xtap_port_unrealize(struct xtap_agent *a, struct xtap_port_conf *p)
@@ -72,8 +75,17 @@ void xtap_port_unrealize(struct xtap_agent *a, struct xtap_port_conf *p)
 	if (!p->spec.ifindex)
 		return;
 	xtap_detach(&a->dp, p->spec.ifindex, XTAP_ROLE_VM, &err);
-	host_mac_entry(a, p, 0);
+	host_mac_entry(a, p, 0, &err);
 	xtap_port_delete(&a->dp, p->spec.ifindex, &err);
+}
+
+int xtap_port_unwrite(struct xtap_agent *a, const struct xtap_port_conf *p, struct xtap_err *err)
+{
+	int ret = host_mac_entry(a, p, 0, err);
+
+	if (ret == -ENOENT)   /* no host MAC entry: nothing to take back */
+		ret = 0;
+	return ret ? ret : xtap_port_delete(&a->dp, p->spec.ifindex, err);
 }
 
 /* Creates the tap (or finds the adopted one); returns its ifindex. */
@@ -119,24 +131,35 @@ int xtap_segment_in_use_uplink(const struct xtap_agent *a, const char *uplink, _
 	return 0;
 }
 
-int xtap_segment_realize(struct xtap_agent *a, const struct xtap_segment_conf *s,
+int xtap_segment_realize(struct xtap_agent *a, const struct xtap_segment_conf *s, int *attached_ifindex,
 			  struct xtap_err *err)
 {
 	struct xtap_segment seg = { .vlan = s->vlan };
-	struct xtap_attach_state st;
+	struct xtap_attach_state st = { .had_programs = 1 };
 	struct xtap_link l;
 	int ret;
 
+	if (attached_ifindex)
+		*attached_ifindex = 0;
 	if (s->flood_host)
 		seg.flags |= XTAP_SEGMENT_F_FLOOD_HOST;
 	if (s->uplink[0]) {
-		if (xtap_link_get(s->uplink, &l, err))
+		ret = xtap_link_get(s->uplink, &l, err);
+		if (ret == -ENOENT)
 			return xtap_fail(err, -ENOENT, "segment %u: uplink %s does not exist", s->id, s->uplink);
+		if (ret)
+			return ret;
 		ret = xtap_attach(&a->dp, l.ifindex, s->uplink, XTAP_ROLE_UPLINK, &st, err);
 		if (ret)
 			return ret;
 		seg.uplink_ifindex = l.ifindex;
 	}
-	return xtap_segment_write(&a->dp, s->id, &seg, err);
+	ret = xtap_segment_write(&a->dp, s->id, &seg, err);
+	/* Programs this call put on the uplink leave with the failure (another segment's stay). */
+	if (ret && !st.had_programs)
+		xtap_detach(&a->dp, seg.uplink_ifindex, XTAP_ROLE_UPLINK, NULL);
+	else if (!ret && !st.had_programs && attached_ifindex)
+		*attached_ifindex = seg.uplink_ifindex;
+	return ret;
 }
 

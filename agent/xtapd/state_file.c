@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fault.h"
 #include "lock.h"
 #include "log.h"
 #include "state_file.h"
@@ -195,7 +196,9 @@ static int write_synced(const char *path, const char *text)
 
 	if (fd < 0)
 		return -errno;
-	while (off < len) {
+	if (xtap_fault_should_fail(XTAP_FAULT_FILE))
+		ret = -EIO;
+	while (!ret && off < len) {
 		n = write(fd, text + off, len - off);
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -205,7 +208,9 @@ static int write_synced(const char *path, const char *text)
 		}
 		off += n;
 	}
-	if (!ret && fsync(fd))
+	if (!ret && xtap_fault_should_fail(XTAP_FAULT_FILE))
+		ret = -EIO;
+	else if (!ret && fsync(fd))
 		ret = -errno;
 	close(fd);
 	return ret;
@@ -251,7 +256,10 @@ int xtap_state_save(const char *path, struct xtap_model *m, struct xtap_err *err
 	}
 	if (!ret) {
 		step = "replacing it";
-		if (rename(tmp, path))
+		/* The fault switch fails the write, the fsync or this rename (docs/api.md). */
+		if (xtap_fault_should_fail(XTAP_FAULT_FILE))
+			ret = -EIO;
+		else if (rename(tmp, path))
 			ret = -errno;
 	}
 	free(text);

@@ -30,6 +30,7 @@
 #include "agent_worker.h"
 #include "ctl_server.h"
 #include "event_loop.h"
+#include "fault.h"
 #include "netdev.h"
 #include "lock.h"
 
@@ -50,9 +51,35 @@ static void usage(FILE *f)
 		"      --state FILE     persisted desired state (default " XTAP_DEFAULT_STATE ")\n"
 		"      --pin-dir DIR    bpffs directory for maps and links (default " XTAP_DEFAULT_PIN_DIR ")\n"
 		"      --recover-state  the state file does not load: start from FILE.prev, keep it as FILE.bad\n"
+		"      --fault-injection  tests only: requests may carry \"fault\" (docs/api.md), XTAP_FAULT is read\n"
 		"  -v, --verbose        debug logging\n"
 		"  -h, --help           this text\n"
 		"Runs in the foreground and logs to stderr.\n");
+}
+
+/* XTAP_FAULT=CLASS:N fails the Nth step of that class since start (with --fault-injection only). */
+static int arm_fault_from_env(void)
+{
+	const char *spec = getenv("XTAP_FAULT");
+	enum xtap_fault_class cls;
+	unsigned long nth;
+
+	if (xtap_fault_enabled())
+		xtap_log(XTAP_LOG_WARN, "fault injection is on: for tests, never in production");
+	if (!spec || !spec[0])
+		return 0;
+	if (!xtap_fault_enabled()) {
+		xtap_log(XTAP_LOG_WARN, "XTAP_FAULT is ignored: xtapd was not started with --fault-injection");
+		return 0;
+	}
+	if (xtap_fault_parse(spec, &cls, &nth)) {
+		xtap_log(XTAP_LOG_ERR, "XTAP_FAULT=%s: use CLASS:N, CLASS one of map, netlink, file, attach, any, N >= 1",
+			 spec);
+		return -1;
+	}
+	xtap_fault_arm(cls, nth);
+	xtap_log(XTAP_LOG_WARN, "XTAP_FAULT: step %lu of class %s will fail", nth, xtap_fault_class_name(cls));
+	return 0;
 }
 
 /* Settings from the config file; command-line options win. Unknown keys are errors. */
@@ -339,6 +366,7 @@ int main(int argc, char **argv)
 		{ "state", required_argument, NULL, 'S' },  { "pin-dir", required_argument, NULL, 'p' },
 		{ "verbose", no_argument, NULL, 'v' },      { "help", no_argument, NULL, 'h' },
 		{ "recover-state", no_argument, NULL, 'R' },
+		{ "fault-injection", no_argument, NULL, 'F' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct options o = {};
@@ -361,6 +389,7 @@ int main(int argc, char **argv)
 		case 'p': snprintf(o.pin_dir, sizeof(o.pin_dir), "%s", optarg); break;
 		case 'R': o.recover_state = 1; break;
 		case 'v': xtap_log_set_level(XTAP_LOG_DEBUG); break;
+		case 'F': xtap_fault_enable(); break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -369,6 +398,8 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	if (arm_fault_from_env())
+		return 2;
 	if (geteuid() != 0) {
 		xtap_log(XTAP_LOG_ERR, "must run as root (it creates taps and loads BPF programs)");
 		return 1;

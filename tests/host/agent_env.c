@@ -34,6 +34,7 @@
 #include "sandbox.h"
 
 static pid_t agent_pid;
+const char *env_agent_option;
 static int out_fd = -1;
 uint8_t env_out_mac[6];
 
@@ -180,7 +181,7 @@ pid_t env_agent_spawn(void)
 		dup2(log, 2);
 		dup2(log, 1);
 		execl(path, "xtapd", "-s", ENV_SOCK, "--state", ENV_STATE, "--pin-dir", ENV_PINS,
-		      "-c", "/run/xtap-test/xtapd.json", (char *)NULL);
+		      "-c", "/run/xtap-test/xtapd.json", env_agent_option, (char *)NULL);
 		_exit(127);
 	}
 	return agent_pid;

@@ -27,6 +27,8 @@ void env_vhost_kill_all(void);
 /* (Re)creates the veth pair uplink0 <-> out0 and the packet socket on out0. */
 int env_uplink_create(void);
 
+/* One more xtapd option (e.g. "--fault-injection"), NULL for none: set before env_setup(). */
+extern const char *env_agent_option;
 pid_t env_agent_start(void);
 /* The two halves of env_agent_start: fork+exec (fast), then wait for the socket. */
 pid_t env_agent_spawn(void);

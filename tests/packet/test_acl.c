@@ -524,6 +524,137 @@ static void test_acl_replace_keeps_hits_of_kept_rule_ids(void **s)
 	expect_hits(PA, 1, kept, 1, len);
 }
 
+/* Trie entries of ACL set `set` in the IPv4 (fam 4) or IPv6 trie, counted by walking its keys as bpftool does. */
+static int acl_entries(int fam, uint32_t set)
+{
+	int fd = xtap_map_fd(&fx_dp, fam == 4 ? XTAP_MAP_ACL4 : XTAP_MAP_ACL6), n = 0;
+	struct xtap_ip6_key k6, next6;
+	struct xtap_ip4_key k4, next4;
+	void *cur = NULL, *next = fam == 4 ? (void *)&next4 : (void *)&next6;
+
+	while (!bpf_map_get_next_key(fd, cur, next)) {
+		n += (fam == 4 ? next4.set : next6.set) == set;
+		if (fam == 4)
+			k4 = next4;
+		else
+			k6 = next6;
+		cur = fam == 4 ? (void *)&k4 : (void *)&k6;
+	}
+	return n;
+}
+
+/* 198.18.0.0/15 holds 512 /24s: the i-th one, as text, and an address in it. */
+static const char *net24(int i, char *buf, size_t len)
+{
+	snprintf(buf, len, "198.%d.%d.0/24", 18 + (i >> 8 & 1), i & 0xff);
+	return buf;
+}
+
+static const char *host24(int i, char *buf, size_t len)
+{
+	snprintf(buf, len, "198.%d.%d.5", 18 + (i >> 8 & 1), i & 0xff);
+	return buf;
+}
+
+/* The dedicated deny of /24 number i (rule id 1000 + i), at equal priority: appended. */
+static void churn_rule(struct xtap_acl_spec *acl, int i)
+{
+	char cidr[32];
+
+	rule(acl, 1000 + i, 1000, XTAP_ACL_DENY, net24(i, cidr, sizeof(cidr)), IPPROTO_TCP, ALL_PORTS);
+}
+
+static void del_rule(struct xtap_acl_spec *acl, uint32_t id)
+{
+	int i;
+
+	for (i = 0; i < acl->n_rules && acl->rules[i].rule_id != id; i++)
+		;
+	assert_true(i < acl->n_rules);
+	memmove(&acl->rules[i], &acl->rules[i + 1], (acl->n_rules - i - 1) * sizeof(acl->rules[0]));
+	acl->n_rules--;
+}
+
+/*
+ * 256 rules (a UDP /16 deny first, 254 TCP /24 denies, allow-any last), then
+ * 300 rounds of deleting the oldest /24 and adding a new one, one write each
+ * (as acl.del and acl.add do) and, every 10th round, both in one write: the
+ * trie holds exactly one entry per distinct live prefix, none of the other
+ * generation, frames meet the right rules, and the allow rule's hits and
+ * set survive the churn and an unrelated (rate) update.
+ */
+static void test_acl_256_rules_churn_leaves_exact_entries(void **s)
+{
+	struct xtap_acl_spec *acl = &PA->spec.acl[FROM_VM];
+	struct xtap_port before, after;
+	struct xtap_counter allow_hits;
+	int oldest = 0, next = 0, r, gen, n_live = 0;
+	char dst[32];
+	size_t len;
+
+	(void)s;
+	rule(acl, 1, 500, XTAP_ACL_DENY, "198.18.0.0/16", IPPROTO_UDP, ALL_PORTS);
+	while (next < XTAP_MAX_ACL_RULES - 2)
+		churn_rule(acl, next++);
+	rule(acl, 2, 2000, XTAP_ACL_ALLOW, NULL, 0, ALL_PORTS);
+	fx_apply(PA);
+	allow_hits = fx_acl_hits(PA, 2);
+	len = check4("192.0.2.1", IPPROTO_TCP, 80, true);
+
+	for (r = 0; r < 300; r++) {
+		del_rule(acl, 1000 + oldest++);
+		if (r % 10)
+			fx_apply(PA);
+		churn_rule(acl, next++ % 512);
+		fx_apply(PA);
+	}
+	assert_int_equal(acl->n_rules, XTAP_MAX_ACL_RULES);
+
+	port_value(PA, &before);
+	assert_int_equal(before.acl[FROM_VM].rule_count, XTAP_MAX_ACL_RULES);
+	/* IPv4: the /16, 254 /24s and /0 (allow-any); IPv6: /0. Nothing in the other generation. */
+	assert_int_equal(acl_entries(4, before.acl[FROM_VM].set), 256);
+	assert_int_equal(acl_entries(6, before.acl[FROM_VM].set), 1);
+	for (gen = 0; gen < XTAP_POLICY_GENS; gen++) {
+		uint32_t set = (PA->spec.port_id * XTAP_POLICY_GENS + gen) * XTAP_DIRS + FROM_VM;
+
+		if (set != before.acl[FROM_VM].set) {
+			assert_int_equal(acl_entries(4, set), 0);
+			assert_int_equal(acl_entries(6, set), 0);
+		}
+	}
+	{
+		struct xtap_acl_set *rs = malloc(sizeof(*rs));
+		uint32_t i;
+
+		assert_non_null(rs);
+		assert_int_equal(bpf_map_lookup_elem(xtap_map_fd(&fx_dp, XTAP_MAP_ACL_RULES),
+						     &before.acl[FROM_VM].set, rs), 0);
+		for (i = 0; i < rs->count; i++)
+			n_live += rs->rules[i].rank != XTAP_ACL_RANK_FREE;
+		free(rs);
+		assert_int_equal(n_live, XTAP_MAX_ACL_RULES);
+	}
+
+	/* A live /24 denies TCP, a deleted one lets it through to allow-any, the /16 denies UDP. */
+	check4(host24((next - 1) % 512, dst, sizeof(dst)), IPPROTO_TCP, 80, false);
+	check4(host24(oldest - 1, dst, sizeof(dst)), IPPROTO_TCP, 80, true);
+	check4(host24((next - 1) % 512, dst, sizeof(dst)), IPPROTO_UDP, 53, false);
+	expect_hits(PA, 2, allow_hits, 2, 2 * len);
+
+	/* An unrelated update keeps the ACL set and its counters. */
+	allow_hits = fx_acl_hits(PA, 2);
+	PA->spec.rate[FROM_VM].packets_per_sec = 1000000;
+	PA->spec.rate[FROM_VM].burst_packets = 1000;
+	fx_apply(PA);
+	port_value(PA, &after);
+	assert_int_equal(after.acl[FROM_VM].set, before.acl[FROM_VM].set);
+	assert_int_equal(after.addr_set, before.addr_set);
+	expect_hits(PA, 2, allow_hits, 0, 0);
+	check4("192.0.2.1", IPPROTO_TCP, 80, true);
+	expect_hits(PA, 2, allow_hits, 1, len);
+}
+
 XTAP_TEST_LIST(acl,
 	T(test_acl_cidr_proto_port_range),
 	T(test_acl_lower_priority_value_wins),
@@ -541,4 +672,5 @@ XTAP_TEST_LIST(acl,
 	T(test_acl_reversed_port_range_rejected),
 	T(test_acl_rule_id_reused_across_directions_rejected),
 	T(test_acl_replace_keeps_hits_of_kept_rule_ids),
+	T(test_acl_256_rules_churn_leaves_exact_entries),
 );
