@@ -84,11 +84,15 @@ $(BUILD)/xtapctl: tools/xtapctl.c tools/xtapctl_maps.c tools/xtapctl_maps.h $(BU
 		$(BUILD)/agent/lib/err.o -lbpf -ljson-c
 
 # One vhost-user server per port (agent/vhost/vhost_dev.h); no libbpf: it never touches the BPF side.
+# Linked statically (and non-PIE), unused sections dropped: one process per port, and what each one
+# costs is its private memory. No ld.so, no relocated copies of libc's tables, fewer mappings and page
+# tables (docs/vhost.md, "Memory per port"). libmnl is not needed: netdev.c's netlink code is dropped.
 VHOST_SRCS := agent/vhost/xtap_vhost.c agent/vhost/vhost_user.c agent/vhost/vhost_mem.c agent/vhost/vhost_guard.c \
               agent/vhost/vhost_net.c agent/vhost/vhost_userspace.c agent/lib/netdev.c agent/lib/err.c agent/lib/log.c
+VHOST_LDFLAGS := -static -no-pie -ffunction-sections -fdata-sections -Wl,--gc-sections
 $(BUILD)/xtap-vhost: $(VHOST_SRCS) $(AGENT_HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(VHOST_INC) -o $@ $(VHOST_SRCS) -ljson-c -lmnl
+	$(CC) $(CFLAGS) $(VHOST_INC) $(VHOST_LDFLAGS) -o $@ $(VHOST_SRCS) -ljson-c
 
 # --vhost-user plays the VM with the tests' virtio driver (tests/vhost/frontend.c).
 $(BUILD)/xtap-vmsim: tools/vmsim.c tools/vmsim_vhost.c tests/lib/pktbuild.c tests/lib/pktbuild.h \

@@ -276,6 +276,7 @@ static void status_update(struct status *st, const struct xtap_vhost_server *s)
 	json_object_object_add(j, "features", json_object_new_string(feat));
 	json_object_object_add(j, "connections", json_object_new_int64((int64_t)s->connections));
 	json_object_object_add(j, "rejected_messages", json_object_new_int64((int64_t)s->rejected));
+	json_object_object_add(j, "stalled_disconnects", json_object_new_int64((int64_t)s->stalled));
 	if (s->last_error[0])
 		json_object_object_add(j, "last_error", json_object_new_string(s->last_error));
 	text = json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN);
@@ -352,20 +353,30 @@ static void serve(struct xtap_vhost_server *s, struct xtap_vhost_guard *g, const
 	xtap_vhost_guard_disarm(g);
 }
 
+/*
+ * One frontend per port. A second one is refused while the first is
+ * healthy (QEMU's reconnect=1 retries every second and gets in once the
+ * first has gone); a first one stuck mid-message for XTAP_VHOST_PREEMPT_MS
+ * is dropped instead and the newcomer served, so a half-dead frontend
+ * cannot hold the port until the stall timeout.
+ */
 static void accept_frontend(struct xtap_vhost_server *s, int lfd)
 {
 	int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	uint64_t now = xtap_vhost_now_ms();
 
 	if (fd < 0) {
 		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
 			xtap_log_port(XTAP_LOG_ERR, served_port, "accept: %s", strerror(errno));
 		return;
 	}
-	if (s->conn >= 0) {
+	if (s->conn >= 0 && xtap_vhost_server_stalled_for(s, now) < XTAP_VHOST_PREEMPT_MS) {
 		xtap_log_port(XTAP_LOG_INFO, served_port, "a second frontend connected while one is attached: refused (one VMM per port)");
 		close(fd);
 		return;
 	}
+	if (s->conn >= 0)
+		xtap_vhost_server_drop_stalled(s, now, "a new frontend connected and takes its place");
 	xtap_vhost_server_attach(s, fd);
 }
 
@@ -426,7 +437,8 @@ int main(int argc, char **argv)
 			np = plane->poll_fds(&s.dev, pfd + plane_at, PLANE_POLL_MAX);
 		if (np < 0)
 			np = 0;
-		n = poll(pfd, (nfds_t)(plane_at + np), -1);
+		/* The only deadline: the stall timeout of the frontend's unfinished message. */
+		n = poll(pfd, (nfds_t)(plane_at + np), xtap_vhost_server_timeout(&s, xtap_vhost_now_ms()));
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -439,6 +451,7 @@ int main(int argc, char **argv)
 			break;
 		}
 		serve(&s, &guard, pfd + plane_at, np, pfd[2].revents);
+		xtap_vhost_server_expire(&s, xtap_vhost_now_ms());
 		if (pfd[1].revents)
 			accept_frontend(&s, lfd);
 		status_update(&st, &s);
