@@ -47,6 +47,7 @@ help:
 	@echo "make test-host  tier 2: real xtapd/xtapctl, taps, veth uplink, in namespaces"
 	@echo "make test-guest tier 3: Debian-kernel guests under QEMU (TCG) on xtap taps"
 	@echo "make test-vhost tier 4: vhost-user here (userspace plane), real vhost-net in a QEMU (TCG) VM"
+	@echo "make test-fuzz  the libFuzzer targets, 30 s each (tests/libfuzzer/); make fuzz: longer, corpus merged"
 	@echo "make install    xtapd, xtap-vhost, xtapctl, bash completion, systemd unit, default config"
 	@echo "make vmlinux    regenerate vmlinux.h from the running kernel"
 
@@ -203,6 +204,40 @@ $(BUILD)/tests/test_vhost: tests/vhost/test_vhost.c tests/vhost/frontend.c tests
 	$(CC) $(CFLAGS) $(VHOST_INC) -Itests/lib -Itests/host -Itests/vhost -o $@ tests/vhost/test_vhost.c \
 		tests/vhost/frontend.c tests/host/agent_env.c tests/host/agent_ctl.c $(TEST_LIB_OBJS) -lbpf -ljson-c -lcmocka
 
+# libFuzzer targets: tests/libfuzzer/NAME_fuzz.c, built with clang -fsanitize=fuzzer,address,undefined
+# as $(BUILD)/fuzz/NAME_fuzz. A target adds its name to FUZZ_TARGETS and says what it fuzzes in
+# FUZZ_SRCS_NAME (plus FUZZ_INC_NAME, FUZZ_LIBS_NAME); the pattern rule below builds any of them.
+# make fuzz-NAME: one target for FUZZ_SECONDS; make test-fuzz: every target for 30 s (the fuzz-libfuzzer
+# tier of make test); make fuzz: every target for FUZZ_SECONDS (default 600) and its finds merged into
+# tests/libfuzzer/corpus/NAME/. Crashes land in tests/libfuzzer/regress/NAME/ and are replayed every run.
+FUZZ_CC      ?= clang
+FUZZ_CFLAGS  := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+                -Wall -Wextra -Werror -std=gnu11 -Iinclude -Iagent/lib
+FUZZ_SECONDS ?= 600
+FUZZ_TARGETS += vhost_user
+FUZZ_SRCS_vhost_user := agent/vhost/vhost_user.c agent/vhost/vhost_mem.c agent/vhost/vhost_userspace.c \
+                        agent/lib/netdev.c agent/lib/err.c agent/lib/log.c
+FUZZ_INC_vhost_user  := $(VHOST_INC)
+FUZZ_LIBS_vhost_user := -lmnl
+FUZZ_BINS = $(patsubst %,$(BUILD)/fuzz/%_fuzz,$(FUZZ_TARGETS))
+
+.SECONDEXPANSION:
+$(BUILD)/fuzz/%_fuzz: tests/libfuzzer/%_fuzz.c $$(FUZZ_SRCS_$$*) $(AGENT_HDRS)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_INC_$*) -o $@ $< $(FUZZ_SRCS_$*) $(FUZZ_LIBS_$*)
+
+.PHONY: fuzz test-fuzz
+fuzz-%: deps $(BUILD)/fuzz/%_fuzz
+	tests/run.sh fuzz-$* "bash tests/libfuzzer/run.sh $(BUILD) $(FUZZ_SECONDS) $*"
+
+test-fuzz: deps
+	$(MAKE) $(FUZZ_BINS)
+	tests/run.sh fuzz-libfuzzer "bash tests/libfuzzer/run.sh $(BUILD) 30 $(FUZZ_TARGETS)"
+
+fuzz: deps
+	$(MAKE) $(FUZZ_BINS)
+	tests/run.sh fuzz-libfuzzer "bash tests/libfuzzer/run.sh --merge $(BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)"
+
 test-packet: deps
 	$(MAKE) $(PACKET_TESTS) $(PKTBUILD_TEST)
 	tests/run.sh pktbuild $(PKTBUILD_TEST) packet $(PACKET_TESTS)
@@ -226,11 +261,12 @@ test-vhost: deps
 		vhost-vm "XTAP_BUILD=$(BUILD) bash tests/vhost/run-vm.sh"
 
 test: deps
-	$(MAKE) all
+	$(MAKE) all $(FUZZ_BINS)
 	tests/run.sh pktbuild $(PKTBUILD_TEST) packet $(PACKET_TESTS) vhost-plane $(BUILD)/tests/test_userspace_plane \
 		netdev $(BUILD)/tests/test_netdev agent "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_agent" \
 		vhost "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_vhost" guest "XTAP_BUILD=$(BUILD) bash tests/guest/run.sh" \
-		vhost-vm "XTAP_BUILD=$(BUILD) bash tests/vhost/run-vm.sh"
+		vhost-vm "XTAP_BUILD=$(BUILD) bash tests/vhost/run-vm.sh" \
+		fuzz-libfuzzer "bash tests/libfuzzer/run.sh $(BUILD) 30 $(FUZZ_TARGETS)"
 
 PREFIX ?= /usr/local
 install: all

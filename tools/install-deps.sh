@@ -5,6 +5,7 @@ PKGS=(
   make gcc clang llvm pkg-config
   libbpf-dev libxdp-dev xdp-tools bpftool linux-libc-dev
   libjson-c-dev libmnl-dev libcmocka-dev
+  libc6-dev libfuzzer-14-dev libclang-rt-14-dev
   iproute2 iputils-ping ethtool
   qemu-system-x86 busybox-static xz-utils jq
   iptables gnuplot-nox
