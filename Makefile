@@ -36,7 +36,8 @@ HOST_TESTS     := $(BUILD)/tests/test_netdev $(BUILD)/tests/test_agent
 
 .PHONY: all deps vmlinux demo install test test-packet test-host test-guest test-vhost bench clean help
 all: $(SKELS) $(AGENT_LIB_OBJS) $(BUILD)/xtapd $(BUILD)/xtapctl $(BUILD)/xtap-vmsim $(PACKET_TESTS) $(PKTBUILD_TEST) $(HOST_TESTS) $(BUILD)/bench/prog_cost $(BUILD)/bench/control_plane $(BUILD)/bench/throughput \
-	$(BUILD)/bench/rate_accuracy $(BUILD)/xtap-vhost $(BUILD)/tests/test_userspace_plane $(BUILD)/tests/test_vhost
+	$(BUILD)/bench/rate_accuracy $(BUILD)/xtap-vhost $(BUILD)/tests/test_userspace_plane $(BUILD)/tests/test_vhost \
+	$(BUILD)/bench/vhost_memory
 
 help:
 	@echo "make            build BPF programs, skeletons, agent library, tests"
@@ -149,6 +150,13 @@ $(BUILD)/bench/throughput: bench/throughput.c tests/host/agent_env.c tests/host/
 	$(CC) $(CFLAGS) -Itests/lib -Itests/host -o $@ bench/throughput.c tests/host/agent_env.c \
 		$(BENCH_UTIL) $(BUILD)/tests/lib/pktbuild.o $(BUILD)/tests/lib/sandbox.o -lbpf -ljson-c -lpthread
 
+# Memory per port of vhost-user serving: N xtap-vhost processes alone, then N ports through xtapd.
+$(BUILD)/bench/vhost_memory: bench/vhost_memory.c tests/host/agent_env.c tests/host/agent_env.h \
+		$(BENCH_UTIL) $(BUILD)/tests/lib/sandbox.o
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Itests/lib -Itests/host -o $@ bench/vhost_memory.c tests/host/agent_env.c \
+		$(BENCH_UTIL) $(BUILD)/tests/lib/sandbox.o -lbpf -ljson-c
+
 $(BUILD)/bench/rate_accuracy: bench/rate_accuracy.c tests/host/agent_env.c tests/host/agent_env.h \
 		$(BENCH_UTIL) $(BUILD)/tests/lib/sandbox.o
 	@mkdir -p $(@D)
@@ -161,16 +169,18 @@ $(BUILD)/bench/rate_accuracy: bench/rate_accuracy.c tests/host/agent_env.c tests
 BENCH_LOG = bash -o pipefail -c 'stdbuf -oL "$$@" | tee $(BUILD)/bench/$$0.log'
 bench: deps
 	$(MAKE) $(BUILD)/bench/prog_cost $(BUILD)/bench/control_plane $(BUILD)/bench/throughput \
-		$(BUILD)/bench/rate_accuracy $(BUILD)/xtapd $(BUILD)/xtapctl $(BUILD)/xtap-vhost
+		$(BUILD)/bench/rate_accuracy $(BUILD)/bench/vhost_memory $(BUILD)/xtapd $(BUILD)/xtapctl $(BUILD)/xtap-vhost
 	rm -f $(BUILD)/bench/rate_accuracy.log $(BUILD)/bench/prog_cost.log $(BUILD)/bench/control_plane.log \
-		$(BUILD)/bench/throughput.log
+		$(BUILD)/bench/throughput.log $(BUILD)/bench/vhost_memory.log
 	XTAP_BUILD=$(BUILD) $(BENCH_LOG) rate_accuracy $(BUILD)/bench/rate_accuracy
 	$(BENCH_LOG) prog_cost $(BUILD)/bench/prog_cost
 	XTAP_BUILD=$(BUILD) $(BENCH_LOG) control_plane $(BUILD)/bench/control_plane
 	XTAP_BUILD=$(BUILD) $(BENCH_LOG) throughput $(BUILD)/bench/throughput
+	XTAP_BUILD=$(BUILD) $(BENCH_LOG) vhost_memory $(BUILD)/bench/vhost_memory
 	@echo; echo "headlines (this run; logs in $(BUILD)/bench/*.log):"
 	@grep -m1 '^headline rate-accuracy ' $(BUILD)/bench/rate_accuracy.log
-	@for h in throughput:guest-tx-64 throughput:guest-tx-1514 prog_cost:prog-cost prog_cost:scale-4096; do \
+	@for h in throughput:guest-tx-64 throughput:guest-tx-1514 prog_cost:prog-cost prog_cost:scale-4096 \
+		vhost_memory:vhost-memory-per-port; do \
 		grep -m1 "^headline $${h#*:} " $(BUILD)/bench/$${h%%:*}.log || { echo "no $${h#*:} headline" >&2; exit 1; }; \
 	done
 

@@ -14,7 +14,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
-#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -573,7 +572,8 @@ static int get_vring_base(struct xtap_vhost_server *s, const struct vhost_user_v
  */
 static int check_ring_eventfd(unsigned int i, const char *name, int fd, struct xtap_err *err)
 {
-	char path[64], target[PATH_MAX];
+	/* Room for "anon_inode:[eventfd]" and for enough of anything else to say what it is. */
+	char path[64], target[128];
 	ssize_t n;
 	int fl;
 

@@ -8,10 +8,11 @@
  *   xtap-vhost --port NAME --socket PATH --status FILE [--queues N] [--multi-queue]
  *              [--owner UID:GID] [--data-plane auto|vhost-net|userspace] [-v]
  */
-#define _GNU_SOURCE             /* accept4 */
+#define _GNU_SOURCE             /* accept4, asprintf */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -232,6 +233,7 @@ err:
 
 struct status {
 	const struct opts *o;
+	char *tmp;               /* the file it is written to before the rename: STATUS.tmp */
 	char *last;              /* what the file holds now */
 	uint64_t generation;     /* the server's generation `last` was built from */
 	bool failing;            /* the last write failed (logged once until one succeeds) */
@@ -246,7 +248,7 @@ struct status {
 static void status_update(struct status *st, const struct xtap_vhost_server *s)
 {
 	json_object *j;
-	char tmp[4096], feat[24];
+	char feat[24];
 	const char *text;
 	size_t len;
 	bool ok;
@@ -284,10 +286,9 @@ static void status_update(struct status *st, const struct xtap_vhost_server *s)
 		st->generation = s->generation;
 		goto out;
 	}
-	snprintf(tmp, sizeof(tmp), "%s.tmp", st->o->status);
 	len = strlen(text);
 	errno = 0;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	fd = open(st->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	ok = fd >= 0 && write(fd, text, len) == (ssize_t)len && write(fd, "\n", 1) == 1;
 	e = ok ? 0 : errno ? errno : EIO;      /* a short write leaves errno 0 */
 	/* Closed whatever happened above. */
@@ -295,7 +296,7 @@ static void status_update(struct status *st, const struct xtap_vhost_server *s)
 		ok = false;
 		e = errno;
 	}
-	if (ok && rename(tmp, st->o->status)) {
+	if (ok && rename(st->tmp, st->o->status)) {
 		ok = false;
 		e = errno;
 	}
@@ -306,7 +307,7 @@ static void status_update(struct status *st, const struct xtap_vhost_server *s)
 				       strerror(e));
 		st->failing = true;
 		if (fd >= 0)
-			unlink(tmp);
+			unlink(st->tmp);
 		goto out;
 	}
 	if (st->failing)
@@ -394,7 +395,20 @@ int main(int argc, char **argv)
 	sigset_t mask;
 
 	parse_opts(argc, argv, &o);
+	/*
+	 * Memory per port (docs/vhost.md): what a connection allocates (the
+	 * userspace plane's state, 17 KiB) comes from mmap and goes back whole
+	 * when it closes, and the heap's free top is returned at once, so a
+	 * port that had a frontend costs what an idle one does.
+	 */
+	mallopt(M_MMAP_THRESHOLD, 8 * 1024);
+	mallopt(M_TRIM_THRESHOLD, 4 * 1024);
+	mallopt(M_TOP_PAD, 0);
 	st.o = &o;
+	if (asprintf(&st.tmp, "%s.tmp", o.status) < 0) {
+		xtap_log_port(XTAP_LOG_ERR, o.port, "out of memory");
+		return 1;
+	}
 	served_port = o.port;
 	xtap_log_init("xtap-vhost", o.verbose ? XTAP_LOG_DEBUG : XTAP_LOG_INFO);
 	signal(SIGPIPE, SIG_IGN);
@@ -461,5 +475,6 @@ int main(int argc, char **argv)
 	unlink(o.socket);
 	unlink(o.status);
 	free(st.last);
+	free(st.tmp);
 	return ret;
 }
