@@ -224,6 +224,8 @@ int main(int argc, char **argv)
 	snprintf(bin, sizeof(bin), "%s/xtap-vhost", build);
 	if (access(bin, X_OK))
 		die("%s: %s (make %s first, or set XTAP_BUILD)", bin, strerror(errno), bin);
+	if (env_setup())
+		die("setting up the sandbox failed");
 	if (!mkdtemp(dir))
 		die("mkdtemp: %s", strerror(errno));
 
@@ -242,8 +244,6 @@ int main(int argc, char **argv)
 	rmdir(dir);
 
 	/* 2. Ports through xtapd: tap, BPF, xtap-vhost each. */
-	if (env_setup())
-		die("setting up the sandbox failed");
 	for (i = 1; i <= (n + 255) / 256; i++)
 		xctl("segment add %d", i);
 	a = host_now();
