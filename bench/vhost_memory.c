@@ -212,7 +212,7 @@ int main(int argc, char **argv)
 	int n = argc > 1 ? atoi(argv[1]) : 100, rounds = argc > 2 ? atoi(argv[2]) : 5, r, i;
 	struct per_port rows[16], mid, port_row;
 	struct proc_mem m = { 0 }, xm = { 0 };
-	double per_port_kb;
+	double per_port_kb, slab_min, slab_max;
 	struct host a, b;
 	char bin[512], loadavg[64] = "?";
 	FILE *f;
@@ -292,9 +292,17 @@ int main(int argc, char **argv)
 	 * median). The host's AnonPages and PageTables columns say the same as
 	 * the process's when the host is quiet; on a busy host they are noise.
 	 */
+	for (r = 0, slab_min = slab_max = rows[0].slab; r < rounds; r++) {
+		slab_min = rows[r].slab < slab_min ? rows[r].slab : slab_min;
+		slab_max = rows[r].slab > slab_max ? rows[r].slab : slab_max;
+	}
+	/* On a quiet host the host's AnonPages growth is the processes' own anonymous memory. */
+	if (mid.anon < 0.75 * m.anon / n || mid.anon > 1.25 * m.anon / n)
+		printf("the host columns disagree with the processes' own (AnonPages %.1f vs Anonymous %.1f kB): other work "
+		       "moved them; for the host's numbers run this on a quiet host\n", mid.anon, m.anon / n);
 	per_port_kb = m.anon / n + m.pte / n + mid.kstack + mid.slab;
-	printf("headline vhost-memory-per-port %.0f kB: anonymous %.1f + page tables %.1f (per process) + kernel stack %.1f "
-	       "+ slab %.1f (host growth, median of %d rounds of %d xtap-vhost); budget 200 kB\n", per_port_kb,
-	       m.anon / n, m.pte / n, mid.kstack, mid.slab, rounds, n);
+	printf("headline vhost-memory-per-port %.0f kB: anonymous %.1f + page tables %.1f (each process's own) + kernel stack "
+	       "%.1f + slab %.1f (host growth, median of %d rounds of %d xtap-vhost, slab from %.1f to %.1f); budget 200 kB\n",
+	       per_port_kb, m.anon / n, m.pte / n, mid.kstack, mid.slab, rounds, n, slab_min, slab_max);
 	return 0;
 }
