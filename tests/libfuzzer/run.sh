@@ -7,8 +7,8 @@
 #   3. with --merge, folds what the scratch directory found into corpus/NAME/ (libFuzzer -merge=1
 #      keeps only inputs that add coverage): `make fuzz` does that, `make test` leaves the tree as it is.
 # Prints "N passed, N failed" (tests/run.sh reads it): one test per replay and one per fuzzing run.
-# Exits 77 (skipped) when a target says it cannot run here (no root for its namespace): libFuzzer's own
-# exit code for a crash, 77 too by default, is made 1.
+# Exits 77 (skipped) when a target says it cannot run here (no root for its namespace; a failure with
+# CI=true): libFuzzer's own exit code for a crash, 77 too by default, is made 1.
 # usage: tests/libfuzzer/run.sh [--merge] BUILD SECONDS NAME...
 set -uo pipefail
 shopt -s nullglob
@@ -64,6 +64,11 @@ for name in "$@"; do
 	fi
 	rm -rf "$scratch"
 done
+# Under CI=true (.ci/run) a target that cannot run is a failure, as the guest and VM tiers' are.
+if [ "${CI:-}" = true ] && [ $skipped -gt 0 ]; then
+	echo "CI=true: $skipped target(s) could not run here; this must work in CI"
+	failed=$((failed + skipped)) skipped=0
+fi
 echo "$passed passed, $failed failed, $skipped skipped"
 if [ $failed -eq 0 ] && [ $passed -eq 0 ] && [ $skipped -gt 0 ]; then exit 77; fi
 [ $failed -eq 0 ]
