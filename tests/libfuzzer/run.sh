@@ -11,7 +11,6 @@
 # CI=true): libFuzzer's own exit code for a crash, 77 too by default, is made 1.
 # usage: tests/libfuzzer/run.sh [--merge] BUILD SECONDS NAME...
 set -uo pipefail
-shopt -s nullglob
 merge=0
 if [ "${1:-}" = --merge ]; then merge=1; shift; fi
 build=$1 seconds=$2
@@ -23,15 +22,12 @@ for name in "$@"; do
 	corpus=$here/corpus/$name regress=$here/regress/$name
 	mkdir -p "$corpus" "$regress"
 	scratch=$(mktemp -d)
-	# Every kept input once: regressions first, then the corpus (it must not crash either).
-	inputs=("$regress"/* "$corpus"/*)
+	# Every kept input once: regressions and the corpus (it must not crash either). -runs=0 with
+	# directories: libFuzzer runs each input in them, writes nothing, and stops.
 	echo "--- $name: replaying $(ls "$regress" | wc -l) regression and $(ls "$corpus" | wc -l) corpus input(s)"
-	rc=0
-	if [ ${#inputs[@]} -gt 0 ]; then
-		printf '%s\n' "${inputs[@]}" | xargs -d '\n' "$bin" -error_exitcode=1 -artifact_prefix="$scratch/" >"$scratch.log" 2>&1
-		rc=$?
-		tail -3 "$scratch.log"
-	fi
+	"$bin" -runs=0 -error_exitcode=1 -artifact_prefix="$scratch/" "$regress" "$corpus" >"$scratch.log" 2>&1
+	rc=$?
+	tail -1 "$scratch.log"
 	if [ $rc -eq 77 ]; then
 		cat "$scratch.log"
 		echo "--- $name: skipped (it cannot run on this machine; see above)"
