@@ -1,6 +1,7 @@
 #!/bin/bash
 # Runs libFuzzer targets (tests/libfuzzer/NAME_fuzz.c, built as BUILD/fuzz/NAME_fuzz), each:
-#   1. replays every input in tests/libfuzzer/regress/NAME/ (crashes found before: they must pass now);
+#   1. replays every input in tests/libfuzzer/regress/NAME/ (crashes found before: they must pass now)
+#      and in corpus/NAME/;
 #   2. fuzzes for SECONDS from the kept corpus tests/libfuzzer/corpus/NAME/ (read-only here: new
 #      inputs go to a scratch directory). A crash is written to regress/NAME/ (commit it with the fix)
 #      and fails the run;
