@@ -221,7 +221,7 @@ $(BUILD)/tests/test_vhost: tests/vhost/test_vhost.c tests/vhost/frontend.c tests
 # tier of make test); make fuzz: every target for FUZZ_SECONDS (default 600) and its finds merged into
 # tests/libfuzzer/corpus/NAME/. Crashes land in tests/libfuzzer/regress/NAME/ and are replayed every run.
 FUZZ_CC      ?= clang
-FUZZ_CFLAGS  := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+FUZZ_CFLAGS  ?= -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
                 -Wall -Wextra -Werror -std=gnu11 -Iinclude -Iagent/lib
 FUZZ_SECONDS ?= 600
 FUZZ_TARGETS += vhost_user
@@ -271,7 +271,7 @@ test-vhost: deps
 		vhost-vm "XTAP_BUILD=$(BUILD) bash tests/vhost/run-vm.sh"
 
 test: deps
-	$(MAKE) all $(FUZZ_BINS)
+	$(MAKE) all $(patsubst %,$(BUILD)/fuzz/%_fuzz,$(FUZZ_TARGETS))
 	tests/run.sh pktbuild $(PKTBUILD_TEST) packet $(PACKET_TESTS) vhost-plane $(BUILD)/tests/test_userspace_plane \
 		netdev $(BUILD)/tests/test_netdev agent "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_agent" \
 		vhost "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_vhost" guest "XTAP_BUILD=$(BUILD) bash tests/guest/run.sh" \
