@@ -44,7 +44,8 @@ HOST_TESTS     := $(BUILD)/tests/test_netdev $(BUILD)/tests/test_agent $(BUILD)/
 
 .PHONY: all deps vmlinux demo install test test-packet test-host test-guest test-vhost bench clean help
 all: $(SKELS) $(AGENT_LIB_OBJS) $(BUILD)/xtapd $(BUILD)/xtapctl $(BUILD)/xtap-vmsim $(PACKET_TESTS) $(PKTBUILD_TEST) $(HOST_TESTS) $(BUILD)/bench/prog_cost $(BUILD)/bench/control_plane $(BUILD)/bench/throughput \
-	$(BUILD)/bench/rate_accuracy $(BUILD)/xtap-vhost $(BUILD)/tests/test_userspace_plane $(BUILD)/tests/test_vhost
+	$(BUILD)/bench/rate_accuracy $(BUILD)/xtap-vhost $(BUILD)/tests/test_userspace_plane $(BUILD)/tests/test_vhost \
+	$(BUILD)/bench/vhost_memory
 
 help:
 	@echo "make            build BPF programs, skeletons, agent library, tests"
@@ -55,6 +56,7 @@ help:
 	@echo "make test-host  tier 2: real xtapd/xtapctl, taps, veth uplink, in namespaces"
 	@echo "make test-guest tier 3: Debian-kernel guests under QEMU (TCG) on xtap taps"
 	@echo "make test-vhost tier 4: vhost-user here (userspace plane), real vhost-net in a QEMU (TCG) VM"
+	@echo "make test-libfuzzer  the libFuzzer targets, 30 s each (tests/libfuzzer/); make fuzz: longer, corpus merged"
 	@echo "make install    xtapd, xtap-vhost, xtapctl, bash completion, systemd unit, default config"
 	@echo "make vmlinux    regenerate vmlinux.h from the running kernel"
 
@@ -93,11 +95,15 @@ $(BUILD)/xtapctl: tools/xtapctl.c tools/xtapctl_maps.c tools/xtapctl_maps.h $(BU
 		$(BUILD)/agent/lib/err.o $(BUILD)/agent/lib/ctl_commands.o $(BUILD)/agent/lib/lock.o -lbpf -ljson-c
 
 # One vhost-user server per port (agent/vhost/vhost_dev.h); no libbpf: it never touches the BPF side.
+# Linked statically (and non-PIE), unused sections dropped: one process per port, and what each one
+# costs is its private memory. No ld.so, no relocated copies of libc's tables, fewer mappings and page
+# tables (docs/vhost.md, "Memory per port"). libmnl is not needed: netdev.c's netlink code is dropped.
 VHOST_SRCS := agent/vhost/xtap_vhost.c agent/vhost/vhost_user.c agent/vhost/vhost_mem.c agent/vhost/vhost_guard.c \
               agent/vhost/vhost_net.c agent/vhost/vhost_userspace.c agent/lib/netdev.c agent/lib/fault.c agent/lib/err.c agent/lib/log.c
+VHOST_LDFLAGS := -static -no-pie -ffunction-sections -fdata-sections -Wl,--gc-sections
 $(BUILD)/xtap-vhost: $(VHOST_SRCS) $(AGENT_HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(VHOST_INC) -o $@ $(VHOST_SRCS) -ljson-c -lmnl
+	$(CC) $(CFLAGS) $(VHOST_INC) $(VHOST_LDFLAGS) -o $@ $(VHOST_SRCS) -ljson-c
 
 # --vhost-user plays the VM with the tests' virtio driver (tests/vhost/frontend.c).
 $(BUILD)/xtap-vmsim: tools/vmsim.c tools/vmsim_vhost.c tests/lib/pktbuild.c tests/lib/pktbuild.h \
@@ -153,6 +159,13 @@ $(BUILD)/bench/throughput: bench/throughput.c tests/host/agent_env.c tests/host/
 	$(CC) $(CFLAGS) -Itests/lib -Itests/host -o $@ bench/throughput.c tests/host/agent_env.c \
 		$(BENCH_UTIL) $(BUILD)/tests/lib/pktbuild.o $(BUILD)/tests/lib/sandbox.o -lbpf -ljson-c -lpthread
 
+# Memory per port of vhost-user serving: N xtap-vhost processes alone, then N ports through xtapd.
+$(BUILD)/bench/vhost_memory: bench/vhost_memory.c tests/host/agent_env.c tests/host/agent_env.h \
+		$(BENCH_UTIL) $(BUILD)/tests/lib/sandbox.o
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Itests/lib -Itests/host -o $@ bench/vhost_memory.c tests/host/agent_env.c \
+		$(BENCH_UTIL) $(BUILD)/tests/lib/sandbox.o -lbpf -ljson-c
+
 $(BUILD)/bench/rate_accuracy: bench/rate_accuracy.c tests/host/agent_env.c tests/host/agent_env.h \
 		$(BENCH_UTIL) $(BUILD)/tests/lib/sandbox.o
 	@mkdir -p $(@D)
@@ -165,16 +178,18 @@ $(BUILD)/bench/rate_accuracy: bench/rate_accuracy.c tests/host/agent_env.c tests
 BENCH_LOG = bash -o pipefail -c 'stdbuf -oL "$$@" | tee $(BUILD)/bench/$$0.log'
 bench: deps
 	$(MAKE) $(BUILD)/bench/prog_cost $(BUILD)/bench/control_plane $(BUILD)/bench/throughput \
-		$(BUILD)/bench/rate_accuracy $(BUILD)/xtapd $(BUILD)/xtapctl $(BUILD)/xtap-vhost
+		$(BUILD)/bench/rate_accuracy $(BUILD)/bench/vhost_memory $(BUILD)/xtapd $(BUILD)/xtapctl $(BUILD)/xtap-vhost
 	rm -f $(BUILD)/bench/rate_accuracy.log $(BUILD)/bench/prog_cost.log $(BUILD)/bench/control_plane.log \
-		$(BUILD)/bench/throughput.log
+		$(BUILD)/bench/throughput.log $(BUILD)/bench/vhost_memory.log
 	XTAP_BUILD=$(BUILD) $(BENCH_LOG) rate_accuracy $(BUILD)/bench/rate_accuracy
 	$(BENCH_LOG) prog_cost $(BUILD)/bench/prog_cost
 	XTAP_BUILD=$(BUILD) $(BENCH_LOG) control_plane $(BUILD)/bench/control_plane
 	XTAP_BUILD=$(BUILD) $(BENCH_LOG) throughput $(BUILD)/bench/throughput
+	XTAP_BUILD=$(BUILD) $(BENCH_LOG) vhost_memory $(BUILD)/bench/vhost_memory
 	@echo; echo "headlines (this run; logs in $(BUILD)/bench/*.log):"
 	@grep -m1 '^headline rate-accuracy ' $(BUILD)/bench/rate_accuracy.log
-	@for h in throughput:guest-tx-64 throughput:guest-tx-1514 prog_cost:prog-cost prog_cost:scale-4096; do \
+	@for h in throughput:guest-tx-64 throughput:guest-tx-1514 prog_cost:prog-cost prog_cost:scale-4096 \
+		vhost_memory:vhost-memory-per-port; do \
 		grep -m1 "^headline $${h#*:} " $(BUILD)/bench/$${h%%:*}.log || { echo "no $${h#*:} headline" >&2; exit 1; }; \
 	done
 
@@ -208,17 +223,11 @@ $(BUILD)/tests/test_validation: tests/host/test_validation.c tests/host/agent_en
 
 # libFuzzer target for the control requests (tests/libfuzzer/ctl_request_fuzz.c), in the layout of
 # tests/libfuzzer/ (run.sh; corpus/NAME/, regress/NAME/): built as $(BUILD)/fuzz/ctl_request_fuzz.
-FUZZ_CC      ?= clang
-FUZZ_CFLAGS  ?= -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-                -Wall -Wextra -Werror -std=gnu11 -Iinclude -Iagent/lib
 FUZZ_TARGETS += ctl_request
 FUZZ_SRCS_ctl_request := agent/xtapd/request.c agent/xtapd/validate.c agent/lib/ctl_commands.c \
                          agent/lib/model.c agent/lib/err.c
 FUZZ_INC_ctl_request  := $(XTAPD_INC)
 FUZZ_LIBS_ctl_request := -ljson-c
-$(BUILD)/fuzz/ctl_request_fuzz: tests/libfuzzer/ctl_request_fuzz.c $(FUZZ_SRCS_ctl_request) $(AGENT_HDRS)
-	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_INC_ctl_request) -o $@ $< $(FUZZ_SRCS_ctl_request) $(FUZZ_LIBS_ctl_request)
 
 # One agent per pin directory and state file; state files that do not load; FILE.prev and --recover-state.
 $(BUILD)/tests/test_lifecycle: tests/host/test_lifecycle.c tests/host/agent_env.c tests/host/agent_env.h \
@@ -230,12 +239,10 @@ $(BUILD)/tests/test_lifecycle: tests/host/test_lifecycle.c tests/host/agent_env.
 # libFuzzer target for the state-file loader, parse and checks, no kernel (tests/libfuzzer/state_file_fuzz.c),
 # in the layout of tests/libfuzzer/ (run.sh; corpus/NAME/, regress/NAME/): built as $(BUILD)/fuzz/state_file_fuzz.
 FUZZ_TARGETS += state_file
-FUZZ_SRCS_state_file := agent/xtapd/state_file.c agent/lib/model.c agent/lib/err.c agent/lib/lock.c agent/lib/log.c
+FUZZ_SRCS_state_file := agent/xtapd/state_file.c agent/lib/model.c agent/lib/err.c agent/lib/lock.c agent/lib/log.c \
+                        agent/lib/fault.c
 FUZZ_INC_state_file  := $(XTAPD_INC)
 FUZZ_LIBS_state_file := -ljson-c
-$(BUILD)/fuzz/state_file_fuzz: tests/libfuzzer/state_file_fuzz.c $(FUZZ_SRCS_state_file) $(AGENT_HDRS)
-	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_INC_state_file) -o $@ $< $(FUZZ_SRCS_state_file) $(FUZZ_LIBS_state_file)
 
 # Faulty clients and 100 port adds while status is timed (xtap_ctl.h: the limits it checks).
 $(BUILD)/tests/test_agent_stall: tests/host/test_agent_stall.c tests/host/agent_env.c tests/host/agent_env.h \
@@ -258,6 +265,40 @@ $(BUILD)/tests/test_vhost: tests/vhost/test_vhost.c tests/vhost/frontend.c tests
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(VHOST_INC) -Itests/lib -Itests/host -Itests/vhost -o $@ tests/vhost/test_vhost.c \
 		tests/vhost/frontend.c tests/host/agent_env.c tests/host/agent_ctl.c $(TEST_LIB_OBJS) -lbpf -ljson-c -lcmocka
+
+# libFuzzer targets: tests/libfuzzer/NAME_fuzz.c, built with clang -fsanitize=fuzzer,address,undefined
+# as $(BUILD)/fuzz/NAME_fuzz. A target adds its name to FUZZ_TARGETS and says what it fuzzes in
+# FUZZ_SRCS_NAME (plus FUZZ_INC_NAME, FUZZ_LIBS_NAME); the pattern rule below builds any of them.
+# make fuzz-NAME: one target for FUZZ_SECONDS; make test-libfuzzer: every target for 30 s (the fuzz-libfuzzer
+# tier of make test); make fuzz: every target for FUZZ_SECONDS (default 600) and its finds merged into
+# tests/libfuzzer/corpus/NAME/. Crashes land in tests/libfuzzer/regress/NAME/ and are replayed every run.
+FUZZ_CC      ?= clang
+FUZZ_CFLAGS  ?= -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+                -Wall -Wextra -Werror -std=gnu11 -Iinclude -Iagent/lib
+FUZZ_SECONDS ?= 600
+FUZZ_TARGETS += vhost_user
+FUZZ_SRCS_vhost_user := agent/vhost/vhost_user.c agent/vhost/vhost_mem.c agent/vhost/vhost_userspace.c \
+                        agent/lib/netdev.c agent/lib/err.c agent/lib/log.c agent/lib/fault.c
+FUZZ_INC_vhost_user  := $(VHOST_INC)
+FUZZ_LIBS_vhost_user := -lmnl
+FUZZ_BINS = $(patsubst %,$(BUILD)/fuzz/%_fuzz,$(FUZZ_TARGETS))
+
+.SECONDEXPANSION:
+$(BUILD)/fuzz/%_fuzz: tests/libfuzzer/%_fuzz.c $$(FUZZ_SRCS_$$*) $(AGENT_HDRS)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_INC_$*) -o $@ $< $(FUZZ_SRCS_$*) $(FUZZ_LIBS_$*)
+
+.PHONY: fuzz test-libfuzzer
+fuzz-%: deps $(BUILD)/fuzz/%_fuzz
+	tests/run.sh fuzz-$* "bash tests/libfuzzer/run.sh $(BUILD) $(FUZZ_SECONDS) $*"
+
+test-libfuzzer: deps
+	$(MAKE) $(FUZZ_BINS)
+	tests/run.sh fuzz-libfuzzer "bash tests/libfuzzer/run.sh $(BUILD) 30 $(FUZZ_TARGETS)"
+
+fuzz: deps
+	$(MAKE) $(FUZZ_BINS)
+	tests/run.sh fuzz-libfuzzer "bash tests/libfuzzer/run.sh --merge $(BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)"
 
 test-packet: deps
 	$(MAKE) $(PACKET_TESTS) $(PKTBUILD_TEST)

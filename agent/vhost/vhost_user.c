@@ -14,12 +14,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
-#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <linux/if_tun.h>
@@ -572,7 +572,8 @@ static int get_vring_base(struct xtap_vhost_server *s, const struct vhost_user_v
  */
 static int check_ring_eventfd(unsigned int i, const char *name, int fd, struct xtap_err *err)
 {
-	char path[64], target[PATH_MAX];
+	/* Room for "anon_inode:[eventfd]" and for enough of anything else to say what it is. */
+	char path[64], target[128];
 	ssize_t n;
 	int fl;
 
@@ -817,6 +818,7 @@ static void handle(struct xtap_vhost_server *s)
 	ret = dispatch(s, &r, &err);
 	close_in_fds(s);
 	s->in_len = 0;
+	s->in_started_ms = 0;
 	if (ret && !r.unsupported)
 		goto fail;
 	if (ret) {
@@ -918,6 +920,9 @@ void xtap_vhost_server_input(struct xtap_vhost_server *s)
 			reject(s, "message", "more fds attached than the 8 a message may carry");
 			return;
 		}
+		/* The stall clock runs from a message's first byte until it is whole. */
+		if (!s->in_started_ms)
+			s->in_started_ms = xtap_vhost_now_ms();
 		s->in_len += (size_t)n;
 		if (s->in_len == hdr) {
 			snprintf(what, sizeof(what), "%s (%u)", req_name(h->request), h->request);
@@ -972,6 +977,8 @@ void xtap_vhost_server_attach(struct xtap_vhost_server *s, int fd)
 		return;
 	}
 	s->conn = fd;
+	/* A connection that never sends a whole first message stalls as well. */
+	s->in_started_ms = xtap_vhost_now_ms();
 	s->connections++;
 	s->generation++;
 	xtap_log_port(XTAP_LOG_INFO, s->dev.port, "frontend connected (connection %llu)", (unsigned long long)s->connections);
@@ -990,8 +997,64 @@ void xtap_vhost_server_disconnect(struct xtap_vhost_server *s, const char *why)
 	s->dev.protocol_features = 0;
 	close_in_fds(s);
 	s->in_len = 0;
+	s->in_started_ms = 0;
 	close(s->conn);
 	s->conn = -1;
 	s->generation++;
 	xtap_log_port(XTAP_LOG_INFO, s->dev.port, "frontend disconnected: %s; waiting for the next one", why);
+}
+
+/* ---- stalls ---- */
+
+uint64_t xtap_vhost_now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000 + 1;   /* never 0: 0 = no clock running */
+}
+
+uint64_t xtap_vhost_server_stalled_for(const struct xtap_vhost_server *s, uint64_t now)
+{
+	if (s->conn < 0 || !s->in_started_ms || now < s->in_started_ms)
+		return 0;
+	return now - s->in_started_ms;
+}
+
+int xtap_vhost_server_timeout(const struct xtap_vhost_server *s, uint64_t now)
+{
+	uint64_t stalled;
+
+	if (s->conn < 0 || !s->in_started_ms)
+		return -1;
+	stalled = xtap_vhost_server_stalled_for(s, now);
+	return stalled >= XTAP_VHOST_STALL_MS ? 0 : (int)(XTAP_VHOST_STALL_MS - stalled);
+}
+
+void xtap_vhost_server_drop_stalled(struct xtap_vhost_server *s, uint64_t now, const char *why)
+{
+	const size_t hdr = sizeof(struct vhost_user_header);
+	unsigned long long ms = (unsigned long long)xtap_vhost_server_stalled_for(s, now);
+	char line[sizeof(s->last_error)], where[96];
+
+	if (!s->in_len)
+		snprintf(where, sizeof(where), "sent no message in the %llu ms after connecting", ms);
+	else if (s->in_len < hdr)
+		snprintf(where, sizeof(where), "stalled for %llu ms in a message header (%zu of %zu bytes)",
+			 ms, s->in_len, hdr);
+	else
+		snprintf(where, sizeof(where), "stalled for %llu ms in %s (%u): %zu of %u payload bytes",
+			 ms, req_name(s->in.msg.hdr.request), s->in.msg.hdr.request, s->in_len - hdr,
+			 s->in.msg.hdr.size);
+	snprintf(line, sizeof(line), "the frontend %s%s%s", where, why ? "; " : "", why ? why : "");
+	s->stalled++;
+	s->generation++;
+	memcpy(s->last_error, line, sizeof(line));
+	xtap_vhost_server_disconnect(s, line);
+}
+
+void xtap_vhost_server_expire(struct xtap_vhost_server *s, uint64_t now)
+{
+	if (xtap_vhost_server_stalled_for(s, now) >= XTAP_VHOST_STALL_MS)
+		xtap_vhost_server_drop_stalled(s, now, NULL);
 }

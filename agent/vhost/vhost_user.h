@@ -6,7 +6,8 @@
  * data plane and the tap queues, and replies. Any malformed or hostile
  * message, or a failure to carry one out, ends the connection (one log
  * line) and resets everything to "waiting for a frontend"; the process
- * keeps serving.
+ * keeps serving. So does a frontend that stalls: each message must be whole
+ * XTAP_VHOST_STALL_MS after its first byte (the first one after connecting).
  */
 #ifndef XTAP_VHOST_USER_H
 #define XTAP_VHOST_USER_H
@@ -19,6 +20,11 @@
 
 #include "vhost_dev.h"
 #include "vhost_user_proto.h"
+
+/* A message must be whole this long after its first byte arrived (the first message: after the connect). */
+#define XTAP_VHOST_STALL_MS 5000
+/* A second frontend replaces the attached one only if that one has been stuck mid-message this long. */
+#define XTAP_VHOST_PREEMPT_MS 1000
 
 struct xtap_vhost_server {
 	struct xtap_vhost_dev dev;
@@ -34,10 +40,12 @@ struct xtap_vhost_server {
 	size_t in_len;
 	int in_fds[VHOST_USER_MAX_REGIONS];
 	unsigned int in_nfds;
+	uint64_t in_started_ms;        /* monotonic ms the unfinished message (or the connection) began; 0 = none */
 	/* For the status file. */
 	uint64_t generation;           /* bumped whenever something the status file reports changes */
 	uint64_t connections;
 	uint64_t rejected;
+	uint64_t stalled;              /* connections dropped for stalling mid-message */
 	char last_error[256];
 };
 
@@ -47,6 +55,16 @@ void xtap_vhost_server_init(struct xtap_vhost_server *s, const char *port, unsig
 void xtap_vhost_server_attach(struct xtap_vhost_server *s, int fd);
 /* The connection is readable (or hung up): handle what came. */
 void xtap_vhost_server_input(struct xtap_vhost_server *s);
+/* CLOCK_MONOTONIC in ms: the clock of the stall timeout. */
+uint64_t xtap_vhost_now_ms(void);
+/* How long the connection has been stuck in an unfinished message (0: none, or no connection). */
+uint64_t xtap_vhost_server_stalled_for(const struct xtap_vhost_server *s, uint64_t now);
+/* Milliseconds until the stall timeout ends the connection (the poll timeout); -1 = no deadline. */
+int xtap_vhost_server_timeout(const struct xtap_vhost_server *s, uint64_t now);
+/* Ends a connection stuck past XTAP_VHOST_STALL_MS (counted in `stalled`, one log line). */
+void xtap_vhost_server_expire(struct xtap_vhost_server *s, uint64_t now);
+/* Ends the connection as stalled now (a new frontend is waiting): `why` says so in the log. */
+void xtap_vhost_server_drop_stalled(struct xtap_vhost_server *s, uint64_t now, const char *why);
 /* Something the status file reports changed (xtap-vhost's own changes, e.g. a guest memory fault). */
 void xtap_vhost_server_changed(struct xtap_vhost_server *s);
 /* Ends the connection, if any: rings stopped, plane and tap queues closed, memory unmapped. */

@@ -8,10 +8,11 @@
  *   xtap-vhost --port NAME --socket PATH --status FILE [--queues N] [--multi-queue]
  *              [--owner UID:GID] [--data-plane auto|vhost-net|userspace] [-v]
  */
-#define _GNU_SOURCE             /* accept4 */
+#define _GNU_SOURCE             /* accept4, asprintf */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -232,6 +233,7 @@ err:
 
 struct status {
 	const struct opts *o;
+	char *tmp;               /* the file it is written to before the rename: STATUS.tmp */
 	char *last;              /* what the file holds now */
 	uint64_t generation;     /* the server's generation `last` was built from */
 	bool failing;            /* the last write failed (logged once until one succeeds) */
@@ -246,7 +248,7 @@ struct status {
 static void status_update(struct status *st, const struct xtap_vhost_server *s)
 {
 	json_object *j;
-	char tmp[4096], feat[24];
+	char feat[24];
 	const char *text;
 	size_t len;
 	bool ok;
@@ -276,6 +278,7 @@ static void status_update(struct status *st, const struct xtap_vhost_server *s)
 	json_object_object_add(j, "features", json_object_new_string(feat));
 	json_object_object_add(j, "connections", json_object_new_int64((int64_t)s->connections));
 	json_object_object_add(j, "rejected_messages", json_object_new_int64((int64_t)s->rejected));
+	json_object_object_add(j, "stalled_disconnects", json_object_new_int64((int64_t)s->stalled));
 	if (s->last_error[0])
 		json_object_object_add(j, "last_error", json_object_new_string(s->last_error));
 	text = json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN);
@@ -283,10 +286,9 @@ static void status_update(struct status *st, const struct xtap_vhost_server *s)
 		st->generation = s->generation;
 		goto out;
 	}
-	snprintf(tmp, sizeof(tmp), "%s.tmp", st->o->status);
 	len = strlen(text);
 	errno = 0;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	fd = open(st->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	ok = fd >= 0 && write(fd, text, len) == (ssize_t)len && write(fd, "\n", 1) == 1;
 	e = ok ? 0 : errno ? errno : EIO;      /* a short write leaves errno 0 */
 	/* Closed whatever happened above. */
@@ -294,7 +296,7 @@ static void status_update(struct status *st, const struct xtap_vhost_server *s)
 		ok = false;
 		e = errno;
 	}
-	if (ok && rename(tmp, st->o->status)) {
+	if (ok && rename(st->tmp, st->o->status)) {
 		ok = false;
 		e = errno;
 	}
@@ -305,7 +307,7 @@ static void status_update(struct status *st, const struct xtap_vhost_server *s)
 				       strerror(e));
 		st->failing = true;
 		if (fd >= 0)
-			unlink(tmp);
+			unlink(st->tmp);
 		goto out;
 	}
 	if (st->failing)
@@ -316,6 +318,13 @@ static void status_update(struct status *st, const struct xtap_vhost_server *s)
 	st->generation = s->generation;
 out:
 	json_object_put(j);
+	/*
+	 * Something changed (a connect, a ring, a disconnect): what that
+	 * allocated and freed leaves holes in the heap under live blocks,
+	 * which trimming the top cannot return. Give every free page back, so
+	 * the port costs what it did before (rare: only on changes).
+	 */
+	malloc_trim(0);
 }
 
 /* The guard caught a fault in guest memory: the frontend goes, as after a hostile message. */
@@ -352,20 +361,30 @@ static void serve(struct xtap_vhost_server *s, struct xtap_vhost_guard *g, const
 	xtap_vhost_guard_disarm(g);
 }
 
+/*
+ * One frontend per port. A second one is refused while the first is
+ * healthy (QEMU's reconnect=1 retries every second and gets in once the
+ * first has gone); a first one stuck mid-message for XTAP_VHOST_PREEMPT_MS
+ * is dropped instead and the newcomer served, so a half-dead frontend
+ * cannot hold the port until the stall timeout.
+ */
 static void accept_frontend(struct xtap_vhost_server *s, int lfd)
 {
 	int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	uint64_t now = xtap_vhost_now_ms();
 
 	if (fd < 0) {
 		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
 			xtap_log_port(XTAP_LOG_ERR, served_port, "accept: %s", strerror(errno));
 		return;
 	}
-	if (s->conn >= 0) {
+	if (s->conn >= 0 && xtap_vhost_server_stalled_for(s, now) < XTAP_VHOST_PREEMPT_MS) {
 		xtap_log_port(XTAP_LOG_INFO, served_port, "a second frontend connected while one is attached: refused (one VMM per port)");
 		close(fd);
 		return;
 	}
+	if (s->conn >= 0)
+		xtap_vhost_server_drop_stalled(s, now, "a new frontend connected and takes its place");
 	xtap_vhost_server_attach(s, fd);
 }
 
@@ -383,7 +402,20 @@ int main(int argc, char **argv)
 	sigset_t mask;
 
 	parse_opts(argc, argv, &o);
+	/*
+	 * Memory per port (docs/vhost.md): what a connection allocates (the
+	 * userspace plane's state, 17 KiB) comes from mmap and goes back whole
+	 * when it closes, and the heap's free top is returned at once, so a
+	 * port that had a frontend costs what an idle one does.
+	 */
+	mallopt(M_MMAP_THRESHOLD, 8 * 1024);
+	mallopt(M_TRIM_THRESHOLD, 4 * 1024);
+	mallopt(M_TOP_PAD, 0);
 	st.o = &o;
+	if (asprintf(&st.tmp, "%s.tmp", o.status) < 0) {
+		xtap_log_port(XTAP_LOG_ERR, o.port, "out of memory");
+		return 1;
+	}
 	served_port = o.port;
 	xtap_log_init("xtap-vhost", o.verbose ? XTAP_LOG_DEBUG : XTAP_LOG_INFO);
 	signal(SIGPIPE, SIG_IGN);
@@ -426,7 +458,8 @@ int main(int argc, char **argv)
 			np = plane->poll_fds(&s.dev, pfd + plane_at, PLANE_POLL_MAX);
 		if (np < 0)
 			np = 0;
-		n = poll(pfd, (nfds_t)(plane_at + np), -1);
+		/* The only deadline: the stall timeout of the frontend's unfinished message. */
+		n = poll(pfd, (nfds_t)(plane_at + np), xtap_vhost_server_timeout(&s, xtap_vhost_now_ms()));
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -439,6 +472,7 @@ int main(int argc, char **argv)
 			break;
 		}
 		serve(&s, &guard, pfd + plane_at, np, pfd[2].revents);
+		xtap_vhost_server_expire(&s, xtap_vhost_now_ms());
 		if (pfd[1].revents)
 			accept_frontend(&s, lfd);
 		status_update(&st, &s);
@@ -448,5 +482,6 @@ int main(int argc, char **argv)
 	unlink(o.socket);
 	unlink(o.status);
 	free(st.last);
+	free(st.tmp);
 	return ret;
 }

@@ -21,6 +21,8 @@
 #   9 the same with the veth's default checksum offload (partial checksums)
 #  10 vhost-user: C<->A ping, TCP 8 MiB C->A and A->C with md5, a spoof from C,
 #     through xtap-vhost's data plane (vhost-net where /dev/vhost-net exists, else userspace)
+#  11 vhost-user: a second frontend refused next to QEMU; C's xtap-vhost SIGKILLed, xtapd
+#     starts it again, QEMU reconnects (reconnect=1), C pings A again
 #
 # Prints each scenario's result, boot and run times, and ends with
 # "N passed, N failed[, N skipped]". Exit 77 (one line why) when this machine
@@ -678,6 +680,38 @@ s10_vhost_user() {
 	scenario_end
 }
 
+# --- scenario 11: vhost-user frontends come and go ------------------------------------------
+# vhost_user_is JQ_FILTER: the port vmC's vhost_user status (in $VU) passes the filter.
+vhost_user_is() { jq -e "$1" <<<"$VU" >/dev/null; }
+s11_vhost_reconnect() {
+	local pid conns t rc
+	scenario "11 vhost-user: a second frontend refused next to QEMU; C's xtap-vhost killed, started again by xtapd, QEMU (reconnect=1) back"
+	VU=$(ctl -j port show vmC | jq -c '.status.vhost_user | {pid, frontend, connections, rings_running}')
+	pid=$(jq -r .pid <<<"$VU")
+	conns=$(jq -r .connections <<<"$VU")
+	"$BUILD/xtap-vmsim" recv --vhost-user "$RUN/vhost/vmC.sock" --duration 1 >"$RUN/second-frontend.log" 2>&1
+	rc=$?
+	verify "a second frontend next to QEMU is turned away (exit $rc: $(tail -n 1 "$RUN/second-frontend.log"))" ne "$rc" 0
+	VU=$(ctl -j port show vmC | jq -c '.status.vhost_user | {pid, frontend, connections, rings_running}')
+	verify "QEMU keeps the port, same process, same connection: $VU" \
+		vhost_user_is ".pid == $pid and .frontend == \"connected\" and .connections == $conns and .rings_running == 2"
+	g C 20 "ping -q -c 2 -w 8 $IP_A"
+	verify "C still pings A" has "$GOUT" "2 packets received"
+	kill -KILL "$pid"
+	t=$EPOCHREALTIME
+	# xtapd starts a dead xtap-vhost again within seconds; QEMU retries its connection every second.
+	for _ in $(seq 1 300); do
+		VU=$(ctl -j port show vmC | jq -c '.status.vhost_user | {pid, frontend, rings_running}')
+		vhost_user_is ".pid != $pid and .frontend == \"connected\" and .rings_running == 2" && break
+		sleep 0.1
+	done
+	verify "xtap-vhost of vmC started again and QEMU reconnected, both rings running ($(elapsed "$t") s): $VU" \
+		vhost_user_is ".pid != $pid and .frontend == \"connected\" and .rings_running == 2"
+	g C 30 "ping -q -c 3 -w 20 $IP_A"
+	verify "C pings A again after the reconnect" has "$GOUT" "3 packets received"
+	scenario_end
+}
+
 # --- run ------------------------------------------------------------------------------------------
 T_BOOT=0
 UNLIMITED_MBPS=
@@ -694,6 +728,7 @@ want 7 && s7_arp
 want 8 && s8_uplink
 want 9 && s9_uplink_offload
 want 10 && s10_vhost_user
+want 11 && s11_vhost_reconnect
 T_SCEN=$(elapsed "$T_SCEN")
 
 if [ -n "${XTAP_GUEST_HOLD:-}" ]; then
