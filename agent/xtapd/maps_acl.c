@@ -240,20 +240,17 @@ static int id_cmp(const void *a, const void *b)
 /*
  * next: cur with the spec's rules, kept ones where they are, added ones at
  * free positions that keep the priority order among overlapping rules,
- * removed ones left as free positions (changed[] marks added and removed).
- * -EAGAIN when that is not possible.
+ * removed ones left as free positions; nv its view. -EAGAIN when that is
+ * not possible.
  */
 static int plan_positions(const struct xtap_acl_set *cur, const struct xtap_acl_spec *acl,
-			  const __u32 *slots, struct xtap_acl_set *next, __u8 *changed,
-			  struct acl_view *nv)
+			  const __u32 *slots, struct xtap_acl_set *next, struct acl_view *nv)
 {
+	int pos[XTAP_MAX_ACL_RULES], n = acl->n_rules, i, j, p, last_rank = -1, n_ids = 0;
+	struct id_pos ids[XTAP_MAX_ACL_RULES], *hit, key;
 	struct ranked_rule rk[XTAP_MAX_ACL_RULES];
-	int pos[XTAP_MAX_ACL_RULES], n = acl->n_rules, i, j, p, last_rank = -1;
 	__u8 taken[XTAP_MAX_ACL_RULES] = {};
 	__u32 k, count = cur->count;
-
-	struct id_pos ids[XTAP_MAX_ACL_RULES], *hit, key;
-	int n_ids = 0;
 
 	rank_rules(acl, rk);
 	*next = *cur;
@@ -280,15 +277,11 @@ static int plan_positions(const struct xtap_acl_set *cur, const struct xtap_acl_
 			return -EAGAIN;
 		last_rank = cur->rules[k].rank;
 		next->rules[k].rank = i;
-		taken[k] = 1;
 		pos[i] = k;
 	}
-	/* Removed rules: their positions stay taken for this update (frames may still read them). */
-	for (k = 0; k < count; k++) {
-		changed[k] = xtap_acl_rule_live(cur, k) && !taken[k];
-		if (changed[k] || xtap_acl_rule_live(cur, k))
-			taken[k] = 1;
-	}
+	/* The positions of kept and removed rules: removed ones are not reused in this update (frames may still read them). */
+	for (k = 0; k < count; k++)
+		taken[k] = xtap_acl_rule_live(cur, k);
 	/* Added rules, in priority order, each after the overlapping rules before it and before those after it. */
 	for (i = 0; i < n; i++) {
 		int lo = -1, hi = XTAP_MAX_ACL_RULES;
@@ -326,7 +319,7 @@ static int plan_positions(const struct xtap_acl_set *cur, const struct xtap_acl_
 		next->rules[p] = rec;
 		if ((__u32)p >= next->count)
 			next->count = p + 1;
-		taken[p] = changed[p] = 1;
+		taken[p] = 1;
 		pos[i] = p;
 	}
 	/* Positions the count now covers that no rule took. */
@@ -465,8 +458,7 @@ int xtap_acl_update(const struct xtap_datapath *dp, const struct xtap_acl_set *c
 		    struct xtap_acl_set *next, struct xtap_err *err)
 {
 	struct acl_view *nv = malloc(sizeof(*nv));
-	__u8 changed[XTAP_MAX_ACL_RULES] = {};
-	int ret = nv ? plan_positions(cur, acl, slots, next, changed, nv) : -ENOMEM;
+	int ret = nv ? plan_positions(cur, acl, slots, next, nv) : -ENOMEM;
 
 	free(nv);
 	if (!ret && memcmp(cur, next, offsetof(struct xtap_acl_set, rules[next->count])))
@@ -478,8 +470,7 @@ int xtap_acl_same(const struct xtap_acl_set *cur, const struct xtap_acl_spec *ac
 {
 	struct xtap_acl_set *next = malloc(sizeof(*next));
 	struct acl_view *nv = malloc(sizeof(*nv));
-	__u8 changed[XTAP_MAX_ACL_RULES] = {};
-	int same = next && nv && !plan_positions(cur, acl, slots, next, changed, nv) &&
+	int same = next && nv && !plan_positions(cur, acl, slots, next, nv) &&
 		   !memcmp(cur, next, offsetof(struct xtap_acl_set, rules[next->count]));
 
 	free(next);
