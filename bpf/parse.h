@@ -40,19 +40,22 @@ struct xtap_flow {
 };
 
 /*
- * The shortest header of an upper-layer protocol, by protocol number in both
- * families: what a first fragment must hold and what a later fragment's offset
- * must not reach into (RFC 1858 generalised). 0: no header we read.
+ * The shortest header of an upper-layer protocol: what a first fragment must
+ * hold and what a later fragment's offset must not reach into (RFC 1858
+ * generalised). ICMP is IPv4's (1), ICMPv6 IPv6's (58); in the other family
+ * they are protocols we do not read. 0: no header we read.
  */
-static __always_inline __u32 xtap_l4_min(__u8 proto)
+static __always_inline __u32 xtap_l4_min(__u8 proto, __u8 family)
 {
 	switch (proto) {
 	case IPPROTO_TCP:
 		return 20;
 	case IPPROTO_UDP:
-	case IPPROTO_ICMP:
-	case IPPROTO_ICMPV6:
 		return 8;
+	case IPPROTO_ICMP:
+		return family == 4 ? 8 : 0;
+	case IPPROTO_ICMPV6:
+		return family == 6 ? 8 : 0;
 	case IPPROTO_SCTP:
 		return 12;
 	default:
@@ -69,7 +72,7 @@ static __always_inline __u32 xtap_l4_min(__u8 proto)
 static __always_inline int xtap_parse_l4(void *data, void *data_end, __u32 off, __u32 pend,
 					 struct xtap_flow *f, int short_reason)
 {
-	__u32 need = xtap_l4_min(f->l4_proto);
+	__u32 need = xtap_l4_min(f->l4_proto, f->l3_family);
 	__u8 *l4;
 
 	if (off > XTAP_HDR_OFF_MAX)
@@ -218,7 +221,7 @@ static __always_inline int xtap_parse_ipv4(void *data, void *data_end, __u32 len
 	f->fragment = 1;
 	if (frag & IP_OFFSET) {
 		/* A later fragment: protocol only, and it must not overlap the L4 header. */
-		if ((frag & IP_OFFSET) * 8 < xtap_l4_min(f->l4_proto))
+		if ((frag & IP_OFFSET) * 8 < xtap_l4_min(f->l4_proto, 4))
 			return XTAP_DROP_FRAGMENT;
 		return XTAP_DROP_NONE;
 	}
@@ -293,7 +296,7 @@ static __always_inline int xtap_parse_ipv6(void *data, void *data_end, __u32 len
 			if (foff) {
 				/* A later fragment: the protocol, never another header. */
 				nexthdr = fh->nexthdr;
-				if (xtap_ipv6_is_ext(nexthdr) || foff < xtap_l4_min(nexthdr))
+				if (xtap_ipv6_is_ext(nexthdr) || foff < xtap_l4_min(nexthdr, 6))
 					return XTAP_DROP_FRAGMENT;
 				f->l4_proto = nexthdr;
 				return XTAP_DROP_NONE;
