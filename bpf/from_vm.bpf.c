@@ -64,7 +64,13 @@ static __always_inline int xtap_from_vm_act(struct xdp_md *ctx, const struct xta
 		break;
 	case XTAP_VERDICT_TO_PORT:
 	case XTAP_VERDICT_TO_UPLINK:
-		if (large) {
+		/*
+		 * Longer than the target port allows: an XDP redirect would be refused
+		 * (EMSGSIZE) before the target's devmap egress program, uncounted. By
+		 * tc it meets the target's tc egress, which drops it MTU (or, GSO,
+		 * passes it).
+		 */
+		if (large || (d->verdict == XTAP_VERDICT_TO_PORT && len > d->target_max)) {
 			__u32 vlan = 0;
 
 			if (d->verdict == XTAP_VERDICT_TO_UPLINK) {

@@ -283,6 +283,8 @@ struct xtap_fdb_key {
 struct xtap_fdb_entry {
 	__u32 ifindex;         /* tap of a local VM, or XTAP_FDB_HOST */
 	__u32 port_id;
+	__u16 mtu;             /* the VM port's MTU: XDP redirects only frames that fit it */
+	__u16 pad;
 };
 
 /* map xtap_seg_ports: the segment's VM taps, for floods on the skb path */

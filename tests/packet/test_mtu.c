@@ -33,14 +33,37 @@ static void attach_from_vm_tc(struct fx_port *port)
 	assert_int_equal(bpf_tc_attach(&hook, &opts), 0);
 }
 
+/* tc egress of a VM's tap: the to-VM policy for frames tc redirects there. */
+static void attach_to_vm_tc(struct fx_port *port)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = port->tap.ifindex,
+		    .attach_point = BPF_TC_EGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = xtap_prog_fd(&fx_dp, XTAP_PROG_TO_VM_TC));
+	int ret = bpf_tc_hook_create(&hook);
+
+	assert_true(ret == 0 || ret == -EEXIST);
+	assert_int_equal(bpf_tc_attach(&hook, &opts), 0);
+}
+
+static void attach_uplink_tc(void)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = fx_uplink.ifindex,
+		    .attach_point = BPF_TC_INGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = xtap_prog_fd(&fx_dp, XTAP_PROG_FROM_UPLINK_TC));
+	int ret = bpf_tc_hook_create(&hook);
+
+	assert_true(ret == 0 || ret == -EEXIST);
+	assert_int_equal(bpf_tc_attach(&hook, &opts), 0);
+}
+
 static int detach_tc(void **s)
 {
-	struct fx_port *ports[] = { PA, PD };
+	int ifindex[] = { PA->tap.ifindex, PB->tap.ifindex, PD->tap.ifindex, fx_uplink.ifindex };
 	size_t i;
 
 	(void)s;
-	for (i = 0; i < sizeof(ports) / sizeof(ports[0]); i++) {
-		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ports[i]->tap.ifindex,
+	for (i = 0; i < sizeof(ifindex) / sizeof(ifindex[0]); i++) {
+		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex[i],
 			    .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS);
 
 		bpf_tc_hook_destroy(&hook);
@@ -270,8 +293,11 @@ static void test_mtu_to_vm_tc_gso_exempt(void **s)
 	expect_counts(PB, TO_VM, XTAP_VERDICT_DELIVER, &b, 1, 0);
 }
 
-/* From the uplink into A (port MTU 1400 on a 1500 tap): devmap egress decides. */
-static void test_mtu_to_vm_devmap(void **s)
+/*
+ * From the uplink into A, port MTU 1400 on a 1500 tap: 1415 bytes go by tc to
+ * A's tc egress (MTU drop), 1414 by XDP through A's devmap egress (delivered).
+ */
+static void test_mtu_to_vm_port_mtu_below_tap(void **s)
 {
 	struct counts b;
 	struct pkt p;
@@ -279,6 +305,8 @@ static void test_mtu_to_vm_devmap(void **s)
 	(void)s;
 	PA->spec.mtu = 1400;
 	fx_apply(PA);
+	attach_uplink_tc();
+	attach_to_vm_tc(PA);
 	pkt_init(&p);
 	pkt_eth(&p, PA->mac, outside_mac, ETH_P_IP);
 	pkt_ipv4(&p, pkt_ip4("192.0.2.1"), PA->ip4, IPPROTO_UDP);
@@ -340,7 +368,82 @@ static void test_mtu_fuzz_findings(void **s)
 	fx_expect_silent();
 }
 
+/*
+ * The fuzz tier's F40: B (MTU 9000) sends A (MTU 1500) a 2000-byte frame. An
+ * XDP redirect would be refused before A's devmap egress, uncounted; B's XDP
+ * counts it sent and hands it to tc, whose redirect meets A's tc egress:
+ * dropped MTU there, counted once on A.
+ */
+static void test_mtu_from_vm_longer_than_target_port(void **s)
+{
+	struct counts a, b;
+	struct fx_result r;
+	uint32_t m[7];
+	struct pkt p;
+
+	(void)s;
+	PB->spec.mtu = 9000;
+	fx_apply(PB);
+	udp_frame(&p, PB, PA->mac, PA->ip4, 2000);
+	counts(&b, PB, FROM_VM, XTAP_VERDICT_TO_PORT);
+	fx_run_xdp(XTAP_PROG_FROM_VM_XDP, PB->tap.ifindex, &p, &r);
+	assert_int_equal(r.retval, XDP_PASS);
+	memcpy(m, r.out, sizeof(m));
+	assert_int_equal(m[1], 1);                  /* META_REDIRECT */
+	assert_int_equal(m[2], PA->tap.ifindex);
+	assert_int_equal(m[6], 0);                  /* counted by XDP: within B's MTU */
+	expect_counts(PB, FROM_VM, XTAP_VERDICT_TO_PORT, &b, 0, 1);
+
+	attach_from_vm_tc(PB);
+	attach_to_vm_tc(PA);
+	counts(&b, PB, FROM_VM, XTAP_VERDICT_TO_PORT);
+	counts(&a, PA, TO_VM, XTAP_VERDICT_DELIVER);
+	fx_run_xdp_live(XTAP_PROG_FROM_VM_XDP, PB->tap.ifindex, &p);
+	expect_counts(PB, FROM_VM, XTAP_VERDICT_TO_PORT, &b, 0, 1);
+	expect_counts(PA, TO_VM, XTAP_VERDICT_DELIVER, &a, 1, 0);
+	fx_expect_silent();
+
+	/* 1514 bytes fit A: XDP redirects them, A's devmap egress delivers. */
+	udp_frame(&p, PB, PA->mac, PA->ip4, 1514);
+	counts(&a, PA, TO_VM, XTAP_VERDICT_DELIVER);
+	assert_int_equal(fx_from_vm(PB, &p), XDP_REDIRECT);
+	fx_run_xdp_live(XTAP_PROG_FROM_VM_XDP, PB->tap.ifindex, &p);
+	expect_counts(PA, TO_VM, XTAP_VERDICT_DELIVER, &a, 0, 1);
+	fx_expect_frame(&PA->tap, p.data, p.len);
+	fx_expect_silent();
+}
+
+/* F40 from the uplink: a 1600-byte frame for A goes by tc to A's tc egress: MTU there. */
+static void test_mtu_from_uplink_longer_than_port(void **s)
+{
+	struct fx_result r;
+	struct counts a;
+	uint32_t m[7];
+	struct pkt p;
+
+	(void)s;
+	pkt_init(&p);
+	pkt_eth(&p, PA->mac, outside_mac, ETH_P_IP);
+	pkt_ipv4(&p, pkt_ip4("192.0.2.1"), PA->ip4, IPPROTO_UDP);
+	pkt_udp(&p, 40000, 53, 1600 - 42);
+	pkt_finish(&p);
+	fx_run_xdp(XTAP_PROG_FROM_UPLINK_XDP, fx_uplink.ifindex, &p, &r);
+	assert_int_equal(r.retval, XDP_PASS);
+	memcpy(m, r.out, sizeof(m));
+	assert_int_equal(m[1], 1);
+	assert_int_equal(m[2], PA->tap.ifindex);
+
+	attach_uplink_tc();
+	attach_to_vm_tc(PA);
+	counts(&a, PA, TO_VM, XTAP_VERDICT_DELIVER);
+	fx_run_xdp_live(XTAP_PROG_FROM_UPLINK_XDP, fx_uplink.ifindex, &p);
+	expect_counts(PA, TO_VM, XTAP_VERDICT_DELIVER, &a, 1, 0);
+	fx_expect_silent();
+}
+
 XTAP_TEST_LIST(mtu,
+	TM(test_mtu_from_vm_longer_than_target_port),
+	TM(test_mtu_from_uplink_longer_than_port),
 	TM(test_mtu_from_vm_unicast_over_mtu),
 	TM(test_mtu_from_vm_at_mtu_redirected),
 	TM(test_mtu_from_vm_to_uplink_over_mtu),
@@ -350,6 +453,6 @@ XTAP_TEST_LIST(mtu,
 	TM(test_mtu_from_vm_spoof_over_mtu_counted_by_xdp),
 	TM(test_mtu_to_vm_tc),
 	TM(test_mtu_to_vm_tc_gso_exempt),
-	TM(test_mtu_to_vm_devmap),
+	TM(test_mtu_to_vm_port_mtu_below_tap),
 	TM(test_mtu_fuzz_findings),
 );
