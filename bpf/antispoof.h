@@ -189,6 +189,9 @@ static __always_inline int xtap_check_nd_opts(const struct xtap_port *port, void
 		}
 		opt += len;
 		xtap_barrier_var(opt);
+		/* An option running past the message: receivers discard it (RFC 4861 6.1). */
+		if ((void *)opt > data_end)
+			return XTAP_DROP_MALFORMED;
 	}
 	/* More options than we check could hide a spoofed one. */
 	if ((void *)opt < data_end)

@@ -271,7 +271,19 @@ static void rs_own_slla(struct pkt *p, const struct rule_ends *e) { rs_with(p, e
 static void rs_no_option(struct pkt *p, const struct rule_ends *e) { rs_with(p, e, NULL); }
 static void rs_foreign_slla(struct pkt *p, const struct rule_ends *e) { rs_with(p, e, foreign_mac); }
 
+/* An unknown option (type 14) claiming 16 bytes where 8 are left. */
+static void rs_option_past_end(struct pkt *p, const struct rule_ends *e)
+{
+	static const uint8_t opt[8] = { 14, 2, 0, 0, 0, 0, 0, 0 };
+
+	rule_ipv6(p, e, IPPROTO_ICMPV6);
+	pkt_icmp6(p, 133, 0, 4);
+	pkt_append(p, opt, sizeof(opt));
+	pkt_finish(p);
+}
+
 static const struct rule_case router_cases[] = {
+	{ "RS with an option past its end", rs_option_past_end, XTAP_DROP_MALFORMED, RULE_PASS },
 	{ "ICMPv4 redirect", icmp4_redirect, XTAP_DROP_ROUTER_ADV, RULE_PASS },
 	{ "ICMPv4 router advertisement", icmp4_router_adv, XTAP_DROP_ROUTER_ADV, RULE_PASS },
 	{ "ICMPv4 router solicitation", icmp4_router_sol, RULE_PASS, RULE_PASS },
