@@ -66,8 +66,9 @@ int xtap_from_uplink(struct xdp_md *ctx)
 	__u16 vlan = 0;
 	int ret;
 
+	/* Runts are the host's to drop; counted like every frame seen. */
 	if ((void *)(eth + 1) > data_end)
-		return XDP_PASS;
+		goto host;
 	/* An 802.1ad (outer) tag is not a segment's VLAN: the host's, as in tc. */
 	if (eth->h_proto == bpf_htons(ETH_P_8021AD))
 		goto host;
@@ -75,7 +76,7 @@ int xtap_from_uplink(struct xdp_md *ctx)
 		struct vlan_hdr *vh = (void *)(eth + 1);
 
 		if ((void *)(vh + 1) > data_end)
-			return XDP_PASS;
+			goto host;
 		vlan = bpf_ntohs(vh->h_vlan_TCI) & 0x0FFF;
 	}
 	segment = xtap_uplink_segment(ctx->ingress_ifindex, vlan);
