@@ -13,6 +13,7 @@ struct xtap_decision {
 	__u32 verdict;   /* enum xtap_verdict */
 	__u32 reason;    /* enum xtap_drop_reason when verdict is DROP */
 	__u32 target;    /* ifindex (TO_PORT, TO_UPLINK) or segment id (FLOOD) */
+	__u32 target_max;/* TO_PORT: the longest frame the target port's MTU allows */
 };
 
 struct {
@@ -103,6 +104,7 @@ static __always_inline void xtap_steer(const struct xtap_port *port, const __u8 
 		} else {
 			d->verdict = XTAP_VERDICT_TO_PORT;
 			d->target = e->ifindex;
+			d->target_max = (__u32)e->mtu + ETH_HLEN;
 		}
 		return;
 	}

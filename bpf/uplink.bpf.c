@@ -13,6 +13,7 @@
 #include "parse.h"
 #include "csum.h"
 #include "flood_tc.h"
+#include "meta.h"
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -46,11 +47,9 @@ static __always_inline const __u32 *xtap_uplink_segment(__u32 ifindex, __u16 vla
  */
 static __always_inline int xtap_uplink_complete_csum(struct xdp_md *ctx)
 {
-	void *data = (void *)(long)ctx->data;
-	void *data_end = (void *)(long)ctx->data_end;
 	struct xtap_flow f = {};
 
-	if (xtap_parse(data, data_end, &f) != XTAP_DROP_NONE)
+	if (xtap_parse_xdp(ctx, &f) != XTAP_DROP_NONE)
 		return 0;   /* not ours to judge: the to-VM policy drops malformed frames */
 	return xtap_xdp_complete_csum(ctx, &f);
 }
@@ -67,13 +66,17 @@ int xtap_from_uplink(struct xdp_md *ctx)
 	__u16 vlan = 0;
 	int ret;
 
+	/* Runts are the host's to drop; counted like every frame seen. */
 	if ((void *)(eth + 1) > data_end)
-		return XDP_PASS;
+		goto host;
+	/* An 802.1ad (outer) tag is not a segment's VLAN: the host's, as in tc. */
+	if (eth->h_proto == bpf_htons(ETH_P_8021AD))
+		goto host;
 	if (eth->h_proto == bpf_htons(ETH_P_8021Q)) {
 		struct vlan_hdr *vh = (void *)(eth + 1);
 
 		if ((void *)(vh + 1) > data_end)
-			return XDP_PASS;
+			goto host;
 		vlan = bpf_ntohs(vh->h_vlan_TCI) & 0x0FFF;
 	}
 	segment = xtap_uplink_segment(ctx->ingress_ifindex, vlan);
@@ -89,6 +92,18 @@ int xtap_from_uplink(struct xdp_md *ctx)
 		goto host;
 	if (vlan && xtap_xdp_vlan_pop(ctx))
 		return XDP_DROP;
+	/*
+	 * Longer than the VM's port allows: an XDP redirect would be refused
+	 * (EMSGSIZE) before the port's devmap egress, uncounted. tc ingress
+	 * redirects it instead, to the port's tc egress: MTU drop there, or, for a
+	 * GSO frame from a veth peer, delivery with its GSO state.
+	 */
+	if (len - (vlan ? VLAN_HLEN : 0) > (__u32)e->mtu + ETH_HLEN) {
+		if (xtap_xdp_meta_set(ctx, XTAP_META_REDIRECT, e->ifindex, 0, e->port_id, 0, 0))
+			return XDP_DROP;
+		xtap_uplink_count(XTAP_UPLINK_TO_PORT, len);
+		return XDP_PASS;
+	}
 	if (xtap_uplink_complete_csum(ctx))
 		return XDP_DROP;
 	ret = bpf_redirect_map(&xtap_redirect, e->ifindex, XDP_PASS);
@@ -99,7 +114,11 @@ host:
 	return XDP_PASS;
 }
 
-/* Floods a segment's broadcast/multicast from the uplink to its VMs; the host keeps it. */
+/*
+ * Floods a segment's broadcast/multicast from the uplink to its VMs; the host
+ * keeps it. And carries out the redirects XDP handed over (frames longer than
+ * their port allows).
+ */
 SEC("tc")
 int xtap_from_uplink_tc(struct __sk_buff *skb)
 {
@@ -108,8 +127,12 @@ int xtap_from_uplink_tc(struct __sk_buff *skb)
 	struct ethhdr *eth = data;
 	const __u32 *segment;
 	__u16 vlan = 0, vlan_proto = 0, vlan_tci = 0;
+	struct xtap_meta m;
 	__u32 segment_id;
 
+	/* A unicast frame XDP could not redirect (longer than its port allows). */
+	if (!xtap_skb_meta_get(skb, &m) && m.action == XTAP_META_REDIRECT)
+		return bpf_redirect(m.target, 0);
 	if ((void *)(eth + 1) > data_end || !xtap_mac_is_multicast(eth->h_dest))
 		return TC_ACT_OK;
 	/* The stack moved an 802.1Q tag out of the frame before tc ingress. */

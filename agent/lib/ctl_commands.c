@@ -36,7 +36,7 @@ static const struct xtap_ctl_arg port_add_args[] = {
 	NUM("owner_gid", "--group", "GID", XTAP_UNIT_NONE, "let this group's unprivileged VMM open the tap"),
 	OPT("adopt", XTAP_ARG_BOOL, "--adopt", NULL, "use an existing tap instead of creating one"),
 	OPT("dhcp_server", XTAP_ARG_BOOL, "--dhcp-server", NULL, "allow DHCP server replies from this VM"),
-	OPT("router", XTAP_ARG_BOOL, "--router", NULL, "allow router advertisements and redirects from this VM"),
+	OPT("router", XTAP_ARG_BOOL, "--router", NULL, "allow router advertisements and redirects (ICMPv4, ICMPv6) from this VM"),
 	API("port_id", XTAP_ARG_UINT, "index of the port's counters (assigned when absent)"),
 	API("next_rule_id", XTAP_ARG_UINT, "id the next ACL rule gets"),
 	API("acl", XTAP_ARG_OBJECT, "{\"from-vm\": DIR, \"to-vm\": DIR}"),

@@ -225,7 +225,7 @@ int xtap_membership_add(const struct xtap_datapath *dp, const struct xtap_port *
 {
 	int sp_fd = xtap_map_fd(dp, XTAP_MAP_SEG_PORTS), prog = xtap_prog_fd(dp, XTAP_PROG_TO_VM_DEVMAP);
 	struct xtap_fdb_key fk = { .segment_id = p->segment_id };
-	struct xtap_fdb_entry fe = { .ifindex = p->ifindex, .port_id = p->port_id };
+	struct xtap_fdb_entry fe = { .ifindex = p->ifindex, .port_id = p->port_id, .mtu = p->mtu };
 	struct xtap_segment_ports sp = {};
 	int flood_fd, ret;
 	__u32 i;
