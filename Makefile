@@ -27,9 +27,11 @@ TEST_LIB_OBJS  := $(patsubst %.c,$(BUILD)/%.o,$(TEST_LIB_SRCS))
 PACKET_TESTS   := $(BUILD)/tests/test_packet
 PKTBUILD_TEST  := $(BUILD)/tests/pktbuild_selftest
 HOST_TESTS     := $(BUILD)/tests/test_netdev $(BUILD)/tests/test_agent
+FUZZ           := $(BUILD)/tests/fuzz
+FUZZ_SECONDS   ?= 600
 
-.PHONY: all deps vmlinux demo install test test-packet test-host test-guest test-vhost bench clean help
-all: $(SKELS) $(AGENT_LIB_OBJS) $(BUILD)/xtapd $(BUILD)/xtapctl $(BUILD)/xtap-vmsim $(PACKET_TESTS) $(PKTBUILD_TEST) $(HOST_TESTS) $(BUILD)/bench/prog_cost $(BUILD)/bench/control_plane $(BUILD)/bench/throughput \
+.PHONY: all deps vmlinux demo install test test-packet test-fuzz fuzz test-host test-guest test-vhost bench clean help
+all: $(SKELS) $(AGENT_LIB_OBJS) $(BUILD)/xtapd $(BUILD)/xtapctl $(BUILD)/xtap-vmsim $(PACKET_TESTS) $(PKTBUILD_TEST) $(HOST_TESTS) $(FUZZ) $(BUILD)/bench/prog_cost $(BUILD)/bench/control_plane $(BUILD)/bench/throughput \
 	$(BUILD)/bench/rate_accuracy $(BUILD)/xtap-vhost $(BUILD)/tests/test_userspace_plane $(BUILD)/tests/test_vhost
 
 help:
@@ -38,6 +40,8 @@ help:
 	@echo "make deps       install the Debian packages (idempotent)"
 	@echo "make test       every test tier this machine can run"
 	@echo "make test-packet  tier 1: BPF_PROG_TEST_RUN packet tests"
+	@echo "make test-fuzz  tier 1b: 55 s of generated frames through the programs, against a reference model"
+	@echo "make fuzz       the same for FUZZ_SECONDS (default 600); FUZZ_SEED=S replays a seed"
 	@echo "make test-host  tier 2: real xtapd/xtapctl, taps, veth uplink, in namespaces"
 	@echo "make test-guest tier 3: Debian-kernel guests under QEMU (TCG) on xtap taps"
 	@echo "make test-vhost tier 4: vhost-user here (userspace plane), real vhost-net in a QEMU (TCG) VM"
@@ -100,6 +104,22 @@ $(BUILD)/tests/test_packet: $(wildcard tests/packet/*.c) $(wildcard tests/packet
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Itests/lib -Itests/packet -o $@ $(wildcard tests/packet/*.c) \
 		$(AGENT_LIB_OBJS) $(TEST_LIB_OBJS) $(LDLIBS_AGENT) -lcmocka
+
+# Tier 1b: the differential fuzzer (tests/fuzz/): its model shares no code with bpf/.
+FUZZ_SRCS := tests/fuzz/run.c tests/fuzz/gen.c tests/fuzz/model.c tests/fuzz/world.c
+$(FUZZ): $(FUZZ_SRCS) $(wildcard tests/fuzz/*.h) $(AGENT_LIB_OBJS) $(TEST_LIB_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Itests/lib -Itests/fuzz -o $@ $(FUZZ_SRCS) $(AGENT_LIB_OBJS) $(TEST_LIB_OBJS) $(LDLIBS_AGENT)
+
+FUZZ_RUN = $(FUZZ) --regress tests/fuzz/regress $(if $(FUZZ_SEED),--seed $(FUZZ_SEED))
+
+test-fuzz: deps
+	$(MAKE) $(FUZZ)
+	tests/run.sh fuzz "$(FUZZ_RUN) --seconds 55"
+
+fuzz: deps
+	$(MAKE) $(FUZZ)
+	tests/run.sh fuzz "$(FUZZ_RUN) --seconds $(FUZZ_SECONDS)"
 
 $(BUILD)/bench/bpf/%.bpf.o: bench/bpf/%.bpf.c vmlinux.h
 	@mkdir -p $(@D)
@@ -213,7 +233,7 @@ test-vhost: deps
 
 test: deps
 	$(MAKE) all
-	tests/run.sh pktbuild $(PKTBUILD_TEST) packet $(PACKET_TESTS) vhost-plane $(BUILD)/tests/test_userspace_plane \
+	tests/run.sh pktbuild $(PKTBUILD_TEST) packet $(PACKET_TESTS) fuzz "$(FUZZ_RUN) --seconds 55" vhost-plane $(BUILD)/tests/test_userspace_plane \
 		netdev $(BUILD)/tests/test_netdev agent "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_agent" \
 		vhost "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_vhost" guest "XTAP_BUILD=$(BUILD) bash tests/guest/run.sh" \
 		vhost-vm "XTAP_BUILD=$(BUILD) bash tests/vhost/run-vm.sh"

@@ -1,0 +1,690 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The fuzz tier: generated frames (gen.c) through the real programs with
+ * BPF_PROG_TEST_RUN, each verdict and counter change compared with the
+ * independent model (model.c), and the invariants checked on every frame.
+ *
+ *   fuzz [--seconds N] [--seed S] [--frames N] [--regress DIR] [--save FILE] [--show N]
+ *
+ * Runs in the tests' sandbox (own netns, bpffs). Prints the seed; the same
+ * seed replays the same frames. Ends with "N passed, N failed".
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <linux/bpf.h>
+#include <linux/pkt_cls.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "datapath.h"
+#include "gen.h"
+#include "model.h"
+#include "policy.h"
+#include "sandbox.h"
+#include "world.h"
+
+
+static struct mdl_world world;
+static struct xtap_datapath dp;
+static struct test_tap taps[MDL_MAX_PORTS], uplink = { .fd = -1 };
+static int ncpu, show_max = 20, shown;
+static FILE *save_file;
+static struct xtap_port_stats *percpu;
+static struct xtap_port_stats snap[MDL_MAX_PORTS];
+
+/* The "tests" this tier reports: one per frame kind, the uplink, the regressions, each invariant family. */
+enum {
+	T_UPLINK = GK_COUNT, T_REGRESS, T_INV_SOURCE, T_INV_SERVER, T_INV_MTU, T_INV_REASSEMBLY,
+	T_INV_COUNTED, T_COUNT,
+};
+static const char *const test_name[T_COUNT - GK_COUNT] = {
+	"uplink-steering", "regressions", "invariant: no foreign source leaves a VM",
+	"invariant: no server-only message without permission", "invariant: nothing above the MTU delivered",
+	"invariant: no reassembled datagram through a deny rule", "invariant: every frame counted once, with its reason",
+};
+static uint64_t checked[T_COUNT], failures[T_COUNT];
+static uint64_t frames, rate_drops, unrunnable, disagreements;
+
+static const char *dir_name(enum mdl_dir d)
+{
+	return d == MDL_FROM_VM ? "from-vm" : d == MDL_TO_VM ? "to-vm" : "from-uplink";
+}
+
+static void print_frame(const uint8_t *p, int len)
+{
+	int i;
+
+	printf("  hex: ");
+	for (i = 0; i < len; i++)
+		printf("%02x", p[i]);
+	printf("\n  scapy: Ether(bytes.fromhex('");
+	for (i = 0; i < len; i++)
+		printf("%02x", p[i]);
+	printf("'))\n");
+}
+
+static void save_frame(const struct gen_frame *fr)
+{
+	int i;
+
+	if (!save_file)
+		return;
+	fprintf(save_file, "%s %s ", dir_name(fr->dir), world.port[fr->port].name);
+	for (i = 0; i < fr->len; i++)
+		fprintf(save_file, "%02x", fr->data[i]);
+	fprintf(save_file, "\n");
+	fflush(save_file);
+}
+
+static void reasons_str(uint32_t mask, char *buf, size_t cap)
+{
+	size_t n = 0;
+	int r;
+
+	buf[0] = 0;
+	for (r = 0; r < 32; r++)
+		if (mask & (1u << r))
+			n += snprintf(buf + n, n < cap ? cap - n : 0, "%s%s", n ? "|" : "", mdl_reason_name(r));
+}
+
+/* Records a failure of test t on frame fr and prints it (the first show_max). */
+static void fail(int t, const struct gen_frame *fr, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void fail(int t, const struct gen_frame *fr, const char *fmt, ...)
+{
+	va_list ap;
+
+	failures[t]++;
+	disagreements++;
+	save_frame(fr);
+	if (shown++ >= show_max)
+		return;
+	printf("DISAGREE [%s] %s on %s (%s%s): ", t < GK_COUNT ? gen_kind_name[t] : test_name[t - GK_COUNT],
+	       dir_name(fr->dir), world.port[fr->port].name, gen_kind_name[fr->kind],
+	       fr->mutated ? ", mutated" : "");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	print_frame(fr->data, fr->len);
+}
+
+/* ---- the world in the maps ---- */
+
+static void to_spec(int i, struct xtap_port_spec *s)
+{
+	const struct mdl_port *p = &world.port[i];
+	int k, d;
+
+	memset(s, 0, sizeof(*s));
+	s->port_id = 20 + i;
+	s->ifindex = taps[i].ifindex;
+	s->segment_id = p->segment;
+	s->mtu = p->mtu;
+	memcpy(s->mac, p->mac, 6);
+	s->flags = (p->dhcp_server ? XTAP_PORT_F_ALLOW_DHCP_SERVER : 0) |
+		   (p->router ? XTAP_PORT_F_ALLOW_ROUTER : 0);
+	for (k = 0; k < p->n_pfx; k++) {
+		s->addrs[k].family = p->pfx[k].family;
+		s->addrs[k].prefixlen = p->pfx[k].len;
+		memcpy(s->addrs[k].addr, p->pfx[k].addr, 16);
+	}
+	s->n_addrs = (uint16_t)p->n_pfx;
+	for (d = 0; d < XTAP_DIRS; d++) {
+		const struct mdl_acl *a = &p->acl[d];
+
+		s->acl[d].default_action = a->default_allow ? XTAP_ACL_ALLOW : XTAP_ACL_DENY;
+		s->acl[d].n_rules = (uint16_t)a->n;
+		for (k = 0; k < a->n; k++) {
+			struct xtap_acl_rule_spec *r = &s->acl[d].rules[k];
+
+			r->rule_id = (uint32_t)(100 * d + k + 1);
+			r->priority = (uint16_t)(10 * (k + 1));
+			r->action = a->rule[k].allow ? XTAP_ACL_ALLOW : XTAP_ACL_DENY;
+			r->proto = a->rule[k].proto;
+			r->port_min = a->rule[k].pmin;
+			r->port_max = a->rule[k].pmax;
+			r->cidr.family = a->rule[k].cidr.family;
+			r->cidr.prefixlen = a->rule[k].cidr.len;
+			memcpy(r->cidr.addr, a->rule[k].cidr.addr, 16);
+		}
+		if (p->packet_limited[d]) {
+			s->rate[d].packets_per_sec = WORLD_PACKETS_PER_SEC;
+			s->rate[d].burst_packets = WORLD_BURST_PACKETS;
+		}
+	}
+}
+
+static int setup(void)
+{
+	struct xtap_segment seg = {};
+	struct xtap_err err = {};
+	int i;
+
+	if (sandbox_enter())
+		return -1;
+	if (tap_open(&uplink, "uplink0", 1500))
+		return perror("uplink tap"), -1;
+	for (i = 0; i < world.n_ports; i++)
+		if (tap_open(&taps[i], world.port[i].name, world.port[i].mtu))
+			return perror("vm tap"), -1;
+	mkdir("/sys/fs/bpf/xtap", 0700);
+	if (xtap_datapath_load(&dp, "/sys/fs/bpf/xtap"))
+		return -1;
+	for (i = 1; i < 4; i++) {
+		seg.uplink_ifindex = world.segment[i].has_uplink ? (uint32_t)uplink.ifindex : 0;
+		seg.vlan = world.segment[i].vlan;
+		if (xtap_segment_write(&dp, (uint32_t)i, &seg, &err))
+			return fprintf(stderr, "segment %d: %s\n", i, err.msg), -1;
+	}
+	for (i = 0; i < world.n_ports; i++) {
+		static struct xtap_port_spec spec;
+
+		to_spec(i, &spec);
+		if (xtap_port_write(&dp, &spec, &err))
+			return fprintf(stderr, "port %s: %s\n", world.port[i].name, err.msg), -1;
+	}
+	ncpu = libbpf_num_possible_cpus();
+	percpu = calloc(ncpu, sizeof(*percpu));
+	return percpu ? 0 : -1;
+}
+
+/* ---- counters ---- */
+
+static void read_stats(int i, struct xtap_port_stats *sum)
+{
+	__u32 id = 20 + (uint32_t)i;
+	int c, k;
+
+	memset(sum, 0, sizeof(*sum));
+	if (bpf_map_lookup_elem(xtap_map_fd(&dp, XTAP_MAP_PORT_STATS), &id, percpu)) {
+		perror("port stats");
+		exit(2);
+	}
+	for (c = 0; c < ncpu; c++) {
+		const __u64 *src = (const __u64 *)&percpu[c];
+		__u64 *dst = (__u64 *)sum;
+
+		for (k = 0; k < (int)(sizeof(*sum) / sizeof(__u64)); k++)
+			dst[k] += src[k];
+	}
+}
+
+/* What one run changed in a port's counters: verdict and reason (-1 none, -2 more than one). */
+struct delta {
+	int n_verdicts, verdict, n_drops, reason, other_dir;
+};
+
+static void take_delta(int i, int dir, struct delta *d)
+{
+	struct xtap_port_stats now;
+	int v, r, k;
+
+	read_stats(i, &now);
+	memset(d, 0, sizeof(*d));
+	d->verdict = d->reason = -1;
+	for (k = 0; k < XTAP_DIRS; k++) {
+		for (v = 0; v < XTAP_VERDICTS; v++) {
+			int n = (int)(now.verdict[k][v].packets - snap[i].verdict[k][v].packets);
+
+			if (!n)
+				continue;
+			if (k != dir) {
+				d->other_dir += n;
+				continue;
+			}
+			d->n_verdicts += n;
+			d->verdict = v;
+		}
+		for (r = 0; r < XTAP_DROP_REASONS; r++) {
+			int n = (int)(now.drop[k][r].packets - snap[i].drop[k][r].packets);
+
+			if (!n)
+				continue;
+			if (k != dir) {
+				d->other_dir += n;
+				continue;
+			}
+			d->n_drops += n;
+			d->reason = r;
+		}
+	}
+	snap[i] = now;
+}
+
+/* Every port's counters equal the snapshots kept frame by frame: nothing was counted elsewhere. */
+static void sweep(const struct gen_frame *last)
+{
+	struct xtap_port_stats now;
+	int i;
+
+	for (i = 0; i < world.n_ports; i++) {
+		read_stats(i, &now);
+		if (memcmp(&now, &snap[i], sizeof(now))) {
+			fail(T_INV_COUNTED, last, "port %s counted frames that were not its own "
+			     "(since the last sweep; the frame shown is the last one run)", world.port[i].name);
+			snap[i] = now;
+		}
+	}
+}
+
+/* ---- running the programs ---- */
+
+struct prog_out {
+	int ran;
+	int ret;
+	uint8_t out[GEN_MAX + 256];
+	uint32_t out_len;
+};
+
+static int run_prog(enum xtap_prog_id id, int xdp, int ifindex, const uint8_t *p, int len, struct prog_out *o)
+{
+	struct xdp_md xctx = { .data_end = (__u32)len, .ingress_ifindex = (__u32)ifindex };
+	struct __sk_buff sctx = { .ifindex = (__u32)ifindex };
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = p, .data_size_in = (__u32)len, .data_out = o->out,
+		    .data_size_out = sizeof(o->out), .repeat = 1);
+
+	if (xdp) {
+		opts.ctx_in = &xctx;
+		opts.ctx_size_in = sizeof(xctx);
+	} else {
+		opts.ctx_in = &sctx;
+		opts.ctx_size_in = sizeof(sctx);
+	}
+	o->ran = 0;
+	if (bpf_prog_test_run_opts(xtap_prog_fd(&dp, id), &opts))
+		return -errno;
+	o->ran = 1;
+	o->ret = (int)opts.retval;
+	o->out_len = opts.data_size_out;
+	return 0;
+}
+
+static int steer_verdict(enum mdl_steer s)
+{
+	switch (s) {
+	case MDL_STEER_PORT: return XTAP_VERDICT_TO_PORT;
+	case MDL_STEER_UPLINK: return XTAP_VERDICT_TO_UPLINK;
+	case MDL_STEER_FLOOD: return XTAP_VERDICT_FLOOD;
+	default: return XTAP_VERDICT_TO_HOST;
+	}
+}
+
+static const char *verdict_name(int v)
+{
+	static const char *const n[] = { "to_port", "to_uplink", "flood", "to_host", "deliver", "drop" };
+
+	return v >= 0 && v < XTAP_VERDICTS ? n[v] : "none";
+}
+
+/* ---- invariants on a frame the program let through ---- */
+
+static const uint8_t zero[16];
+
+static void check_passed(const struct gen_frame *fr, const struct mdl_verdict *m)
+{
+	const struct mdl_port *pt = &world.port[fr->port];
+	const struct mdl_facts *f = &m->f;
+	int i;
+
+	checked[T_INV_MTU]++;
+	if (fr->len > pt->mtu + 14 + (f->tags ? 4 : 0))
+		fail(T_INV_MTU, fr, "%d-byte frame passed a port with MTU %d", fr->len, pt->mtu);
+	if (fr->dir != MDL_FROM_VM)
+		return;
+	checked[T_INV_SOURCE]++;
+	checked[T_INV_SERVER]++;
+	if (fr->len >= 14 && memcmp(f->smac, pt->mac, 6))
+		fail(T_INV_SOURCE, fr, "foreign source MAC passed");
+	if (f->family == 'A' && f->parsed &&
+	    (memcmp(f->arp_sha, pt->mac, 6) || (memcmp(f->arp_spa, zero, 4) && !mdl_own_addr(pt, 4, f->arp_spa))))
+		fail(T_INV_SOURCE, fr, "foreign ARP sender passed");
+	if (f->family == 4 && f->parsed && !mdl_own_addr(pt, 4, f->src) &&
+	    !(!memcmp(f->src, zero, 4) && f->dhcp4 && f->bootp_op == 1 && !memcmp(f->chaddr, pt->mac, 6)))
+		fail(T_INV_SOURCE, fr, "foreign IPv4 source passed");
+	if (f->family == 6 && f->parsed && !mdl_own_addr(pt, 6, f->src) &&
+	    !(!memcmp(f->src, zero, 16) && (f->icmp_type == 135 || f->icmp_type == 143)))
+		fail(T_INV_SOURCE, fr, "foreign IPv6 source passed");
+	if (f->dhcp4 && f->dport == 67 && f->bootp_op == 1 && memcmp(f->chaddr, pt->mac, 6))
+		fail(T_INV_SOURCE, fr, "foreign DHCP chaddr passed");
+	if (f->nd_target_present && f->icmp_type == 136 && !mdl_own_addr(pt, 6, f->nd_target))
+		fail(T_INV_SOURCE, fr, "foreign ND target passed");
+	for (i = 0; i < f->n_ndopt && i < MDL_MAX_NDOPT; i++)
+		if ((f->ndopt[i].type == 1 || f->ndopt[i].type == 2) && memcmp(f->ndopt[i].lla, pt->mac, 6))
+			fail(T_INV_SOURCE, fr, "foreign ND link-layer option passed");
+	if (!pt->dhcp_server && ((f->dhcp4 && (f->dport == 68 || f->bootp_op != 1)) ||
+				 (f->family == 6 && f->has_ports && f->dport == 546 && !f->frag) ||
+				 f->dhcp6_type == 2 || f->dhcp6_type == 7 || f->dhcp6_type == 10 ||
+				 f->dhcp6_type == 13))
+		fail(T_INV_SERVER, fr, "DHCP server message passed without --dhcp-server");
+	if (!pt->router && ((f->family == 6 && (f->icmp_type == 134 || f->icmp_type == 137)) ||
+			    (f->family == 4 && (f->icmp_type == 5 || f->icmp_type == 9))))
+		fail(T_INV_SERVER, fr, "router message passed without --router");
+}
+
+/* ---- one frame ---- */
+
+/*
+ * Runs fr through its hook, compares with the model; returns 1 if the
+ * program let it through (for reassembly), 0 if dropped, -1 if not run.
+ */
+static int check_frame(const struct gen_frame *fr, int test, struct mdl_verdict *m)
+{
+	enum mdl_dir dir = fr->dir;
+	int port = fr->port, cdir = dir == MDL_FROM_VM ? XTAP_DIR_FROM_VM : XTAP_DIR_TO_VM;
+	static struct prog_out o;
+	struct delta d;
+	char want[256];
+	int dropped, err;
+
+	mdl_decide(&world, dir, port, fr->data, fr->len, m);
+	frames++;
+	checked[test]++;
+	if (dir == MDL_FROM_UPLINK) {
+		static struct gen_frame inner;
+		uint64_t t0 = checked[T_UPLINK]++;
+
+		(void)t0;
+		err = run_prog(XTAP_PROG_FROM_UPLINK_XDP, 1, uplink.ifindex, fr->data, fr->len, &o);
+		if (err) {
+			unrunnable++;
+			return -1;
+		}
+		if ((o.ret == XDP_REDIRECT) != (m->steer == MDL_STEER_PORT)) {
+			fail(T_UPLINK, fr, "model: steer %d (target %d); program: XDP action %d", m->steer,
+			     m->target, o.ret);
+			return -1;
+		}
+		if (m->steer != MDL_STEER_PORT)
+			return 1;
+		/* then the target's to-VM policy, on the frame as the uplink program made it */
+		inner = *fr;
+		inner.dir = MDL_TO_VM;
+		inner.port = m->target;
+		inner.len = (int)o.out_len;
+		memcpy(inner.data, o.out, o.out_len);
+		return check_frame(&inner, test, m);
+	}
+	if (dir == MDL_FROM_VM)
+		err = run_prog(XTAP_PROG_FROM_VM_XDP, 1, taps[port].ifindex, fr->data, fr->len, &o);
+	else
+		err = run_prog(XTAP_PROG_TO_VM_TC, 0, taps[port].ifindex, fr->data, fr->len, &o);
+	if (err) {
+		unrunnable++;
+		take_delta(port, cdir, &d);
+		return -1;
+	}
+	take_delta(port, cdir, &d);
+	/* XDP hands frames above the MTU (GSO, it cannot tell) to tc without counting them */
+	if (dir == MDL_FROM_VM && o.ret == XDP_PASS && d.n_verdicts == 0 && d.n_drops == 0) {
+		if (run_prog(XTAP_PROG_FROM_VM_TC, 0, taps[port].ifindex, fr->data, fr->len, &o)) {
+			unrunnable++;
+			return -1;
+		}
+		o.ret = o.ret == TC_ACT_SHOT ? XDP_DROP : XDP_PASS;
+		take_delta(port, cdir, &d);
+	}
+	dropped = dir == MDL_FROM_VM ? o.ret == XDP_DROP || o.ret == XDP_ABORTED : o.ret == TC_ACT_SHOT;
+
+	/* counted once, with a reason exactly when dropped */
+	checked[T_INV_COUNTED]++;
+	if (d.n_verdicts != 1 || d.other_dir || d.n_drops != (dropped ? 1 : 0) ||
+	    (d.verdict == XTAP_VERDICT_DROP) != dropped) {
+		fail(T_INV_COUNTED, fr, "counted %d verdicts (last %s), %d drops (reason %s), %d in the other "
+		     "direction; program %s", d.n_verdicts, verdict_name(d.verdict), d.n_drops,
+		     mdl_reason_name(d.reason), d.other_dir, dropped ? "dropped" : "passed");
+		return dropped ? 0 : 1;
+	}
+	reasons_str(m->reasons, want, sizeof(want));
+	if (dropped) {
+		if (d.reason == XTAP_DROP_RATE_PACKETS && m->rate_ok && !m->drop) {
+			rate_drops++;
+			return 0;
+		}
+		if (!m->drop)
+			fail(test, fr, "model: pass (%s); program: drop %s", verdict_name(steer_verdict(m->steer)),
+			     mdl_reason_name(d.reason));
+		else if (!(m->reasons & (1u << d.reason)))
+			fail(test, fr, "model: drop %s; program: drop %s", want, mdl_reason_name(d.reason));
+		return 0;
+	}
+	if (m->drop) {
+		fail(test, fr, "model: drop %s; program: pass (%s)", want, verdict_name(d.verdict));
+	} else if (dir == MDL_FROM_VM && d.verdict != steer_verdict(m->steer)) {
+		fail(test, fr, "model: %s; program: %s", verdict_name(steer_verdict(m->steer)),
+		     verdict_name(d.verdict));
+	} else if (dir == MDL_TO_VM && d.verdict != XTAP_VERDICT_DELIVER) {
+		fail(test, fr, "model: deliver; program: %s", verdict_name(d.verdict));
+	}
+	check_passed(fr, m);
+	return 1;
+}
+
+/* ---- fragment groups: reassembled both ways, the result must not pass a deny rule ---- */
+
+static void check_reassembly(const struct gen_frame *group, const int *passed, int n)
+{
+	static uint8_t first_wins[65536], last_wins[65536], have[65536];
+	struct mdl_verdict m0;
+	int i, total = -1, fam = 0, max_end = 0, k;
+	uint8_t proto = 0, remote[16] = { 0 };
+	const struct mdl_port *pt = &world.port[group[0].port];
+	int cdir = group[0].dir == MDL_FROM_VM ? XTAP_DIR_FROM_VM : XTAP_DIR_TO_VM;
+
+	memset(have, 0, sizeof(have));
+	for (i = 0; i < n; i++) {
+		struct mdl_verdict m;
+		int off, len;
+
+		if (passed[i] != 1)
+			continue;
+		mdl_decide(&world, group[i].dir, group[i].port, group[i].data, group[i].len, &m);
+		if (!m.f.frag || !m.f.frag_data || m.f.ip_end <= m.f.frag_data)
+			continue;
+		off = m.f.frag_off * 8;
+		len = m.f.ip_end - m.f.frag_data;
+		if (off + len > 65535)
+			continue;
+		if (!fam) {
+			fam = m.f.family;
+			proto = m.f.family == 6 ? (m.f.frag_off ? m.f.proto : group[i].data[m.f.frag_data - 8]) : m.f.proto;
+			memcpy(remote, group[i].dir == MDL_FROM_VM ? m.f.dst : m.f.src, 16);
+		}
+		for (k = 0; k < len; k++) {
+			if (!have[off + k])
+				first_wins[off + k] = group[i].data[m.f.frag_data + k];
+			last_wins[off + k] = group[i].data[m.f.frag_data + k];
+			have[off + k] = 1;
+		}
+		if (!m.f.frag_more)
+			total = off + len;
+		if (off + len > max_end)
+			max_end = off + len;
+	}
+	(void)m0;
+	if (total < 0 || max_end > total)
+		return;
+	for (k = 0; k < total; k++)
+		if (!have[k])
+			return;
+	checked[T_INV_REASSEMBLY]++;
+	for (i = 0; i < 2; i++) {
+		const uint8_t *dg = i ? last_wins : first_wins;
+		int ports = (proto == 6 || proto == 17 || proto == 132) && total >= mdl_min_l4(proto);
+		uint16_t dport = ports ? (uint16_t)(dg[2] << 8 | dg[3]) : 0;
+
+		if (!mdl_acl_allows(&pt->acl[cdir], fam, remote, proto, ports, dport))
+			fail(T_INV_REASSEMBLY, &group[0], "%s reassembly (%d fragments, %d bytes) is denied "
+			     "(proto %d port %d) but its fragments passed", i ? "last-wins" : "first-wins", n,
+			     total, proto, dport);
+		if (group[0].dir == MDL_FROM_VM && proto == 17 && ports &&
+		    (dport == 67 || dport == 68 || (fam == 6 && (dport == 546 || dport == 547))))
+			fail(T_INV_REASSEMBLY, &group[0], "%s reassembly is DHCP to port %d", i ? "last-wins" :
+			     "first-wins", dport);
+		if (fam == 6 && proto == 58 && total >= 1 && dg[0] >= 133 && dg[0] <= 137)
+			fail(T_INV_REASSEMBLY, &group[0], "%s reassembly is ND type %d", i ? "last-wins" :
+			     "first-wins", dg[0]);
+	}
+}
+
+/* ---- regression frames: "DIRECTION PORT HEX" per line ---- */
+
+static int hexval(int c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 :
+	       c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+static void replay_file(const char *path)
+{
+	static char line[2 * GEN_MAX + 128];
+	static struct gen_frame fr;
+	FILE *f = fopen(path, "r");
+	struct mdl_verdict m;
+
+	if (!f) {
+		perror(path);
+		failures[T_REGRESS]++;
+		return;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		char dir[32], port[32], *hex;
+		int i, n;
+
+		if (line[0] == '#' || line[0] == '\n')
+			continue;
+		if (sscanf(line, "%31s %31s %n", dir, port, &n) != 2)
+			continue;
+		hex = line + n;
+		memset(&fr, 0, sizeof(fr));
+		fr.dir = !strcmp(dir, "from-vm") ? MDL_FROM_VM : !strcmp(dir, "to-vm") ? MDL_TO_VM : MDL_FROM_UPLINK;
+		for (i = 0; i < world.n_ports; i++)
+			if (!strcmp(port, world.port[i].name))
+				fr.port = i;
+		for (i = 0; hexval(hex[2 * i]) >= 0 && hexval(hex[2 * i + 1]) >= 0 && i < GEN_MAX; i++)
+			fr.data[i] = (uint8_t)(hexval(hex[2 * i]) << 4 | hexval(hex[2 * i + 1]));
+		fr.len = i;
+		fr.kind = GK_OTHER_ETH;
+		check_frame(&fr, T_REGRESS, &m);
+	}
+	fclose(f);
+}
+
+static void replay(const char *dir)
+{
+	struct dirent **names;
+	char path[4096];
+	int n, i;
+
+	n = scandir(dir, &names, NULL, alphasort);
+	if (n < 0)
+		return;
+	for (i = 0; i < n; i++) {
+		size_t l = strlen(names[i]->d_name);
+
+		if (l > 4 && !strcmp(names[i]->d_name + l - 4, ".hex")) {
+			snprintf(path, sizeof(path), "%s/%s", dir, names[i]->d_name);
+			replay_file(path);
+		}
+		free(names[i]);
+	}
+	free(names);
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "seconds", required_argument, NULL, 't' }, { "seed", required_argument, NULL, 's' },
+		{ "frames", required_argument, NULL, 'n' }, { "regress", required_argument, NULL, 'r' },
+		{ "save", required_argument, NULL, 'w' }, { "show", required_argument, NULL, 'v' },
+		{}
+	};
+	static struct gen_frame group[GEN_GROUP_MAX];
+	double seconds = 55, t0, t;
+	uint64_t seed = 0, max_frames = 0, cases = 0;
+	const char *regress = NULL;
+	struct gen g;
+	int c, i, passed = 0, failed = 0;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 't': seconds = atof(optarg); break;
+		case 's': seed = strtoull(optarg, NULL, 0); break;
+		case 'n': max_frames = strtoull(optarg, NULL, 0); break;
+		case 'r': regress = optarg; break;
+		case 'w': save_file = fopen(optarg, "a"); break;
+		case 'v': show_max = atoi(optarg); break;
+		default:
+			fprintf(stderr, "usage: %s [--seconds N] [--seed S] [--frames N] [--regress DIR] "
+				"[--save FILE] [--show N]\n", argv[0]);
+			return 2;
+		}
+	}
+	if (!seed) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		seed = (uint64_t)ts.tv_sec * 1000003u ^ (uint64_t)ts.tv_nsec;
+	}
+	world_init(&world);
+	if (setup())
+		return 77;
+	for (i = 0; i < world.n_ports; i++)
+		read_stats(i, &snap[i]);
+	printf("fuzz: seed %llu (replay: --seed %llu), %.0f s\n", (unsigned long long)seed,
+	       (unsigned long long)seed, seconds);
+	if (regress)
+		replay(regress);
+	printf("fuzz: %llu regression frames replayed, %llu failed\n", (unsigned long long)checked[T_REGRESS],
+	       (unsigned long long)failures[T_REGRESS]);
+	gen_init(&g, &world, seed);
+	t0 = now_s();
+	for (;;) {
+		int n = gen_case(&g, group), res[GEN_GROUP_MAX];
+		struct mdl_verdict m;
+
+		for (i = 0; i < n; i++)
+			res[i] = check_frame(&group[i], group[i].kind, &m);
+		if (n > 1)
+			check_reassembly(group, res, n);
+		if (!(++cases & 1023)) {
+			sweep(&group[n - 1]);
+			t = now_s() - t0;
+			if (t >= seconds || (max_frames && frames >= max_frames))
+				break;
+		}
+	}
+	sweep(&group[0]);
+	t = now_s() - t0;
+	printf("fuzz: %llu frames checked in %.1f s: %.0f frames/s; %llu disagreements; %llu rate drops "
+	       "accepted on packet-limited ports; %llu frames the kernel would not run\n",
+	       (unsigned long long)frames, t, frames / t, (unsigned long long)disagreements,
+	       (unsigned long long)rate_drops, (unsigned long long)unrunnable);
+	for (i = 0; i < T_COUNT; i++) {
+		const char *name = i < GK_COUNT ? gen_kind_name[i] : test_name[i - GK_COUNT];
+
+		if (failures[i])
+			failed++;
+		else
+			passed++;
+		printf("%s %s: %llu checked, %llu failed\n", failures[i] ? "FAIL" : "ok  ", name,
+		       (unsigned long long)checked[i], (unsigned long long)failures[i]);
+	}
+	printf("%d passed, %d failed\n", passed, failed);
+	return failed ? 1 : 0;
+}
