@@ -442,8 +442,8 @@ static void payload(struct gen *g, struct built *b, const struct mdl_port *p)
 	target = p->mtu + 14 + rnd(g, 7) - 3;
 	if (r < 80)
 		target = 3400 + rnd(g, 200) - 100;
-	if (b->dir == MDL_FROM_VM && target > 3500)
-		target = 3500 - rnd(g, 100);
+	if (target > GEN_RUN_MAX)
+		target = GEN_RUN_MAX - rnd(g, 100);
 	if (target > b->len)
 		app(b, NULL, target - b->len);
 }
@@ -872,12 +872,59 @@ static void mutate(struct gen *g, struct built *b)
  * tiny first fragment, sometimes a second "first" fragment rewriting the
  * L4 header (RFC 1858's attacks). Each fragment is a full frame.
  */
+struct piece {
+	int off8, len, more, alt;
+};
+
+static int plan_fragments(struct gen *g, int dlen, int alt_at, struct piece *plan)
+{
+	int n = 0, off = 0, n_attack = rnd(g, 3), k, i;
+
+	while (off < dlen && n < GEN_GROUP_MAX - 2) {
+		int len = 8 * (1 + rnd(g, dlen / 8));
+
+		if (n == 0 && alt_at && chance(g, 50))
+			len = alt_at;                     /* the header chain alone */
+		else if (n == 0 && chance(g, 25))
+			len = 8 * (1 + rnd(g, 2));        /* a tiny first fragment */
+
+		if (off + len > dlen || n == GEN_GROUP_MAX - 3)
+			len = dlen - off;
+		plan[n].off8 = off / 8;
+		plan[n].len = len;
+		plan[n].more = off + len < dlen;
+		plan[n].alt = 0;
+		off += len;
+		n++;
+	}
+	for (k = 0; k < n_attack; k++) {
+		struct piece a;
+		int at = rnd(g, n + 1), r = rnd(g, 3);
+
+		a.off8 = r == 0 ? 0 : r == 1 ? alt_at / 8 : rnd(g, 3);
+		if (a.off8 * 8 >= dlen)
+			a.off8 = 0;
+		a.len = 8 * (1 + rnd(g, 3));
+		if (a.off8 * 8 + a.len > dlen)
+			a.len = dlen - a.off8 * 8;
+		a.more = 1;
+		a.alt = a.off8 * 8 <= alt_at + 4;
+		for (i = n; i > at; i--)
+			plan[i] = plan[i - 1];
+		plan[at] = a;
+		n++;
+	}
+	return n;
+}
+
 static int build_frag_group(struct gen *g, int kind, enum mdl_dir dir, int port, struct gen_frame *out)
 {
 	uint8_t dgram[1600], alt[64], s[16], d[16], dm[6], sm[6];
 	struct built hb = { .d = out[0].data, .dir = dir, .port = port };
-	int dlen, hdr_len, n = 2 + rnd(g, 3), i, proto_pick = rnd(g, 4), v6 = kind == GK_FRAG6;
-	uint8_t proto = (uint8_t[]){ 17, 6, 17, 132 }[proto_pick];
+	struct piece plan[GEN_GROUP_MAX];
+	int dlen, hdr_len, n, i, proto_pick = rnd(g, 4), v6 = kind == GK_FRAG6;
+	uint8_t proto = (uint8_t[]){ 17, 6, 17, 132 }[proto_pick], frag_nh;
+	int alt_at = 0;
 	uint32_t id = (uint32_t)gen_rand(g);
 	struct built l4b = { .d = dgram, .dir = dir, .port = port };
 
@@ -893,12 +940,32 @@ static int build_frag_group(struct gen *g, int kind, enum mdl_dir dir, int port,
 	else
 		icmp(&l4b, (uint8_t)(chance(g, 50) ? 128 : 135), 0, 4);
 	app_rand(g, &l4b, 8 + 8 * rnd(g, 40));
-	dlen = l4b.len;
 	if (proto == 17)
-		put16(dgram + 4, (uint16_t)dlen);
+		put16(dgram + 4, (uint16_t)l4b.len);
+	/*
+	 * IPv6: sometimes a destination options header in the fragmentable part,
+	 * long enough to push the upper-layer header out of a first fragment
+	 * (RFC 7112's case): the fragment header's next header is then 60.
+	 */
+	frag_nh = proto;
+	if (v6 && chance(g, 50) && l4b.len + 64 <= (int)sizeof(dgram)) {
+		int elen = 8 * (1 + rnd(g, 6));
+
+		memmove(dgram + elen, dgram, l4b.len);
+		memset(dgram, 0, elen);
+		dgram[0] = proto;
+		dgram[1] = (uint8_t)(elen / 8 - 1);
+		dgram[2] = 1;
+		dgram[3] = (uint8_t)(elen - 4);
+		l4b.len += elen;
+		frag_nh = 60;
+		alt_at = elen;
+	}
+	dlen = l4b.len;
 	/* an alternative L4 header for overlapping fragments: a denied or DHCP port */
 	memcpy(alt, dgram, 64);
-	put16(alt + 2, (uint16_t[]){ 22, 53, 67, 547, 80, 5005 }[rnd(g, 6)]);
+	if (alt_at + 4 <= 64)
+		put16(alt + alt_at + 2, (uint16_t[]){ 22, 53, 67, 547, 80, 5005 }[rnd(g, 6)]);
 
 	macs(g, &hb, dm, sm, v6);
 	if (v6)
@@ -906,30 +973,22 @@ static int build_frag_group(struct gen *g, int kind, enum mdl_dir dir, int port,
 	else
 		addrs4(g, &hb, s, d);
 
+	/*
+	 * The plan: consecutive pieces covering the datagram (the first one
+	 * sometimes tiny), and 0..2 attack pieces inserted among them: at offset
+	 * 0, at the upper-layer header, or just past the start, carrying the
+	 * alternative header (RFC 1858's overlap, RFC 7112's header chain).
+	 */
+	n = plan_fragments(g, dlen, alt_at, plan);
 	for (i = 0; i < n; i++) {
 		struct built b = { .d = out[i].data, .dir = dir, .port = port };
-		int off8, flen, more, r = rnd(g, 100);
-		const uint8_t *src = dgram;
+		int off8 = plan[i].off8, flen = plan[i].len, more = plan[i].more;
+		const uint8_t *src = plan[i].alt ? alt : dgram;
 
-		/* pieces: first at 0, then consecutive, with overlaps and tiny pieces thrown in */
-		if (i == 0) {
-			off8 = 0;
-			flen = r < 20 ? 8 * (1 + rnd(g, 2)) : 8 * (1 + rnd(g, dlen / 8));
-		} else {
-			off8 = r < 15 ? 0 : r < 35 ? rnd(g, 3) : 1 + rnd(g, dlen / 8);
-			flen = 8 * (1 + rnd(g, 6));
-			if (off8 == 0 || (off8 * 8 < 8 && chance(g, 50)))
-				src = alt;
-		}
-		if (off8 * 8 >= dlen)
-			off8 = (dlen - 8) / 8;
-		if (off8 * 8 + flen > dlen)
-			flen = dlen - off8 * 8;
-		more = i < n - 1 ? 1 : off8 * 8 + flen < dlen;
 		eth(g, &b, dm, sm, v6 ? 0x86dd : 0x0800);
 		if (v6) {
 			ipv6(g, &b, s, d, proto, chance(g, 20) ? 1 : 0, chance(g, 10));
-			ipv6_frag_hdr(&b, b.n_ext ? b.ext[b.n_ext - 1] : b.l3 + 6, proto, off8, more, id);
+			ipv6_frag_hdr(&b, b.n_ext ? b.ext[b.n_ext - 1] : b.l3 + 6, frag_nh, off8, more, id);
 		} else {
 			ipv4(g, &b, s, d, proto, chance(g, 10));
 			put16(b.d + b.l3 + 4, (uint16_t)id);
@@ -944,7 +1003,7 @@ static int build_frag_group(struct gen *g, int kind, enum mdl_dir dir, int port,
 		finish(&b);
 		if (chance(g, 5))
 			mutate(g, &b);
-		out[i].len = b.len;
+		out[i].len = b.len < GEN_RUN_MAX ? b.len : GEN_RUN_MAX;
 		out[i].dir = dir;
 		out[i].port = port;
 		out[i].kind = kind;
@@ -980,8 +1039,8 @@ int gen_case(struct gen *g, struct gen_frame out[GEN_GROUP_MAX])
 	}
 	if (b.len < 0)
 		b.len = 0;
-	if (dir == MDL_FROM_VM && b.len > 3500)
-		b.len = 3500;
+	if (b.len > GEN_RUN_MAX)
+		b.len = GEN_RUN_MAX;
 	out[0].len = b.len;
 	out[0].dir = dir;
 	out[0].port = port;

@@ -26,6 +26,17 @@ static uint16_t be16(const uint8_t *p)
 	return (uint16_t)(p[0] << 8 | p[1]);
 }
 
+/* The frame's headers could not be read to the end: the programs may have decided on what came first. */
+static void stop(struct mdl_verdict *v, int reason)
+{
+	v->stopped = 1;
+	v->reasons |= 1u << reason;
+	if (!v->drop) {
+		v->drop = 1;
+		v->reason = reason;
+	}
+}
+
 static void add(struct mdl_verdict *v, int reason)
 {
 	if (!v->drop) {
@@ -35,12 +46,13 @@ static void add(struct mdl_verdict *v, int reason)
 	v->reasons |= 1u << reason;
 }
 
-int mdl_min_l4(uint8_t proto)
+int mdl_min_l4(int family, uint8_t proto)
 {
 	switch (proto) {
 	case P_TCP: return 20;
 	case P_UDP: return 8;
-	case P_ICMP: case P_ICMP6: return 8;
+	case P_ICMP: return family == 4 ? 8 : 0;     /* ICMP is IPv4's, ICMPv6 IPv6's */
+	case P_ICMP6: return family == 6 ? 8 : 0;
 	case P_SCTP: return 12;
 	default: return 0;
 	}
@@ -155,7 +167,7 @@ static int nd_options(struct mdl_facts *f, const uint8_t *p, int off, int end)
  */
 static int read_l4(struct mdl_facts *f, const uint8_t *p)
 {
-	int room = f->ip_end - f->l4, min = mdl_min_l4(f->proto);
+	int room = f->ip_end - f->l4, min = mdl_min_l4(f->family, f->proto);
 
 	if (room < min)
 		return 0;
@@ -196,7 +208,7 @@ static void check_dhcp4(const struct mdl_port *pt, const uint8_t *p, struct mdl_
 		return;
 	}
 	if (room < 34) {
-		add(v, XTAP_DROP_MALFORMED);
+		stop(v, XTAP_DROP_MALFORMED);
 		return;
 	}
 	f->bootp_op = p[pay];
@@ -235,7 +247,7 @@ static void check_dhcp6(const struct mdl_port *pt, const uint8_t *p, struct mdl_
 		return;
 	}
 	if (f->ip_end - pay < 1) {
-		add(v, XTAP_DROP_MALFORMED);
+		stop(v, XTAP_DROP_MALFORMED);
 		return;
 	}
 	f->dhcp6_type = p[pay];
@@ -255,7 +267,7 @@ static void check_nd(const struct mdl_port *pt, const uint8_t *p, struct mdl_ver
 		return;
 	opts = t == 133 ? 8 : 24;
 	if (room < opts) {
-		add(v, XTAP_DROP_MALFORMED);
+		stop(v, XTAP_DROP_MALFORMED);
 		return;
 	}
 	if (t != 133) {
@@ -275,7 +287,8 @@ static void check_nd(const struct mdl_port *pt, const uint8_t *p, struct mdl_ver
 			continue;
 		if (f->ndopt[i].len != 1 || memcmp(f->ndopt[i].lla, pt->mac, 6))
 			add(v, XTAP_DROP_SPOOF_ND);
-		if (t == 135 && unspec && f->ndopt[i].type == 1)   /* RFC 4862: DAD has no SLLA */
+		/* RFC 4862: a DAD NS has no SLLA; no link-layer option at all, as the programs read it */
+		if (t == 135 && unspec)
 			add(v, XTAP_DROP_SPOOF_ND);
 	}
 	if (t == 136 && !mdl_own_addr(pt, 6, f->nd_target))
@@ -291,13 +304,13 @@ static int parse_ip4(const uint8_t *p, int len, struct mdl_verdict *v)
 	int l3 = f->l3, avail = len - l3, ihl, tot, i, fo;
 
 	if (avail < 20 || p[l3] >> 4 != 4 || (p[l3] & 15) < 5) {
-		add(v, XTAP_DROP_MALFORMED);
+		stop(v, XTAP_DROP_MALFORMED);
 		return 0;
 	}
 	ihl = (p[l3] & 15) * 4;
 	tot = be16(p + l3 + 2);
 	if (tot < ihl || tot > avail) {
-		add(v, XTAP_DROP_MALFORMED);
+		stop(v, XTAP_DROP_MALFORMED);
 		return 0;
 	}
 	f->ip_end = l3 + tot;
@@ -313,12 +326,12 @@ static int parse_ip4(const uint8_t *p, int len, struct mdl_verdict *v)
 			continue;
 		}
 		if (i + 1 >= ihl) {
-			add(v, XTAP_DROP_MALFORMED);
+			stop(v, XTAP_DROP_MALFORMED);
 			return 0;
 		}
 		ol = p[l3 + i + 1];
 		if (ol < 2 || i + ol > ihl) {
-			add(v, XTAP_DROP_MALFORMED);
+			stop(v, XTAP_DROP_MALFORMED);
 			return 0;
 		}
 		if (t == 131 || t == 137)
@@ -336,13 +349,13 @@ static int parse_ip4(const uint8_t *p, int len, struct mdl_verdict *v)
 	f->frag_data = l3 + ihl;
 	if (f->frag && f->frag_off) {
 		/* RFC 1858, generalised: a later fragment must not overlap the L4 header */
-		if (f->frag_off * 8 < mdl_min_l4(f->proto))
+		if (f->frag_off * 8 < mdl_min_l4(4, f->proto))
 			add(v, MDL_DROP_FRAGMENT);
 		return 1;
 	}
 	f->l4 = l3 + ihl;
 	if (!read_l4(f, p)) {
-		add(v, f->frag ? MDL_DROP_FRAGMENT : XTAP_DROP_MALFORMED);
+		stop(v, f->frag ? MDL_DROP_FRAGMENT : XTAP_DROP_MALFORMED);
 		f->l4 = 0;
 		return 0;
 	}
@@ -357,11 +370,11 @@ static int parse_ip6(const uint8_t *p, int len, struct mdl_verdict *v)
 	uint8_t nh;
 
 	if (avail < 40 || p[l3] >> 4 != 6) {
-		add(v, XTAP_DROP_MALFORMED);
+		stop(v, XTAP_DROP_MALFORMED);
 		return 0;
 	}
 	if (40 + be16(p + l3 + 4) > avail) {
-		add(v, XTAP_DROP_MALFORMED);
+		stop(v, XTAP_DROP_MALFORMED);
 		return 0;
 	}
 	f->ip_end = l3 + 40 + be16(p + l3 + 4);
@@ -375,18 +388,18 @@ static int parse_ip6(const uint8_t *p, int len, struct mdl_verdict *v)
 		int hl;
 
 		if (++count > 8 || (nh == 0 && count != 1)) {
-			add(v, XTAP_DROP_MALFORMED);
+			stop(v, XTAP_DROP_MALFORMED);
 			return 0;
 		}
 		if (nh == 44) {
 			int fo;
 
 			if (f->frag) {
-				add(v, MDL_DROP_FRAGMENT);
+				stop(v, MDL_DROP_FRAGMENT);
 				return 0;
 			}
 			if (off + 8 > f->ip_end) {
-				add(v, XTAP_DROP_MALFORMED);
+				stop(v, XTAP_DROP_MALFORMED);
 				return 0;
 			}
 			fo = be16(p + off + 2);
@@ -400,22 +413,22 @@ static int parse_ip6(const uint8_t *p, int len, struct mdl_verdict *v)
 			if (f->frag_off) {
 				f->proto = nh;
 				if (is_ext6(nh)) {
-					add(v, MDL_DROP_FRAGMENT);
+					stop(v, MDL_DROP_FRAGMENT);
 					return 0;
 				}
-				if (f->frag_off * 8 < mdl_min_l4(nh))
+				if (f->frag_off * 8 < mdl_min_l4(6, nh))
 					add(v, MDL_DROP_FRAGMENT);
 				return 1;
 			}
 			continue;
 		}
 		if (off + 2 > f->ip_end) {
-			add(v, f->frag ? MDL_DROP_FRAGMENT : XTAP_DROP_MALFORMED);
+			stop(v, f->frag ? MDL_DROP_FRAGMENT : XTAP_DROP_MALFORMED);
 			return 0;
 		}
 		hl = nh == 51 ? (p[off + 1] + 2) * 4 : (p[off + 1] + 1) * 8;
 		if (off + hl > f->ip_end) {
-			add(v, f->frag ? MDL_DROP_FRAGMENT : XTAP_DROP_MALFORMED);
+			stop(v, f->frag ? MDL_DROP_FRAGMENT : XTAP_DROP_MALFORMED);
 			return 0;
 		}
 		nh = p[off];
@@ -426,7 +439,7 @@ static int parse_ip6(const uint8_t *p, int len, struct mdl_verdict *v)
 		return 1;
 	f->l4 = off;
 	if (!read_l4(f, p)) {
-		add(v, f->frag ? MDL_DROP_FRAGMENT : XTAP_DROP_MALFORMED);
+		stop(v, f->frag ? MDL_DROP_FRAGMENT : XTAP_DROP_MALFORMED);
 		f->l4 = 0;
 		return 0;
 	}
@@ -443,7 +456,7 @@ static void parse_arp(const struct mdl_port *pt, const uint8_t *p, int len, stru
 	const uint8_t *a = p + f->l3;
 
 	if (len - f->l3 < 28 || be16(a) != 1 || be16(a + 2) != ETH_IP4 || a[4] != 6 || a[5] != 4) {
-		add(v, XTAP_DROP_MALFORMED);
+		stop(v, XTAP_DROP_MALFORMED);
 		return;
 	}
 	f->parsed = 1;
@@ -476,8 +489,13 @@ static void from_vm_ip(const struct mdl_port *pt, const uint8_t *p, struct mdl_v
 	if (l4)
 		check_dhcp6(pt, p, v);
 	if (!memcmp(f->src, zero16, 16)) {
-		/* DAD (NS) and MLDv2 reports are sent from :: */
-		if (!(l4 && f->proto == P_ICMP6 && (f->icmp_type == 135 || f->icmp_type == 143)))
+		/*
+		 * DAD (NS, RFC 4862) and MLD reports and dones (RFC 3590, 3810) may be
+		 * sent from ::, as messages of their own, not inside a fragment.
+		 */
+		if (!(l4 && !f->frag && f->proto == P_ICMP6 &&
+		      (f->icmp_type == 135 || f->icmp_type == 131 || f->icmp_type == 132 ||
+		       f->icmp_type == 143)))
 			add(v, XTAP_DROP_SPOOF_IPV6);
 	} else if (!mdl_own_addr(pt, 6, f->src)) {
 		add(v, XTAP_DROP_SPOOF_IPV6);
@@ -513,9 +531,7 @@ static void decide_uplink(const struct mdl_world *w, const uint8_t *p, int len, 
 	for (i = 1; i < 4; i++)
 		if (w->segment[i].has_uplink && w->segment[i].vlan == (f->tags ? f->vlan : 0))
 			seg = i;
-	if (f->tags > 1)
-		seg = -1;
-	if (seg < 0) {
+	if (seg < 0 || f->tags < 0) {
 		v->steer = MDL_STEER_HOST;
 		return;
 	}
@@ -553,6 +569,10 @@ void mdl_decide(const struct mdl_world *w, enum mdl_dir dir, int port, const uin
 	f->l3 = 14;
 	while (f->ethertype == ETH_8021Q || f->ethertype == ETH_8021AD) {
 		if (f->tags == 1) {
+			/*
+			 * A second tag: MALFORMED on a VM port. The uplink steers by the
+			 * outer one; the target's to-VM policy then sees a tagged frame.
+			 */
 			f->tags++;
 			break;
 		}
@@ -576,14 +596,12 @@ void mdl_decide(const struct mdl_world *w, enum mdl_dir dir, int port, const uin
 	if (!from_vm && !mac_is_group(f->dmac) && memcmp(f->dmac, pt->mac, 6))
 		add(v, XTAP_DROP_DST_MAC);
 	if (f->tags < 0 || f->tags > 1) {
-		add(v, XTAP_DROP_MALFORMED);
+		stop(v, XTAP_DROP_MALFORMED);
 		return;
 	}
-	if (f->tags) {
+	if (f->tags)   /* VM ports are untagged; the rest of the frame is still checked */
 		add(v, XTAP_DROP_VLAN_TAGGED);
-		return;
-	}
-	max_len = pt->mtu + 14;
+	max_len = pt->mtu + 14 + (f->tags ? 4 : 0);
 	if (len > max_len) {
 		if (from_vm)
 			v->mtu_exceeded = 1;
@@ -615,7 +633,8 @@ void mdl_decide(const struct mdl_world *w, enum mdl_dir dir, int port, const uin
 				    f->dport))
 			add(v, XTAP_DROP_ACL);
 	}
-	v->rate_ok = pt->packet_limited[from_vm ? XTAP_DIR_FROM_VM : XTAP_DIR_TO_VM];
+	v->rate_ok = pt->packet_limited[from_vm ? XTAP_DIR_FROM_VM : XTAP_DIR_TO_VM] &&
+		     !(v->reasons & ~(1u << XTAP_DROP_HAIRPIN | 1u << MDL_DROP_MTU));
 	if (v->drop || !from_vm)
 		return;
 	if (mac_is_group(f->dmac)) {

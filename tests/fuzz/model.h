@@ -132,7 +132,18 @@ struct mdl_verdict {
 	int drop;                 /* 1: dropped */
 	int reason;               /* first reason in the model's order */
 	uint32_t reasons;         /* bit r: reason r is acceptable */
-	int rate_ok;              /* the port is packet-limited: a RATE_PACKETS drop is acceptable */
+	/*
+	 * The port is packet-limited: RATE_PACKETS is acceptable for a frame that
+	 * passes, or breaks only rules the spec lets be decided after the limiter
+	 * (steering's HAIRPIN, the skb path's MTU).
+	 */
+	int rate_ok;
+	/*
+	 * Parsing stopped at a malformed or fragment-rule header: the spec does
+	 * not order that against the policy checks of the headers before it, so
+	 * a policy reason (spoof, server, router, ACL, steering) is acceptable.
+	 */
+	int stopped;
 	enum mdl_steer steer;     /* if not dropped */
 	int target;               /* port index for MDL_STEER_PORT */
 	int mtu_exceeded;         /* from-VM: longer than the MTU (decided on the skb path) */
@@ -150,8 +161,8 @@ int mdl_acl_allows(const struct mdl_acl *acl, int family, const uint8_t remote[1
 /* Is addr one of the port's own (prefixes; IPv6 also its EUI-64 link-local)? */
 int mdl_own_addr(const struct mdl_port *p, int family, const uint8_t *addr);
 
-/* The minimum upper-layer header of a protocol (TCP 20, UDP 8, ICMP/ICMPv6 8, SCTP 12), else 0. */
-int mdl_min_l4(uint8_t proto);
+/* The minimum upper-layer header of a protocol (TCP 20, UDP 8, ICMP (v4)/ICMPv6 (v6) 8, SCTP 12), else 0. */
+int mdl_min_l4(int family, uint8_t proto);
 
 const char *mdl_reason_name(int reason);
 

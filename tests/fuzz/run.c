@@ -70,7 +70,8 @@ static void print_frame(const uint8_t *p, int len)
 	printf("'))\n");
 }
 
-static void save_frame(const struct gen_frame *fr)
+/* A frame in the regression format: "DIRECTION PORT HEX [group]". */
+static void save_frame_tagged(const struct gen_frame *fr, int group)
 {
 	int i;
 
@@ -79,8 +80,26 @@ static void save_frame(const struct gen_frame *fr)
 	fprintf(save_file, "%s %s ", dir_name(fr->dir), world.port[fr->port].name);
 	for (i = 0; i < fr->len; i++)
 		fprintf(save_file, "%02x", fr->data[i]);
+	if (group)
+		fprintf(save_file, " g%d", group);
 	fprintf(save_file, "\n");
 	fflush(save_file);
+}
+
+static const struct gen_frame *cur_group;
+static int cur_group_n, saved_groups;
+
+static void save_frame(const struct gen_frame *fr)
+{
+	int i;
+
+	if (!cur_group) {
+		save_frame_tagged(fr, 0);
+		return;
+	}
+	saved_groups++;
+	for (i = 0; i < cur_group_n; i++)
+		save_frame_tagged(&cur_group[i], saved_groups);
 }
 
 static void reasons_str(uint32_t mask, char *buf, size_t cap)
@@ -103,6 +122,14 @@ static void fail(int t, const struct gen_frame *fr, const char *fmt, ...)
 
 	failures[t]++;
 	disagreements++;
+	if (save_file) {
+		fprintf(save_file, "# [%s] %s on %s (%s): ", t < GK_COUNT ? gen_kind_name[t] : test_name[t - GK_COUNT],
+			dir_name(fr->dir), world.port[fr->port].name, gen_kind_name[fr->kind]);
+		va_start(ap, fmt);
+		vfprintf(save_file, fmt, ap);
+		va_end(ap);
+		fprintf(save_file, "\n");
+	}
 	save_frame(fr);
 	if (shown++ >= show_max)
 		return;
@@ -324,6 +351,14 @@ static const char *verdict_name(int v)
 	return v >= 0 && v < XTAP_VERDICTS ? n[v] : "none";
 }
 
+static int policy_reason(int r)
+{
+	return r == XTAP_DROP_SPOOF_MAC || r == XTAP_DROP_SPOOF_IPV4 || r == XTAP_DROP_SPOOF_IPV6 ||
+	       r == XTAP_DROP_SPOOF_ARP || r == XTAP_DROP_SPOOF_ND || r == XTAP_DROP_SPOOF_DHCP ||
+	       r == XTAP_DROP_DHCP_SERVER || r == XTAP_DROP_ROUTER_ADV || r == XTAP_DROP_ACL ||
+	       r == XTAP_DROP_HAIRPIN || r == XTAP_DROP_DST_MAC;
+}
+
 /* ---- invariants on a frame the program let through ---- */
 
 static const uint8_t zero[16];
@@ -444,14 +479,14 @@ static int check_frame(const struct gen_frame *fr, int test, struct mdl_verdict 
 	}
 	reasons_str(m->reasons, want, sizeof(want));
 	if (dropped) {
-		if (d.reason == XTAP_DROP_RATE_PACKETS && m->rate_ok && !m->drop) {
+		if (d.reason == XTAP_DROP_RATE_PACKETS && m->rate_ok) {
 			rate_drops++;
 			return 0;
 		}
 		if (!m->drop)
 			fail(test, fr, "model: pass (%s); program: drop %s", verdict_name(steer_verdict(m->steer)),
 			     mdl_reason_name(d.reason));
-		else if (!(m->reasons & (1u << d.reason)))
+		else if (!(m->reasons & (1u << d.reason)) && !(m->stopped && policy_reason(d.reason)))
 			fail(test, fr, "model: drop %s; program: drop %s", want, mdl_reason_name(d.reason));
 		return 0;
 	}
@@ -517,8 +552,23 @@ static void check_reassembly(const struct gen_frame *group, const int *passed, i
 	checked[T_INV_REASSEMBLY]++;
 	for (i = 0; i < 2; i++) {
 		const uint8_t *dg = i ? last_wins : first_wins;
-		int ports = (proto == 6 || proto == 17 || proto == 132) && total >= mdl_min_l4(proto);
-		uint16_t dport = ports ? (uint16_t)(dg[2] << 8 | dg[3]) : 0;
+		uint8_t l4p = proto;
+		int at = 0, ports;
+		uint16_t dport;
+
+		/* IPv6: extension headers of the fragmentable part come first */
+		while (fam == 6 && (l4p == 0 || l4p == 43 || l4p == 60 || l4p == 51) && at + 2 <= total) {
+			int hl = l4p == 51 ? (dg[at + 1] + 2) * 4 : (dg[at + 1] + 1) * 8;
+
+			l4p = dg[at];
+			at += hl;
+		}
+		if (at > total)
+			continue;
+		dg += at;
+		ports = (l4p == 6 || l4p == 17 || l4p == 132) && total - at >= mdl_min_l4(fam, l4p);
+		dport = ports ? (uint16_t)(dg[2] << 8 | dg[3]) : 0;
+		proto = l4p;
 
 		if (!mdl_acl_allows(&pt->acl[cdir], fam, remote, proto, ports, dport))
 			fail(T_INV_REASSEMBLY, &group[0], "%s reassembly (%d fragments, %d bytes) is denied "
@@ -528,7 +578,7 @@ static void check_reassembly(const struct gen_frame *group, const int *passed, i
 		    (dport == 67 || dport == 68 || (fam == 6 && (dport == 546 || dport == 547))))
 			fail(T_INV_REASSEMBLY, &group[0], "%s reassembly is DHCP to port %d", i ? "last-wins" :
 			     "first-wins", dport);
-		if (fam == 6 && proto == 58 && total >= 1 && dg[0] >= 133 && dg[0] <= 137)
+		if (fam == 6 && proto == 58 && total - at >= 1 && dg[0] >= 133 && dg[0] <= 137)
 			fail(T_INV_REASSEMBLY, &group[0], "%s reassembly is ND type %d", i ? "last-wins" :
 			     "first-wins", dg[0]);
 	}
@@ -542,10 +592,22 @@ static int hexval(int c)
 	       c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
 }
 
+static void replay_group(struct gen_frame *grp, int *res, int n)
+{
+	if (n > 1) {
+		cur_group = grp;
+		cur_group_n = n;
+		check_reassembly(grp, res, n);
+		cur_group = NULL;
+	}
+}
+
 static void replay_file(const char *path)
 {
 	static char line[2 * GEN_MAX + 128];
-	static struct gen_frame fr;
+	static struct gen_frame grp[GEN_GROUP_MAX];
+	char tag[32] = "", prev[32] = "";
+	int n = 0, res[GEN_GROUP_MAX];
 	FILE *f = fopen(path, "r");
 	struct mdl_verdict m;
 
@@ -556,24 +618,40 @@ static void replay_file(const char *path)
 	}
 	while (fgets(line, sizeof(line), f)) {
 		char dir[32], port[32], *hex;
-		int i, n;
+		struct gen_frame *fr;
+		int i, at;
 
 		if (line[0] == '#' || line[0] == '\n')
 			continue;
-		if (sscanf(line, "%31s %31s %n", dir, port, &n) != 2)
+		if (sscanf(line, "%31s %31s %n", dir, port, &at) != 2)
 			continue;
-		hex = line + n;
-		memset(&fr, 0, sizeof(fr));
-		fr.dir = !strcmp(dir, "from-vm") ? MDL_FROM_VM : !strcmp(dir, "to-vm") ? MDL_TO_VM : MDL_FROM_UPLINK;
+		hex = line + at;
+		for (i = 0; hexval(hex[2 * i]) >= 0 && hexval(hex[2 * i + 1]) >= 0 && i < GEN_MAX; i++)
+			;
+		tag[0] = 0;
+		sscanf(hex + 2 * i, "%31s", tag);
+		/* frames tagged alike are the fragments of one datagram: reassembled after the last */
+		if (n && (!tag[0] || strcmp(tag, prev) || n == GEN_GROUP_MAX)) {
+			replay_group(grp, res, n);
+			n = 0;
+		}
+		fr = &grp[n];
+		memset(fr, 0, sizeof(*fr));
+		fr->dir = !strcmp(dir, "from-vm") ? MDL_FROM_VM : !strcmp(dir, "to-vm") ? MDL_TO_VM : MDL_FROM_UPLINK;
 		for (i = 0; i < world.n_ports; i++)
 			if (!strcmp(port, world.port[i].name))
-				fr.port = i;
+				fr->port = i;
 		for (i = 0; hexval(hex[2 * i]) >= 0 && hexval(hex[2 * i + 1]) >= 0 && i < GEN_MAX; i++)
-			fr.data[i] = (uint8_t)(hexval(hex[2 * i]) << 4 | hexval(hex[2 * i + 1]));
-		fr.len = i;
-		fr.kind = GK_OTHER_ETH;
-		check_frame(&fr, T_REGRESS, &m);
+			fr->data[i] = (uint8_t)(hexval(hex[2 * i]) << 4 | hexval(hex[2 * i + 1]));
+		fr->len = i;
+		fr->kind = GK_OTHER_ETH;
+		res[n] = check_frame(fr, T_REGRESS, &m);
+		if (tag[0]) {
+			snprintf(prev, sizeof(prev), "%s", tag);
+			n++;
+		}
 	}
+	replay_group(grp, res, n);
 	fclose(f);
 }
 
@@ -660,8 +738,12 @@ int main(int argc, char **argv)
 
 		for (i = 0; i < n; i++)
 			res[i] = check_frame(&group[i], group[i].kind, &m);
-		if (n > 1)
+		if (n > 1) {
+			cur_group = group;
+			cur_group_n = n;
 			check_reassembly(group, res, n);
+			cur_group = NULL;
+		}
 		if (!(++cases & 1023)) {
 			sweep(&group[n - 1]);
 			t = now_s() - t0;

@@ -6,8 +6,8 @@
 #include "model.h"
 
 #define WORLD_VLAN 100
-#define WORLD_PACKETS_PER_SEC 1000
-#define WORLD_BURST_PACKETS 50
+#define WORLD_PACKETS_PER_SEC 2000
+#define WORLD_BURST_PACKETS 200
 
 void world_init(struct mdl_world *w);
 
