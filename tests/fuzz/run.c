@@ -385,7 +385,8 @@ static void check_passed(const struct gen_frame *fr, const struct mdl_verdict *m
 	    !(!memcmp(f->src, zero, 4) && f->dhcp4 && f->bootp_op == 1 && !memcmp(f->chaddr, pt->mac, 6)))
 		fail(T_INV_SOURCE, fr, "foreign IPv4 source passed");
 	if (f->family == 6 && f->parsed && !mdl_own_addr(pt, 6, f->src) &&
-	    !(!memcmp(f->src, zero, 16) && (f->icmp_type == 135 || f->icmp_type == 143)))
+	    !(!memcmp(f->src, zero, 16) && !f->frag && (f->icmp_type == 135 || f->icmp_type == 131 ||
+							  f->icmp_type == 132 || f->icmp_type == 143)))
 		fail(T_INV_SOURCE, fr, "foreign IPv6 source passed");
 	if (f->dhcp4 && f->dport == 67 && f->bootp_op == 1 && memcmp(f->chaddr, pt->mac, 6))
 		fail(T_INV_SOURCE, fr, "foreign DHCP chaddr passed");
@@ -507,7 +508,6 @@ static int check_frame(const struct gen_frame *fr, int test, struct mdl_verdict 
 static void check_reassembly(const struct gen_frame *group, const int *passed, int n)
 {
 	static uint8_t first_wins[65536], last_wins[65536], have[65536];
-	struct mdl_verdict m0;
 	int i, total = -1, fam = 0, max_end = 0, k;
 	uint8_t proto = 0, remote[16] = { 0 };
 	const struct mdl_port *pt = &world.port[group[0].port];
@@ -543,7 +543,6 @@ static void check_reassembly(const struct gen_frame *group, const int *passed, i
 		if (off + len > max_end)
 			max_end = off + len;
 	}
-	(void)m0;
 	if (total < 0 || max_end > total)
 		return;
 	for (k = 0; k < total; k++)
@@ -568,17 +567,16 @@ static void check_reassembly(const struct gen_frame *group, const int *passed, i
 		dg += at;
 		ports = (l4p == 6 || l4p == 17 || l4p == 132) && total - at >= mdl_min_l4(fam, l4p);
 		dport = ports ? (uint16_t)(dg[2] << 8 | dg[3]) : 0;
-		proto = l4p;
 
-		if (!mdl_acl_allows(&pt->acl[cdir], fam, remote, proto, ports, dport))
+		if (!mdl_acl_allows(&pt->acl[cdir], fam, remote, l4p, ports, dport))
 			fail(T_INV_REASSEMBLY, &group[0], "%s reassembly (%d fragments, %d bytes) is denied "
 			     "(proto %d port %d) but its fragments passed", i ? "last-wins" : "first-wins", n,
-			     total, proto, dport);
-		if (group[0].dir == MDL_FROM_VM && proto == 17 && ports &&
+			     total, l4p, dport);
+		if (group[0].dir == MDL_FROM_VM && l4p == 17 && ports &&
 		    (dport == 67 || dport == 68 || (fam == 6 && (dport == 546 || dport == 547))))
 			fail(T_INV_REASSEMBLY, &group[0], "%s reassembly is DHCP to port %d", i ? "last-wins" :
 			     "first-wins", dport);
-		if (fam == 6 && proto == 58 && total - at >= 1 && dg[0] >= 133 && dg[0] <= 137)
+		if (fam == 6 && l4p == 58 && total - at >= 1 && dg[0] >= 133 && dg[0] <= 137)
 			fail(T_INV_REASSEMBLY, &group[0], "%s reassembly is ND type %d", i ? "last-wins" :
 			     "first-wins", dg[0]);
 	}
@@ -732,7 +730,7 @@ int main(int argc, char **argv)
 	       (unsigned long long)failures[T_REGRESS]);
 	gen_init(&g, &world, seed);
 	t0 = now_s();
-	for (;;) {
+	while (seconds > 0) {
 		int n = gen_case(&g, group), res[GEN_GROUP_MAX];
 		struct mdl_verdict m;
 
