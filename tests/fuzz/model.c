@@ -427,10 +427,6 @@ static int parse_ip6(const uint8_t *p, int len, struct mdl_verdict *v)
 			return 0;
 		}
 		hl = nh == 51 ? (p[off + 1] + 2) * 4 : (p[off + 1] + 1) * 8;
-		if (nh == 51 && hl < 12) {   /* RFC 4302: AH's fixed part is 12 bytes */
-			stop(v, f->frag ? MDL_DROP_FRAGMENT : XTAP_DROP_MALFORMED);
-			return 0;
-		}
 		if (off + hl > f->ip_end) {
 			stop(v, f->frag ? MDL_DROP_FRAGMENT : XTAP_DROP_MALFORMED);
 			return 0;
