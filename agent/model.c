@@ -182,14 +182,19 @@ const char *xtap_drop_reason_name(int r)
 		[XTAP_DROP_SPOOF_ND] = "spoof_nd",
 		[XTAP_DROP_SPOOF_DHCP] = "spoof_dhcp",
 		[XTAP_DROP_DHCP_SERVER] = "dhcp_server",
-		[XTAP_DROP_ROUTER_ADV] = "router_adv",
+		[XTAP_DROP_ROUTER_ADV] = "router",
 		[XTAP_DROP_ACL] = "acl",
 		[XTAP_DROP_RATE_BYTES] = "rate_bytes",
 		[XTAP_DROP_RATE_PACKETS] = "rate_packets",
 		[XTAP_DROP_DST_MAC] = "dst_mac",
 		[XTAP_DROP_HAIRPIN] = "hairpin",
 		[XTAP_DROP_NO_TARGET] = "no_target",
+		[XTAP_DROP_TRAILING] = "trailing",
+		[XTAP_DROP_FRAGMENT] = "fragment",
+		[XTAP_DROP_IP_OPTION] = "ip_option",
+		[XTAP_DROP_MTU] = "mtu",
 	};
+	_Static_assert(XTAP_DROP_REASONS == 22, "a name for every drop reason");
 
 	return r >= 0 && r < XTAP_DROP_REASONS ? names[r] : "?";
 }

@@ -2,7 +2,9 @@
 /*
  * Anti-spoofing for frames leaving a VM: the source MAC, IPv4/IPv6 source,
  * ARP sender, IPv6 ND targets and link-layer options, DHCP client hardware
- * address must be the port's; DHCP servers and routers are opt-in.
+ * address must be the port's; DHCP servers (DHCPv4/v6 judged by destination
+ * port and message) and routers (ICMPv4 redirect and router advertisement,
+ * ICMPv6 RA and redirect) are opt-in.
  */
 #ifndef XTAP_ANTISPOOF_H
 #define XTAP_ANTISPOOF_H
@@ -97,36 +99,65 @@ static __always_inline int xtap_check_arp(const struct xtap_port *port, void *da
 	return XTAP_DROP_NONE;
 }
 
-/* DHCP client messages must carry the port's MAC as chaddr (no pool starvation). */
-static __always_inline int xtap_check_dhcp4_client(const struct xtap_port *port, void *data,
-						   void *data_end, const struct xtap_flow *f)
-{
-	/* chaddr sits 28 bytes into the BOOTP message, after the 8-byte UDP header. */
-	__u8 *chaddr = xtap_at(data, f->l4_off) + 8 + 28;
+#define XTAP_BOOTREQUEST     1
+#define XTAP_BOOTP_CHADDR    28   /* chaddr's offset in a BOOTP message */
+#define XTAP_ICMP_REDIRECT   5
+#define XTAP_ICMP_ROUTER_ADV 9
 
-	if ((void *)(chaddr + ETH_ALEN) > data_end)
+/*
+ * DHCPv4, decided by destination port and message, never by source port:
+ * to 68 (a client) only servers send; to 67 a VM may send BOOTREQUESTs for
+ * its own MAC (no pool starvation), anything else is a server's (a relay's).
+ * *request is set for a BOOTREQUEST that passed.
+ */
+static __always_inline int xtap_check_dhcp4(const struct xtap_port *port, void *data,
+					    void *data_end, const struct xtap_flow *f, int *request)
+{
+	int server_ok = port->flags & XTAP_PORT_F_ALLOW_DHCP_SERVER;
+	__u8 *msg = xtap_at(data, f->l4_off) + 8;
+
+	/* DHCP is never fragmented; a later fragment could rewrite op or chaddr. */
+	if (f->fragment)
+		return XTAP_DROP_FRAGMENT;
+	if (f->dport == DHCP4_CLIENT_PORT)
+		return server_ok ? XTAP_DROP_NONE : XTAP_DROP_DHCP_SERVER;
+	if (f->l4_len < 8 + XTAP_BOOTP_CHADDR + ETH_ALEN ||
+	    (void *)(msg + XTAP_BOOTP_CHADDR + ETH_ALEN) > data_end)
 		return XTAP_DROP_MALFORMED;
-	return xtap_mac_eq(chaddr, port->mac) ? XTAP_DROP_NONE : XTAP_DROP_SPOOF_DHCP;
+	if (msg[0] != XTAP_BOOTREQUEST)
+		return server_ok ? XTAP_DROP_NONE : XTAP_DROP_DHCP_SERVER;
+	/* htype 1 (Ethernet), hlen 6, chaddr the port's MAC. */
+	if (msg[1] != 1 || msg[2] != ETH_ALEN || !xtap_mac_eq(msg + XTAP_BOOTP_CHADDR, port->mac))
+		return XTAP_DROP_SPOOF_DHCP;
+	*request = 1;
+	return XTAP_DROP_NONE;
 }
 
 static __always_inline int xtap_check_ipv4(const struct xtap_port *port, void *data,
 					   void *data_end, const struct xtap_flow *f)
 {
-	int is_dhcp_client = f->l4_proto == IPPROTO_UDP && f->l4_ports &&
-			     f->sport == DHCP4_CLIENT_PORT && f->dport == DHCP4_SERVER_PORT;
+	int udp = f->l4_proto == IPPROTO_UDP && f->l4_ports;
+	int request = 0, r;
 
 	if (f->saddr.v4 == 0) {
 		/* Before it has an address a guest may only ask DHCP for one. */
-		if (!is_dhcp_client)
+		if (!udp || f->sport != DHCP4_CLIENT_PORT || f->dport != DHCP4_SERVER_PORT)
 			return XTAP_DROP_SPOOF_IPV4;
 	} else if (!xtap_addr4_allowed(port, f->saddr.v4)) {
 		return XTAP_DROP_SPOOF_IPV4;
 	}
-	if (is_dhcp_client)
-		return xtap_check_dhcp4_client(port, data, data_end, f);
-	if (f->l4_proto == IPPROTO_UDP && f->l4_ports && f->sport == DHCP4_SERVER_PORT &&
-	    !(port->flags & XTAP_PORT_F_ALLOW_DHCP_SERVER))
-		return XTAP_DROP_DHCP_SERVER;
+	if (udp && (f->dport == DHCP4_SERVER_PORT || f->dport == DHCP4_CLIENT_PORT)) {
+		r = xtap_check_dhcp4(port, data, data_end, f, &request);
+		if (r)
+			return r;
+		if (f->saddr.v4 == 0 && !request)
+			return XTAP_DROP_SPOOF_IPV4;
+		return XTAP_DROP_NONE;
+	}
+	if (f->l4_proto == IPPROTO_ICMP && f->l4_off &&
+	    (f->icmp_type == XTAP_ICMP_REDIRECT || f->icmp_type == XTAP_ICMP_ROUTER_ADV) &&
+	    !(port->flags & XTAP_PORT_F_ALLOW_ROUTER))
+		return XTAP_DROP_ROUTER_ADV;
 	return XTAP_DROP_NONE;
 }
 
@@ -197,6 +228,36 @@ static __always_inline int xtap_check_icmp6(const struct xtap_port *port, void *
 	}
 }
 
+#define XTAP_DHCP6_ADVERTISE   2
+#define XTAP_DHCP6_REPLY       7
+#define XTAP_DHCP6_RECONFIGURE 10
+#define XTAP_DHCP6_RELAY_REPL  13
+
+/*
+ * DHCPv6 by destination port and message type: to 546 (a client) only
+ * servers send; to 547 the server-to-client types are a server's (relay's).
+ * Client DUIDs are not checked: a DUID need not be the MAC.
+ */
+static __always_inline int xtap_check_dhcp6(const struct xtap_port *port, void *data,
+					    void *data_end, const struct xtap_flow *f)
+{
+	int server_ok = port->flags & XTAP_PORT_F_ALLOW_DHCP_SERVER;
+	__u8 *msg = xtap_at(data, f->l4_off) + 8;
+	__u8 type;
+
+	if (f->fragment)
+		return XTAP_DROP_FRAGMENT;
+	if (f->dport == DHCP6_CLIENT_PORT)
+		return server_ok ? XTAP_DROP_NONE : XTAP_DROP_DHCP_SERVER;
+	if (f->l4_len <= 8 || (void *)(msg + 1) > data_end)
+		return XTAP_DROP_MALFORMED;
+	type = msg[0];
+	if (type == XTAP_DHCP6_ADVERTISE || type == XTAP_DHCP6_REPLY ||
+	    type == XTAP_DHCP6_RECONFIGURE || type == XTAP_DHCP6_RELAY_REPL)
+		return server_ok ? XTAP_DROP_NONE : XTAP_DROP_DHCP_SERVER;
+	return XTAP_DROP_NONE;
+}
+
 static __always_inline int xtap_check_ipv6(const struct xtap_port *port, void *data,
 					   void *data_end, const struct xtap_flow *f)
 {
@@ -213,9 +274,9 @@ static __always_inline int xtap_check_ipv6(const struct xtap_port *port, void *d
 	}
 	if (f->l4_proto == IPPROTO_ICMPV6 && f->l4_off)
 		return xtap_check_icmp6(port, data, data_end, f, from_unspec);
-	if (f->l4_proto == IPPROTO_UDP && f->l4_ports && f->sport == DHCP6_SERVER_PORT &&
-	    !(port->flags & XTAP_PORT_F_ALLOW_DHCP_SERVER))
-		return XTAP_DROP_DHCP_SERVER;
+	if (f->l4_proto == IPPROTO_UDP && f->l4_ports &&
+	    (f->dport == DHCP6_CLIENT_PORT || f->dport == DHCP6_SERVER_PORT))
+		return xtap_check_dhcp6(port, data, data_end, f);
 	return XTAP_DROP_NONE;
 }
 

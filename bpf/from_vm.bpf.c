@@ -11,16 +11,23 @@
 #include "meta.h"
 #include "flood_tc.h"
 
-/* GSO frames exceed the MTU; XDP redirect would drop them or hand them on unsegmented. */
+/*
+ * Longer than the MTU allows: a GSO frame (which XDP redirect would drop, or
+ * hand on unsegmented) or one to drop MTU; XDP cannot tell which, so the skb
+ * path decides, and counts. Frames too big for a native XDP buffer go there too.
+ */
 static __always_inline int xtap_needs_skb_path(const struct xtap_port *port, __u32 len)
 {
-	return len > (__u32)port->mtu + ETH_HLEN || len > XTAP_XDP_FRAME_MAX;
+	return len > xtap_max_frame(port) || len > XTAP_XDP_FRAME_MAX;
 }
 
-static __always_inline int xtap_defer_to_tc(struct xdp_md *ctx, __u32 action, __u32 target,
-					    __u32 vlan)
+/* XDP_PASS with the decision for tc; large frames are counted there (max_len != 0). */
+static __always_inline int xtap_defer_to_tc(struct xdp_md *ctx, const struct xtap_port *port,
+					    const struct xtap_decision *d, __u32 action,
+					    __u32 target, __u32 vlan, int large)
 {
-	return xtap_xdp_meta_set(ctx, action, target, vlan) ? XDP_DROP : XDP_PASS;
+	return xtap_xdp_meta_set(ctx, action, target, vlan, port->port_id, d->verdict,
+				 large ? xtap_max_frame(port) : 0) ? XDP_DROP : XDP_PASS;
 }
 
 static __always_inline int xtap_from_vm_act(struct xdp_md *ctx, const struct xtap_port *port,
@@ -34,16 +41,21 @@ static __always_inline int xtap_from_vm_act(struct xdp_md *ctx, const struct xta
 
 	switch (d->verdict) {
 	case XTAP_VERDICT_TO_HOST:
+		if (large) {
+			ret = xtap_defer_to_tc(ctx, port, d, XTAP_META_HOST, 0, 0, large);
+			break;
+		}
 		ret = XDP_PASS;
 		break;
 	case XTAP_VERDICT_FLOOD:
 		seg = bpf_map_lookup_elem(&xtap_segments, &d->target);
 		if (seg && (seg->flags & XTAP_SEGMENT_F_FLOOD_HOST)) {
-			ret = xtap_defer_to_tc(ctx, XTAP_META_FLOOD_HOST, d->target, 0);
+			ret = xtap_defer_to_tc(ctx, port, d, XTAP_META_FLOOD_HOST, d->target, 0,
+					       large);
 			break;
 		}
 		if (large) {
-			ret = xtap_defer_to_tc(ctx, XTAP_META_FLOOD, d->target, 0);
+			ret = xtap_defer_to_tc(ctx, port, d, XTAP_META_FLOOD, d->target, 0, large);
 			break;
 		}
 		flood = bpf_map_lookup_elem(&xtap_flood, &d->target);
@@ -59,7 +71,8 @@ static __always_inline int xtap_from_vm_act(struct xdp_md *ctx, const struct xta
 				seg = bpf_map_lookup_elem(&xtap_segments, &port->segment_id);
 				vlan = seg ? seg->vlan : 0;
 			}
-			ret = xtap_defer_to_tc(ctx, XTAP_META_REDIRECT, d->target, vlan);
+			ret = xtap_defer_to_tc(ctx, port, d, XTAP_META_REDIRECT, d->target, vlan,
+					       large);
 			break;
 		}
 		if (!xtap_xdp_complete_csum(ctx, f))
@@ -70,24 +83,30 @@ static __always_inline int xtap_from_vm_act(struct xdp_md *ctx, const struct xta
 	}
 	if (d->verdict != XTAP_VERDICT_DROP && ret == XDP_DROP)
 		xtap_drop(d, XTAP_DROP_NO_TARGET);
-	xtap_port_count(port, XTAP_DIR_FROM_VM, d->verdict, d->reason, len);
+	/* A large frame handed to tc is counted there, once, MTU or not. */
+	if (!(large && ret == XDP_PASS))
+		xtap_port_count(port, XTAP_DIR_FROM_VM, d->verdict, d->reason, len);
 	return ret;
 }
 
 SEC("xdp")
 int xtap_from_vm(struct xdp_md *ctx)
 {
-	void *data = (void *)(long)ctx->data;
-	void *data_end = (void *)(long)ctx->data_end;
-	__u32 len = data_end - data;
 	const struct xtap_port *port = xtap_port_lookup(ctx->ingress_ifindex);
 	struct xtap_decision d = {};
 	struct xtap_flow f = {};
+	void *data, *data_end;
+	__u32 len;
+	int r;
 
 	/* Our program on a tap the agent has no port for: fail closed. */
 	if (!port)
 		return XDP_DROP;
-	xtap_from_vm_decide(data, data_end, len, port, &f, &d);
+	r = xtap_parse_xdp(ctx, &f);
+	data = (void *)(long)ctx->data;
+	data_end = (void *)(long)ctx->data_end;
+	len = data_end - data;
+	xtap_from_vm_decide(data, data_end, len, port, &f, r, &d);
 	return xtap_from_vm_act(ctx, port, &f, &d, len);
 }
 
@@ -99,6 +118,15 @@ int xtap_from_vm_tc(struct __sk_buff *skb)
 
 	if (xtap_skb_meta_get(skb, &m))
 		return TC_ACT_OK;
+	if (m.max_len) {
+		/* XDP left counting to us: only here is a GSO frame known from a long one. */
+		if (!skb->gso_size && skb->len > m.max_len) {
+			xtap_port_count_id(m.port_id, XTAP_DIR_FROM_VM, XTAP_VERDICT_DROP,
+					   XTAP_DROP_MTU, skb->len);
+			return TC_ACT_SHOT;
+		}
+		xtap_port_count_id(m.port_id, XTAP_DIR_FROM_VM, m.verdict, 0, skb->len);
+	}
 	switch (m.action) {
 	case XTAP_META_REDIRECT:
 		if (m.vlan && bpf_skb_vlan_push(skb, bpf_htons(ETH_P_8021Q), m.vlan))

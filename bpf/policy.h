@@ -21,13 +21,20 @@ static __always_inline void xtap_drop(struct xtap_decision *d, __u32 reason)
 	d->reason = reason;
 }
 
-/* A frame the VM transmitted: parse, anti-spoof, ACL, rate limit, steer. */
+/*
+ * A frame the VM transmitted, parsed into *f with result r (xtap_parse_xdp):
+ * anti-spoof, ACL, rate limit, steer.
+ */
 static __always_inline void xtap_from_vm_decide(void *data, void *data_end, __u32 len,
 						const struct xtap_port *port,
-						struct xtap_flow *f, struct xtap_decision *d)
+						const struct xtap_flow *f, int r,
+						struct xtap_decision *d)
 {
-	int r = xtap_parse(data, data_end, f);
-
+	/* The verifier learns the frame's length here, not from the parser. */
+	if ((void *)((struct ethhdr *)data + 1) > data_end) {
+		xtap_drop(d, XTAP_DROP_MALFORMED);
+		return;
+	}
 	if (!r)
 		r = xtap_antispoof(port, data, data_end, f);
 	if (!r)
@@ -41,21 +48,43 @@ static __always_inline void xtap_from_vm_decide(void *data, void *data_end, __u3
 	xtap_steer(port, ((struct ethhdr *)data)->h_dest, d);
 }
 
-/* A frame about to be delivered to the VM, whichever path brought it. */
-static __always_inline void xtap_to_vm_decide(void *data, void *data_end, __u32 len,
+/*
+ * The longest frame the port's MTU allows. Frames to and from a VM are
+ * untagged by the time this matters (a tagged one is dropped VLAN_TAGGED
+ * first). GSO frames are exempt from it: they are segmented to the MTU on
+ * their way, and only the skb path can tell them apart.
+ */
+static __always_inline __u32 xtap_max_frame(const struct xtap_port *port)
+{
+	return (__u32)port->mtu + ETH_HLEN;
+}
+
+/*
+ * A frame about to be delivered to the VM, whichever path brought it, parsed
+ * into *f with result r; len is the whole frame, gso whether the skb is a GSO
+ * one (0 in XDP). The MTU is
+ * checked after the ACL and before the rate limit, so it costs no tokens.
+ */
+static __always_inline void xtap_to_vm_decide(void *data, void *data_end, __u32 len, int gso,
 					      const struct xtap_port *port,
+					      const struct xtap_flow *f, int r,
 					      struct xtap_decision *d)
 {
-	struct xtap_flow f = {};
 	struct ethhdr *eth = data;
-	int r = xtap_parse(data, data_end, &f);
 
-	if (!r && f.has_vlan)
+	/* The verifier learns the frame's length here, not from the parser. */
+	if ((void *)(eth + 1) > data_end) {
+		xtap_drop(d, XTAP_DROP_MALFORMED);
+		return;
+	}
+	if (!r && f->has_vlan)
 		r = XTAP_DROP_VLAN_TAGGED;
 	if (!r && !xtap_mac_is_multicast(eth->h_dest) && !xtap_mac_eq(eth->h_dest, port->mac))
 		r = XTAP_DROP_DST_MAC;
 	if (!r)
-		r = xtap_acl_check(port, XTAP_DIR_TO_VM, &f, len);
+		r = xtap_acl_check(port, XTAP_DIR_TO_VM, f, len);
+	if (!r && !gso && len > xtap_max_frame(port))
+		r = XTAP_DROP_MTU;
 	if (!r)
 		r = xtap_rate_check(port, XTAP_DIR_TO_VM, len);
 	if (r)

@@ -24,12 +24,11 @@ static __always_inline const struct xtap_port *xtap_port_lookup(__u32 ifindex)
 	return bpf_map_lookup_elem(&xtap_ports, &ifindex);
 }
 
-/* Counts the frame under its verdict and, for drops, its reason. */
-static __always_inline void xtap_port_count(const struct xtap_port *port, __u32 dir,
-					    __u32 verdict, __u32 reason, __u32 len)
+/* Counts the frame under its verdict and, for drops, its reason, in port port_id's counters. */
+static __always_inline void xtap_port_count_id(__u32 id, __u32 dir, __u32 verdict, __u32 reason,
+					       __u32 len)
 {
 	struct xtap_port_stats *st;
-	__u32 id = port->port_id;
 
 	st = bpf_map_lookup_elem(&xtap_port_stats, &id);
 	if (!st || dir >= XTAP_DIRS || verdict >= XTAP_VERDICTS)
@@ -40,6 +39,12 @@ static __always_inline void xtap_port_count(const struct xtap_port *port, __u32 
 		st->drop[dir][reason].packets++;
 		st->drop[dir][reason].bytes += len;
 	}
+}
+
+static __always_inline void xtap_port_count(const struct xtap_port *port, __u32 dir,
+					    __u32 verdict, __u32 reason, __u32 len)
+{
+	xtap_port_count_id(port->port_id, dir, verdict, reason, len);
 }
 
 #endif /* XTAP_PORT_H */

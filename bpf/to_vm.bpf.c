@@ -14,15 +14,20 @@
 SEC("xdp/devmap")
 int xtap_to_vm(struct xdp_md *ctx)
 {
-	void *data = (void *)(long)ctx->data;
-	void *data_end = (void *)(long)ctx->data_end;
-	__u32 len = data_end - data;
 	const struct xtap_port *port = xtap_port_lookup(ctx->egress_ifindex);
 	struct xtap_decision d = {};
+	struct xtap_flow f = {};
+	void *data, *data_end;
+	__u32 len;
+	int r;
 
 	if (!port)
 		return XDP_DROP;
-	xtap_to_vm_decide(data, data_end, len, port, &d);
+	r = xtap_parse_xdp(ctx, &f);
+	data = (void *)(long)ctx->data;
+	data_end = (void *)(long)ctx->data_end;
+	len = data_end - data;
+	xtap_to_vm_decide(data, data_end, len, 0, port, &f, r, &d);
 	xtap_port_count(port, XTAP_DIR_TO_VM, d.verdict, d.reason, len);
 	return d.verdict == XTAP_VERDICT_DELIVER ? XDP_PASS : XDP_DROP;
 }
@@ -32,7 +37,9 @@ int xtap_to_vm_tc(struct __sk_buff *skb)
 {
 	const struct xtap_port *port = xtap_port_lookup(skb->ifindex);
 	struct xtap_decision d = {};
+	struct xtap_flow f = {};
 	void *data, *data_end;
+	int r;
 
 	if (!port)
 		return TC_ACT_SHOT;
@@ -40,9 +47,10 @@ int xtap_to_vm_tc(struct __sk_buff *skb)
 	if (skb->data_end - skb->data < XTAP_TC_PULL_LEN && skb->len > skb->data_end - skb->data)
 		bpf_skb_pull_data(skb, skb->len < XTAP_TC_PULL_LEN ? skb->len : XTAP_TC_PULL_LEN);
 	xtap_barrier_var(skb);
+	r = xtap_parse_skb(skb, &f);
 	data = (void *)(long)skb->data;
 	data_end = (void *)(long)skb->data_end;
-	xtap_to_vm_decide(data, data_end, skb->len, port, &d);
+	xtap_to_vm_decide(data, data_end, skb->len, skb->gso_size != 0, port, &f, r, &d);
 	xtap_port_count(port, XTAP_DIR_TO_VM, d.verdict, d.reason, skb->len);
 	return d.verdict == XTAP_VERDICT_DELIVER ? TC_ACT_OK : TC_ACT_SHOT;
 }

@@ -46,11 +46,9 @@ static __always_inline const __u32 *xtap_uplink_segment(__u32 ifindex, __u16 vla
  */
 static __always_inline int xtap_uplink_complete_csum(struct xdp_md *ctx)
 {
-	void *data = (void *)(long)ctx->data;
-	void *data_end = (void *)(long)ctx->data_end;
 	struct xtap_flow f = {};
 
-	if (xtap_parse(data, data_end, &f) != XTAP_DROP_NONE)
+	if (xtap_parse_xdp(ctx, &f) != XTAP_DROP_NONE)
 		return 0;   /* not ours to judge: the to-VM policy drops malformed frames */
 	return xtap_xdp_complete_csum(ctx, &f);
 }

@@ -58,12 +58,17 @@
  * masked where used, so the verifier can prove packet accesses through them.
  */
 #define XTAP_HDR_OFF_MAX 1023
-#define xtap_at(data, off) ((void *)(data) + ((off) & XTAP_HDR_OFF_MAX))
+/* Keeps clang from turning a bounds check into arithmetic on pkt_end (verifier rejects it). */
+#define xtap_barrier_var(v) asm volatile("" : "+r"(v))
+/* The barrier keeps clang from dropping the mask where it proved it redundant. */
+#define xtap_at(data, off) ({                                                    \
+	__u64 __xtap_off = (off);                                                \
+	xtap_barrier_var(__xtap_off);                                            \
+	(void *)(data) + (__xtap_off & XTAP_HDR_OFF_MAX);                        \
+})
 
 #define READ_ONCE(x) (*(volatile typeof(x) *)&(x))
 
-/* Keeps clang from turning a bounds check into arithmetic on pkt_end (verifier rejects it). */
-#define xtap_barrier_var(v) asm volatile("" : "+r"(v))
 
 static __always_inline int xtap_mac_eq(const __u8 *a, const __u8 *b)
 {

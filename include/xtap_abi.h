@@ -66,14 +66,18 @@ enum xtap_drop_reason {
 	XTAP_DROP_SPOOF_ND      = 8,
 	XTAP_DROP_SPOOF_DHCP    = 9,  /* DHCP client chaddr is not the port MAC */
 	XTAP_DROP_DHCP_SERVER   = 10,
-	XTAP_DROP_ROUTER_ADV    = 11, /* RA or ICMPv6 redirect from a VM */
+	XTAP_DROP_ROUTER_ADV    = 11, /* "router": RA/redirect (ICMPv4 9/5, ICMPv6 134/137) from a VM */
 	XTAP_DROP_ACL           = 12,
 	XTAP_DROP_RATE_BYTES    = 13,
 	XTAP_DROP_RATE_PACKETS  = 14,
 	XTAP_DROP_DST_MAC       = 15, /* unicast to a VM that is not its MAC */
 	XTAP_DROP_HAIRPIN       = 16, /* a VM sending to its own MAC */
 	XTAP_DROP_NO_TARGET     = 17, /* redirect target vanished */
-	XTAP_DROP_REASONS       = 18,
+	XTAP_DROP_TRAILING      = 18, /* bytes after the IP packet beyond Ethernet padding */
+	XTAP_DROP_FRAGMENT      = 19, /* a fragment breaking the fragment rules */
+	XTAP_DROP_IP_OPTION     = 20, /* IPv4 source route (LSRR/SSRR) */
+	XTAP_DROP_MTU           = 21, /* non-GSO frame longer than the port's MTU */
+	XTAP_DROP_REASONS       = 22,
 };
 
 /* ---- ports: map xtap_ports, key = tap ifindex (__u32) ---- */

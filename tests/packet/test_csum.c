@@ -228,11 +228,11 @@ static void test_csum_partial_gso_frame_untouched(void **s)
 	(void)s;
 	fx_udp4(&p, PA, PB, 53, 1600 - 42);
 	pkt_set_partial_csum(&p);
-	run_from_a(&p, &r, XTAP_VERDICT_TO_PORT);
+	fx_run_xdp(XTAP_PROG_FROM_VM_XDP, PA->tap.ifindex, &p, &r);
 	assert_int_equal(r.retval, XDP_PASS);
-	/* data_out starts with the 16-byte metadata for the tc program. */
-	assert_int_equal(r.out_len, p.len + 16);
-	assert_memory_equal(r.out + 16, p.data, p.len);
+	/* data_out starts with the 28-byte metadata for the tc program (bpf/meta.h). */
+	assert_int_equal(r.out_len, p.len + 28);
+	assert_memory_equal(r.out + 28, p.data, p.len);
 }
 
 XTAP_TEST_LIST(csum,

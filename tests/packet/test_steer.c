@@ -24,30 +24,38 @@ static void expect_from_vm(struct fx_port *from, const struct pkt *p, uint32_t v
 
 /* The XDP -> tc hand-over in front of a passed frame's data (bpf/meta.h). */
 struct meta {
-	uint32_t magic, action, target, vlan;
+	uint32_t magic, action, target, vlan, port_id, verdict, max_len;
 };
 #define META_MAGIC      0x78746170U   /* "xtap" */
 #define META_REDIRECT   1
 #define META_FLOOD      2
 #define META_FLOOD_HOST 3
 
-/* XDP passes the frame up unchanged, with the decision in metadata for tc. */
+/*
+ * XDP passes the frame up unchanged, with the decision in metadata for tc. A
+ * frame longer than the MTU allows (large) is counted by tc, which alone can
+ * tell a GSO frame from one to drop MTU; any other is counted by XDP.
+ */
 static void expect_deferred(struct fx_port *from, const struct pkt *p, int counted,
 			    uint32_t action, uint32_t target, uint32_t vlan)
 {
 	uint64_t before = fx_verdicts(from, XTAP_DIR_FROM_VM, counted);
+	int large = p->len > from->spec.mtu + 14u;
 	struct fx_result r;
 	struct meta m;
 
 	fx_run_xdp(XTAP_PROG_FROM_VM_XDP, from->tap.ifindex, p, &r);
 	assert_int_equal(r.retval, XDP_PASS);
-	assert_int_equal(fx_verdicts(from, XTAP_DIR_FROM_VM, counted) - before, 1);
+	assert_int_equal(fx_verdicts(from, XTAP_DIR_FROM_VM, counted) - before, large ? 0 : 1);
 	assert_int_equal(r.out_len, sizeof(m) + p->len);
 	memcpy(&m, r.out, sizeof(m));
 	assert_int_equal(m.magic, META_MAGIC);
 	assert_int_equal(m.action, action);
 	assert_int_equal(m.target, target);
 	assert_int_equal(m.vlan, vlan);
+	assert_int_equal(m.port_id, from->spec.port_id);
+	assert_int_equal(m.verdict, counted);
+	assert_int_equal(m.max_len, large ? from->spec.mtu + 14u : 0);
 	assert_memory_equal(r.out + sizeof(m), p->data, p->len);
 }
 
