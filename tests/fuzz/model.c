@@ -163,7 +163,8 @@ static int nd_options(struct mdl_facts *f, const uint8_t *p, int off, int end)
 /*
  * The upper-layer header at f->l4 (when present): checks that it fits the IP
  * packet and reads ports, ICMP type, ND and DHCP fields. Returns 0 when it
- * does not fit (the caller decides MALFORMED or FRAGMENT).
+ * does not fit (the caller decides MALFORMED or FRAGMENT), -1 when it is no
+ * valid header at all (a TCP data offset below 5: MALFORMED, fragment or not).
  */
 static int read_l4(struct mdl_facts *f, const uint8_t *p)
 {
@@ -174,7 +175,9 @@ static int read_l4(struct mdl_facts *f, const uint8_t *p)
 	if (f->proto == P_TCP) {
 		int doff = (p[f->l4 + 12] >> 4) * 4;
 
-		if (doff < 20 || doff > room)
+		if (doff < 20)
+			return -1;
+		if (doff > room)
 			return 0;
 	}
 	if (carries_ports(f->proto)) {
@@ -301,7 +304,7 @@ static void check_nd(const struct mdl_port *pt, const uint8_t *p, struct mdl_ver
 static int parse_ip4(const uint8_t *p, int len, struct mdl_verdict *v)
 {
 	struct mdl_facts *f = &v->f;
-	int l3 = f->l3, avail = len - l3, ihl, tot, i, fo;
+	int l3 = f->l3, avail = len - l3, ihl, tot, i, fo, r;
 
 	if (avail < 20 || p[l3] >> 4 != 4 || (p[l3] & 15) < 5) {
 		stop(v, XTAP_DROP_MALFORMED);
@@ -354,8 +357,8 @@ static int parse_ip4(const uint8_t *p, int len, struct mdl_verdict *v)
 		return 1;
 	}
 	f->l4 = l3 + ihl;
-	if (!read_l4(f, p)) {
-		stop(v, f->frag ? MDL_DROP_FRAGMENT : XTAP_DROP_MALFORMED);
+	if ((r = read_l4(f, p)) <= 0) {
+		stop(v, f->frag && r == 0 ? MDL_DROP_FRAGMENT : XTAP_DROP_MALFORMED);
 		f->l4 = 0;
 		return 0;
 	}
@@ -366,7 +369,7 @@ static int parse_ip4(const uint8_t *p, int len, struct mdl_verdict *v)
 static int parse_ip6(const uint8_t *p, int len, struct mdl_verdict *v)
 {
 	struct mdl_facts *f = &v->f;
-	int l3 = f->l3, avail = len - l3, off, count = 0;
+	int l3 = f->l3, avail = len - l3, off, count = 0, r;
 	uint8_t nh;
 
 	if (avail < 40 || p[l3] >> 4 != 6) {
@@ -438,8 +441,8 @@ static int parse_ip6(const uint8_t *p, int len, struct mdl_verdict *v)
 	if (nh == P_NONE6)
 		return 1;
 	f->l4 = off;
-	if (!read_l4(f, p)) {
-		stop(v, f->frag ? MDL_DROP_FRAGMENT : XTAP_DROP_MALFORMED);
+	if ((r = read_l4(f, p)) <= 0) {
+		stop(v, f->frag && r == 0 ? MDL_DROP_FRAGMENT : XTAP_DROP_MALFORMED);
 		f->l4 = 0;
 		return 0;
 	}
