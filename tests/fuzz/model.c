@@ -278,17 +278,22 @@ static void check_nd(const struct mdl_port *pt, const uint8_t *p, struct mdl_ver
 		memcpy(f->nd_target, p + f->l4 + 8, 16);
 	}
 	if (!nd_options(f, p, f->l4 + opts, f->ip_end)) {
-		/* a malformed option hides what follows it */
-		add(v, XTAP_DROP_SPOOF_ND);
-		v->reasons |= 1u << XTAP_DROP_MALFORMED;
-		return;
+		/*
+		 * A malformed option (length 0, or past the packet): every receiver
+		 * discards the message (RFC 4861 6.1, 7.1) and the spec does not say
+		 * whether xtap drops it: either is right, a drop as SPOOF_ND or
+		 * MALFORMED. The options before it are checked as usual.
+		 */
+		v->either = 1;
+		v->reasons |= 1u << XTAP_DROP_SPOOF_ND | 1u << XTAP_DROP_MALFORMED;
 	}
 	if (f->n_ndopt > 4)
 		add(v, XTAP_DROP_SPOOF_ND);
 	for (i = 0; i < f->n_ndopt && i < MDL_MAX_NDOPT; i++) {
 		if (f->ndopt[i].type != 1 && f->ndopt[i].type != 2)
 			continue;
-		if (f->ndopt[i].len != 1 || memcmp(f->ndopt[i].lla, pt->mac, 6))
+		/* the address is the option's first 6 bytes, whatever its length (receivers differ) */
+		if (memcmp(f->ndopt[i].lla, pt->mac, 6))
 			add(v, XTAP_DROP_SPOOF_ND);
 		/* RFC 4862: a DAD NS has no SLLA; no link-layer option at all, as the programs read it */
 		if (t == 135 && unspec)

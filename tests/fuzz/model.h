@@ -144,6 +144,12 @@ struct mdl_verdict {
 	 * a policy reason (spoof, server, router, ACL, steering) is acceptable.
 	 */
 	int stopped;
+	/*
+	 * The spec leaves this frame's fate open (e.g. a malformed ND option,
+	 * which receivers discard anyway): a pass, or a drop for one of
+	 * reasons, is right. Set only while drop is 0.
+	 */
+	int either;
 	enum mdl_steer steer;     /* if not dropped */
 	int target;               /* port index for MDL_STEER_PORT */
 	int mtu_exceeded;         /* from-VM: longer than the MTU (decided on the skb path) */
