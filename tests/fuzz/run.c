@@ -41,11 +41,11 @@ static struct xtap_port_stats snap[MDL_MAX_PORTS];
 
 /* The "tests" this tier reports: one per frame kind, the uplink, the regressions, each invariant family. */
 enum {
-	T_UPLINK = GK_COUNT, T_REGRESS, T_INV_SOURCE, T_INV_SERVER, T_INV_MTU, T_INV_REASSEMBLY,
+	T_UPLINK = GK_COUNT, T_DEVMAP, T_REGRESS, T_INV_SOURCE, T_INV_SERVER, T_INV_MTU, T_INV_REASSEMBLY,
 	T_INV_COUNTED, T_COUNT,
 };
 static const char *const test_name[T_COUNT - GK_COUNT] = {
-	"uplink-steering", "regressions", "invariant: no foreign source leaves a VM",
+	"uplink-steering", "to-VM devmap egress (live redirects)", "regressions", "invariant: no foreign source leaves a VM",
 	"invariant: no server-only message without permission", "invariant: nothing above the MTU delivered",
 	"invariant: no reassembled datagram through a deny rule", "invariant: every frame counted once, with its reason",
 };
@@ -302,7 +302,9 @@ static void sweep(const struct gen_frame *last)
 	struct xtap_port_stats now;
 	int i;
 
+	tap_drain(&uplink);
 	for (i = 0; i < world.n_ports; i++) {
+		tap_drain(&taps[i]);
 		read_stats(i, &now);
 		if (memcmp(&now, &snap[i], sizeof(now))) {
 			fail(T_INV_COUNTED, last, "port %s counted frames that were not its own "
@@ -342,6 +344,59 @@ static int run_prog(enum xtap_prog_id id, int xdp, int ifindex, const uint8_t *p
 	o->ret = (int)opts.retval;
 	o->out_len = opts.data_size_out;
 	return 0;
+}
+
+#ifndef BPF_F_TEST_XDP_LIVE_FRAMES
+#define BPF_F_TEST_XDP_LIVE_FRAMES (1U << 1)
+#endif
+
+static int policy_reason(int r);
+static const char *verdict_name(int v);
+
+/*
+ * The devmap egress program (xtap_to_vm) cannot be test-run by itself: the
+ * frame is run again in live mode, so that the XDP redirect really happens
+ * and the target's devmap program decides; its counters must say what the
+ * model's to-VM verdict for the target says. from_port: the sending VM's
+ * port (its XDP counts the frame again), or -1 for the uplink.
+ */
+static void check_devmap(const struct gen_frame *fr, enum xtap_prog_id id, int ifindex, int from_port,
+			 int target, const uint8_t *to_vm_frame, int to_vm_len)
+{
+	struct xdp_md ctx = { .data_end = (__u32)fr->len, .ingress_ifindex = (__u32)ifindex };
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = fr->data, .data_size_in = (__u32)fr->len,
+		    .ctx_in = &ctx, .ctx_size_in = sizeof(ctx), .repeat = 1, .flags = BPF_F_TEST_XDP_LIVE_FRAMES);
+	struct mdl_verdict m;
+	struct delta d;
+	char want[256];
+
+	if (bpf_prog_test_run_opts(xtap_prog_fd(&dp, id), &opts)) {
+		unrunnable++;
+		return;
+	}
+	if (from_port >= 0)
+		take_delta(from_port, XTAP_DIR_FROM_VM, &d);   /* the same verdict again, checked before */
+	mdl_decide(&world, MDL_TO_VM, target, to_vm_frame, to_vm_len, &m);
+	take_delta(target, XTAP_DIR_TO_VM, &d);
+	checked[T_DEVMAP]++;
+	reasons_str(m.reasons, want, sizeof(want));
+	if (d.n_verdicts != 1 || d.other_dir || d.n_drops != (d.verdict == XTAP_VERDICT_DROP)) {
+		fail(T_DEVMAP, fr, "%s's devmap egress counted %d verdicts (last %s), %d drops, %d in the other "
+		     "direction", world.port[target].name, d.n_verdicts, verdict_name(d.verdict), d.n_drops,
+		     d.other_dir);
+		return;
+	}
+	if (d.verdict == XTAP_VERDICT_DROP) {
+		if ((d.reason == XTAP_DROP_RATE_PACKETS && m.rate_ok) ||
+		    (m.drop && ((m.reasons & (1u << d.reason)) || (m.stopped && policy_reason(d.reason)))) ||
+		    (!m.drop && m.either && (m.reasons & (1u << d.reason))))
+			return;
+		fail(T_DEVMAP, fr, "%s's devmap egress: model: %s %s; program: drop %s", world.port[target].name,
+		     m.drop ? "drop" : "deliver", want, mdl_reason_name(d.reason));
+	} else if (m.drop) {
+		fail(T_DEVMAP, fr, "%s's devmap egress: model: drop %s; program: %s", world.port[target].name, want,
+		     verdict_name(d.verdict));
+	}
 }
 
 static int steer_verdict(enum mdl_steer s)
@@ -428,7 +483,7 @@ static int check_frame(const struct gen_frame *fr, int test, struct mdl_verdict 
 	static struct prog_out o;
 	struct delta d;
 	char want[256];
-	int dropped, err;
+	int dropped, err, res;
 
 	mdl_decide(&world, dir, port, fr->data, fr->len, m);
 	frames++;
@@ -450,13 +505,16 @@ static int check_frame(const struct gen_frame *fr, int test, struct mdl_verdict 
 		}
 		if (m->steer != MDL_STEER_PORT)
 			return 1;
-		/* then the target's to-VM policy, on the frame as the uplink program made it */
+		/* then the target's to-VM policy, on the frame as the uplink program made it: tc egress ... */
 		inner = *fr;
 		inner.dir = MDL_TO_VM;
 		inner.port = m->target;
 		inner.len = (int)o.out_len;
 		memcpy(inner.data, o.out, o.out_len);
-		return check_frame(&inner, test, m);
+		res = check_frame(&inner, test, m);
+		/* ... and devmap egress, the hook such a redirect really meets */
+		check_devmap(fr, XTAP_PROG_FROM_UPLINK_XDP, uplink.ifindex, -1, inner.port, inner.data, inner.len);
+		return res;
 	}
 	if (dir == MDL_FROM_VM)
 		err = run_prog(XTAP_PROG_FROM_VM_XDP, 1, taps[port].ifindex, fr->data, fr->len, &o);
@@ -541,6 +599,9 @@ static int check_frame(const struct gen_frame *fr, int test, struct mdl_verdict 
 	} else if (dir == MDL_FROM_VM && d.verdict != steer_verdict(m->steer)) {
 		fail(test, fr, "model: %s; program: %s", verdict_name(steer_verdict(m->steer)),
 		     verdict_name(d.verdict));
+	} else if (dir == MDL_FROM_VM && m->steer == MDL_STEER_PORT && o.ret == XDP_REDIRECT) {
+		/* the frame as redirected: XDP may have completed its checksum */
+		check_devmap(fr, XTAP_PROG_FROM_VM_XDP, taps[port].ifindex, port, m->target, o.out, (int)o.out_len);
 	} else if (dir == MDL_TO_VM && d.verdict != XTAP_VERDICT_DELIVER) {
 		fail(test, fr, "model: deliver; program: %s", verdict_name(d.verdict));
 	}
