@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * The fuzz tier's reference model of xtap's packet rules, written from
- * /work/wt/SPEC-packet-rules.md (docs/packet-rules.md), the README's list of
+ * the packet rules agreed for issue 10 (docs/packet-rules.md), the README's list of
  * what a port gets, and the RFCs (791, 8200, 7112, 1858, 6980, 2131, 8415,
  * 4861). It shares no code with bpf/ and includes no bpf/ header: only the
  * enum values of include/xtap_abi.h, so that verdicts compare.
