@@ -204,6 +204,9 @@ static __always_inline int xtap_check_icmp6(const struct xtap_port *port, void *
 	__u8 *target = icmp + 8;
 
 	switch (f->icmp_type) {
+	case ICMPV6_ROUTER_SOLICIT:
+		/* Options follow 4 reserved bytes; a source link-layer option must be ours. */
+		return xtap_check_nd_opts(port, data_end, icmp + 8, 0);
 	case ICMPV6_ROUTER_ADVERT:
 	case ICMPV6_REDIRECT:
 		if (!(port->flags & XTAP_PORT_F_ALLOW_ROUTER))

@@ -67,6 +67,9 @@ int xtap_from_uplink(struct xdp_md *ctx)
 
 	if ((void *)(eth + 1) > data_end)
 		return XDP_PASS;
+	/* An 802.1ad (outer) tag is not a segment's VLAN: the host's, as in tc. */
+	if (eth->h_proto == bpf_htons(ETH_P_8021AD))
+		goto host;
 	if (eth->h_proto == bpf_htons(ETH_P_8021Q)) {
 		struct vlan_hdr *vh = (void *)(eth + 1);
 

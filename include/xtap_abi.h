@@ -82,7 +82,7 @@ enum xtap_drop_reason {
 
 /* ---- ports: map xtap_ports, key = tap ifindex (__u32) ---- */
 #define XTAP_PORT_F_ALLOW_DHCP_SERVER  (1U << 0)
-#define XTAP_PORT_F_ALLOW_ROUTER       (1U << 1)  /* RAs and ICMPv6 redirects */
+#define XTAP_PORT_F_ALLOW_ROUTER       (1U << 1)  /* ICMPv4/ICMPv6 router advertisements, redirects */
 
 enum xtap_acl_action {
 	XTAP_ACL_DENY  = 0,

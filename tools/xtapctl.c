@@ -352,7 +352,7 @@ static const char port_add_help[] =
 	"  --owner UID, --group GID   let an unprivileged VMM open the tap\n"
 	"  --adopt            use an existing tap instead of creating one\n"
 	"  --dhcp-server      allow DHCP server replies from this VM\n"
-	"  --router           allow router advertisements and redirects from this VM\n";
+	"  --router           allow router advertisements and redirects (ICMPv4, ICMPv6) from this VM\n";
 
 static int cmd_port(int argc, char **argv)
 {

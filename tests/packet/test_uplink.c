@@ -277,7 +277,34 @@ static void test_uplink_untagged_broadcast_flooded_on_receive_path(void **s)
 	fx_expect_silent();
 }
 
+/*
+ * An 802.1ad (outer) tag is no segment's VLAN: such frames are the host's,
+ * never steered as untagged into segment 1 (the fuzz tier's F16, as found).
+ */
+static void test_uplink_8021ad_to_host(void **s)
+{
+	static const uint8_t tag_only[] = { 0x02, 0, 0, 0, 0, 0x0a, 0x02, 0, 0, 0, 0, 0x0d,
+					    0x88, 0xa8, 0x06, 0xd4 };
+	static const uint8_t qinq[] = { 0x02, 0, 0, 0, 0, 0x0d, 0x02, 0, 0, 0, 0, 0x0c,
+					0x88, 0xa8, 0x00, 0x64, 0x81, 0x00, 0x00, 0x64,
+					0x86, 0xdd, 0x60, 0, 0, 0, 0 };
+	struct fx_result r;
+	struct pkt p;
+
+	(void)s;
+	pkt_init(&p);
+	pkt_append(&p, tag_only, sizeof(tag_only));
+	expect_from_uplink(&p, XDP_PASS, XTAP_UPLINK_TO_HOST, &r);
+	/* To A's MAC with a VLAN 100 802.1ad tag, then an 802.1Q one. */
+	pkt_init(&p);
+	pkt_append(&p, qinq, sizeof(qinq));
+	expect_from_uplink(&p, XDP_PASS, XTAP_UPLINK_TO_HOST, &r);
+	live(&p);
+	fx_expect_silent();
+}
+
 XTAP_TEST_LIST(uplink,
+	T(test_uplink_8021ad_to_host),
 	T(test_uplink_untagged_to_port),
 	T(test_uplink_vlan_to_port_untagged),
 	T(test_uplink_partial_csum_completed),

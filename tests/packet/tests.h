@@ -24,5 +24,10 @@ XTAP_TEST_LIST_DECL(steer);
 XTAP_TEST_LIST_DECL(csum);
 XTAP_TEST_LIST_DECL(uplink);
 XTAP_TEST_LIST_DECL(to_vm);
+XTAP_TEST_LIST_DECL(fragments);
+XTAP_TEST_LIST_DECL(trailing);
+XTAP_TEST_LIST_DECL(ip_options);
+XTAP_TEST_LIST_DECL(dhcp_guard);
+XTAP_TEST_LIST_DECL(mtu);
 
 #endif
