@@ -21,20 +21,12 @@
 #define P_SCTP 132
 #define P_NONE6 59
 
+/* "every header, the upper-layer one included, must start within the first 1023 bytes of the frame" */
+#define MDL_IP6_HDR_START_MAX 1022
+
 static uint16_t be16(const uint8_t *p)
 {
 	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-/* The frame's headers could not be read to the end: the programs may have decided on what came first. */
-static void stop(struct mdl_verdict *v, int reason)
-{
-	v->stopped = 1;
-	v->reasons |= 1u << reason;
-	if (!v->drop) {
-		v->drop = 1;
-		v->reason = reason;
-	}
 }
 
 static void add(struct mdl_verdict *v, int reason)
@@ -211,7 +203,7 @@ static void check_dhcp4(const struct mdl_port *pt, const uint8_t *p, struct mdl_
 		return;
 	}
 	if (room < 34) {
-		stop(v, XTAP_DROP_MALFORMED);
+		add(v, XTAP_DROP_MALFORMED);
 		return;
 	}
 	f->bootp_op = p[pay];
@@ -250,7 +242,7 @@ static void check_dhcp6(const struct mdl_port *pt, const uint8_t *p, struct mdl_
 		return;
 	}
 	if (f->ip_end - pay < 1) {
-		stop(v, XTAP_DROP_MALFORMED);
+		add(v, XTAP_DROP_MALFORMED);
 		return;
 	}
 	f->dhcp6_type = p[pay];
@@ -270,7 +262,7 @@ static void check_nd(const struct mdl_port *pt, const uint8_t *p, struct mdl_ver
 		return;
 	opts = t == 133 ? 8 : 24;
 	if (room < opts) {
-		stop(v, XTAP_DROP_MALFORMED);
+		add(v, XTAP_DROP_MALFORMED);
 		return;
 	}
 	if (t != 133) {
@@ -284,8 +276,7 @@ static void check_nd(const struct mdl_port *pt, const uint8_t *p, struct mdl_ver
 		 * whether xtap drops it: either is right, a drop as SPOOF_ND or
 		 * MALFORMED. The options before it are checked as usual.
 		 */
-		v->either = 1;
-		v->reasons |= 1u << XTAP_DROP_SPOOF_ND | 1u << XTAP_DROP_MALFORMED;
+		v->either = 1u << XTAP_DROP_SPOOF_ND | 1u << XTAP_DROP_MALFORMED;
 	}
 	if (f->n_ndopt > 4)
 		add(v, XTAP_DROP_SPOOF_ND);
@@ -312,13 +303,13 @@ static int parse_ip4(const uint8_t *p, int len, struct mdl_verdict *v)
 	int l3 = f->l3, avail = len - l3, ihl, tot, i, fo, r;
 
 	if (avail < 20 || p[l3] >> 4 != 4 || (p[l3] & 15) < 5) {
-		stop(v, XTAP_DROP_MALFORMED);
+		add(v, XTAP_DROP_MALFORMED);
 		return 0;
 	}
 	ihl = (p[l3] & 15) * 4;
 	tot = be16(p + l3 + 2);
 	if (tot < ihl || tot > avail) {
-		stop(v, XTAP_DROP_MALFORMED);
+		add(v, XTAP_DROP_MALFORMED);
 		return 0;
 	}
 	f->ip_end = l3 + tot;
@@ -334,12 +325,12 @@ static int parse_ip4(const uint8_t *p, int len, struct mdl_verdict *v)
 			continue;
 		}
 		if (i + 1 >= ihl) {
-			stop(v, XTAP_DROP_MALFORMED);
+			add(v, XTAP_DROP_MALFORMED);
 			return 0;
 		}
 		ol = p[l3 + i + 1];
 		if (ol < 2 || i + ol > ihl) {
-			stop(v, XTAP_DROP_MALFORMED);
+			add(v, XTAP_DROP_MALFORMED);
 			return 0;
 		}
 		if (t == 131 || t == 137)
@@ -363,7 +354,7 @@ static int parse_ip4(const uint8_t *p, int len, struct mdl_verdict *v)
 	}
 	f->l4 = l3 + ihl;
 	if ((r = read_l4(f, p)) <= 0) {
-		stop(v, f->frag && r == 0 ? MDL_DROP_FRAGMENT : XTAP_DROP_MALFORMED);
+		add(v, f->frag && r == 0 ? MDL_DROP_FRAGMENT : XTAP_DROP_MALFORMED);
 		f->l4 = 0;
 		return 0;
 	}
@@ -378,11 +369,11 @@ static int parse_ip6(const uint8_t *p, int len, struct mdl_verdict *v)
 	uint8_t nh;
 
 	if (avail < 40 || p[l3] >> 4 != 6) {
-		stop(v, XTAP_DROP_MALFORMED);
+		add(v, XTAP_DROP_MALFORMED);
 		return 0;
 	}
 	if (40 + be16(p + l3 + 4) > avail) {
-		stop(v, XTAP_DROP_MALFORMED);
+		add(v, XTAP_DROP_MALFORMED);
 		return 0;
 	}
 	f->ip_end = l3 + 40 + be16(p + l3 + 4);
@@ -395,19 +386,25 @@ static int parse_ip6(const uint8_t *p, int len, struct mdl_verdict *v)
 	while (is_ext6(nh)) {
 		int hl;
 
+		/* every header must start within the frame's first 1023 bytes (the spec's verifier bound) */
+		if (off > MDL_IP6_HDR_START_MAX) {
+			add(v, XTAP_DROP_MALFORMED);
+			return 0;
+		}
+
 		if (++count > 8 || (nh == 0 && count != 1)) {
-			stop(v, XTAP_DROP_MALFORMED);
+			add(v, XTAP_DROP_MALFORMED);
 			return 0;
 		}
 		if (nh == 44) {
 			int fo;
 
 			if (f->frag) {
-				stop(v, MDL_DROP_FRAGMENT);
+				add(v, MDL_DROP_FRAGMENT);
 				return 0;
 			}
 			if (off + 8 > f->ip_end) {
-				stop(v, XTAP_DROP_MALFORMED);
+				add(v, XTAP_DROP_MALFORMED);
 				return 0;
 			}
 			fo = be16(p + off + 2);
@@ -421,7 +418,7 @@ static int parse_ip6(const uint8_t *p, int len, struct mdl_verdict *v)
 			if (f->frag_off) {
 				f->proto = nh;
 				if (is_ext6(nh)) {
-					stop(v, MDL_DROP_FRAGMENT);
+					add(v, MDL_DROP_FRAGMENT);
 					return 0;
 				}
 				if (f->frag_off * 8 < mdl_min_l4(6, nh))
@@ -431,12 +428,12 @@ static int parse_ip6(const uint8_t *p, int len, struct mdl_verdict *v)
 			continue;
 		}
 		if (off + 2 > f->ip_end) {
-			stop(v, f->frag ? MDL_DROP_FRAGMENT : XTAP_DROP_MALFORMED);
+			add(v, f->frag ? MDL_DROP_FRAGMENT : XTAP_DROP_MALFORMED);
 			return 0;
 		}
 		hl = nh == 51 ? (p[off + 1] + 2) * 4 : (p[off + 1] + 1) * 8;
 		if (off + hl > f->ip_end) {
-			stop(v, f->frag ? MDL_DROP_FRAGMENT : XTAP_DROP_MALFORMED);
+			add(v, f->frag ? MDL_DROP_FRAGMENT : XTAP_DROP_MALFORMED);
 			return 0;
 		}
 		nh = p[off];
@@ -445,9 +442,13 @@ static int parse_ip6(const uint8_t *p, int len, struct mdl_verdict *v)
 	f->proto = nh;
 	if (nh == P_NONE6)
 		return 1;
+	if (off > MDL_IP6_HDR_START_MAX) {
+		add(v, XTAP_DROP_MALFORMED);
+		return 0;
+	}
 	f->l4 = off;
 	if ((r = read_l4(f, p)) <= 0) {
-		stop(v, f->frag && r == 0 ? MDL_DROP_FRAGMENT : XTAP_DROP_MALFORMED);
+		add(v, f->frag && r == 0 ? MDL_DROP_FRAGMENT : XTAP_DROP_MALFORMED);
 		f->l4 = 0;
 		return 0;
 	}
@@ -457,21 +458,24 @@ static int parse_ip6(const uint8_t *p, int len, struct mdl_verdict *v)
 	return 1;
 }
 
-static void parse_arp(const struct mdl_port *pt, const uint8_t *p, int len, struct mdl_verdict *v,
-		      int from_vm)
+static void parse_arp(const uint8_t *p, int len, struct mdl_verdict *v)
 {
 	struct mdl_facts *f = &v->f;
 	const uint8_t *a = p + f->l3;
 
 	if (len - f->l3 < 28 || be16(a) != 1 || be16(a + 2) != ETH_IP4 || a[4] != 6 || a[5] != 4) {
-		stop(v, XTAP_DROP_MALFORMED);
+		add(v, XTAP_DROP_MALFORMED);
 		return;
 	}
 	f->parsed = 1;
 	memcpy(f->arp_sha, a + 8, 6);
 	memcpy(f->arp_spa, a + 14, 4);
-	if (!from_vm)
-		return;
+}
+
+static void check_arp(const struct mdl_port *pt, struct mdl_verdict *v)
+{
+	struct mdl_facts *f = &v->f;
+
 	if (memcmp(f->arp_sha, pt->mac, 6))
 		add(v, XTAP_DROP_SPOOF_ARP);
 	if (memcmp(f->arp_spa, zero16, 4) && !mdl_own_addr(pt, 4, f->arp_spa))
@@ -485,17 +489,20 @@ static void from_vm_ip(const struct mdl_port *pt, const uint8_t *p, struct mdl_v
 	int l4 = f->l4 != 0;
 
 	if (f->family == 4) {
+		int zero = !memcmp(f->src, zero16, 4);
+		/* 0.0.0.0 is a source only for UDP 68 -> 67; from anywhere else it is foreign */
+		int asks = f->proto == P_UDP && f->has_ports && f->sport == 68 && f->dport == 67;
+
+		if (zero ? !asks : !mdl_own_addr(pt, 4, f->src))
+			add(v, XTAP_DROP_SPOOF_IPV4);
 		if (l4)
 			check_dhcp4(pt, p, v);
-		if (!mdl_own_addr(pt, 4, f->src) &&
-		    !(!memcmp(f->src, zero16, 4) && dhcp4_client_from_zero(pt, f)))
+		if (zero && !dhcp4_client_from_zero(pt, f))
 			add(v, XTAP_DROP_SPOOF_IPV4);
 		if (l4 && f->proto == P_ICMP && (f->icmp_type == 5 || f->icmp_type == 9) && !pt->router)
 			add(v, XTAP_DROP_ROUTER_ADV);
 		return;
 	}
-	if (l4)
-		check_dhcp6(pt, p, v);
 	if (!memcmp(f->src, zero16, 16)) {
 		/*
 		 * DAD (NS, RFC 4862) and MLD reports and dones (RFC 3590, 3810) may be
@@ -508,6 +515,8 @@ static void from_vm_ip(const struct mdl_port *pt, const uint8_t *p, struct mdl_v
 	} else if (!mdl_own_addr(pt, 6, f->src)) {
 		add(v, XTAP_DROP_SPOOF_IPV6);
 	}
+	if (l4)
+		check_dhcp6(pt, p, v);
 	if (l4 && f->proto == P_ICMP6) {
 		if ((f->icmp_type == 134 || f->icmp_type == 137) && !pt->router)
 			add(v, XTAP_DROP_ROUTER_ADV);
@@ -539,6 +548,9 @@ static void decide_uplink(const struct mdl_world *w, const uint8_t *p, int len, 
 	for (i = 1; i < 4; i++)
 		if (w->segment[i].has_uplink && w->segment[i].vlan == (f->tags ? f->vlan : 0))
 			seg = i;
+	/* only an 802.1Q tag selects a segment: an 802.1ad outer tag is the host's */
+	if (f->tags && be16(p + 12) == ETH_8021AD)
+		seg = -1;
 	if (seg < 0 || f->tags < 0) {
 		v->steer = MDL_STEER_HOST;
 		return;
@@ -597,53 +609,63 @@ void mdl_decide(const struct mdl_world *w, enum mdl_dir dir, int port, const uin
 		decide_uplink(w, p, len, v);
 		return;
 	}
-	if (from_vm && memcmp(f->smac, pt->mac, 6))
-		add(v, XTAP_DROP_SPOOF_MAC);
-	if (from_vm && !memcmp(f->dmac, pt->mac, 6))
-		add(v, XTAP_DROP_HAIRPIN);
-	if (!from_vm && !mac_is_group(f->dmac) && memcmp(f->dmac, pt->mac, 6))
-		add(v, XTAP_DROP_DST_MAC);
+	/*
+	 * In the order the spec gives ("Which rule decides"): 1. the header walk,
+	 * in header order; 2. the VM's own checks (from a VM: tag, source MAC,
+	 * ethertype, then per family) or the receiving port's (tag, destination
+	 * MAC); 3. the ACL, to a VM the MTU, the rate limiter, and from a VM the
+	 * steering, then (in tc) the MTU. The first reason met decides.
+	 */
+	max_len = pt->mtu + 14 + (f->tags > 0 ? 4 : 0);
 	if (f->tags < 0 || f->tags > 1) {
-		stop(v, XTAP_DROP_MALFORMED);
-		return;
+		add(v, XTAP_DROP_MALFORMED);
+	} else {
+		switch (f->ethertype) {
+		case ETH_IP4:
+			f->family = 4;
+			f->parsed = parse_ip4(p, len, v);
+			break;
+		case ETH_IP6:
+			f->family = 6;
+			f->parsed = parse_ip6(p, len, v);
+			break;
+		case ETH_ARP:
+			f->family = 'A';
+			parse_arp(p, len, v);
+			break;
+		}
 	}
-	if (f->tags)   /* VM ports are untagged; the rest of the frame is still checked */
+	if (f->tags)   /* VM ports are untagged */
 		add(v, XTAP_DROP_VLAN_TAGGED);
-	max_len = pt->mtu + 14 + (f->tags ? 4 : 0);
+	if (from_vm) {
+		if (memcmp(f->smac, pt->mac, 6))
+			add(v, XTAP_DROP_SPOOF_MAC);
+		if (f->ethertype != ETH_IP4 && f->ethertype != ETH_IP6 && f->ethertype != ETH_ARP)
+			add(v, XTAP_DROP_ETHERTYPE);
+		else if (f->family == 'A' && f->parsed)
+			check_arp(pt, v);
+		else if ((f->family == 4 || f->family == 6) && f->parsed)
+			from_vm_ip(pt, p, v);
+	} else if (!mac_is_group(f->dmac) && memcmp(f->dmac, pt->mac, 6)) {
+		add(v, XTAP_DROP_DST_MAC);
+	}
+	if ((f->family == 4 || f->family == 6) && f->parsed &&
+	    !mdl_acl_allows(&pt->acl[from_vm ? XTAP_DIR_FROM_VM : XTAP_DIR_TO_VM], f->family,
+			    from_vm ? f->dst : f->src, f->proto, f->has_ports, f->dport))
+		add(v, XTAP_DROP_ACL);
+	if (!from_vm && len > max_len)
+		add(v, MDL_DROP_MTU);
+	/* the limiter sees what passed so far; what follows it may still drop the frame */
+	v->rate_ok = pt->packet_limited[from_vm ? XTAP_DIR_FROM_VM : XTAP_DIR_TO_VM] && !v->drop;
+	if (!from_vm)
+		return;
+	if (!memcmp(f->dmac, pt->mac, 6))
+		add(v, XTAP_DROP_HAIRPIN);
 	if (len > max_len) {
-		if (from_vm)
-			v->mtu_exceeded = 1;
+		v->mtu_exceeded = 1;
 		add(v, MDL_DROP_MTU);
 	}
-	switch (f->ethertype) {
-	case ETH_IP4:
-		f->family = 4;
-		f->parsed = parse_ip4(p, len, v);
-		break;
-	case ETH_IP6:
-		f->family = 6;
-		f->parsed = parse_ip6(p, len, v);
-		break;
-	case ETH_ARP:
-		f->family = 'A';
-		parse_arp(pt, p, len, v, from_vm);
-		break;
-	default:
-		if (from_vm)
-			add(v, XTAP_DROP_ETHERTYPE);
-		break;
-	}
-	if ((f->family == 4 || f->family == 6) && f->parsed) {
-		if (from_vm)
-			from_vm_ip(pt, p, v);
-		if (!mdl_acl_allows(&pt->acl[dir == MDL_FROM_VM ? XTAP_DIR_FROM_VM : XTAP_DIR_TO_VM],
-				    f->family, from_vm ? f->dst : f->src, f->proto, f->has_ports,
-				    f->dport))
-			add(v, XTAP_DROP_ACL);
-	}
-	v->rate_ok = pt->packet_limited[from_vm ? XTAP_DIR_FROM_VM : XTAP_DIR_TO_VM] &&
-		     !(v->reasons & ~(1u << XTAP_DROP_HAIRPIN | 1u << MDL_DROP_MTU));
-	if (v->drop || !from_vm)
+	if (v->drop)
 		return;
 	if (mac_is_group(f->dmac)) {
 		v->steer = MDL_STEER_FLOOD;

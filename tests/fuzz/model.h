@@ -6,10 +6,9 @@
  * 4861). It shares no code with bpf/ and includes no bpf/ header: only the
  * enum values of include/xtap_abi.h, so that verdicts compare.
  *
- * Where the spec leaves the order of two checks open (a frame breaking two
- * rules), the model returns every reason that applies (mdl_verdict.reasons)
- * and the program's reason must be one of them; mdl_verdict.reason is the
- * first in the model's order, for messages.
+ * A frame breaking several rules is dropped for the first one met, in the
+ * spec's order ("Which rule decides"): mdl_verdict.reason; .reasons lists
+ * every rule it breaks, for messages.
  */
 #ifndef XTAP_FUZZ_MODEL_H
 #define XTAP_FUZZ_MODEL_H
@@ -130,8 +129,8 @@ enum mdl_steer {
 
 struct mdl_verdict {
 	int drop;                 /* 1: dropped */
-	int reason;               /* first reason in the model's order */
-	uint32_t reasons;         /* bit r: reason r is acceptable */
+	int reason;               /* the deciding reason: the first met, in the spec's order */
+	uint32_t reasons;         /* bit r: rule r is broken too (for messages) */
 	/*
 	 * The port is packet-limited: RATE_PACKETS is acceptable for a frame that
 	 * passes, or breaks only rules the spec lets be decided after the limiter
@@ -139,17 +138,11 @@ struct mdl_verdict {
 	 */
 	int rate_ok;
 	/*
-	 * Parsing stopped at a malformed or fragment-rule header: the spec does
-	 * not order that against the policy checks of the headers before it, so
-	 * a policy reason (spoof, server, router, ACL, steering) is acceptable.
+	 * The spec leaves this frame's fate open (a malformed ND option, which
+	 * receivers discard anyway): besides the model's verdict, a drop for one
+	 * of these reasons is right.
 	 */
-	int stopped;
-	/*
-	 * The spec leaves this frame's fate open (e.g. a malformed ND option,
-	 * which receivers discard anyway): a pass, or a drop for one of
-	 * reasons, is right. Set only while drop is 0.
-	 */
-	int either;
+	uint32_t either;          /* bit r: a drop for reason r is right too */
 	enum mdl_steer steer;     /* if not dropped */
 	int target;               /* port index for MDL_STEER_PORT */
 	int mtu_exceeded;         /* from-VM: longer than the MTU (decided on the skb path) */

@@ -350,7 +350,6 @@ static int run_prog(enum xtap_prog_id id, int xdp, int ifindex, const uint8_t *p
 #define BPF_F_TEST_XDP_LIVE_FRAMES (1U << 1)
 #endif
 
-static int policy_reason(int r);
 static const char *verdict_name(int v);
 
 /*
@@ -387,9 +386,8 @@ static void check_devmap(const struct gen_frame *fr, enum xtap_prog_id id, int i
 		return;
 	}
 	if (d.verdict == XTAP_VERDICT_DROP) {
-		if ((d.reason == XTAP_DROP_RATE_PACKETS && m.rate_ok) ||
-		    (m.drop && ((m.reasons & (1u << d.reason)) || (m.stopped && policy_reason(d.reason)))) ||
-		    (!m.drop && m.either && (m.reasons & (1u << d.reason))))
+		if ((d.reason == XTAP_DROP_RATE_PACKETS && m.rate_ok) || (m.drop && d.reason == m.reason) ||
+		    (m.either & (1u << d.reason)))
 			return;
 		fail(T_DEVMAP, fr, "%s's devmap egress: model: %s %s; program: drop %s", world.port[target].name,
 		     m.drop ? "drop" : "deliver", want, mdl_reason_name(d.reason));
@@ -414,14 +412,6 @@ static const char *verdict_name(int v)
 	static const char *const n[] = { "to_port", "to_uplink", "flood", "to_host", "deliver", "drop" };
 
 	return v >= 0 && v < XTAP_VERDICTS ? n[v] : "none";
-}
-
-static int policy_reason(int r)
-{
-	return r == XTAP_DROP_SPOOF_MAC || r == XTAP_DROP_SPOOF_IPV4 || r == XTAP_DROP_SPOOF_IPV6 ||
-	       r == XTAP_DROP_SPOOF_ARP || r == XTAP_DROP_SPOOF_ND || r == XTAP_DROP_SPOOF_DHCP ||
-	       r == XTAP_DROP_DHCP_SERVER || r == XTAP_DROP_ROUTER_ADV || r == XTAP_DROP_ACL ||
-	       r == XTAP_DROP_HAIRPIN || r == XTAP_DROP_DST_MAC;
 }
 
 /* ---- invariants on a frame the program let through ---- */
@@ -558,8 +548,9 @@ static int check_frame(const struct gen_frame *fr, int test, struct mdl_verdict 
 		mtu_deferred++;
 		if (!m->drop)
 			fail(test, fr, "model: pass (%s); program: MTU hand-over to tc", verdict_name(steer_verdict(m->steer)));
-		else if (!(m->reasons & (1u << MDL_DROP_MTU)))
-			fail(test, fr, "model: drop %s; program: MTU hand-over to tc", want);
+		else if (m->reason != MDL_DROP_MTU)
+			fail(test, fr, "model: drop %s (breaks %s); program: MTU hand-over to tc",
+			     mdl_reason_name(m->reason), want);
 		return 0;
 	}
 	dropped = dir == MDL_FROM_VM ? o.ret == XDP_DROP || o.ret == XDP_ABORTED : o.ret == TC_ACT_SHOT;
@@ -579,18 +570,19 @@ static int check_frame(const struct gen_frame *fr, int test, struct mdl_verdict 
 			rate_drops++;
 			return 0;
 		}
-		if (!m->drop && m->either && (m->reasons & (1u << d.reason))) {
+		if (m->either & (1u << d.reason)) {
 			either_frames++;
 			return 0;
 		}
 		if (!m->drop)
 			fail(test, fr, "model: pass (%s); program: drop %s", verdict_name(steer_verdict(m->steer)),
 			     mdl_reason_name(d.reason));
-		else if (!(m->reasons & (1u << d.reason)) && !(m->stopped && policy_reason(d.reason)))
-			fail(test, fr, "model: drop %s; program: drop %s", want, mdl_reason_name(d.reason));
+		else if (d.reason != m->reason)
+			fail(test, fr, "model: drop %s (breaks %s); program: drop %s", mdl_reason_name(m->reason), want,
+			     mdl_reason_name(d.reason));
 		return 0;
 	}
-	if (m->either && !m->drop)
+	if (m->either)
 		either_frames++;
 	if (m->drop) {
 		fail(test, fr, "model: drop %s; program: pass (%s)", want, verdict_name(d.verdict));
