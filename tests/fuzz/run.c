@@ -302,9 +302,8 @@ static void sweep(const struct gen_frame *last)
 	struct xtap_port_stats now;
 	int i;
 
-	tap_drain(&uplink);
+	/* the taps' queues fill with redirected frames and then drop them: devmap egress has run by then */
 	for (i = 0; i < world.n_ports; i++) {
-		tap_drain(&taps[i]);
 		read_stats(i, &now);
 		if (memcmp(&now, &snap[i], sizeof(now))) {
 			fail(T_INV_COUNTED, last, "port %s counted frames that were not its own "
