@@ -353,13 +353,14 @@ static const char *verdict_name(int v);
 
 /*
  * The devmap egress program (xtap_to_vm) cannot be test-run by itself: the
- * frame is run again in live mode, so that the XDP redirect really happens
- * and the target's devmap program decides; its counters must say what the
- * model's to-VM verdict for the target says. from_port: the sending VM's
- * port (its XDP counts the frame again), or -1 for the uplink.
+ * frame is run again in live mode, so that the XDP redirect (or broadcast)
+ * really happens and each target's devmap program decides; their counters
+ * must say what the model's to-VM verdict for each says. from_port: the
+ * sending VM's port (its XDP counts the frame again), or -1 for the uplink;
+ * targets: bit i = port i receives a copy.
  */
 static void check_devmap(const struct gen_frame *fr, enum xtap_prog_id id, int ifindex, int from_port,
-			 int target, const uint8_t *to_vm_frame, int to_vm_len)
+			 unsigned int targets, const uint8_t *to_vm_frame, int to_vm_len)
 {
 	struct xdp_md ctx = { .data_end = (__u32)fr->len, .ingress_ifindex = (__u32)ifindex };
 	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = fr->data, .data_size_in = (__u32)fr->len,
@@ -367,6 +368,7 @@ static void check_devmap(const struct gen_frame *fr, enum xtap_prog_id id, int i
 	struct mdl_verdict m;
 	struct delta d;
 	char want[256];
+	int t;
 
 	if (bpf_prog_test_run_opts(xtap_prog_fd(&dp, id), &opts)) {
 		unrunnable++;
@@ -374,25 +376,27 @@ static void check_devmap(const struct gen_frame *fr, enum xtap_prog_id id, int i
 	}
 	if (from_port >= 0)
 		take_delta(from_port, XTAP_DIR_FROM_VM, &d);   /* the same verdict again, checked before */
-	mdl_decide(&world, MDL_TO_VM, target, to_vm_frame, to_vm_len, &m);
-	take_delta(target, XTAP_DIR_TO_VM, &d);
-	checked[T_DEVMAP]++;
-	reasons_str(m.reasons, want, sizeof(want));
-	if (d.n_verdicts != 1 || d.other_dir || d.n_drops != (d.verdict == XTAP_VERDICT_DROP)) {
-		fail(T_DEVMAP, fr, "%s's devmap egress counted %d verdicts (last %s), %d drops, %d in the other "
-		     "direction", world.port[target].name, d.n_verdicts, verdict_name(d.verdict), d.n_drops,
-		     d.other_dir);
-		return;
-	}
-	if (d.verdict == XTAP_VERDICT_DROP) {
-		if ((d.reason == XTAP_DROP_RATE_PACKETS && m.rate_ok) || (m.drop && d.reason == m.reason) ||
-		    (m.either & (1u << d.reason)))
-			return;
-		fail(T_DEVMAP, fr, "%s's devmap egress: model: %s %s; program: drop %s", world.port[target].name,
-		     m.drop ? "drop" : "deliver", want, mdl_reason_name(d.reason));
-	} else if (m.drop) {
-		fail(T_DEVMAP, fr, "%s's devmap egress: model: drop %s; program: %s", world.port[target].name, want,
-		     verdict_name(d.verdict));
+	for (t = 0; t < world.n_ports; t++) {
+		if (!(targets & (1u << t)))
+			continue;
+		mdl_decide(&world, MDL_TO_VM, t, to_vm_frame, to_vm_len, &m);
+		take_delta(t, XTAP_DIR_TO_VM, &d);
+		checked[T_DEVMAP]++;
+		reasons_str(m.reasons, want, sizeof(want));
+		if (d.n_verdicts != 1 || d.other_dir || d.n_drops != (d.verdict == XTAP_VERDICT_DROP)) {
+			fail(T_DEVMAP, fr, "%s's devmap egress counted %d verdicts (last %s), %d drops, %d in the "
+			     "other direction", world.port[t].name, d.n_verdicts, verdict_name(d.verdict), d.n_drops,
+			     d.other_dir);
+		} else if (d.verdict == XTAP_VERDICT_DROP) {
+			if (!((d.reason == XTAP_DROP_RATE_PACKETS && m.rate_ok) || (m.drop && d.reason == m.reason) ||
+			      (m.either & (1u << d.reason))))
+				fail(T_DEVMAP, fr, "%s's devmap egress: model: %s %s; program: drop %s",
+				     world.port[t].name, m.drop ? "drop" : "deliver", m.drop ? want : "",
+				     mdl_reason_name(d.reason));
+		} else if (m.drop) {
+			fail(T_DEVMAP, fr, "%s's devmap egress: model: drop %s (breaks %s); program: %s",
+			     world.port[t].name, mdl_reason_name(m.reason), want, verdict_name(d.verdict));
+		}
 	}
 }
 
@@ -500,7 +504,8 @@ static int check_frame(const struct gen_frame *fr, int test, struct mdl_verdict 
 		memcpy(inner.data, o.out, o.out_len);
 		res = check_frame(&inner, test, m);
 		/* ... and devmap egress, the hook such a redirect really meets */
-		check_devmap(fr, XTAP_PROG_FROM_UPLINK_XDP, uplink.ifindex, -1, inner.port, inner.data, inner.len);
+		check_devmap(fr, XTAP_PROG_FROM_UPLINK_XDP, uplink.ifindex, -1, 1u << inner.port, inner.data,
+			     inner.len);
 		return res;
 	}
 	if (dir == MDL_FROM_VM)
@@ -588,9 +593,20 @@ static int check_frame(const struct gen_frame *fr, int test, struct mdl_verdict 
 	} else if (dir == MDL_FROM_VM && d.verdict != steer_verdict(m->steer)) {
 		fail(test, fr, "model: %s; program: %s", verdict_name(steer_verdict(m->steer)),
 		     verdict_name(d.verdict));
-	} else if (dir == MDL_FROM_VM && m->steer == MDL_STEER_PORT && o.ret == XDP_REDIRECT) {
+	} else if (dir == MDL_FROM_VM && o.ret == XDP_REDIRECT &&
+		   (m->steer == MDL_STEER_PORT || m->steer == MDL_STEER_FLOOD)) {
+		unsigned int targets = 0;
+		int t;
+
+		if (m->steer == MDL_STEER_PORT)
+			targets = 1u << m->target;
+		for (t = 0; m->steer == MDL_STEER_FLOOD && t < world.n_ports; t++)
+			if (t != port && world.port[t].segment == world.port[port].segment)
+				targets |= 1u << t;
 		/* the frame as redirected: XDP may have completed its checksum */
-		check_devmap(fr, XTAP_PROG_FROM_VM_XDP, taps[port].ifindex, port, m->target, o.out, (int)o.out_len);
+		if (targets)
+			check_devmap(fr, XTAP_PROG_FROM_VM_XDP, taps[port].ifindex, port, targets, o.out,
+				     (int)o.out_len);
 	} else if (dir == MDL_TO_VM && d.verdict != XTAP_VERDICT_DELIVER) {
 		fail(test, fr, "model: deliver; program: %s", verdict_name(d.verdict));
 	}
