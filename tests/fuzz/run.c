@@ -350,6 +350,7 @@ static int run_prog(enum xtap_prog_id id, int xdp, int ifindex, const uint8_t *p
 #endif
 
 static const char *verdict_name(int v);
+static int uplink_verdict_delta(void);
 
 /*
  * The devmap egress program (xtap_to_vm) cannot be test-run by itself: the
@@ -374,8 +375,11 @@ static void check_devmap(const struct gen_frame *fr, enum xtap_prog_id id, int i
 		unrunnable++;
 		return;
 	}
+	/* the sender counts the frame again: its verdict was checked on the first run */
 	if (from_port >= 0)
-		take_delta(from_port, XTAP_DIR_FROM_VM, &d);   /* the same verdict again, checked before */
+		take_delta(from_port, XTAP_DIR_FROM_VM, &d);
+	else
+		uplink_verdict_delta();
 	for (t = 0; t < world.n_ports; t++) {
 		if (!(targets & (1u << t)))
 			continue;
@@ -398,6 +402,46 @@ static void check_devmap(const struct gen_frame *fr, enum xtap_prog_id id, int i
 			     world.port[t].name, mdl_reason_name(m.reason), want, verdict_name(d.verdict));
 		}
 	}
+}
+
+static const char *steer_name(enum mdl_steer s)
+{
+	static const char *const n[] = { "none", "port ", "uplink", "flood", "host" };
+
+	return n[s];
+}
+
+static int uplink_verdict(enum mdl_steer s)
+{
+	return s == MDL_STEER_PORT ? XTAP_UPLINK_TO_PORT : s == MDL_STEER_FLOOD ? XTAP_UPLINK_FLOOD :
+	       XTAP_UPLINK_TO_HOST;
+}
+
+/* The uplink program's one count since the last call: its verdict, -1 none, -2 more. */
+static int uplink_verdict_delta(void)
+{
+	static struct xtap_uplink_stats *percpu_up, last;
+	struct xtap_uplink_stats now = {};
+	__u32 key = 0;
+	int c, v, found = -1;
+
+	if (!percpu_up && !(percpu_up = calloc(ncpu, sizeof(*percpu_up))))
+		exit(2);
+	if (bpf_map_lookup_elem(xtap_map_fd(&dp, XTAP_MAP_UPLINK_STATS), &key, percpu_up)) {
+		perror("uplink stats");
+		exit(2);
+	}
+	for (c = 0; c < ncpu; c++)
+		for (v = 0; v < XTAP_UPLINK_VERDICTS; v++)
+			now.verdict[v].packets += percpu_up[c].verdict[v].packets;
+	for (v = 0; v < XTAP_UPLINK_VERDICTS; v++) {
+		uint64_t n = now.verdict[v].packets - last.verdict[v].packets;
+
+		if (n)
+			found = n == 1 && found == -1 ? v : -2;
+	}
+	last = now;
+	return found;
 }
 
 static int steer_verdict(enum mdl_steer s)
@@ -482,6 +526,7 @@ static int check_frame(const struct gen_frame *fr, int test, struct mdl_verdict 
 	checked[test]++;
 	if (dir == MDL_FROM_UPLINK) {
 		static struct gen_frame inner;
+		int uv;
 
 		checked[T_UPLINK]++;
 		err = run_prog(XTAP_PROG_FROM_UPLINK_XDP, 1, uplink.ifindex, fr->data, fr->len, &o);
@@ -489,9 +534,12 @@ static int check_frame(const struct gen_frame *fr, int test, struct mdl_verdict 
 			unrunnable++;
 			return -1;
 		}
-		if ((o.ret == XDP_REDIRECT) != (m->steer == MDL_STEER_PORT)) {
-			fail(T_UPLINK, fr, "model: steer %d (target %d); program: XDP action %d", m->steer,
-			     m->target, o.ret);
+		uv = uplink_verdict_delta();
+		if ((o.ret == XDP_REDIRECT) != (m->steer == MDL_STEER_PORT) || uv != uplink_verdict(m->steer)) {
+			fail(T_UPLINK, fr, "model: %s%s; program: XDP action %d, counted %s", steer_name(m->steer),
+			     m->steer == MDL_STEER_PORT ? world.port[m->target].name : "", o.ret,
+			     uv == -2 ? "more than once" : uv < 0 ? "nothing" : steer_name(uv == XTAP_UPLINK_TO_PORT ?
+			     MDL_STEER_PORT : uv == XTAP_UPLINK_FLOOD ? MDL_STEER_FLOOD : MDL_STEER_HOST));
 			return -1;
 		}
 		if (m->steer != MDL_STEER_PORT)
