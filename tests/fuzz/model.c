@@ -505,12 +505,11 @@ static void from_vm_ip(const struct mdl_port *pt, const uint8_t *p, struct mdl_v
 	}
 	if (!memcmp(f->src, zero16, 16)) {
 		/*
-		 * DAD (NS, RFC 4862) and MLD reports and dones (RFC 3590, 3810) may be
-		 * sent from ::, as messages of their own, not inside a fragment.
+		 * DAD (NS, RFC 4862) and the MLD reports sent before it (RFC 3590,
+		 * 3810) may come from ::, as messages of their own, not in a fragment.
 		 */
 		if (!(l4 && !f->frag && f->proto == P_ICMP6 &&
-		      (f->icmp_type == 135 || f->icmp_type == 131 || f->icmp_type == 132 ||
-		       f->icmp_type == 143)))
+		      (f->icmp_type == 135 || f->icmp_type == 131 || f->icmp_type == 143)))
 			add(v, XTAP_DROP_SPOOF_IPV6);
 	} else if (!mdl_own_addr(pt, 6, f->src)) {
 		add(v, XTAP_DROP_SPOOF_IPV6);

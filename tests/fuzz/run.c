@@ -488,7 +488,7 @@ static void check_passed(const struct gen_frame *fr, const struct mdl_verdict *m
 		fail(T_INV_SOURCE, fr, "foreign IPv4 source passed");
 	if (f->family == 6 && f->parsed && !mdl_own_addr(pt, 6, f->src) &&
 	    !(!memcmp(f->src, zero, 16) && !f->frag && (f->icmp_type == 135 || f->icmp_type == 131 ||
-							  f->icmp_type == 132 || f->icmp_type == 143)))
+							  f->icmp_type == 143)))
 		fail(T_INV_SOURCE, fr, "foreign IPv6 source passed");
 	if (f->dhcp4 && f->dport == 67 && f->bootp_op == 1 && memcmp(f->chaddr, pt->mac, 6))
 		fail(T_INV_SOURCE, fr, "foreign DHCP chaddr passed");
