@@ -250,8 +250,6 @@ static uint16_t csum16(const uint8_t *p, int n)
 	return (uint16_t)~s;
 }
 
-static const uint8_t opt_nop = 1;
-
 /* IPv4 options: a random mix, sometimes a source route. */
 static void ip4_options(struct gen *g, uint8_t *opt, int *n)
 {
@@ -277,7 +275,6 @@ static void ip4_options(struct gen *g, uint8_t *opt, int *n)
 		opt[len++] = 0;   /* EOL */
 	while (len % 4)
 		opt[len++] = 0;
-	(void)opt_nop;
 	*n = len;
 }
 
@@ -363,11 +360,10 @@ static uint16_t some_port(struct gen *g)
 	return (uint16_t)gen_rand(g);
 }
 
-static void udp(struct gen *g, struct built *b, uint16_t sport, uint16_t dport)
+static void udp(struct built *b, uint16_t sport, uint16_t dport)
 {
 	uint8_t h[8] = { 0 };
 
-	(void)g;
 	put16(h, sport);
 	put16(h + 2, dport);
 	app(b, h, 8);
@@ -548,7 +544,7 @@ static void build_ip_l4(struct gen *g, struct built *b, int kind)
 	}
 	switch (kind) {
 	case GK_UDP4: case GK_UDP6:
-		udp(g, b, some_port(g), some_port(g));
+		udp(b, some_port(g), some_port(g));
 		payload(g, b, p);
 		break;
 	case GK_TCP4: case GK_TCP6:
@@ -569,11 +565,11 @@ static void build_ip_l4(struct gen *g, struct built *b, int kind)
 		icmp(b, chance(g, 50) ? 5 : 9, 0, 4 + rnd(g, 40));
 		break;
 	case GK_DHCP4_CLIENT:
-		udp(g, b, chance(g, 85) ? 68 : some_port(g), 67);
+		udp(b, chance(g, 85) ? 68 : some_port(g), 67);
 		bootp(g, b, 1, chance(g, 80) ? p->mac : foreign_mac, (uint8_t[]){ 1, 3, 7 }[rnd(g, 3)]);
 		break;
 	case GK_DHCP4_SERVER:
-		udp(g, b, chance(g, 85) ? 67 : some_port(g), chance(g, 80) ? 68 : 67);
+		udp(b, chance(g, 85) ? 67 : some_port(g), chance(g, 80) ? 68 : 67);
 		bootp(g, b, 2, g->w->port[rnd(g, g->w->n_ports)].mac, chance(g, 50) ? 2 : 5);
 		break;
 	case GK_DHCP6_CLIENT: case GK_DHCP6_SERVER: {
@@ -584,7 +580,7 @@ static void build_ip_l4(struct gen *g, struct built *b, int kind)
 		m[0] = srv ? server[rnd(g, 5)] : client[rnd(g, 6)];
 		put16(m + 1, (uint16_t)gen_rand(g));
 		m[3] = 0;
-		udp(g, b, srv ? (chance(g, 80) ? 547 : some_port(g)) : 546,
+		udp(b, srv ? (chance(g, 80) ? 547 : some_port(g)) : 546,
 		    srv ? (m[0] == 13 || chance(g, 30) ? 547 : 546) : 547);
 		app(b, m, 4);
 		app_rand(g, b, rnd(g, 24));
@@ -922,7 +918,7 @@ static int build_frag_group(struct gen *g, int kind, enum mdl_dir dir, int port,
 	uint8_t dgram[1600], alt[64], s[16], d[16], dm[6], sm[6];
 	struct built hb = { .d = out[0].data, .dir = dir, .port = port };
 	struct piece plan[GEN_GROUP_MAX];
-	int dlen, hdr_len, n, i, proto_pick = rnd(g, 4), v6 = kind == GK_FRAG6;
+	int dlen, n, i, proto_pick = rnd(g, 4), v6 = kind == GK_FRAG6;
 	uint8_t proto = (uint8_t[]){ 17, 6, 17, 132 }[proto_pick], frag_nh;
 	int alt_at = 0;
 	uint32_t id = (uint32_t)gen_rand(g);
@@ -932,7 +928,7 @@ static int build_frag_group(struct gen *g, int kind, enum mdl_dir dir, int port,
 		proto = 58;
 	/* the datagram's L4 header and payload */
 	if (proto == 17)
-		udp(g, &l4b, some_port(g), some_port(g));
+		udp(&l4b, some_port(g), some_port(g));
 	else if (proto == 6)
 		tcp(g, &l4b, some_port(g), some_port(g));
 	else if (proto == 132)
@@ -994,12 +990,10 @@ static int build_frag_group(struct gen *g, int kind, enum mdl_dir dir, int port,
 			put16(b.d + b.l3 + 4, (uint16_t)id);
 			put16(b.d + b.l3 + 6, (uint16_t)((more ? 0x2000 : 0) | off8));
 		}
-		hdr_len = b.len;
 		if (src == alt && off8 * 8 < 64)
 			app(&b, alt + off8 * 8, flen < 64 - off8 * 8 ? flen : 64 - off8 * 8);
 		else
 			app(&b, src + off8 * 8, flen);
-		(void)hdr_len;
 		finish(&b);
 		if (chance(g, 5))
 			mutate(g, &b);

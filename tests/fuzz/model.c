@@ -538,12 +538,11 @@ static int port_by_mac(const struct mdl_world *w, int segment, const uint8_t *ma
 	return -1;
 }
 
-static void decide_uplink(const struct mdl_world *w, const uint8_t *p, int len, struct mdl_verdict *v)
+static void decide_uplink(const struct mdl_world *w, const uint8_t *p, struct mdl_verdict *v)
 {
 	struct mdl_facts *f = &v->f;
 	int seg = -1, i, t;
 
-	(void)len;
 	for (i = 1; i < 4; i++)
 		if (w->segment[i].has_uplink && w->segment[i].vlan == (f->tags ? f->vlan : 0))
 			seg = i;
@@ -605,7 +604,7 @@ void mdl_decide(const struct mdl_world *w, enum mdl_dir dir, int port, const uin
 		f->tags++;
 	}
 	if (dir == MDL_FROM_UPLINK) {
-		decide_uplink(w, p, len, v);
+		decide_uplink(w, p, v);
 		return;
 	}
 	/*
