@@ -41,9 +41,11 @@ PACKET_TESTS   := $(BUILD)/tests/test_packet
 PKTBUILD_TEST  := $(BUILD)/tests/pktbuild_selftest
 HOST_TESTS     := $(BUILD)/tests/test_netdev $(BUILD)/tests/test_agent $(BUILD)/tests/test_validation \
                   $(BUILD)/tests/test_lifecycle $(BUILD)/tests/test_agent_stall $(BUILD)/tests/test_atomic
+PKT_FUZZ       := $(BUILD)/tests/fuzz
+FUZZ_SECONDS   ?= 600
 
-.PHONY: all deps vmlinux demo install test test-packet test-host test-guest test-vhost bench clean help
-all: $(SKELS) $(AGENT_LIB_OBJS) $(BUILD)/xtapd $(BUILD)/xtapctl $(BUILD)/xtap-vmsim $(PACKET_TESTS) $(PKTBUILD_TEST) $(HOST_TESTS) $(BUILD)/bench/prog_cost $(BUILD)/bench/control_plane $(BUILD)/bench/throughput \
+.PHONY: all deps vmlinux demo install test test-packet test-fuzz fuzz test-host test-guest test-vhost bench clean help
+all: $(SKELS) $(AGENT_LIB_OBJS) $(BUILD)/xtapd $(BUILD)/xtapctl $(BUILD)/xtap-vmsim $(PACKET_TESTS) $(PKTBUILD_TEST) $(HOST_TESTS) $(PKT_FUZZ) $(BUILD)/bench/prog_cost $(BUILD)/bench/control_plane $(BUILD)/bench/throughput \
 	$(BUILD)/bench/rate_accuracy $(BUILD)/xtap-vhost $(BUILD)/tests/test_userspace_plane $(BUILD)/tests/test_vhost \
 	$(BUILD)/bench/vhost_memory
 
@@ -53,6 +55,8 @@ help:
 	@echo "make deps       install the Debian packages (idempotent)"
 	@echo "make test       every test tier this machine can run"
 	@echo "make test-packet  tier 1: BPF_PROG_TEST_RUN packet tests"
+	@echo "make test-fuzz  tier 1b: 55 s of generated frames through the programs, against a reference model"
+	@echo "make fuzz       the same for FUZZ_SECONDS (default 600); FUZZ_SEED=S replays a seed"
 	@echo "make test-host  tier 2: real xtapd/xtapctl, taps, veth uplink, in namespaces"
 	@echo "make test-guest tier 3: Debian-kernel guests under QEMU (TCG) on xtap taps"
 	@echo "make test-vhost tier 4: vhost-user here (userspace plane), real vhost-net in a QEMU (TCG) VM"
@@ -125,6 +129,19 @@ $(BUILD)/tests/test_packet: $(wildcard tests/packet/*.c) $(wildcard tests/packet
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(XTAPD_INC) -Itests/lib -Itests/packet -o $@ $(wildcard tests/packet/*.c) \
 		$(AGENT_LIB_OBJS) $(TEST_LIB_OBJS) $(LDLIBS_AGENT) -lcmocka
+
+# Tier 1b: the differential fuzzer (tests/fuzz/): its model shares no code with bpf/.
+PKT_FUZZ_SRCS := tests/fuzz/run.c tests/fuzz/gen.c tests/fuzz/model.c tests/fuzz/world.c
+$(PKT_FUZZ): $(PKT_FUZZ_SRCS) $(wildcard tests/fuzz/*.h) $(AGENT_LIB_OBJS) $(TEST_LIB_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(XTAPD_INC) -Itests/lib -Itests/fuzz -o $@ $(PKT_FUZZ_SRCS) $(AGENT_LIB_OBJS) $(TEST_LIB_OBJS) \
+		$(LDLIBS_AGENT)
+
+PKT_FUZZ_RUN = $(PKT_FUZZ) --regress tests/fuzz/regress $(if $(FUZZ_SEED),--seed $(FUZZ_SEED))
+
+test-fuzz: deps
+	$(MAKE) $(PKT_FUZZ)
+	tests/run.sh fuzz "$(PKT_FUZZ_RUN) --seconds 55"
 
 $(BUILD)/bench/bpf/%.bpf.o: bench/bpf/%.bpf.c vmlinux.h
 	@mkdir -p $(@D)
@@ -270,12 +287,11 @@ $(BUILD)/tests/test_vhost: tests/vhost/test_vhost.c tests/vhost/frontend.c tests
 # as $(BUILD)/fuzz/NAME_fuzz. A target adds its name to FUZZ_TARGETS and says what it fuzzes in
 # FUZZ_SRCS_NAME (plus FUZZ_INC_NAME, FUZZ_LIBS_NAME); the pattern rule below builds any of them.
 # make fuzz-NAME: one target for FUZZ_SECONDS; make test-libfuzzer: every target for 30 s (the fuzz-libfuzzer
-# tier of make test); make fuzz: every target for FUZZ_SECONDS (default 600) and its finds merged into
-# tests/libfuzzer/corpus/NAME/. Crashes land in tests/libfuzzer/regress/NAME/ and are replayed every run.
+# tier of make test); make fuzz: the packet fuzzer, then every target, for FUZZ_SECONDS (default 600) each,
+# the targets' finds merged into tests/libfuzzer/corpus/NAME/. Crashes land in tests/libfuzzer/regress/NAME/ and are replayed every run.
 FUZZ_CC      ?= clang
 FUZZ_CFLAGS  ?= -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
                 -Wall -Wextra -Werror -std=gnu11 -Iinclude -Iagent/lib
-FUZZ_SECONDS ?= 600
 FUZZ_TARGETS += vhost_user
 FUZZ_SRCS_vhost_user := agent/vhost/vhost_user.c agent/vhost/vhost_mem.c agent/vhost/vhost_userspace.c \
                         agent/lib/netdev.c agent/lib/err.c agent/lib/log.c agent/lib/fault.c
@@ -297,8 +313,8 @@ test-libfuzzer: deps
 	tests/run.sh fuzz-libfuzzer "bash tests/libfuzzer/run.sh $(BUILD) 30 $(FUZZ_TARGETS)"
 
 fuzz: deps
-	$(MAKE) $(FUZZ_BINS)
-	tests/run.sh fuzz-libfuzzer "bash tests/libfuzzer/run.sh --merge $(BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)"
+	$(MAKE) $(PKT_FUZZ) $(FUZZ_BINS)
+	tests/run.sh fuzz "$(PKT_FUZZ_RUN) --seconds $(FUZZ_SECONDS)" fuzz-libfuzzer "bash tests/libfuzzer/run.sh --merge $(BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)"
 
 test-packet: deps
 	$(MAKE) $(PACKET_TESTS) $(PKTBUILD_TEST)
@@ -328,7 +344,7 @@ test-vhost: deps
 
 test: deps
 	$(MAKE) all $(patsubst %,$(BUILD)/fuzz/%_fuzz,$(FUZZ_TARGETS))
-	tests/run.sh pktbuild $(PKTBUILD_TEST) packet $(PACKET_TESTS) vhost-plane $(BUILD)/tests/test_userspace_plane \
+	tests/run.sh pktbuild $(PKTBUILD_TEST) packet $(PACKET_TESTS) fuzz "$(PKT_FUZZ_RUN) --seconds 55" vhost-plane $(BUILD)/tests/test_userspace_plane \
 		netdev $(BUILD)/tests/test_netdev agent "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_agent" \
 		validation "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_validation" \
 		lifecycle "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_lifecycle" \

@@ -313,7 +313,7 @@ static void test_dhcp_guard_router_port(void **s)
 }
 
 /*
- * The fuzz tier's F4, F5, F9-F13 (/work/wt/fuzz-findings.md), as found, on
+ * The fuzz tier's F4, F5, F9-F13 (tests/fuzz/FINDINGS.md), as found, on
  * ports with the fuzz world's flags where they matter (set per test below).
  */
 static const struct hex_case fuzz_cases[] = {

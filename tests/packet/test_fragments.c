@@ -340,7 +340,7 @@ static void test_fragments_protocol_rule_matches_later_fragments(void **s)
 }
 
 /*
- * The fuzz tier's findings F1-F3 (/work/wt/fuzz-findings.md), frames as found,
+ * The fuzz tier's findings F1-F3 (tests/fuzz/FINDINGS.md), frames as found,
  * replayed on this fixture (same MACs and addresses; no ACLs): each fragment
  * that could rebuild a denied header chain or ND message is dropped.
  */

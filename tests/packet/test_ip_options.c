@@ -77,7 +77,7 @@ static void test_ip_options_table(void **s)
 	RULES_RUN(cases);
 }
 
-/* The fuzz tier's F8 (/work/wt/fuzz-findings.md), as found. */
+/* The fuzz tier's F8 (tests/fuzz/FINDINGS.md), as found. */
 static const struct hex_case fuzz_cases[] = {
 	{ "F8 LSRR from vmC", 0, FX_C,
 	  "ffffffffffff02000000000c080047000020b6880025400612fa0a00000c0a00000a8307040a0a0a0a00"

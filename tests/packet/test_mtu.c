@@ -327,7 +327,7 @@ static void test_mtu_to_vm_port_mtu_below_tap(void **s)
 	fx_expect_silent();
 }
 
-/* The fuzz tier's F7 (/work/wt/fuzz-findings.md): 1515-byte IPv6 frames. */
+/* The fuzz tier's F7 (tests/fuzz/FINDINGS.md): 1515-byte IPv6 frames. */
 static void test_mtu_fuzz_findings(void **s)
 {
 	struct fx_result r;

@@ -96,7 +96,7 @@ static void test_trailing_table(void **s)
 	RULES_RUN(cases);
 }
 
-/* The fuzz tier's F6 and F17 (/work/wt/fuzz-findings.md), as found. */
+/* The fuzz tier's F6 and F17 (tests/fuzz/FINDINGS.md), as found. */
 static const struct hex_case fuzz_cases[] = {
 	{ "F6 sctp4 from vmB, 61 bytes for 38", 0, FX_B,
 	  "02000000000a02000000000b0800450000263be7000040840a260a00000bc63364094765138da7f8e13a"
