@@ -15,7 +15,7 @@ int main(void)
 		const size_t *count;
 	} lists[] = {
 		LIST(antispoof), LIST(parse), LIST(acl), LIST(rate),
-		LIST(steer), LIST(csum), LIST(uplink), LIST(to_vm),
+		LIST(steer), LIST(csum), LIST(uplink), LIST(to_vm), LIST(model_text),
 	};
 	struct CMUnitTest *all;
 	size_t n = 0, i;

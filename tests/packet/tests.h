@@ -24,5 +24,6 @@ XTAP_TEST_LIST_DECL(steer);
 XTAP_TEST_LIST_DECL(csum);
 XTAP_TEST_LIST_DECL(uplink);
 XTAP_TEST_LIST_DECL(to_vm);
+XTAP_TEST_LIST_DECL(model_text);
 
 #endif
