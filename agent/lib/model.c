@@ -7,6 +7,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <json-c/printbuf.h>
+
 #include "model.h"
 
 /* ---- text forms ---- */
@@ -457,7 +459,17 @@ int xtap_rate_from_json(json_object *o, struct xtap_rate_spec *r, struct xtap_er
 
 /* ---- ports ---- */
 
+struct port_rules_text;
+static json_object *rules_to_json(const struct xtap_acl_spec *acl, struct port_rules_text *cached, int dir);
+static json_object *port_to_json(const struct xtap_port_conf *p, struct port_rules_text *cached);
+
 json_object *xtap_port_to_json(const struct xtap_port_conf *p)
+{
+	return port_to_json(p, NULL);
+}
+
+/* cached: this port's rules as last encoded (the state file's text), or NULL. */
+static json_object *port_to_json(const struct xtap_port_conf *p, struct port_rules_text *cached)
 {
 	const struct xtap_port_spec *s = &p->spec;
 	json_object *o = json_object_new_object(), *addrs = json_object_new_array();
@@ -492,14 +504,12 @@ json_object *xtap_port_to_json(const struct xtap_port_conf *p)
 	json_object_object_add(o, "router", json_object_new_boolean(!!(s->flags & XTAP_PORT_F_ALLOW_ROUTER)));
 	json_object_object_add(o, "next_rule_id", json_object_new_int64(p->next_rule_id));
 	for (d = 0; d < XTAP_DIRS; d++) {
-		json_object *dir = json_object_new_object(), *rules = json_object_new_array();
+		json_object *dir = json_object_new_object();
 
 		json_object_object_add(dir, "default",
 				       json_object_new_string(s->acl[d].default_action == XTAP_ACL_ALLOW ?
 							      "allow" : "deny"));
-		for (i = 0; i < s->acl[d].n_rules; i++)
-			json_object_array_add(rules, xtap_rule_to_json(&s->acl[d].rules[i]));
-		json_object_object_add(dir, "rules", rules);
+		json_object_object_add(dir, "rules", rules_to_json(&s->acl[d], cached, d));
 		json_object_object_add(acl, xtap_dir_name(d), dir);
 		json_object_object_add(rate, xtap_dir_name(d), xtap_rate_to_json(&s->rate[d]));
 	}
@@ -759,6 +769,202 @@ void xtap_model_port_changed(struct xtap_port_conf *p)
 }
 
 /*
+ * Saving after a policy update must not re-encode every rule of the port:
+ * the rules of each port and direction as last encoded are kept with the
+ * text of each rule and of the whole array. A text is reused only for rules
+ * equal byte for byte to the ones it was made from (a rule's text is a
+ * function of its fields), and enters the output through a json-c
+ * placeholder that prints it: the file stays what xtap_port_to_json encodes.
+ */
+struct text {
+	char *s;
+	size_t len;
+};
+
+struct rules_text {
+	__u16 n_rules;
+	struct xtap_acl_rule_spec *rules;   /* as encoded */
+	struct text *rule;                  /* rule[i]: the text of rules[i] */
+	struct text all;                    /* the array; s NULL: not encoded yet */
+};
+
+struct port_rules_text {
+	char name[IFNAMSIZ];
+	struct rules_text dir[XTAP_DIRS];
+};
+
+struct xtap_rules_text {
+	struct port_rules_text **ports;
+	size_t n_ports;
+};
+
+static void rules_text_free(struct rules_text *t)
+{
+	__u16 i;
+
+	for (i = 0; i < t->n_rules; i++)
+		free(t->rule[i].s);
+	free(t->rules);
+	free(t->rule);
+	free(t->all.s);
+	memset(t, 0, sizeof(*t));
+}
+
+static void port_rules_text_free(struct port_rules_text *pt)
+{
+	int d;
+
+	for (d = 0; d < XTAP_DIRS; d++)
+		rules_text_free(&pt->dir[d]);
+	free(pt);
+}
+
+/* The entry of the port named name, added empty if there is none; NULL without a cache or memory. */
+static struct port_rules_text *port_rules_text(struct xtap_rules_text *c, const char *name)
+{
+	struct port_rules_text **grown, *pt;
+	size_t i;
+
+	if (!c)
+		return NULL;
+	for (i = 0; i < c->n_ports; i++)
+		if (!strcmp(c->ports[i]->name, name))
+			return c->ports[i];
+	pt = calloc(1, sizeof(*pt));
+	grown = pt ? realloc(c->ports, (c->n_ports + 1) * sizeof(*grown)) : NULL;
+	if (!grown) {
+		free(pt);
+		return NULL;
+	}
+	snprintf(pt->name, sizeof(pt->name), "%s", name);
+	c->ports = grown;
+	c->ports[c->n_ports++] = pt;
+	return pt;
+}
+
+static void rules_text_forget(struct xtap_rules_text *c, const char *name)
+{
+	size_t i;
+
+	for (i = 0; c && i < c->n_ports; i++)
+		if (!strcmp(c->ports[i]->name, name)) {
+			port_rules_text_free(c->ports[i]);
+			c->ports[i] = c->ports[--c->n_ports];
+			return;
+		}
+}
+
+static int print_text(json_object *o, struct printbuf *pb, int level, int flags)
+{
+	const struct text *t = json_object_get_userdata(o);
+
+	(void)level;
+	(void)flags;
+	return printbuf_memappend(pb, t->s, t->len);
+}
+
+/* A json-c value that prints as t (which must outlive it). */
+static json_object *text_json(struct text *t)
+{
+	json_object *o = json_object_new_boolean(0);
+
+	if (o)
+		json_object_set_serializer(o, print_text, t, NULL);
+	return o;
+}
+
+static int text_of_json(json_object *o, struct text *t)
+{
+	const char *s = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN, &t->len);
+
+	t->s = s ? malloc(t->len + 1) : NULL;
+	if (!t->s)
+		return -ENOMEM;
+	memcpy(t->s, s, t->len + 1);
+	return 0;
+}
+
+static int rule_equal(const struct xtap_acl_rule_spec *a, const struct xtap_acl_rule_spec *b)
+{
+	return !memcmp(a, b, sizeof(*a));
+}
+
+/*
+ * t encodes acl's rules once this returns 0. An update adds, deletes or
+ * keeps rules in order, so the old rules are walked along the new ones: a
+ * rule equal to the next old one (or the one after: a deletion) takes its
+ * text; any other rule is encoded.
+ */
+static int rules_text_update(struct rules_text *t, const struct xtap_acl_spec *acl)
+{
+	struct rules_text next = { .n_rules = acl->n_rules };
+	json_object *arr = NULL;
+	__u16 i, j = 0;
+	int ret = -ENOMEM;
+
+	if (t->all.s && t->n_rules == acl->n_rules &&
+	    !memcmp(t->rules, acl->rules, acl->n_rules * sizeof(acl->rules[0])))
+		return 0;
+	next.rules = malloc((acl->n_rules ? acl->n_rules : 1) * sizeof(*next.rules));
+	next.rule = calloc(acl->n_rules ? acl->n_rules : 1, sizeof(*next.rule));
+	arr = json_object_new_array_ext(acl->n_rules);
+	if (!next.rules || !next.rule || !arr)
+		goto out;
+	memcpy(next.rules, acl->rules, acl->n_rules * sizeof(acl->rules[0]));
+	for (i = 0; i < acl->n_rules; i++) {
+		const struct xtap_acl_rule_spec *r = &acl->rules[i];
+		json_object *o;
+
+		if (j + 1 < t->n_rules && !rule_equal(r, &t->rules[j]) && rule_equal(r, &t->rules[j + 1]))
+			j++;
+		if (j < t->n_rules && rule_equal(r, &t->rules[j])) {
+			next.rule[i] = t->rule[j];
+			t->rule[j++].s = NULL;
+		} else {
+			o = xtap_rule_to_json(r);
+			ret = o ? text_of_json(o, &next.rule[i]) : -ENOMEM;
+			json_object_put(o);
+			if (ret)
+				goto out;
+			ret = -ENOMEM;
+		}
+		o = text_json(&next.rule[i]);
+		if (!o || json_object_array_add(arr, o)) {
+			json_object_put(o);
+			goto out;
+		}
+	}
+	ret = text_of_json(arr, &next.all);
+out:
+	json_object_put(arr);
+	if (ret) {
+		rules_text_free(&next);
+		rules_text_free(t);   /* some of its texts may have moved to next */
+		return ret;
+	}
+	rules_text_free(t);
+	*t = next;
+	return 0;
+}
+
+/* The "rules" array of one direction: its cached text when there is a cache, else rules encoded afresh. */
+static json_object *rules_to_json(const struct xtap_acl_spec *acl, struct port_rules_text *cached, int dir)
+{
+	json_object *rules;
+	__u16 i;
+
+	if (cached && !rules_text_update(&cached->dir[dir], acl)) {
+		rules = text_json(&cached->dir[dir].all);
+		if (rules)
+			return rules;
+	}
+	rules = json_object_new_array();
+	for (i = 0; i < acl->n_rules; i++)
+		json_object_array_add(rules, xtap_rule_to_json(&acl->rules[i]));
+	return rules;
+}
+
+/*
  * Saving after every change must not cost O(ports) JSON work: each port's
  * encoding is cached until it changes, and the file is their concatenation.
  */
@@ -777,22 +983,25 @@ char *xtap_model_to_text(struct xtap_model *m)
 		struct xtap_port_conf *p = m->ports[i];
 
 		if (!p->json) {
-			json_object *o = xtap_port_to_json(p);
+			json_object *o = port_to_json(p, port_rules_text(m->rules_text, p->name));
+			struct text t;
+			int ret = text_of_json(o, &t);
 
-			p->json = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
 			json_object_put(o);
-			if (!p->json) {
+			if (ret) {
 				json_object_put(segs);
 				return NULL;
 			}
+			p->json = t.s;
+			p->json_len = t.len;
 		}
-		total += strlen(p->json) + 2;
+		total += p->json_len + 2;
 	}
 	text = malloc(total);
 	if (text) {
 		cur = text + sprintf(text, "{\"segments\":%s,\"ports\":[", segs_text);
 		for (i = 0; i < m->n_ports; i++) {
-			len = strlen(m->ports[i]->json);
+			len = m->ports[i]->json_len;
 			if (i)
 				*cur++ = ',';
 			memcpy(cur, m->ports[i]->json, len);
@@ -814,6 +1023,12 @@ void xtap_model_free(struct xtap_model *m)
 	}
 	free(m->ports);
 	free(m->segments);
+	if (m->rules_text) {
+		for (i = 0; i < m->rules_text->n_ports; i++)
+			port_rules_text_free(m->rules_text->ports[i]);
+		free(m->rules_text->ports);
+		free(m->rules_text);
+	}
 	memset(m, 0, sizeof(*m));
 }
 
@@ -845,6 +1060,8 @@ int xtap_model_add_port(struct xtap_model *m, struct xtap_port_conf *p)
 		return -ENOMEM;
 	m->ports = grown;
 	m->ports[m->n_ports++] = p;
+	if (!m->rules_text)   /* none (out of memory): saves encode rules afresh */
+		m->rules_text = calloc(1, sizeof(*m->rules_text));
 	return 0;
 }
 
@@ -860,6 +1077,7 @@ void xtap_model_del_port(struct xtap_model *m, const char *name)
 
 	for (i = 0; i < m->n_ports; i++)
 		if (!strcmp(m->ports[i]->name, name)) {
+			rules_text_forget(m->rules_text, name);
 			free(m->ports[i]->json);
 			free(m->ports[i]);
 			remove_port_at(m->ports, &m->n_ports, i);

@@ -27,6 +27,7 @@ struct xtap_port_conf {
 	/* spec.addrs[i] is shared (a VIP): other ports of the segment that mark it shared may hold it too. */
 	__u8 addr_shared[2 * XTAP_MAX_PORT_ADDRS];
 	char *json;               /* cached encoding for the state file; NULL when stale */
+	size_t json_len;          /* strlen(json) when json is set */
 };
 
 struct xtap_segment_conf {
@@ -41,6 +42,12 @@ struct xtap_model {
 	size_t n_segments;
 	struct xtap_port_conf **ports;
 	size_t n_ports;
+	/*
+	 * The ports' rules as last encoded for the state file, and their text
+	 * (model.c). Allocated by xtap_model_add_port, freed by xtap_model_free;
+	 * views share it. NULL: every save encodes rules afresh.
+	 */
+	struct xtap_rules_text *rules_text;
 };
 
 void xtap_model_free(struct xtap_model *m);

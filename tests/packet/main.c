@@ -16,7 +16,7 @@ int main(void)
 	} lists[] = {
 		LIST(antispoof), LIST(parse), LIST(acl), LIST(rate),
 		LIST(steer), LIST(csum), LIST(uplink), LIST(to_vm),
-		LIST(fragments), LIST(trailing), LIST(ip_options), LIST(dhcp_guard), LIST(mtu),
+		LIST(fragments), LIST(trailing), LIST(ip_options), LIST(dhcp_guard), LIST(mtu), LIST(model_text),
 	};
 	struct CMUnitTest *all;
 	size_t n = 0, i;
