@@ -505,7 +505,7 @@ static void print_port_list(json_object *res, json_object *args)
 static void print_rule_added(json_object *res, json_object *args)
 {
 	(void)args;
-	printf("rule %d added\n", json_object_get_int(json_object_object_get(res, "id")));
+	printf("rule %" PRId64 " added\n", json_object_get_int64(json_object_object_get(res, "id")));
 }
 
 static void print_acl_list(json_object *res, json_object *args)

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Commands on a port's ACL: acl.add, acl.del, acl.default, acl.list. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,9 +31,13 @@ XTAP_DEFINE_CMD(cmd_acl_add)
 	if (p->spec.acl[dir].n_rules >= XTAP_MAX_ACL_RULES)
 		return xtap_fail(err, -E2BIG, "port %s %s: already %d rules, the maximum", p->name,
 			    xtap_dir_name(dir), XTAP_MAX_ACL_RULES);
-	/* Ids are never reused (a hit counter follows its id): after 2^32-1 of them there are none left. */
-	if (!p->next_rule_id)
-		return xtap_fail(err, -ENOSPC, "port %s: all 4294967295 rule ids have been used; delete and add the port again",
+	/*
+	 * Ids are never reused (a hit counter follows its id). 2^32-1 is not one:
+	 * next_rule_id must stay a valid u32 above every id, as the state file
+	 * loader checks, so ids run out after 2^32-2.
+	 */
+	if (!p->next_rule_id || p->next_rule_id == UINT32_MAX)
+		return xtap_fail(err, -ENOSPC, "port %s: all 4294967294 rule ids have been used; delete and add the port again; nothing changed",
 				 p->name);
 	next = malloc(sizeof(*next));
 	if (!next)

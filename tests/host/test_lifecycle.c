@@ -555,6 +555,33 @@ static void test_prev_is_kept_and_recovery_starts_from_it(void **s)
 	free(with56);
 }
 
+/* Rule ids run out cleanly: the last one handed out leaves a state file that still loads. */
+static void test_rule_ids_run_out_cleanly(void **s)
+{
+	static const char state[] = "{\"segments\":[{\"id\":9}],\"ports\":[{\"name\":\"vmZ\",\"segment\":9,"
+				    "\"mac\":\"02:00:00:00:0b:09\",\"next_rule_id\":4294967294}]}";
+
+	(void)s;
+	rec_agent_stop();
+	write_text(REC_STATE, state, sizeof(state) - 1);
+	rec_pid = rec_agent_start(NULL);
+	assert_true(rec_pid > 0);
+	if (ctl(out, sizeof(out), "-s %s acl add vmZ from-vm deny --proto tcp", REC_SOCK))
+		fail_msg("acl add with id 4294967294 left: %s", out);
+	assert_non_null(strstr(out, "4294967294"));
+	if (ctl(out, sizeof(out), "-s %s acl add vmZ from-vm deny --proto udp", REC_SOCK) != 1)
+		fail_msg("acl add with no id left: %s", out);
+	assert_output_has("all 4294967294 rule ids have been used");
+	rec_agent_stop();
+	/* What it saved loads. */
+	rec_pid = rec_agent_start(NULL);
+	assert_true(rec_pid > 0);
+	if (ctl(out, sizeof(out), "-s %s teardown", REC_SOCK))
+		fail_msg("teardown: %s", out);
+	waitpid(rec_pid, NULL, 0);
+	rec_pid = 0;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -565,6 +592,7 @@ int main(void)
 		cmocka_unit_test(test_killed_agent_leaves_no_lock),
 		cmocka_unit_test(test_bad_state_files_are_refused_untouched),
 		cmocka_unit_test(test_prev_is_kept_and_recovery_starts_from_it),
+		cmocka_unit_test(test_rule_ids_run_out_cleanly),
 	};
 
 	return cmocka_run_group_tests_name("lifecycle", tests, group_setup, group_teardown);
