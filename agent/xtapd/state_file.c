@@ -16,6 +16,7 @@
 #include "lock.h"
 #include "log.h"
 #include "state_file.h"
+#include "validate.h"
 
 /* FILE plus a suffix; -ENAMETOOLONG when it does not fit. */
 static int sibling(char *out, size_t len, const char *path, const char *suffix)
@@ -101,6 +102,11 @@ int xtap_state_parse(const char *text, size_t len, struct xtap_model *m, struct 
 	}
 	ret = xtap_model_from_json(o, m, err);
 	json_object_put(o);
+	if (!ret) {
+		ret = xtap_validate_model(m, err);
+		if (ret)
+			xtap_model_free(m);
+	}
 	return ret;
 }
 

@@ -254,7 +254,7 @@ static int validate_apart(const struct xtap_model *m, const struct xtap_port_con
 
 		if (q == p || q == cur)
 			continue;
-		if (q->spec.port_id == p->spec.port_id)
+		if (p->spec.port_id != XTAP_PORT_ID_UNSET && q->spec.port_id == p->spec.port_id)
 			return xtap_fail(err, -EEXIST, "port %s: port id %u is already port %s's", p->name,
 					 p->spec.port_id, q->name);
 		if (q->spec.segment_id != p->spec.segment_id)
@@ -311,5 +311,28 @@ int xtap_validate_port(const struct xtap_model *m, const struct xtap_port_conf *
 		ret = validate_apart(m, cur, p, err);
 	if (ret)
 		xtap_err_nothing_changed(err);
+	return ret;
+}
+
+/*
+ * A loaded model, port by port, against the rest (a state file may have been
+ * edited by hand): owner ids, and no MAC or overlapping address shared with
+ * another port of the segment unless both mark it shared. Ports read without
+ * an id get one later and are not compared by id.
+ */
+int xtap_validate_model(const struct xtap_model *m, struct xtap_err *err)
+{
+	size_t i;
+	int ret = 0;
+
+	for (i = 0; !ret && i < m->n_ports; i++) {
+		const struct xtap_port_conf *p = m->ports[i];
+
+		if (!owner_ok(p->owner_uid) || !owner_ok(p->owner_gid))
+			ret = xtap_fail(err, -ERANGE, "port %s: owner %ld:%ld: ids are 0-4294967294 (or -1: root only)",
+					p->name, p->owner_uid, p->owner_gid);
+		else
+			ret = validate_apart(m, NULL, p, err);
+	}
 	return ret;
 }

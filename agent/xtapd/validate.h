@@ -28,6 +28,9 @@ int xtap_validate_port_spec(const struct xtap_port_spec *s, struct xtap_err *err
 int xtap_validate_port(const struct xtap_model *m, const struct xtap_port_conf *cur,
 		       const struct xtap_port_conf *p, struct xtap_err *err);
 
+/* A whole model as loaded from a state file: owner ids, MACs and addresses apart within each segment. */
+int xtap_validate_model(const struct xtap_model *m, struct xtap_err *err);
+
 /* Ends a refusal's message with "; nothing changed" (when there is room). */
 void xtap_err_nothing_changed(struct xtap_err *err);
 

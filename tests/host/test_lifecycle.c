@@ -411,6 +411,12 @@ static const struct bad_state {
 	  PORT("bad1", "1", MAC1) "]}", "ports[0].name:", "bad1 is the uplink of segment 1" },
 	{ "two ports with one MAC in a segment", "{\"segments\":[" SEG1 "],\"ports\":[" PORT("bad0", "1", MAC1) ","
 	  PORT("bad1", "1", MAC1) "]}", "ports[1].mac:", "port bad1 has " MAC1 ", like port bad0 (ports[0]) in segment 1" },
+	{ "two ports holding overlapping addresses in a segment", "{\"segments\":[" SEG1 "],\"ports\":["
+	  "{\"name\":\"bad0\",\"segment\":1,\"mac\":\"" MAC1 "\",\"addrs\":[\"10.9.0.0/24\"]},"
+	  "{\"name\":\"bad1\",\"segment\":1,\"mac\":\"" MAC2 "\",\"addrs\":[\"10.9.0.5/32\"]}]}",
+	  "port bad0: address 10.9.0.0/24", "overlaps 10.9.0.5/32 of port bad1 in segment 1" },
+	{ "an owner id of 4294967295", "{\"segments\":[" SEG1 "],\"ports\":[{\"name\":\"bad0\",\"segment\":1,"
+	  "\"mac\":\"" MAC1 "\",\"owner_uid\":4294967295}]}", "port bad0: owner", "ids are 0-4294967294" },
 	{ "two segments with one id", "{\"segments\":[" SEG1 "," SEG1 "]}", "segments[1].id:", "segment 1 is also segments[0]" },
 	{ "two segments on one uplink and VLAN",
 	  "{\"segments\":[{\"id\":1,\"uplink\":\"eth9\",\"vlan\":5},{\"id\":2,\"uplink\":\"eth9\",\"vlan\":5}]}",
