@@ -461,15 +461,30 @@ int xtap_rate_from_json(json_object *o, struct xtap_rate_spec *r, struct xtap_er
 
 struct port_rules_text;
 static json_object *rules_to_json(const struct xtap_acl_spec *acl, struct port_rules_text *cached, int dir);
-static json_object *port_to_json(const struct xtap_port_conf *p, struct port_rules_text *cached);
+static json_object *port_to_json(const struct xtap_port_conf *p, struct port_rules_text *cached, int compact);
 
 json_object *xtap_port_to_json(const struct xtap_port_conf *p)
 {
-	return port_to_json(p, NULL);
+	return port_to_json(p, NULL, 0);
 }
 
-/* cached: this port's rules as last encoded (the state file's text), or NULL. */
-static json_object *port_to_json(const struct xtap_port_conf *p, struct port_rules_text *cached)
+json_object *xtap_port_to_state_json(const struct xtap_port_conf *p)
+{
+	return port_to_json(p, NULL, 1);
+}
+
+static int rate_is_unset(const struct xtap_rate_spec *r)
+{
+	return !r->bytes_per_sec && !r->packets_per_sec && !r->burst_bytes && !r->burst_packets;
+}
+
+/*
+ * cached: this port's rules as last encoded (the state file's text), or NULL.
+ * compact (the state file): fields at the value xtap_port_from_json gives a
+ * missing one are left out, so that saving after each change writes a file
+ * a few times smaller (the whole file is written on every change).
+ */
+static json_object *port_to_json(const struct xtap_port_conf *p, struct port_rules_text *cached, int compact)
 {
 	const struct xtap_port_spec *s = &p->spec;
 	json_object *o = json_object_new_object(), *addrs = json_object_new_array();
@@ -478,15 +493,21 @@ static json_object *port_to_json(const struct xtap_port_conf *p, struct port_rul
 	int d, i;
 
 	json_object_object_add(o, "name", json_object_new_string(p->name));
-	json_object_object_add(o, "adopt", json_object_new_boolean(p->adopt));
-	json_object_object_add(o, "queues", json_object_new_int(p->queues));
-	json_object_object_add(o, "owner_uid", json_object_new_int64(p->owner_uid));
-	json_object_object_add(o, "owner_gid", json_object_new_int64(p->owner_gid));
-	json_object_object_add(o, "port_id", json_object_new_int64(s->port_id));
+	if (!compact || p->adopt)
+		json_object_object_add(o, "adopt", json_object_new_boolean(p->adopt));
+	if (!compact || p->queues != 1)
+		json_object_object_add(o, "queues", json_object_new_int(p->queues));
+	if (!compact || p->owner_uid != -1)
+		json_object_object_add(o, "owner_uid", json_object_new_int64(p->owner_uid));
+	if (!compact || p->owner_gid != -1)
+		json_object_object_add(o, "owner_gid", json_object_new_int64(p->owner_gid));
+	if (!compact || s->port_id != XTAP_PORT_ID_UNSET)
+		json_object_object_add(o, "port_id", json_object_new_int64(s->port_id));
 	json_object_object_add(o, "segment", json_object_new_int64(s->segment_id));
 	xtap_format_mac(s->mac, buf, sizeof(buf));
 	json_object_object_add(o, "mac", json_object_new_string(buf));
-	json_object_object_add(o, "mtu", json_object_new_int(s->mtu));
+	if (!compact || s->mtu != 1500)
+		json_object_object_add(o, "mtu", json_object_new_int(s->mtu));
 	for (i = 0; i < s->n_addrs; i++) {
 		xtap_format_prefix(&s->addrs[i], buf, sizeof(buf));
 		json_object_array_add(addrs, json_object_new_string(buf));
@@ -496,25 +517,43 @@ static json_object *port_to_json(const struct xtap_port_conf *p, struct port_rul
 			json_object_array_add(shared, json_object_new_string(buf));
 		}
 	}
-	json_object_object_add(o, "addrs", addrs);
+	if (!compact || s->n_addrs)
+		json_object_object_add(o, "addrs", addrs);
+	else
+		json_object_put(addrs);
 	if (shared)
 		json_object_object_add(o, "shared_addrs", shared);
-	json_object_object_add(o, "dhcp_server",
-			       json_object_new_boolean(!!(s->flags & XTAP_PORT_F_ALLOW_DHCP_SERVER)));
-	json_object_object_add(o, "router", json_object_new_boolean(!!(s->flags & XTAP_PORT_F_ALLOW_ROUTER)));
-	json_object_object_add(o, "next_rule_id", json_object_new_int64(p->next_rule_id));
+	if (!compact || (s->flags & XTAP_PORT_F_ALLOW_DHCP_SERVER))
+		json_object_object_add(o, "dhcp_server",
+				       json_object_new_boolean(!!(s->flags & XTAP_PORT_F_ALLOW_DHCP_SERVER)));
+	if (!compact || (s->flags & XTAP_PORT_F_ALLOW_ROUTER))
+		json_object_object_add(o, "router", json_object_new_boolean(!!(s->flags & XTAP_PORT_F_ALLOW_ROUTER)));
+	if (!compact || p->next_rule_id != 1)
+		json_object_object_add(o, "next_rule_id", json_object_new_int64(p->next_rule_id));
 	for (d = 0; d < XTAP_DIRS; d++) {
 		json_object *dir = json_object_new_object();
 
-		json_object_object_add(dir, "default",
-				       json_object_new_string(s->acl[d].default_action == XTAP_ACL_ALLOW ?
-							      "allow" : "deny"));
-		json_object_object_add(dir, "rules", rules_to_json(&s->acl[d], cached, d));
-		json_object_object_add(acl, xtap_dir_name(d), dir);
-		json_object_object_add(rate, xtap_dir_name(d), xtap_rate_to_json(&s->rate[d]));
+		if (!compact || s->acl[d].default_action != XTAP_ACL_ALLOW)
+			json_object_object_add(dir, "default",
+					       json_object_new_string(s->acl[d].default_action == XTAP_ACL_ALLOW ?
+								      "allow" : "deny"));
+		if (!compact || s->acl[d].n_rules)
+			json_object_object_add(dir, "rules", rules_to_json(&s->acl[d], cached, d));
+		if (json_object_object_length(dir))
+			json_object_object_add(acl, xtap_dir_name(d), dir);
+		else
+			json_object_put(dir);
+		if (!compact || !rate_is_unset(&s->rate[d]))
+			json_object_object_add(rate, xtap_dir_name(d), xtap_rate_to_json(&s->rate[d]));
 	}
-	json_object_object_add(o, "acl", acl);
-	json_object_object_add(o, "rate", rate);
+	if (!compact || json_object_object_length(acl))
+		json_object_object_add(o, "acl", acl);
+	else
+		json_object_put(acl);
+	if (!compact || json_object_object_length(rate))
+		json_object_object_add(o, "rate", rate);
+	else
+		json_object_put(rate);
 	return o;
 }
 
@@ -983,7 +1022,7 @@ char *xtap_model_to_text(struct xtap_model *m)
 		struct xtap_port_conf *p = m->ports[i];
 
 		if (!p->json) {
-			json_object *o = port_to_json(p, port_rules_text(m->rules_text, p->name));
+			json_object *o = port_to_json(p, port_rules_text(m->rules_text, p->name), 1);
 			struct text t;
 			int ret = text_of_json(o, &t);
 

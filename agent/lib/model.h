@@ -83,6 +83,8 @@ int xtap_json_get_u64(json_object *o, const char *key, int required, __u64 min, 
 /* JSON encoding (state file and control socket). */
 int xtap_model_from_json(json_object *o, struct xtap_model *m, struct xtap_err *err);
 json_object *xtap_port_to_json(const struct xtap_port_conf *p);
+/* The same, as the state file keeps it: fields at their defaults left out. */
+json_object *xtap_port_to_state_json(const struct xtap_port_conf *p);
 int xtap_port_from_json(json_object *o, struct xtap_port_conf *p, struct xtap_err *err);
 json_object *xtap_segment_to_json(const struct xtap_segment_conf *s);
 int xtap_segment_from_json(json_object *o, struct xtap_segment_conf *s, struct xtap_err *err);

@@ -2,7 +2,7 @@
 /*
  * The state file's text after policy updates: xtap_model_to_text reuses the
  * text of rules it encoded before (agent/lib/model.c), and must still write
- * exactly what a fresh xtap_port_to_json encoding gives, whatever the
+ * exactly what a fresh xtap_port_to_state_json encoding gives, whatever the
  * updates were. No BPF here: the model alone.
  */
 #include <stdio.h>
@@ -94,7 +94,7 @@ static void assert_ports_encode_afresh(struct xtap_model *m)
 
 	assert_non_null(text);
 	for (i = 0; i < m->n_ports; i++) {
-		json_object *o = xtap_port_to_json(m->ports[i]);
+		json_object *o = xtap_port_to_state_json(m->ports[i]);
 		const char *fresh = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
 
 		assert_non_null(m->ports[i]->json);
