@@ -280,23 +280,28 @@ static int group_teardown(void **state)
 
 /* ---- one agent per pin directory and state file ---- */
 
-static void test_second_agent_on_the_pin_dir_is_refused(void **s)
+/*
+ * A second xtapd with the first agent's `shared` path (its other paths its
+ * own) is refused naming the first agent's pid and `option`, makes nothing
+ * of its own (`made`: what it would have made), and leaves the first agent's
+ * state file and forwarding as they were.
+ */
+static void second_agent_refused(const char *state, const char *pins, const char *shared, const char *option,
+				 const char *made)
 {
 	size_t len_before, len_after;
 	char *before = slurp(ENV_STATE, &len_before), *after, want[256];
 	int rc;
 
-	(void)s;
 	assert_non_null(before);
-	rc = xtapd_run("-s %s --state %s --pin-dir %s -c %s", OTHER_SOCK, OTHER_STATE, ENV_PINS, CONFIG);
+	rc = xtapd_run("-s %s --state %s --pin-dir %s -c %s", OTHER_SOCK, state, pins, CONFIG);
 	if (rc != 1)
-		fail_msg("a second xtapd on %s: exit %d (want 1):\n%s", ENV_PINS, rc, out);
-	snprintf(want, sizeof(want), "%s is used by xtapd pid %d (stop it first, or use --pin-dir)", ENV_PINS,
-		 (int)env_agent_pid());
+		fail_msg("a second xtapd on %s: exit %d (want 1):\n%s", shared, rc, out);
+	snprintf(want, sizeof(want), "%s is used by xtapd pid %d (stop it first, or use %s)", shared,
+		 (int)env_agent_pid(), option);
 	assert_output_has(want);
-	/* Nothing of its own was made, nothing of the first agent's touched. */
 	assert_false(exists(OTHER_SOCK));
-	assert_false(exists(OTHER_DIR));
+	assert_false(exists(made));
 	after = slurp(ENV_STATE, &len_after);
 	assert_int_equal(len_after, len_before);
 	assert_memory_equal(after, before, len_before);
@@ -305,28 +310,18 @@ static void test_second_agent_on_the_pin_dir_is_refused(void **s)
 	free(after);
 }
 
+static void test_second_agent_on_the_pin_dir_is_refused(void **s)
+{
+	(void)s;
+	/* Its own state file's directory is not made. */
+	second_agent_refused(OTHER_STATE, ENV_PINS, ENV_PINS, "--pin-dir", OTHER_DIR);
+}
+
 static void test_second_agent_on_the_state_file_is_refused(void **s)
 {
-	size_t len_before, len_after;
-	char *before = slurp(ENV_STATE, &len_before), *after, want[256];
-	int rc;
-
 	(void)s;
-	rc = xtapd_run("-s %s --state %s --pin-dir %s -c %s", OTHER_SOCK, ENV_STATE, OTHER_PINS, CONFIG);
-	if (rc != 1)
-		fail_msg("a second xtapd on %s: exit %d (want 1):\n%s", ENV_STATE, rc, out);
-	snprintf(want, sizeof(want), "%s is used by xtapd pid %d (stop it first, or use --state)", ENV_STATE,
-		 (int)env_agent_pid());
-	assert_output_has(want);
 	/* The pin directory it made to lock goes again. */
-	assert_false(exists(OTHER_PINS));
-	assert_false(exists(OTHER_SOCK));
-	after = slurp(ENV_STATE, &len_after);
-	assert_int_equal(len_after, len_before);
-	assert_memory_equal(after, before, len_before);
-	assert_a_reaches_b();
-	free(before);
-	free(after);
+	second_agent_refused(ENV_STATE, OTHER_PINS, ENV_STATE, "--state", OTHER_PINS);
 }
 
 static void test_teardown_behind_another_socket_is_refused(void **s)
