@@ -11,7 +11,7 @@ BPF_CFLAGS:= -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 CFLAGS    ?= -O2 -g
 CFLAGS    += -Wall -Wextra -Werror -std=gnu11 -Iinclude -Iagent/lib -I$(BUILD)/skel
 LDLIBS_BPF:= -lxdp -lbpf -lelf -lz
-LDLIBS_AGENT := $(LDLIBS_BPF) -ljson-c -lmnl
+LDLIBS_AGENT := $(LDLIBS_BPF) -ljson-c -lmnl -lcurl -lpthread
 
 BPF_PROGS := from_vm to_vm uplink
 BPF_OBJS  := $(patsubst %,$(BUILD)/bpf/%.bpf.o,$(BPF_PROGS))
@@ -20,12 +20,12 @@ BPF_HDRS  := $(wildcard bpf/*.h) include/xtap_abi.h vmlinux.h
 
 # agent/lib: what xtapd, xtap-vhost and xtapctl share; agent/xtapd and agent/vhost: the two daemons.
 SHARED_LIB_SRCS := agent/lib/err.c agent/lib/log.c agent/lib/netdev.c agent/lib/model.c agent/lib/ctl_commands.c \
-                   agent/lib/lock.c agent/lib/fault.c
+                   agent/lib/lock.c agent/lib/fault.c agent/lib/etcd.c
 XTAPD_SRCS     := agent/xtapd/datapath.c agent/xtapd/map_txn.c agent/xtapd/policy.c agent/xtapd/attach.c agent/xtapd/state_file.c \
                   agent/xtapd/vhost_proc.c agent/xtapd/api.c agent/xtapd/realize.c agent/xtapd/cmd_args.c \
                   agent/xtapd/cmd_port.c agent/xtapd/cmd_addr.c agent/xtapd/cmd_acl.c agent/xtapd/cmd_rate.c \
                   agent/xtapd/cmd_segment.c agent/xtapd/cmd_status.c agent/xtapd/validate.c \
-                  agent/xtapd/request.c agent/xtapd/event_loop.c
+                  agent/xtapd/request.c agent/xtapd/event_loop.c agent/xtapd/fleet.c agent/xtapd/fleet_apply.c
 # the map writer: policy.c composes one maps_*.c per concern (agent/xtapd/maps.h)
 XTAPD_SRCS     += agent/xtapd/map_io.c agent/xtapd/maps_prefix.c agent/xtapd/maps_port.c agent/xtapd/maps_addr.c \
                   agent/xtapd/maps_acl.c agent/xtapd/maps_acl_hits.c agent/xtapd/maps_rate.c agent/xtapd/maps_segment.c
@@ -44,7 +44,7 @@ HOST_TESTS     := $(BUILD)/tests/test_netdev $(BUILD)/tests/test_agent $(BUILD)/
 PKT_FUZZ       := $(BUILD)/tests/fuzz
 FUZZ_SECONDS   ?= 600
 
-.PHONY: all deps vmlinux demo install test test-packet test-fuzz fuzz test-host test-guest test-vhost bench clean help
+.PHONY: all deps vmlinux demo install test test-packet test-fuzz fuzz test-host test-fleet test-guest test-vhost bench clean help
 all: $(SKELS) $(AGENT_LIB_OBJS) $(BUILD)/xtapd $(BUILD)/xtapctl $(BUILD)/xtap-vmsim $(PACKET_TESTS) $(PKTBUILD_TEST) $(HOST_TESTS) $(PKT_FUZZ) $(BUILD)/bench/prog_cost $(BUILD)/bench/control_plane $(BUILD)/bench/throughput \
 	$(BUILD)/bench/rate_accuracy $(BUILD)/xtap-vhost $(BUILD)/tests/test_userspace_plane $(BUILD)/tests/test_vhost \
 	$(BUILD)/bench/vhost_memory
@@ -58,6 +58,7 @@ help:
 	@echo "make test-fuzz  tier 1b: 55 s of generated frames through the programs, against a reference model"
 	@echo "make fuzz       the same for FUZZ_SECONDS (default 600); FUZZ_SEED=S replays a seed"
 	@echo "make test-host  tier 2: real xtapd/xtapctl, taps, veth uplink, in namespaces"
+	@echo "make test-fleet xtapd --etcd: etcd and three hosts in namespaces, desired state from etcd"
 	@echo "make test-guest tier 3: Debian-kernel guests under QEMU (TCG) on xtap taps"
 	@echo "make test-vhost tier 4: vhost-user here (userspace plane), real vhost-net in a QEMU (TCG) VM"
 	@echo "make test-libfuzzer  the libFuzzer targets, 30 s each (tests/libfuzzer/); make fuzz: longer, corpus merged"
@@ -92,11 +93,15 @@ $(BUILD)/xtapd: $(BUILD)/agent/xtapd/xtapd.o $(BUILD)/agent/xtapd/ctl_server.o $
 		$(AGENT_LIB_OBJS)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS_AGENT)
 
-$(BUILD)/xtapctl: tools/xtapctl.c tools/xtapctl_maps.c tools/xtapctl_maps.h $(BUILD)/agent/lib/model.o \
-		$(BUILD)/agent/lib/err.o $(BUILD)/agent/lib/ctl_commands.o $(BUILD)/agent/lib/lock.o $(AGENT_HDRS)
+# xtapctl --etcd checks what it writes with xtapd's own validate.c (the one header of agent/xtapd it sees).
+XTAPCTL_OBJS := $(BUILD)/agent/lib/model.o $(BUILD)/agent/lib/err.o $(BUILD)/agent/lib/ctl_commands.o \
+		$(BUILD)/agent/lib/lock.o $(BUILD)/agent/lib/etcd.o $(BUILD)/agent/xtapd/validate.o $(BUILD)/tools/xtapctl_etcd.o
+$(BUILD)/tools/xtapctl_etcd.o: tools/xtapctl_etcd.c tools/xtapctl_etcd.h $(AGENT_HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Itools -o $@ tools/xtapctl.c tools/xtapctl_maps.c $(BUILD)/agent/lib/model.o \
-		$(BUILD)/agent/lib/err.o $(BUILD)/agent/lib/ctl_commands.o $(BUILD)/agent/lib/lock.o -lbpf -ljson-c
+	$(CC) $(CFLAGS) -Itools -Iagent/xtapd -c $< -o $@
+$(BUILD)/xtapctl: tools/xtapctl.c tools/xtapctl_maps.c tools/xtapctl_maps.h $(XTAPCTL_OBJS) $(AGENT_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Itools -o $@ tools/xtapctl.c tools/xtapctl_maps.c $(XTAPCTL_OBJS) -lbpf -ljson-c -lcurl
 
 # One vhost-user server per port (agent/vhost/vhost_dev.h); no libbpf: it never touches the BPF side.
 # Linked statically (and non-PIE), unused sections dropped: one process per port, and what each one
@@ -342,6 +347,11 @@ test-vhost: deps
 	tests/run.sh vhost-plane $(BUILD)/tests/test_userspace_plane vhost "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_vhost" \
 		vhost-vm "XTAP_BUILD=$(BUILD) bash tests/vhost/run-vm.sh"
 
+# A fleet run from etcd: etcd and three hosts in namespaces (tests/fleet/run.sh, docs/fleet.md).
+test-fleet: deps
+	$(MAKE) $(BUILD)/xtapd $(BUILD)/xtapctl $(BUILD)/xtap-vmsim
+	tests/run.sh fleet "XTAP_BUILD=$(BUILD) bash tests/fleet/run.sh"
+
 test: deps
 	$(MAKE) all $(patsubst %,$(BUILD)/fuzz/%_fuzz,$(FUZZ_TARGETS))
 	tests/run.sh pktbuild $(PKTBUILD_TEST) packet $(PACKET_TESTS) fuzz "$(PKT_FUZZ_RUN) --seconds 55" vhost-plane $(BUILD)/tests/test_userspace_plane \
@@ -350,6 +360,7 @@ test: deps
 		lifecycle "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_lifecycle" \
 		agent-stall "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_agent_stall" \
 		atomic "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_atomic" \
+		fleet "XTAP_BUILD=$(BUILD) bash tests/fleet/run.sh" \
 		vhost "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_vhost" guest "XTAP_BUILD=$(BUILD) bash tests/guest/run.sh" \
 		vhost-vm "XTAP_BUILD=$(BUILD) bash tests/vhost/run-vm.sh" \
 		fuzz-libfuzzer "bash tests/libfuzzer/run.sh $(BUILD) 30 $(FUZZ_TARGETS)"

@@ -26,6 +26,7 @@
 /* The commands (agent/lib/ctl_commands.c: their arguments and help). */
 #define XTAP_CMD_STATUS       "status"
 #define XTAP_CMD_PORT_ADD     "port.add"
+#define XTAP_CMD_PORT_SET     "port.set"
 #define XTAP_CMD_PORT_DEL     "port.del"
 #define XTAP_CMD_PORT_LIST    "port.list"
 #define XTAP_CMD_PORT_SHOW    "port.show"

@@ -32,6 +32,7 @@
 #include "lock.h"
 #include "model.h"
 #include "xtap_ctl.h"
+#include "xtapctl_etcd.h"
 #include "xtapctl_maps.h"
 
 #define EXIT_REFUSED XTAP_EXIT_REFUSED
@@ -42,6 +43,8 @@
 static const char *socket_path = XTAP_DEFAULT_SOCKET;
 static const char *pin_dir = XTAP_DEFAULT_PIN_DIR;
 static int json_out;
+static const char *etcd_url;    /* --etcd: desired state to etcd instead (xtapctl_etcd.c) */
+static const char *etcd_host;   /* --host: where a port runs */
 /* Read commands fall back to the pinned maps when the agent is down. */
 static json_object *(*agent_down_fallback)(void);
 
@@ -832,6 +835,11 @@ static int run(const struct xtap_ctl_cmd *c, int argc, char **argv)
 		sub[nsub++] = argv[i];
 	args = parse_args(c, nsub, sub);
 	free(sub);
+	if (etcd_url) {
+		i = xtapctl_etcd_run(etcd_url, etcd_host, c, args);
+		json_object_put(args);
+		return i;
+	}
 	if (c->flags & XTAP_CMD_F_EXEC) {
 		if (end + 1 >= argc)
 			usage_exit("port exec: give the command after --");
@@ -911,6 +919,10 @@ int main(int argc, char **argv)
 			socket_path = argv[++i];
 		else if (!strcmp(argv[i], "--pin-dir") && i + 1 < argc)
 			pin_dir = argv[++i];
+		else if (!strcmp(argv[i], "--etcd") && i + 1 < argc)
+			etcd_url = argv[++i];
+		else if (!strcmp(argv[i], "--host") && i + 1 < argc)
+			etcd_host = argv[++i];
 		else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
 			return usage(stdout), 0;
 		else
@@ -918,6 +930,8 @@ int main(int argc, char **argv)
 	}
 	if (i >= argc)
 		usage_exit(NULL);
+	if (etcd_host && !etcd_url)
+		usage_exit("--host names a host in etcd: give --etcd URL too");
 	/* top is xtapctl's own: stats, again and again. */
 	if (!strcmp(argv[i], "top"))
 		return cmd_top(argc - i, argv + i);

@@ -109,16 +109,20 @@ static const struct xtap_ctl_arg stats_args[] = {
 };
 
 const struct xtap_ctl_cmd xtap_ctl_cmds[] = {
-	{ XTAP_CMD_STATUS, "status", no_args, 0, "agent, maps and state file",
+	{ XTAP_CMD_STATUS, "status", no_args, XTAP_CMD_F_LOCAL, "agent, maps and state file",
 	  "The agent's pin directory, state file and counts.\n" },
 	{ XTAP_CMD_PORT_ADD, "port add", port_add_args, 0, "create a port: its tap, programs and policy",
 	  "Creates tap NAME (or adopts an existing one), attaches xtap's programs and applies the policy.\n"
 	  "No two ports of a segment may hold the same MAC or overlapping addresses, unless both\n"
 	  "mark an address shared (--shared-addr).\n" },
+	{ XTAP_CMD_PORT_SET, "port set", port_add_args, 0, "replace a port's policy, keeping its tap",
+	  "Replaces the whole port (addresses, flags, ACLs, rates: what is not given is cleared) in one\n"
+	  "atomic switch; frames see the old policy or the new one. Its segment, MAC, MTU, queues, owner\n"
+	  "and adopt stay: changing them needs a new tap (port del, then port add).\n" },
 	{ XTAP_CMD_PORT_DEL, "port del", port_name_args, 0, "remove a port (and its tap unless adopted)", NULL },
-	{ XTAP_CMD_PORT_LIST, "port list", no_args, 0, "every port with its segment, MAC, tap and state", NULL },
-	{ XTAP_CMD_PORT_SHOW, "port show", port_name_args, 0, "a port's policy, attachment state and counters", NULL },
-	{ XTAP_CMD_PORT_OPEN, "port exec", port_open_args, XTAP_CMD_F_FDS | XTAP_CMD_F_EXEC,
+	{ XTAP_CMD_PORT_LIST, "port list", no_args, XTAP_CMD_F_LOCAL, "every port with its segment, MAC, tap and state", NULL },
+	{ XTAP_CMD_PORT_SHOW, "port show", port_name_args, XTAP_CMD_F_LOCAL, "a port's policy, attachment state and counters", NULL },
+	{ XTAP_CMD_PORT_OPEN, "port exec", port_open_args, XTAP_CMD_F_FDS | XTAP_CMD_F_EXEC | XTAP_CMD_F_LOCAL,
 	  "run a VMM with the port's tap (and vhost-net) fds",
 	  "Opens the port's tap queues (and /dev/vhost-net per queue when the kernel has it), and runs\n"
 	  "COMMAND with the fds inherited. In its arguments %{fds} becomes the tap fds (3:4:...),\n"
@@ -135,7 +139,7 @@ const struct xtap_ctl_cmd xtap_ctl_cmds[] = {
 	  "Lower priority wins (default 1000); the first matching rule decides, else the default.\n" },
 	{ XTAP_CMD_ACL_DEL, "acl del", acl_del_args, 0, "remove an ACL rule", NULL },
 	{ XTAP_CMD_ACL_DEFAULT, "acl default", acl_default_args, 0, "what frames no rule matches get", NULL },
-	{ XTAP_CMD_ACL_LIST, "acl list", port_only_args, 0, "a port's rules with their hits", NULL },
+	{ XTAP_CMD_ACL_LIST, "acl list", port_only_args, XTAP_CMD_F_LOCAL, "a port's rules with their hits", NULL },
 	{ XTAP_CMD_RATE_SET, "rate set", rate_set_args, 0, "limit a direction's bytes and/or packets per second",
 	  "Bursts default to 300 ms at the rate (at least 256 KiB and 16 packets): TCP needs that much\n"
 	  "credit to get back to the rate after a drop.\n" },
@@ -144,9 +148,9 @@ const struct xtap_ctl_cmd xtap_ctl_cmds[] = {
 	  "A segment is an L2 network: its VMs see each other, no other segment's.\n"
 	  "Unknown unicast goes to the uplink (tagged with --vlan) or, without one, to the host.\n" },
 	{ XTAP_CMD_SEGMENT_DEL, "segment del", segment_id_args, 0, "remove a segment (it must have no ports)", NULL },
-	{ XTAP_CMD_SEGMENT_LIST, "segment list", no_args, 0, "every segment", NULL },
-	{ XTAP_CMD_STATS, "stats", stats_args, 0, "packets per verdict and drops per reason, both directions", NULL },
-	{ XTAP_CMD_FDB, "fdb", no_args, 0, "the MACs each segment knows: ports and host entries", NULL },
+	{ XTAP_CMD_SEGMENT_LIST, "segment list", no_args, XTAP_CMD_F_LOCAL, "every segment", NULL },
+	{ XTAP_CMD_STATS, "stats", stats_args, XTAP_CMD_F_LOCAL, "packets per verdict and drops per reason, both directions", NULL },
+	{ XTAP_CMD_FDB, "fdb", no_args, XTAP_CMD_F_LOCAL, "the MACs each segment knows: ports and host entries", NULL },
 	{ XTAP_CMD_TEARDOWN, "teardown", no_args, 0, "remove every port, segment, program and map",
 	  "Removes every port (and the taps xtap created), segment, attachment and pinned map; xtapd exits.\n" },
 	{ .name = NULL },

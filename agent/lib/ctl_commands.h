@@ -45,6 +45,7 @@ struct xtap_ctl_arg {
 
 #define XTAP_CMD_F_FDS  0x1u   /* the reply carries file descriptors (SCM_RIGHTS) */
 #define XTAP_CMD_F_EXEC 0x2u   /* xtapctl runs a command given after "--" with them */
+#define XTAP_CMD_F_LOCAL 0x4u  /* allowed on the local socket of an xtapd run from etcd (reads, port exec) */
 
 struct xtap_ctl_cmd {
 	const char *name;                  /* "port.add" (XTAP_CMD_*) */

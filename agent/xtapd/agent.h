@@ -15,12 +15,16 @@
 #define XTAP_DEFAULT_STATE  "/var/lib/xtap/state.json"
 #define XTAP_DEFAULT_CONFIG "/etc/xtap/xtapd.json"
 
+struct xtap_fleet;
+
 struct xtap_agent {
 	struct xtap_datapath dp;
 	struct xtap_model model;
 	struct xtap_vhost_procs vhost;  /* the ports' vhost-user servers */
 	char state_path[PATH_MAX];
 	int stop;            /* set by teardown: the agent exits after replying */
+	struct xtap_fleet *fleet;   /* run from etcd (--etcd): it owns ports and segments (fleet.h) */
+	int fleet_applying;  /* a request of the fleet's, not of the local socket */
 };
 
 /* Makes the kernel match the model: segments, uplinks, taps, policy, attachments. */

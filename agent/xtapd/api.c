@@ -141,6 +141,9 @@ static json_object *agent_call(struct xtap_agent *a, json_object *req, struct xt
 		fn = handler_of(c->name);
 	if (!c || !fn)
 		ret = xtap_fail(&err, -EINVAL, "unknown command \"%s\" (docs/api.md lists them)", cmd);
+	else if (a->fleet && !a->fleet_applying && !(c->flags & XTAP_CMD_F_LOCAL))
+		ret = xtap_fail(&err, -EPERM, "%s: this xtapd takes its ports and segments from etcd (--etcd); "
+				"change them there (xtapctl --etcd URL ...)", cmd);
 	else
 		ret = xtap_ctl_args_check(c, args, &err);
 	if (ret)

@@ -136,6 +136,67 @@ XTAP_DEFINE_CMD(cmd_port_del)
 	return 0;
 }
 
+const char *xtap_port_tap_field_changed(const struct xtap_port_conf *cur, const struct xtap_port_conf *next)
+{
+	if (cur->spec.segment_id != next->spec.segment_id)
+		return "segment";
+	if (memcmp(cur->spec.mac, next->spec.mac, sizeof(cur->spec.mac)))
+		return "mac";
+	if (cur->spec.mtu != next->spec.mtu)
+		return "mtu";
+	if (cur->queues != next->queues)
+		return "queues";
+	if (cur->owner_uid != next->owner_uid || cur->owner_gid != next->owner_gid)
+		return "owner";
+	if (cur->adopt != next->adopt)
+		return "adopt";
+	return NULL;
+}
+
+/*
+ * The whole port again, its tap kept: what the port's policy is (addresses,
+ * flags, ACLs, rates) changes in one atomic switch (xtap_cmd_port_update).
+ * An etcd-run xtapd applies an updated port with it (fleet_apply.c).
+ */
+XTAP_DEFINE_CMD(cmd_port_set)
+{
+	struct xtap_port_conf *next = calloc(1, sizeof(*next)), *cur;
+	const char *field;
+	int ret;
+
+	if (!next)
+		return -ENOMEM;
+	ret = xtap_port_from_json(args, next, err);
+	if (ret) {
+		if (next->name[0])
+			xtap_err_name_port(err, next->name);
+		xtap_err_nothing_changed(err);
+		goto out;
+	}
+	cur = xtap_model_port(&a->model, next->name);
+	if (!cur) {
+		ret = xtap_fail(err, -ENOENT, "no port named %s (xtapctl port add makes one); nothing changed", next->name);
+		goto out;
+	}
+	field = xtap_port_tap_field_changed(cur, next);
+	if (field) {
+		ret = xtap_fail(err, -EINVAL, "port %s: port set keeps the tap, so its %s cannot change (port del, then "
+				"port add); nothing changed", cur->name, field);
+		goto out;
+	}
+	/* Host-local: its counters' index, its tap; rule ids never go back. */
+	next->spec.port_id = cur->spec.port_id;
+	next->spec.ifindex = cur->spec.ifindex;
+	if (next->next_rule_id < cur->next_rule_id)
+		next->next_rule_id = cur->next_rule_id;
+	ret = xtap_cmd_port_update(a, cur, next, err);
+	if (!ret)
+		*res = xtap_port_to_json(cur);
+out:
+	free(next);
+	return ret;
+}
+
 static json_object *port_status_json(struct xtap_agent *a, const struct xtap_port_conf *p)
 {
 	json_object *o = json_object_new_object(), *vhost, *v;
@@ -261,6 +322,7 @@ XTAP_DEFINE_CMD(cmd_port_open)
 
 const struct xtap_cmd_handler xtap_port_cmds[] = {
 	{ XTAP_CMD_PORT_ADD, cmd_port_add },   { XTAP_CMD_PORT_DEL, cmd_port_del },
+	{ XTAP_CMD_PORT_SET, cmd_port_set },
 	{ XTAP_CMD_PORT_LIST, cmd_port_list }, { XTAP_CMD_PORT_SHOW, cmd_port_show },
 	{ XTAP_CMD_PORT_OPEN, cmd_port_open }, { NULL, NULL },
 };

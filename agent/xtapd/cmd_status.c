@@ -12,6 +12,7 @@
 
 #include "attach.h"
 #include "commands.h"
+#include "fleet.h"
 #include "netdev.h"
 #include "realize.h"
 
@@ -95,6 +96,8 @@ XTAP_DEFINE_CMD(cmd_status)
 	json_object_object_add(o, "state_file", json_object_new_string(a->state_path));
 	json_object_object_add(o, "ports", json_object_new_int64(a->model.n_ports));
 	json_object_object_add(o, "segments", json_object_new_int64(a->model.n_segments));
+	if (a->fleet)
+		json_object_object_add(o, "etcd", xtap_fleet_json(a->fleet));
 	*res = o;
 	return 0;
 }

@@ -52,6 +52,9 @@ int xtap_cmd_save(struct xtap_agent *a, struct xtap_err *err);
 int xtap_cmd_port_update(struct xtap_agent *a, struct xtap_port_conf *cur, struct xtap_port_conf *next,
 			 struct xtap_err *err);
 
+/* cmd_port.c: the first field of next that needs a new tap (segment, mac, mtu, queues, owner, adopt), or NULL. */
+const char *xtap_port_tap_field_changed(const struct xtap_port_conf *cur, const struct xtap_port_conf *next);
+
 /* cmd_status.c: a port's counters, summed over CPUs (port.show adds them). */
 json_object *xtap_cmd_port_stats(struct xtap_agent *a, const struct xtap_port_conf *p);
 

@@ -31,6 +31,7 @@
 #include "ctl_server.h"
 #include "event_loop.h"
 #include "fault.h"
+#include "fleet.h"
 #include "netdev.h"
 #include "lock.h"
 
@@ -40,6 +41,8 @@ struct options {
 	char state[PATH_MAX];
 	char pin_dir[PATH_MAX];
 	int recover_state;
+	const char *etcd;     /* --etcd URL: desired state from etcd (fleet.h) */
+	char host[XTAP_FLEET_HOST_MAX + 1];
 };
 
 static void usage(FILE *f)
@@ -51,6 +54,8 @@ static void usage(FILE *f)
 		"      --state FILE     persisted desired state (default " XTAP_DEFAULT_STATE ")\n"
 		"      --pin-dir DIR    bpffs directory for maps and links (default " XTAP_DEFAULT_PIN_DIR ")\n"
 		"      --recover-state  the state file does not load: start from FILE.prev, keep it as FILE.bad\n"
+		"      --etcd URL       take segments and this host's ports from etcd (docs/fleet.md)\n"
+		"      --host NAME      this host's name in etcd (default: the hostname)\n"
 		"      --fault-injection  tests only: requests may carry \"fault\" (docs/api.md), XTAP_FAULT is read\n"
 		"  -v, --verbose        debug logging\n"
 		"  -h, --help           this text\n"
@@ -250,6 +255,7 @@ struct daemon {
 	struct xtap_agent *a;
 	struct xtap_agent_worker *worker;
 	struct xtap_link_monitor *mon;
+	struct xtap_fleet *fleet;     /* --etcd */
 	struct xtap_watch signals;    /* SIGINT, SIGTERM: main thread */
 	struct xtap_watch links;      /* the link monitor: agent thread */
 	double next_vhost_check;
@@ -367,6 +373,7 @@ int main(int argc, char **argv)
 		{ "verbose", no_argument, NULL, 'v' },      { "help", no_argument, NULL, 'h' },
 		{ "recover-state", no_argument, NULL, 'R' },
 		{ "fault-injection", no_argument, NULL, 'F' },
+		{ "etcd", required_argument, NULL, 'E' },   { "host", required_argument, NULL, 'H' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct options o = {};
@@ -390,10 +397,18 @@ int main(int argc, char **argv)
 		case 'R': o.recover_state = 1; break;
 		case 'v': xtap_log_set_level(XTAP_LOG_DEBUG); break;
 		case 'F': xtap_fault_enable(); break;
+		case 'E': o.etcd = optarg; break;
+		case 'H': snprintf(o.host, sizeof(o.host), "%s", optarg); break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
 	}
+	if (o.host[0] && !o.etcd) {
+		xtap_log(XTAP_LOG_ERR, "--host names this host in etcd: give --etcd URL too");
+		return 2;
+	}
+	if (!o.host[0] && gethostname(o.host, sizeof(o.host) - 1))
+		snprintf(o.host, sizeof(o.host), "localhost");
 	if (optind != argc || !a) {
 		usage(stderr);
 		return 2;
@@ -455,6 +470,10 @@ int main(int argc, char **argv)
 	xtap_loop_add_ticker(&agent_loop, vhost_check_tick, &d);
 	xtap_log(XTAP_LOG_INFO, "ready: %zu ports, %zu segments, socket %s, maps in %s",
 		 a->model.n_ports, a->model.n_segments, o.socket, o.pin_dir);
+	if (o.etcd && !(d.fleet = xtap_fleet_start(a, &agent_loop, o.etcd, o.host, &err))) {
+		xtap_log(XTAP_LOG_ERR, "%s", err.msg);
+		return 2;
+	}
 	/* Started with SIGINT and SIGTERM blocked: they come to the signalfd only. From here on the agent is its. */
 	d.worker = xtap_agent_worker_start(a, &agent_loop, &io_loop, deliver_reply, &d, &err);
 	if (!d.worker) {
@@ -468,6 +487,8 @@ int main(int argc, char **argv)
 			break;
 		}
 	xtap_agent_worker_stop(d.worker);
+	if (d.fleet)
+		xtap_fleet_stop(d.fleet, &agent_loop);
 	xtap_ctl_server_close(srv);
 	xtap_vhost_procs_finish(&a->vhost);
 	if (d.mon)

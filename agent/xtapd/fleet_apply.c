@@ -1,0 +1,245 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The fleet's agent side (fleet.h), on the agent thread: makes the model
+ * match the desired state listed and watched from etcd, through the same
+ * requests the control socket runs (xtap_agent_call: argument checks,
+ * validation, one map transaction, all or nothing), and hands each port's
+ * outcome to the writer as its status. Idempotent: it compares and asks
+ * only for what differs, so a re-list after a compaction or a retry after a
+ * refusal changes nothing that is already right.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands.h"
+#include "fleet.h"
+
+#define RETRY_SECONDS 2.0
+
+/* One request as the socket would run it, but the fleet's; *why: the refusal (static until the next call). */
+static int request(struct xtap_agent *a, const char *cmd, json_object *args, const char **why)
+{
+	static char msg[256];
+	json_object *req = json_object_new_object(), *resp, *v;
+	struct xtap_fds fds = { .n = 0 };
+	int ok;
+
+	json_object_object_add(req, XTAP_REQ_CMD, json_object_new_string(cmd));
+	json_object_object_add(req, XTAP_REQ_ARGS, json_object_get(args));
+	a->fleet_applying = 1;
+	resp = xtap_agent_call(a, req, &fds);
+	a->fleet_applying = 0;
+	ok = json_object_object_get_ex(resp, XTAP_REPLY_OK, &v) && json_object_get_boolean(v);
+	snprintf(msg, sizeof(msg), "%s", !ok && json_object_object_get_ex(resp, XTAP_REPLY_ERROR, &v) ?
+		 json_object_get_string(v) : "");
+	*why = msg;
+	if (!ok)
+		xtap_log(XTAP_LOG_WARN, "etcd: %s: %s", cmd, msg);
+	json_object_put(resp);
+	json_object_put(req);
+	return ok ? 0 : -1;
+}
+
+static json_object *id_args(__u32 id)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "id", json_object_new_int64(id));
+	return o;
+}
+
+static json_object *name_args(const char *name)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "name", json_object_new_string(name));
+	return o;
+}
+
+/* The desired port under key PORTS/HOST/NAME, as port.add takes it (host-local fields out), or NULL. */
+static json_object *port_args(json_object *entry, const char *name)
+{
+	json_object *v, *o;
+
+	if (!json_object_object_get_ex(entry, "v", &v) || !v)
+		return NULL;
+	o = json_object_new_object();
+	json_object_object_foreach(v, k, val)
+		if (strcmp(k, "port_id") && strcmp(k, "status"))
+			json_object_object_add(o, k, json_object_get(val));
+	json_object_object_add(o, "name", json_object_new_string(name));
+	return o;
+}
+
+/* Does the model's port already look like args (its host-local fields aside)? */
+static int port_same(const struct xtap_port_conf *cur, json_object *args, const char **tap_field)
+{
+	struct xtap_port_conf *next = calloc(1, sizeof(*next));
+	struct xtap_err err;
+	json_object *x, *y;
+	int same = 0;
+
+	*tap_field = NULL;
+	if (!next || xtap_port_from_json(args, next, &err)) {
+		free(next);
+		return 0;   /* port.set will say what is wrong */
+	}
+	*tap_field = xtap_port_tap_field_changed(cur, next);
+	next->spec.port_id = cur->spec.port_id;
+	next->spec.ifindex = cur->spec.ifindex;
+	if (next->next_rule_id < cur->next_rule_id)
+		next->next_rule_id = cur->next_rule_id;
+	x = xtap_port_to_json(cur);
+	y = xtap_port_to_json(next);
+	same = !strcmp(json_object_to_json_string(x), json_object_to_json_string(y));
+	json_object_put(x);
+	json_object_put(y);
+	free(next);
+	return same;
+}
+
+static void status(struct xtap_fleet *f, const char *name, int ok, const char *why, int64_t rev, int ifindex)
+{
+	json_object *s = json_object_new_object(), *last;
+	const char *text;
+
+	json_object_object_add(s, "state", json_object_new_string(ok ? "applied" : "refused"));
+	json_object_object_add(s, "revision", json_object_new_int64(rev));
+	if (ok)
+		json_object_object_add(s, "ifindex", json_object_new_int(ifindex));
+	else
+		json_object_object_add(s, "error", json_object_new_string(why));
+	text = json_object_to_json_string_ext(s, JSON_C_TO_STRING_PLAIN);
+	if (!json_object_object_get_ex(f->status_last, name, &last) || strcmp(json_object_get_string(last), text)) {
+		json_object_object_add(f->status_last, name, json_object_new_string(text));
+		xtap_fleet_status(f, name, text);
+	}
+	json_object_put(s);
+}
+
+static int64_t entry_rev(json_object *entry)
+{
+	json_object *v;
+
+	return json_object_object_get_ex(entry, "rev", &v) ? json_object_get_int64(v) : 0;
+}
+
+void xtap_fleet_apply(struct xtap_fleet *f)
+{
+	struct xtap_agent *a = f->a;
+	char mine[256];
+	json_object *desired, *ports = json_object_new_object(), *segs = json_object_new_object();
+	const char *why;
+	size_t i, plen;
+	int failed = 0;
+
+	pthread_mutex_lock(&f->lock);
+	if (!f->gen) {   /* never listed: the state file's model stands */
+		pthread_mutex_unlock(&f->lock);
+		return;
+	}
+	/* A copy: the watcher changes its own while this runs. */
+	desired = NULL;
+	json_object_deep_copy(f->desired, &desired, NULL);
+	pthread_mutex_unlock(&f->lock);
+	if (!desired)
+		return;
+
+	snprintf(mine, sizeof(mine), XTAP_ETCD_PORTS "%s/", f->host);
+	plen = strlen(mine);
+	json_object_object_foreach(desired, key, entry) {
+		if (!strncmp(key, mine, plen) && key[plen] && !strchr(key + plen, '/'))
+			json_object_object_add(ports, key + plen, json_object_get(entry));
+		else if (!strncmp(key, XTAP_ETCD_SEGMENTS, strlen(XTAP_ETCD_SEGMENTS)))
+			json_object_object_add(segs, key + strlen(XTAP_ETCD_SEGMENTS), json_object_get(entry));
+	}
+
+	/* 1. Ports that went, or that need a new tap: out first (their MACs and addresses become free). */
+	for (i = a->model.n_ports; i-- > 0;) {
+		struct xtap_port_conf *p = a->model.ports[i];
+		json_object *entry, *args = NULL;
+		const char *field = NULL;
+		char name[IFNAMSIZ];
+
+		if (json_object_object_get_ex(ports, p->name, &entry))
+			args = port_args(entry, p->name);
+		if (args)
+			port_same(p, args, &field);
+		json_object_put(args);
+		if (args && !field)
+			continue;
+		snprintf(name, sizeof(name), "%s", p->name);
+		args = name_args(name);
+		if (request(a, XTAP_CMD_PORT_DEL, args, &why))
+			failed = 1;
+		else if (!field)
+			xtap_fleet_status(f, name, NULL), json_object_object_del(f->status_last, name);
+		json_object_put(args);
+	}
+	/* 2. New segments. */
+	json_object_object_foreach(segs, sid, sentry) {
+		json_object *v, *args;
+		struct xtap_segment_conf s;
+		struct xtap_err err;
+
+		if (!json_object_object_get_ex(sentry, "v", &v) || !v || xtap_segment_from_json(v, &s, &err)) {
+			xtap_log(XTAP_LOG_WARN, "etcd: %s%s: not a segment; left out", XTAP_ETCD_SEGMENTS, sid);
+			continue;
+		}
+		if (xtap_model_segment(&a->model, s.id))
+			continue;
+		args = json_object_get(v);
+		if (request(a, XTAP_CMD_SEGMENT_ADD, args, &why))
+			failed = 1;
+		json_object_put(args);
+	}
+	/* 3. This host's ports: new ones added, changed ones set. */
+	json_object_object_foreach(ports, pname, pentry) {
+		json_object *args = port_args(pentry, pname);
+		struct xtap_port_conf *p = xtap_model_port(&a->model, pname);
+		const char *field;
+		int ret = 0;
+
+		if (!args) {
+			status(f, pname, 0, "the value is not a JSON object (xtapctl --etcd writes ports)", entry_rev(pentry), 0);
+			continue;
+		}
+		if (!p)
+			ret = request(a, XTAP_CMD_PORT_ADD, args, &why);
+		else if (!port_same(p, args, &field))
+			ret = request(a, XTAP_CMD_PORT_SET, args, &why);
+		json_object_put(args);
+		failed |= ret != 0;
+		p = xtap_model_port(&a->model, pname);
+		status(f, pname, !ret, ret ? why : "", entry_rev(pentry), p ? (int)p->spec.ifindex : 0);
+	}
+	/* 4. Segments that went (refused while a port of this host still uses one: retried). */
+	for (i = a->model.n_segments; i-- > 0;) {
+		char sid[16];
+		json_object *args;
+
+		snprintf(sid, sizeof(sid), "%u", a->model.segments[i].id);
+		if (json_object_object_get_ex(segs, sid, NULL))
+			continue;
+		args = id_args(a->model.segments[i].id);
+		if (request(a, XTAP_CMD_SEGMENT_DEL, args, &why))
+			failed = 1;
+		json_object_put(args);
+	}
+
+	json_object_put(desired);
+	json_object_put(ports);
+	json_object_put(segs);
+	f->retry_at = failed ? xtap_now() + RETRY_SECONDS : 0;
+}
+
+double xtap_fleet_tick(void *ctx, double now)
+{
+	struct xtap_fleet *f = ctx;
+
+	if (f->retry_at && now >= f->retry_at)
+		xtap_fleet_apply(f);
+	return f->retry_at;
+}
