@@ -19,16 +19,17 @@ SKELS     := $(patsubst %,$(BUILD)/skel/%.skel.h,$(BPF_PROGS))
 BPF_HDRS  := $(wildcard bpf/*.h) include/xtap_abi.h vmlinux.h
 
 # agent/lib: what xtapd, xtap-vhost and xtapctl share; agent/xtapd and agent/vhost: the two daemons.
-SHARED_LIB_SRCS := agent/lib/err.c agent/lib/log.c agent/lib/netdev.c agent/lib/model.c agent/lib/ctl_commands.c \
+SHARED_LIB_SRCS := agent/lib/err.c agent/lib/log.c agent/lib/netdev.c agent/lib/model.c agent/lib/model_overlay.c agent/lib/ctl_commands.c \
                    agent/lib/lock.c agent/lib/fault.c agent/lib/etcd.c
 XTAPD_SRCS     := agent/xtapd/datapath.c agent/xtapd/map_txn.c agent/xtapd/policy.c agent/xtapd/attach.c agent/xtapd/state_file.c \
                   agent/xtapd/vhost_proc.c agent/xtapd/api.c agent/xtapd/realize.c agent/xtapd/cmd_args.c \
                   agent/xtapd/cmd_port.c agent/xtapd/cmd_addr.c agent/xtapd/cmd_acl.c agent/xtapd/cmd_rate.c \
-                  agent/xtapd/cmd_segment.c agent/xtapd/cmd_status.c agent/xtapd/validate.c \
+                  agent/xtapd/cmd_segment.c agent/xtapd/cmd_overlay.c agent/xtapd/cmd_status.c agent/xtapd/validate.c \
                   agent/xtapd/request.c agent/xtapd/event_loop.c agent/xtapd/fleet.c agent/xtapd/fleet_apply.c
 # the map writer: policy.c composes one maps_*.c per concern (agent/xtapd/maps.h)
 XTAPD_SRCS     += agent/xtapd/map_io.c agent/xtapd/maps_prefix.c agent/xtapd/maps_port.c agent/xtapd/maps_addr.c \
-                  agent/xtapd/maps_acl.c agent/xtapd/maps_acl_hits.c agent/xtapd/maps_rate.c agent/xtapd/maps_segment.c
+                  agent/xtapd/maps_acl.c agent/xtapd/maps_acl_hits.c agent/xtapd/maps_rate.c agent/xtapd/maps_segment.c \
+                  agent/xtapd/maps_overlay.c
 AGENT_LIB_SRCS := $(SHARED_LIB_SRCS) $(XTAPD_SRCS)
 AGENT_LIB_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(AGENT_LIB_SRCS))
 XTAPD_INC      := -Iagent/xtapd
@@ -94,7 +95,7 @@ $(BUILD)/xtapd: $(BUILD)/agent/xtapd/xtapd.o $(BUILD)/agent/xtapd/ctl_server.o $
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS_AGENT)
 
 # xtapctl --etcd checks what it writes with xtapd's own validate.c (the one header of agent/xtapd it sees).
-XTAPCTL_OBJS := $(BUILD)/agent/lib/model.o $(BUILD)/agent/lib/err.o $(BUILD)/agent/lib/ctl_commands.o \
+XTAPCTL_OBJS := $(BUILD)/agent/lib/model.o $(BUILD)/agent/lib/model_overlay.o $(BUILD)/agent/lib/err.o $(BUILD)/agent/lib/ctl_commands.o \
 		$(BUILD)/agent/lib/lock.o $(BUILD)/agent/lib/etcd.o $(BUILD)/agent/xtapd/validate.o $(BUILD)/tools/xtapctl_etcd.o
 $(BUILD)/tools/xtapctl_etcd.o: tools/xtapctl_etcd.c tools/xtapctl_etcd.h $(AGENT_HDRS)
 	@mkdir -p $(@D)
@@ -247,7 +248,7 @@ $(BUILD)/tests/test_validation: tests/host/test_validation.c tests/host/agent_en
 # tests/libfuzzer/ (run.sh; corpus/NAME/, regress/NAME/): built as $(BUILD)/fuzz/ctl_request_fuzz.
 FUZZ_TARGETS += ctl_request
 FUZZ_SRCS_ctl_request := agent/xtapd/request.c agent/xtapd/validate.c agent/lib/ctl_commands.c \
-                         agent/lib/model.c agent/lib/err.c
+                         agent/lib/model.c agent/lib/model_overlay.c agent/lib/err.c
 FUZZ_INC_ctl_request  := $(XTAPD_INC)
 FUZZ_LIBS_ctl_request := -ljson-c
 
@@ -261,7 +262,7 @@ $(BUILD)/tests/test_lifecycle: tests/host/test_lifecycle.c tests/host/agent_env.
 # libFuzzer target for the state-file loader, parse and checks, no kernel (tests/libfuzzer/state_file_fuzz.c),
 # in the layout of tests/libfuzzer/ (run.sh; corpus/NAME/, regress/NAME/): built as $(BUILD)/fuzz/state_file_fuzz.
 FUZZ_TARGETS += state_file
-FUZZ_SRCS_state_file := agent/xtapd/state_file.c agent/lib/model.c agent/lib/err.c agent/lib/lock.c agent/lib/log.c \
+FUZZ_SRCS_state_file := agent/xtapd/state_file.c agent/lib/model.c agent/lib/model_overlay.c agent/lib/err.c agent/lib/lock.c agent/lib/log.c \
                         agent/lib/fault.c agent/xtapd/validate.c
 FUZZ_INC_state_file  := $(XTAPD_INC)
 FUZZ_LIBS_state_file := -ljson-c

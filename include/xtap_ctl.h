@@ -45,6 +45,12 @@
 #define XTAP_CMD_STATS        "stats"
 #define XTAP_CMD_FDB          "fdb"
 #define XTAP_CMD_TEARDOWN     "teardown"
+#define XTAP_CMD_UNDERLAY_SET "overlay.underlay.set"
+#define XTAP_CMD_VTEP_ADD     "overlay.vtep.add"
+#define XTAP_CMD_VTEP_DEL     "overlay.vtep.del"
+#define XTAP_CMD_RMAC_ADD     "overlay.mac.add"
+#define XTAP_CMD_RMAC_DEL     "overlay.mac.del"
+#define XTAP_CMD_OVERLAY_SHOW "overlay.show"
 
 /* xtapctl's exit codes. */
 #define XTAP_EXIT_OK      0

@@ -47,7 +47,8 @@ static json_object *reply_err(const char *msg)
 
 /* Every handler group (commands.h); the command table (ctl_commands.c) names what each one serves. */
 static const struct xtap_cmd_handler *const handler_groups[] = {
-	xtap_port_cmds, xtap_addr_cmds, xtap_acl_cmds, xtap_rate_cmds, xtap_segment_cmds, xtap_status_cmds,
+	xtap_port_cmds, xtap_addr_cmds, xtap_acl_cmds, xtap_rate_cmds, xtap_segment_cmds, xtap_overlay_cmds,
+	xtap_status_cmds,
 };
 
 static xtap_cmd_fn *handler_of(const char *name)
@@ -205,6 +206,11 @@ int xtap_agent_reconcile(struct xtap_agent *a)
 			xtap_log(XTAP_LOG_WARN, "%s", err.msg);
 			failures++;
 		}
+	}
+	err.msg[0] = 0;
+	if (xtap_overlay_realize(a, &err)) {
+		xtap_log(XTAP_LOG_WARN, "overlay: %s", err.msg);
+		failures++;
 	}
 	for (i = 0; i < a->model.n_ports; i++) {
 		struct xtap_port_conf *p = a->model.ports[i];

@@ -34,6 +34,7 @@ extern const struct xtap_cmd_handler xtap_addr_cmds[];
 extern const struct xtap_cmd_handler xtap_acl_cmds[];
 extern const struct xtap_cmd_handler xtap_rate_cmds[];
 extern const struct xtap_cmd_handler xtap_segment_cmds[];
+extern const struct xtap_cmd_handler xtap_overlay_cmds[];
 extern const struct xtap_cmd_handler xtap_status_cmds[];
 
 /* cmd_args.c: the string at key, or NULL. */
@@ -54,6 +55,8 @@ int xtap_cmd_port_update(struct xtap_agent *a, struct xtap_port_conf *cur, struc
 
 /* cmd_port.c: the first field of next that needs a new tap (segment, mac, mtu, queues, owner, adopt), or NULL. */
 const char *xtap_port_tap_field_changed(const struct xtap_port_conf *cur, const struct xtap_port_conf *next);
+/* cmd_overlay.c: a port of an overlay segment fits the underlay (MTU <= underlay MTU - 50). */
+int xtap_overlay_port_fits(struct xtap_agent *a, const struct xtap_port_conf *p, struct xtap_err *err);
 
 /* cmd_status.c: a port's counters, summed over CPUs (port.show adds them). */
 json_object *xtap_cmd_port_stats(struct xtap_agent *a, const struct xtap_port_conf *p);

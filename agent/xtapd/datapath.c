@@ -31,6 +31,11 @@ static const char *const map_names[XTAP_MAP_COUNT] = {
 	[XTAP_MAP_SEG_PORTS]    = "xtap_seg_ports",
 	[XTAP_MAP_UPLINKS]      = "xtap_uplinks",
 	[XTAP_MAP_UPLINK_STATS] = "xtap_upl_stats",
+	[XTAP_MAP_UNDERLAY]     = "xtap_underlay",
+	[XTAP_MAP_VNI]          = "xtap_vni",
+	[XTAP_MAP_SEG_VTEPS]    = "xtap_seg_vteps",
+	[XTAP_MAP_REMOTE_FDB]   = "xtap_remote_fdb",
+	[XTAP_MAP_OVL_STATS]    = "xtap_ovl_stats",
 };
 
 const char *xtap_map_name(enum xtap_map_id id)

@@ -196,7 +196,8 @@ static int register_host(struct xtap_fleet *f, struct xtap_etcd *e, int64_t *lea
 	if (ret)
 		return ret;
 	snprintf(key, sizeof(key), XTAP_ETCD_HOSTS "%s", f->host);
-	snprintf(value, sizeof(value), "{\"host\":\"%s\",\"pid\":%d}", f->host, (int)getpid());
+	snprintf(value, sizeof(value), "{\"host\":\"%s\",\"vtep\":\"%s\",\"pid\":%d}", f->host, f->vtep,
+		 (int)getpid());
 	ret = xtap_etcd_put(e, key, value, *lease, err);
 	if (ret)
 		*lease = 0;
@@ -350,6 +351,8 @@ struct xtap_fleet *xtap_fleet_start(struct xtap_agent *a, struct xtap_loop *agen
 	f->a = a;
 	snprintf(f->url, sizeof(f->url), "%s", url);
 	snprintf(f->host, sizeof(f->host), "%s", host);
+	if (a->model.overlay.vtep)
+		xtap_format_ip4(a->model.overlay.vtep, f->vtep, sizeof(f->vtep));
 	f->desired = json_object_new_object();
 	f->status_pending = json_object_new_object();
 	f->status_last = json_object_new_object();

@@ -21,6 +21,7 @@ struct xtap_fleet {
 	struct xtap_agent *a;
 	char url[256];
 	char host[XTAP_FLEET_HOST_MAX + 1];
+	char vtep[16];                 /* this host's VTEP ("" without an underlay), published in its host key */
 	pthread_t watcher, writer;
 	volatile int stop;
 	pthread_mutex_t lock;          /* everything down to agent side */
@@ -38,6 +39,7 @@ struct xtap_fleet {
 
 struct xtap_fleet *xtap_fleet_start(struct xtap_agent *a, struct xtap_loop *agent_loop, const char *url,
 				    const char *host, struct xtap_err *err);
+/* The VTEP published is the model's at start: the underlay comes from xtapd.json or the state file. */
 /* Stops both threads (an etcd call under way ends at its timeout); the host's lease then runs out. */
 void xtap_fleet_stop(struct xtap_fleet *f, struct xtap_loop *agent_loop);
 

@@ -8,6 +8,7 @@
  * only for what differs, so a re-list after a compaction or a retry after a
  * refusal changes nothing that is already right.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -126,6 +127,127 @@ static int64_t entry_rev(json_object *entry)
 	return json_object_object_get_ex(entry, "rev", &v) ? json_object_get_int64(v) : 0;
 }
 
+/* ---- the overlay: remote MACs and VTEPs, from the other hosts' ports (docs/fleet.md) ---- */
+
+static json_object *overlay_args(__u32 segment, const char *k1, const char *v1, const char *k2, const char *v2)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "segment", json_object_new_int64(segment));
+	json_object_object_add(o, k1, json_object_new_string(v1));
+	if (k2)
+		json_object_object_add(o, k2, json_object_new_string(v2));
+	return o;
+}
+
+static int overlay_request(struct xtap_agent *a, const char *cmd, json_object *args)
+{
+	const char *why;
+	int ret = request(a, cmd, args, &why);
+
+	json_object_put(args);
+	return ret;
+}
+
+/*
+ * What the other hosts' ports ask of this one: for each segment with a VNI,
+ * "SEG/VTEP" -> true for every live host (registered, with a VTEP) that has
+ * a port in it, and "SEG/MAC" -> VTEP for each of those ports, unless a
+ * port here holds the MAC (a VM moving here: the local port wins).
+ */
+static void overlay_desired(struct xtap_fleet *f, json_object *desired, json_object *vteps, json_object *macs)
+{
+	struct xtap_agent *a = f->a;
+	size_t plen = strlen(XTAP_ETCD_PORTS);
+
+	json_object_object_foreach(desired, key, entry) {
+		char host[XTAP_FLEET_HOST_MAX + 1], hkey[128], k[64];
+		const char *h = key + plen, *slash, *vtep;
+		json_object *port, *hentry, *hv, *v;
+		struct xtap_port_conf *p;
+		struct xtap_segment_conf *s;
+		struct xtap_err err;
+		__u8 mac[6];
+		size_t i;
+
+		if (strncmp(key, XTAP_ETCD_PORTS, plen) || !(slash = strchr(h, '/')) || (size_t)(slash - h) > XTAP_FLEET_HOST_MAX)
+			continue;
+		snprintf(host, sizeof(host), "%.*s", (int)(slash - h), h);
+		if (!strcmp(host, f->host) || !json_object_object_get_ex(entry, "v", &port) || !port)
+			continue;
+		snprintf(hkey, sizeof(hkey), XTAP_ETCD_HOSTS "%s", host);
+		if (!json_object_object_get_ex(desired, hkey, &hentry) || !json_object_object_get_ex(hentry, "v", &hv) ||
+		    !hv || !json_object_object_get_ex(hv, "vtep", &v) || !(vtep = json_object_get_string(v)) || !vtep[0])
+			continue;   /* dead, or no VTEP: nothing of it reachable */
+		if (!json_object_object_get_ex(port, "segment", &v) || !(s = xtap_model_segment(&a->model, json_object_get_int64(v))) ||
+		    !s->vni || !json_object_object_get_ex(port, "mac", &v) || xtap_parse_mac(json_object_get_string(v), mac))
+			continue;
+		(void)err;
+		snprintf(k, sizeof(k), "%u/%s", s->id, vtep);
+		json_object_object_add(vteps, k, json_object_new_boolean(1));
+		for (i = 0; i < a->model.n_ports; i++) {
+			p = a->model.ports[i];
+			if (p->spec.segment_id == s->id && !memcmp(p->spec.mac, mac, 6))
+				break;
+		}
+		if (i < a->model.n_ports)
+			continue;
+		snprintf(k, sizeof(k), "%u/%s", s->id, json_object_get_string(v));
+		json_object_object_add(macs, k, json_object_new_string(vtep));
+	}
+}
+
+/* Makes the overlay's remote entries match: stale MACs out, VTEPs in, MACs in or moved, stale VTEPs out. */
+static int overlay_apply(struct xtap_fleet *f, json_object *desired)
+{
+	struct xtap_overlay_conf *o = &f->a->model.overlay;
+	json_object *vteps = json_object_new_object(), *macs = json_object_new_object(), *v;
+	char k[64], ip[INET_ADDRSTRLEN], mac[18];
+	int failed = 0;
+	size_t i;
+
+	overlay_desired(f, desired, vteps, macs);
+	for (i = o->n_macs; i-- > 0;) {
+		xtap_format_mac(o->macs[i].mac, mac, sizeof(mac));
+		snprintf(k, sizeof(k), "%u/%s", o->macs[i].segment, mac);
+		if (!json_object_object_get_ex(macs, k, NULL))
+			failed |= overlay_request(f->a, XTAP_CMD_RMAC_DEL, overlay_args(o->macs[i].segment, "mac", mac, NULL, NULL));
+	}
+	json_object_object_foreach(vteps, vk, vv) {
+		__u32 seg = strtoul(vk, NULL, 10);
+		__be32 addr;
+
+		(void)vv;
+		if (!xtap_parse_vtep(strchr(vk, '/') + 1, &addr) && !xtap_overlay_vtep(&f->a->model, seg, addr))
+			failed |= overlay_request(f->a, XTAP_CMD_VTEP_ADD, overlay_args(seg, "ip", strchr(vk, '/') + 1, NULL, NULL));
+	}
+	json_object_object_foreach(macs, mk, mv) {
+		__u32 seg = strtoul(mk, NULL, 10);
+		struct xtap_rmac_conf *r;
+		__u8 m6[6];
+
+		if (xtap_parse_mac(strchr(mk, '/') + 1, m6))
+			continue;
+		r = xtap_overlay_rmac(&f->a->model, seg, m6);
+		if (r) {
+			xtap_format_ip4(r->vtep, ip, sizeof(ip));
+			if (!strcmp(ip, json_object_get_string(mv)))
+				continue;
+		}
+		failed |= overlay_request(f->a, XTAP_CMD_RMAC_ADD,
+					  overlay_args(seg, "mac", strchr(mk, '/') + 1, "vtep", json_object_get_string(mv)));
+	}
+	for (i = o->n_vteps; i-- > 0;) {
+		xtap_format_ip4(o->vteps[i].ip, ip, sizeof(ip));
+		snprintf(k, sizeof(k), "%u/%s", o->vteps[i].segment, ip);
+		if (!json_object_object_get_ex(vteps, k, &v))
+			failed |= overlay_request(f->a, XTAP_CMD_VTEP_DEL, overlay_args(o->vteps[i].segment, "ip", ip, NULL, NULL));
+	}
+	json_object_put(vteps);
+	json_object_put(macs);
+	return failed;
+}
+
 void xtap_fleet_apply(struct xtap_fleet *f)
 {
 	struct xtap_agent *a = f->a;
@@ -215,6 +337,9 @@ void xtap_fleet_apply(struct xtap_fleet *f)
 		p = xtap_model_port(&a->model, pname);
 		status(f, pname, !ret, ret ? why : "", entry_rev(pentry), p ? (int)p->spec.ifindex : 0);
 	}
+	/* 3b. The other hosts' VMs behind their VTEPs. */
+	if (a->model.overlay.vtep)
+		failed |= overlay_apply(f, desired);
 	/* 4. Segments that went (refused while a port of this host still uses one: retried). */
 	for (i = a->model.n_segments; i-- > 0;) {
 		char sid[16];

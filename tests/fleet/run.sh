@@ -64,13 +64,27 @@ node() {
 	local n=$1 ip=$2
 	ip netns add "$P$n"
 	ip link add "u-$n-$$" netns "${P}ul" type veth peer name ul0 netns "$P$n"
-	in_ns ul ip link set "u-$n-$$" master br0 up
+	# VXLAN adds 50 bytes: an underlay of 1550 carries the VMs' 1500
+	in_ns ul ip link set "u-$n-$$" mtu 1550 master br0 up
 	in_ns "$n" ip addr add "$ip/24" dev ul0
-	in_ns "$n" ip link set ul0 up
+	in_ns "$n" ip link set ul0 mtu 1550 up
 	in_ns "$n" ip link set lo up
 }
 node etcd $ETCD_IP
-for h in "${HOSTS[@]}"; do node "$h" "${HOST_IP[$h]}"; mkdir -p "$T/$h"; done
+for h in "${HOSTS[@]}"; do
+	node "$h" "${HOST_IP[$h]}"
+	mkdir -p "$T/$h"
+	# the underlay: this host's VTEP; the datapath asks the FIB for outer MACs (forwarding on, neighbours known)
+	echo "{\"underlay\": {\"ifname\": \"ul0\", \"vtep\": \"${HOST_IP[$h]}\"}}" >"$T/$h/xtapd.json"
+	in_ns "$h" sysctl -qw net.ipv4.conf.all.forwarding=1
+done
+for h in "${HOSTS[@]}"; do
+	for o in "${HOSTS[@]}"; do
+		[ "$h" = "$o" ] && continue
+		in_ns "$h" ip neigh replace "${HOST_IP[$o]}" dev ul0 nud permanent \
+			lladdr "$(in_ns "$o" cat /sys/class/net/ul0/address)"
+	done
+done
 
 start_etcd() {
 	# ip netns exec directly, not in_ns: $! is then etcd itself (ip execs it)
@@ -87,7 +101,7 @@ stop_etcd() { kill -TERM "$ETCD_PID"; wait "$ETCD_PID" 2>/dev/null; ETCD_PID=; }
 mkdir -p "$T/bin" && cp "$B/xtapd" "$T/bin/xtapd"
 start_agent() {
 	local h=$1
-	ip netns exec "$P$h" "$T/bin/xtapd" --etcd "$URL" --host "$h" --socket "$T/$h/xtapd.sock" \
+	ip netns exec "$P$h" "$T/bin/xtapd" -c "$T/$h/xtapd.json" --etcd "$URL" --host "$h" --socket "$T/$h/xtapd.sock" \
 		--state "$T/$h/state.json" >>"$T/$h/xtapd.log" 2>&1 &
 	AGENT_PID[$h]=$!
 	wait_for 30 hctl "$h" status
@@ -162,30 +176,87 @@ out=$(fctl port del vm1 2>&1)
 if wait_for 20 no_port h2 vm1 && ! in_ns h2 ip link show vm1 >/dev/null 2>&1; then pass $t
 else fail $t "$out"; fi
 
-# Two VMs on h1 and a stream between them while etcd goes away and comes back.
-t=etcd_down_datapath_runs
-fctl --host h1 port add va --segment 1 --mac 02:00:00:00:02:01 --addr 192.0.2.201/32 >/dev/null 2>&1
-out=$(fctl --host h1 port add vb --segment 1 --mac 02:00:00:00:02:02 --addr 192.0.2.202/32 2>&1)
+# ---- the overlay: segment 2 (VNI 100) spans hosts ----
+MA=02:00:00:00:02:01 MB=02:00:00:00:02:02 MZ=02:00:00:00:03:01
+# frames FROM (tap on host H) to MAC; prints what the receiver counted
+recv_start() { # HOST TAP FROM_MAC SECONDS
+	ip netns exec "$P$1" "$B/xtap-vmsim" recv --tap "$2" --expect-src-mac "$3" --duration "$4" >"$T/recv-$2.out" 2>&1 &
+	RECV_PID=$!
+	sleep 0.3
+}
+# recv_done TAP: waits for the receiver (not in $(...): it is this shell's child), then sets GOT
+recv_done() { wait "$RECV_PID"; GOT=$(sed -n 's/^received \([0-9]*\) frames.*/\1/p' "$T/recv-$1.out"); }
+send() { # HOST TAP SRC_MAC DST_MAC SRC_IP DST_IP COUNT [vmsim options]
+	local h=$1 tap=$2 sm=$3 dm=$4 si=$5 di=$6 n=$7; shift 7
+	in_ns "$h" "$B/xtap-vmsim" send --tap "$tap" --src-mac "$sm" --dst-mac "$dm" --src-ip "$si" --dst-ip "$di" \
+		--proto udp --count "$n" --pps 1000 "$@" >/dev/null 2>&1
+}
+# the VTEP HOST's overlay has for MAC in SEGMENT (empty: none)
+rmac_vtep() { hctl "$1" -j overlay show | jq -r --arg m "$3" --argjson s "$2" '.macs[]? | select(.mac == $m and .segment == $s) | .vtep'; }
+rmac_at() { [ "$(rmac_vtep "$1" "$2" "$3")" = "$4" ]; }
+
+t=overlay_unicast_both_ways
+fctl segment add 2 --vni 100 >/dev/null 2>&1
+fctl --host h1 port add va --segment 2 --mac $MA --addr 198.51.100.1/32 >/dev/null 2>&1
+out=$(fctl --host h2 port add vb --segment 2 --mac $MB --addr 198.51.100.2/32 2>&1)
 rev=$(echo "$out" | rev_of)
-if wait_for 20 applied_at h1 vb "$rev"; then
-	in_ns h1 "$B/xtap-vmsim" recv --tap vb --duration 8 --expect-src-mac 02:00:00:00:02:01 >"$T/recv.out" 2>&1 &
-	rpid=$!
-	sleep 0.5
-	in_ns h1 "$B/xtap-vmsim" send --tap va --src-mac 02:00:00:00:02:01 --dst-mac 02:00:00:00:02:02 \
-		--src-ip 192.0.2.201 --dst-ip 192.0.2.202 --proto udp --count 3000 --pps 500 >"$T/send.out" 2>&1 &
-	spid=$!
-	sleep 1
-	stop_etcd
-	down=$(wait_for 20 bash -c "! $B/xtapctl -s $T/h1/xtapd.sock -j status | jq -e .etcd.connected" && echo yes)
-	sleep 1
-	start_etcd >/dev/null
-	wait "$spid"; wait "$rpid"
-	sent=$(sed -n 's/^sent \([0-9]*\) frames.*/\1/p' "$T/send.out")
-	got=$(sed -n 's/^received \([0-9]*\) frames.*/\1/p' "$T/recv.out")
-	if [ "$down" = yes ] && [ -n "$sent" ] && [ "$sent" = "$got" ] && wait_for 30 agent_connected h1; then
-		pass "$t ($got of $sent frames across an etcd restart)"
-	else fail $t "etcd seen down: ${down:-no}; sent ${sent:-?} received ${got:-?}"; fi
-else fail $t "ports va, vb not applied: $out"; fi
+if wait_for 20 applied_at h2 vb "$rev" && wait_for 20 rmac_at h1 2 $MB 192.0.2.12 && wait_for 20 rmac_at h2 2 $MA 192.0.2.11; then
+	recv_start h2 vb $MA 3; send h1 va $MA $MB 198.51.100.1 198.51.100.2 200; recv_done vb; ab=$GOT
+	recv_start h1 va $MB 3; send h2 vb $MB $MA 198.51.100.2 198.51.100.1 200; recv_done va; ba=$GOT
+	if [ "$ab" = 200 ] && [ "$ba" = 200 ]; then pass "$t (200/200 each way)"
+	else fail $t "h1->h2 ${ab:-?}/200, h2->h1 ${ba:-?}/200"; fi
+else fail $t "remote MACs not programmed: $out; h1 sees vb at '$(rmac_vtep h1 2 $MB)'"; fi
+
+t=overlay_broadcast
+recv_start h2 vb $MA 3; send h1 va $MA ff:ff:ff:ff:ff:ff 198.51.100.1 198.51.100.255 100; recv_done vb; got=$GOT
+if [ "$got" = 100 ]; then pass "$t (100/100 broadcasts reached the other host)"; else fail $t "${got:-?}/100"; fi
+
+t=vni_isolation
+fctl segment add 3 --vni 200 >/dev/null 2>&1
+out=$(fctl --host h2 port add vz --segment 3 --mac $MZ --addr 198.51.100.9/32 2>&1)
+rev=$(echo "$out" | rev_of)
+if wait_for 20 applied_at h2 vz "$rev" && [ -z "$(rmac_vtep h1 2 $MZ)" ]; then
+	recv_start h2 vz $MA 3; send h1 va $MA $MZ 198.51.100.1 198.51.100.9 100; recv_done vz; got=$GOT
+	if [ "$got" = 0 ]; then pass "$t (0 of 100 frames from VNI 100 reached a VM of VNI 200)"
+	else fail $t "$got of 100 crossed"; fi
+else fail $t "$out"; fi
+
+t=policy_on_cross_host_traffic
+drops() { hctl h1 -j stats va | jq '.va["from-vm"].drops.spoof_ipv4.packets // 0'; }
+d0=$(drops)
+recv_start h2 vb $MA 3; send h1 va $MA $MB 198.51.100.1 198.51.100.2 100 --spoof-src-ip 198.51.100.77; recv_done vb; got=$GOT
+d1=$(drops)
+if [ "$got" = 0 ] && [ $((d1 - d0)) -ge 100 ]; then pass "$t (spoofed source: 0 of 100 crossed, dropped at the source host)"
+else fail $t "received ${got:-?}, spoof drops $d0 -> $d1"; fi
+
+# VXLAN for VNI 100 to h2's VTEP, inner frame va -> vb (IPv4/UDP): from an unknown VTEP
+# (etcd's address) it must be dropped; the same bytes from h1's VTEP are delivered.
+t=forged_vxlan_dropped
+vxlan='\x08\x00\x00\x00\x00\x00\x64\x00'
+inner='\x02\x00\x00\x00\x02\x02\x02\x00\x00\x00\x02\x01\x08\x00\x45\x00\x00\x1c\x00\x00\x40\x00\x40\x11\xb5\x3d\xc0\x00\x02\xc9\xc0\x00\x02\xca\x04\xd2\x04\xd2\x00\x08\x00\x00'
+forge() { in_ns "$1" bash -c "for i in \$(seq 20); do printf '$vxlan$inner' >/dev/udp/192.0.2.12/4789; done"; }
+recv_start h2 vb $MA 2; forge etcd; recv_done vb; forged=$GOT
+recv_start h2 vb $MA 2; forge h1; recv_done vb; real=$GOT
+if [ "$forged" = 0 ] && [ "${real:-0}" -gt 0 ]; then pass "$t (unknown VTEP: 0 of 20; known VTEP: $real of 20)"
+else fail $t "from an unknown VTEP ${forged:-?} of 20 delivered, from h1 ${real:-?}"; fi
+
+# A stream va (h1) -> vb (h2) while etcd goes away and comes back.
+t=etcd_down_datapath_runs
+recv_start h2 vb $MA 9
+in_ns h1 "$B/xtap-vmsim" send --tap va --src-mac $MA --dst-mac $MB --src-ip 198.51.100.1 --dst-ip 198.51.100.2 \
+	--proto udp --count 3000 --pps 500 >"$T/send.out" 2>&1 &
+spid=$!
+sleep 1
+stop_etcd
+down=$(wait_for 20 bash -c "! $B/xtapctl -s $T/h1/xtapd.sock -j status | jq -e .etcd.connected" && echo yes)
+sleep 1
+start_etcd >/dev/null
+wait "$spid"
+sent=$(sed -n 's/^sent \([0-9]*\) frames.*/\1/p' "$T/send.out")
+recv_done vb; got=$GOT
+if [ "$down" = yes ] && [ -n "$sent" ] && [ "$sent" = "$got" ] && wait_for 30 agent_connected h1; then
+	pass "$t ($got of $sent cross-host frames across an etcd restart)"
+else fail $t "etcd seen down: ${down:-no}; sent ${sent:-?} received ${got:-?}"; fi
 
 t=watch_resumes_after_etcd_restart
 out=$(fctl --host h3 port add vc --segment 1 --mac 02:00:00:00:02:03 2>&1)
@@ -200,7 +271,6 @@ wait_for 20 bash -c "! $B/xtapctl -s $T/h2/xtapd.sock -j status | jq -e .etcd.co
 kill -STOP "${AGENT_PID[h2]}"
 start_etcd >/dev/null
 out=$(fctl --host h2 port add vd --segment 1 --mac 02:00:00:00:02:04 2>&1)
-rev=$(echo "$out" | rev_of)
 fctl --host h2 port set vd --segment 1 --mac 02:00:00:00:02:04 --addr 192.0.2.204/32 >/dev/null 2>&1
 ectl compaction "$(ectl endpoint status -w json | sed -n 's/.*"revision":\([0-9]*\).*/\1/p')" >/dev/null
 kill -CONT "${AGENT_PID[h2]}"
@@ -208,14 +278,58 @@ if wait_for 40 bash -c "$B/xtapctl -s $T/h2/xtapd.sock -j port show vd | grep -q
    grep -q "compacted" "$T/h2/xtapd.log"; then pass $t
 else fail $t "$(tail -3 "$T/h2/xtapd.log")"; fi
 
+# vb moves h2 -> h3 under a stream from va: every host points its MAC at h3's VTEP.
+t=vm_moves_traffic_follows
+in_ns h1 "$B/xtap-vmsim" send --tap va --src-mac $MA --dst-mac $MB --src-ip 198.51.100.1 --dst-ip 198.51.100.2 \
+	--proto udp --count 20000 --pps 1000 >/dev/null 2>&1 &
+spid=$!
+sleep 0.5
+t0=$(now_ms)
+out=$(fctl --host h3 port set vb --segment 2 --mac $MB --addr 198.51.100.2/32 2>&1)
+rev=$(echo "$out" | rev_of)
+if [ -n "$rev" ] && wait_for 20 applied_at h3 vb "$rev" && wait_for 20 rmac_at h1 2 $MB 192.0.2.13; then
+	t1=$(now_ms)
+	recv_start h3 vb $MA 1; recv_done vb; got=$GOT
+	gone_h2=$(wait_for 10 no_port h2 vb && echo yes)
+	if [ "${got:-0}" -gt 0 ] && [ "$gone_h2" = yes ]; then
+		pass "$t ($((t1 - t0)) ms from the etcd write to vb applied on h3 and h1's FDB at h3's VTEP; then $got frames/s at h3)"
+	else fail $t "received ${got:-?} at h3; gone from h2: ${gone_h2:-no}"; fi
+else fail $t "$out; h1 sees vb at '$(rmac_vtep h1 2 $MB)'"; fi
+kill "$spid" 2>/dev/null; wait "$spid" 2>/dev/null
+
+# Many ports at once: written while their segment does not exist yet (refused), then the segment:
+# the time from that one write until every port is applied on its host and every host knows
+# the others' MACs.
+N=${FLEET_PORTS:-1000}
+t=ports_converge
+for ((i = 1; i <= N; i++)); do
+	h=${HOSTS[$((i % 3))]}
+	printf 'put /xtap/ports/%s/p%04d {"name":"p%04d","segment":4,"mac":"02:00:00:10:%02x:%02x"}\n' \
+		"$h" "$i" "$i" $((i / 256)) $((i % 256))
+done | xargs -d '\n' -P 4 -n 50 bash -c 'for l; do l=${l#put }
+	ip netns exec "'"${P}etcd"'" etcdctl --endpoints="'"$URL"'" put "${l%% *}" "${l#* }" >/dev/null; done' _
+t0=$(now_ms)
+fctl segment add 4 --vni 300 >/dev/null
+applied() { [ "$(ectl get --prefix /xtap/status/ | paste - - | grep '/p[0-9]' | grep -c '"applied"')" -ge "$N" ]; }
+if wait_for 600 applied; then
+	t1=$(now_ms)
+	want=$((N - N / 3))
+	if wait_for 300 bash -c "[ \$($B/xtapctl -s $T/h1/xtapd.sock -j overlay show | jq '[.macs[]? | select(.segment == 4)] | length') -ge $want ]"; then
+		t2=$(now_ms)
+		pass "$t ($N ports on 3 hosts: all applied $((t1 - t0)) ms after the segment's write; h1 knows the $want remote MACs after $((t2 - t0)) ms)"
+	else fail $t "h1 has $(hctl h1 -j overlay show | jq '[.macs[]? | select(.segment == 4)] | length') of $want remote MACs"; fi
+else fail $t "$(ectl get --prefix /xtap/status/ | paste - - | grep '/p[0-9]' | grep -c '"applied"') of $N applied"; fi
+
 t=dead_host_removed
 t0=$(now_ms)
 dead=${AGENT_PID[h3]}
 kill -KILL "$dead"; wait "$dead" 2>/dev/null; AGENT_PID[h3]=
 gone() { [ -z "$(ectl get --prefix --keys-only "$1")" ]; }
-if wait_for 30 gone /xtap/hosts/h3 && gone /xtap/status/h3/; then
-	pass "$t (host key and statuses gone $(( $(now_ms) - t0 )) ms after SIGKILL; lease TTL 10 s)"
-else fail $t "$(ectl get --prefix --keys-only /xtap/hosts/ /xtap/status/h3/ | tr '\n' ' '); pid ${AGENT_PID[h3]:-} $(ps -o pid,stat,cmd -C xtapd | grep "$T")"; fi
+no_h3_macs() { [ "$(hctl h1 -j overlay show | jq '[.macs[]? | select(.vtep == "192.0.2.13")] | length')" = 0 ] &&
+	[ "$(hctl h2 -j overlay show | jq '[.macs[]? | select(.vtep == "192.0.2.13")] | length')" = 0 ]; }
+if wait_for 30 gone /xtap/hosts/h3 && gone /xtap/status/h3/ && wait_for 60 no_h3_macs; then
+	pass "$t (host key, statuses and every remote MAC behind h3 gone from h1 and h2 $(( $(now_ms) - t0 )) ms after SIGKILL; lease TTL 10 s)"
+else fail $t "$(ectl get --prefix --keys-only /xtap/hosts/ | tr '\n' ' '); h1 MACs at h3: $(hctl h1 -j overlay show | jq '[.macs[]? | select(.vtep == "192.0.2.13")] | length')"; fi
 
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" = 0 ]
