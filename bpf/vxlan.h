@@ -74,13 +74,14 @@ static __always_inline int xtap_vxlan_outer_build(void *ctx, const struct xtap_u
 						  __be32 vtep, __u32 vni, __u16 sport,
 						  __u32 inner_len, struct xtap_vxlan_outer *h)
 {
+	__u16 tot_len = inner_len + XTAP_VXLAN_OVERHEAD - ETH_HLEN;
 	struct bpf_fib_lookup p = {};
 	struct iphdr ip = {};
 	__u32 sum;
 
 	p.family = XTAP_AF_INET;
 	p.l4_protocol = IPPROTO_UDP;
-	p.tot_len = inner_len + XTAP_VXLAN_OVERHEAD - ETH_HLEN;
+	p.tot_len = tot_len;   /* the lookup overwrites it with the route's MTU */
 	p.ifindex = u->ifindex;
 	p.ipv4_src = u->vtep;
 	p.ipv4_dst = vtep;
@@ -91,7 +92,7 @@ static __always_inline int xtap_vxlan_outer_build(void *ctx, const struct xtap_u
 	h->eth.h_proto = bpf_htons(ETH_P_IP);
 	ip.version = 4;
 	ip.ihl = 5;
-	ip.tot_len = bpf_htons(p.tot_len);
+	ip.tot_len = bpf_htons(tot_len);
 	ip.ttl = 64;
 	ip.protocol = IPPROTO_UDP;
 	ip.saddr = u->vtep;
