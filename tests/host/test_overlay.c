@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -96,7 +97,7 @@ static int hctl(int h, char *out, size_t len, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(args, sizeof(args), fmt, ap);
 	va_end(ap);
-	snprintf(cmd, sizeof(cmd), "%s/xtapctl -s " RUN_DIR "/%s.sock %s 2>&1", build, hosts[h].name, args);
+	snprintf(cmd, sizeof(cmd), "%s/xtapctl -s " RUN_DIR "/%.7s.sock %s 2>&1", build, hosts[h].name, args);
 	f = popen(cmd, "r");
 	if (!f)
 		return -1;
@@ -138,26 +139,24 @@ static pid_t start_xtapd(int h)
 	int i;
 
 	if (pid == 0) {
-		char log[128];
+		char log[128], path[256], sockp[128], state[128];
 		int fd;
 
-		snprintf(log, sizeof(log), RUN_DIR "/%s.log", hosts[h].name);
+		snprintf(log, sizeof(log), RUN_DIR "/%.7s.log", hosts[h].name);
 		fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
 		if (fd >= 0) {
 			dup2(fd, 1);
 			dup2(fd, 2);
 		}
-		char path[256], sockp[128], state[128];
-
 		snprintf(path, sizeof(path), "%s/xtapd", build);
-		snprintf(sockp, sizeof(sockp), RUN_DIR "/%s.sock", hosts[h].name);
-		snprintf(state, sizeof(state), RUN_DIR "/%s.json", hosts[h].name);
+		snprintf(sockp, sizeof(sockp), RUN_DIR "/%.7s.sock", hosts[h].name);
+		snprintf(state, sizeof(state), RUN_DIR "/%.7s.json", hosts[h].name);
 		/* ip netns exec: the host's network and a fresh sysfs, where xtapd mounts its own bpffs. */
 		execlp("ip", "ip", "netns", "exec", hosts[h].name, path, "-s", sockp, "--state", state,
 		       "--pin-dir", "/sys/fs/bpf/xtap", (char *)NULL);
 		_exit(127);
 	}
-	snprintf(sock, sizeof(sock), RUN_DIR "/%s.sock", hosts[h].name);
+	snprintf(sock, sizeof(sock), RUN_DIR "/%.7s.sock", hosts[h].name);
 	for (i = 0; i < 300; i++) {
 		struct stat st;
 
@@ -170,9 +169,8 @@ static pid_t start_xtapd(int h)
 
 static int setup(void **state)
 {
-	char path[64];
+	char path[160];
 	int h;
-	size_t i;
 
 	(void)state;
 	if (getenv("XTAP_BUILD"))
@@ -180,7 +178,11 @@ static int setup(void **state)
 	if (sandbox_enter())
 		return -1;
 	root_netns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	/* Namespace names, sockets and state files private to this run (the sandbox's mount namespace). */
+	mkdir("/run/netns", 0755);
 	mkdir(RUN_DIR, 0755);
+	if (mount("tmpfs", "/run/netns", "tmpfs", 0, NULL) || mount("tmpfs", RUN_DIR, "tmpfs", 0, NULL))
+		return perror("mounting tmpfs on /run/netns and " RUN_DIR), -1;
 	/* The underlay: a bridge in this namespace, one veth per host. */
 	if (sh("ip link add ulbr type bridge && ip link set ulbr up"))
 		return -1;
@@ -192,16 +194,18 @@ static int setup(void **state)
 		snprintf(x->vtep, sizeof(x->vtep), "198.51.100.%d", h + 1);
 		if (sh("ip netns add %s && ip link add %s type veth peer name ulb%d && "
 		       "ip link set %s netns %s && ip link set ulb%d master ulbr up && "
+		       /* XDP redirects into a veth need NAPI on its peer: GRO on. */
+		       "ethtool -K ulb%d gro on >/dev/null && "
 		       "ip netns exec %s sh -c 'sysctl -qw net.ipv6.conf.all.disable_ipv6=1 "
 		       "net.ipv6.conf.default.disable_ipv6=1 && ip link set lo up && ip link set %s up && "
 		       "ip addr add %s/24 dev %s && sysctl -qw net.ipv4.conf.%s.forwarding=1'",
-		       x->name, x->ul, h + 1, x->ul, x->name, h + 1, x->name, x->ul, x->vtep, x->ul, x->ul))
+		       x->name, x->ul, h + 1, x->ul, x->name, h + 1, h + 1, x->name, x->ul, x->vtep, x->ul, x->ul))
 			return -1;
-		snprintf(path, sizeof(path), "/run/netns/%s", x->name);
+		snprintf(path, sizeof(path), "/run/netns/%.7s", x->name);
 		x->netns = open(path, O_RDONLY | O_CLOEXEC);
 		x->xtapd = start_xtapd(h);
 		if (x->netns < 0 || x->xtapd < 0)
-			return fprintf(stderr, "%s: xtapd did not start (see " RUN_DIR "/%s.log)\n", x->name,
+			return fprintf(stderr, "%s: xtapd did not start (see " RUN_DIR "/%.7s.log)\n", x->name,
 				       x->name), -1;
 	}
 	return 0;
@@ -310,8 +314,18 @@ static void unicast(struct vm *from, struct vm *to)
 		if (arrives(to, &p, 100))
 			break;
 	}
-	if (i == 100)
+	if (i == 100) {
+		char out[8192];
+		int h;
+
+		for (h = 0; h < HOSTS; h++) {
+			hctl(h, out, sizeof(out), "overlay show");
+			print_message("%s:\n%s", hosts[h].name, out);
+			hctl(h, out, sizeof(out), "stats -j");
+			print_message("%s stats:\n%s", hosts[h].name, out);
+		}
 		fail_msg("%s -> %s: nothing arrived in 10 s", from->name, to->name);
+	}
 	for (i = 0; i < 20; i++) {
 		assert_int_equal(vm_write(from, NULL, p.data, p.len), 0);
 		if (!arrives(to, &p, 2000))
