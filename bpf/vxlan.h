@@ -149,18 +149,6 @@ static __always_inline int xtap_skb_vxlan_push(struct __sk_buff *skb)
 	return bpf_skb_store_bytes(skb, XTAP_VXLAN_OVERHEAD, &inner, sizeof(inner), 0) ? -1 : 0;
 }
 
-/* Undoes xtap_skb_vxlan_push: the inner frame as it was. */
-static __always_inline int xtap_skb_vxlan_pop(struct __sk_buff *skb)
-{
-	struct ethhdr inner;
-
-	if (bpf_skb_load_bytes(skb, XTAP_VXLAN_OVERHEAD, &inner, sizeof(inner)))
-		return -1;
-	if (bpf_skb_adjust_room(skb, -XTAP_VXLAN_OVERHEAD, BPF_ADJ_ROOM_MAC, 0))
-		return -1;
-	return bpf_skb_store_bytes(skb, 0, &inner, sizeof(inner), 0) ? -1 : 0;
-}
-
 /* Writes the outer headers to vtep into a pushed skb. -1: no route. */
 static __always_inline int xtap_skb_vxlan_write(struct __sk_buff *skb, const struct xtap_underlay *u,
 						__be32 vtep, __u32 vni, __u16 sport)
@@ -186,11 +174,11 @@ static __always_inline __u16 xtap_skb_vxlan_sport(struct __sk_buff *skb)
 
 /*
  * Head-end replication: a copy of the skb's frame to every remote VTEP of
- * the segment. The skb comes back as it was (restore) or stays
- * encapsulated (the caller drops it). -1: it could not be restored.
+ * the segment. The skb stays encapsulated: the caller drops it. Broadcasts
+ * are ARP too, which bpf_skb_adjust_room refuses (IP only): the outer
+ * headers go in front with bpf_skb_change_head (no GSO state to keep).
  */
-static __always_inline int xtap_tc_vxlan_replicate(struct __sk_buff *skb, __u32 segment_id,
-						   __u32 vni, int restore)
+static __always_inline void xtap_tc_vxlan_replicate(struct __sk_buff *skb, __u32 segment_id, __u32 vni)
 {
 	const struct xtap_segment_vteps *v = bpf_map_lookup_elem(&xtap_seg_vteps, &segment_id);
 	const struct xtap_underlay *u = xtap_underlay_get();
@@ -198,11 +186,11 @@ static __always_inline int xtap_tc_vxlan_replicate(struct __sk_buff *skb, __u32 
 	__u32 i, n;
 
 	if (!u || !v || !v->count)
-		return 0;
+		return;
 	n = v->count;
 	sport = xtap_skb_vxlan_sport(skb);
-	if (xtap_skb_vxlan_push(skb))
-		return -1;
+	if (bpf_skb_change_head(skb, XTAP_VXLAN_OVERHEAD, 0))
+		return;
 	for (i = 0; i < XTAP_MAX_SEGMENT_VTEPS; i++) {
 		__be32 vtep;
 
@@ -219,7 +207,6 @@ static __always_inline int xtap_tc_vxlan_replicate(struct __sk_buff *skb, __u32 
 		if (!bpf_clone_redirect(skb, u->ifindex, 0))
 			xtap_overlay_count(XTAP_OVL_REPLICATED, skb->len);
 	}
-	return restore ? xtap_skb_vxlan_pop(skb) : 0;
 }
 
 /*

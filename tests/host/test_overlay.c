@@ -299,6 +299,18 @@ static int arrives(struct vm *to, const struct pkt *p, int timeout_ms)
 	}
 }
 
+/* What each host's overlay saw, for a failure's message. */
+static void dump_overlay(void)
+{
+	char out[4096];
+	int h;
+
+	for (h = 0; h < HOSTS; h++) {
+		hctl(h, out, sizeof(out), "overlay show");
+		print_message("%s:\n%s", hosts[h].name, out);
+	}
+}
+
 /*
  * The first frames wait for the managed neighbours to resolve: send until
  * one arrives (within 10 s on a loaded machine), then every frame must.
@@ -315,15 +327,7 @@ static void unicast(struct vm *from, struct vm *to)
 			break;
 	}
 	if (i == 100) {
-		char out[8192];
-		int h;
-
-		for (h = 0; h < HOSTS; h++) {
-			hctl(h, out, sizeof(out), "overlay show");
-			print_message("%s:\n%s", hosts[h].name, out);
-			hctl(h, out, sizeof(out), "stats -j");
-			print_message("%s stats:\n%s", hosts[h].name, out);
-		}
+		dump_overlay();
 		fail_msg("%s -> %s: nothing arrived in 10 s", from->name, to->name);
 	}
 	for (i = 0; i < 20; i++) {
@@ -355,8 +359,10 @@ static void test_broadcast_reaches_segment_only(void **state)
 	pkt_arp(&p, 1, vm1.mac, vm1.ip4, zero, vm2.ip4);
 	pkt_finish(&p);
 	assert_int_equal(vm_write(&vm1, NULL, p.data, p.len), 0);
-	assert_true(arrives(&vm2, &p, 3000));
-	assert_true(arrives(&vm4, &p, 3000));
+	if (!arrives(&vm2, &p, 3000) || !arrives(&vm4, &p, 3000)) {
+		dump_overlay();
+		fail_msg("vm1's broadcast did not reach vm2 and vm4");
+	}
 	assert_int_equal(vm_count(&vm3, 300), 0);
 }
 
