@@ -179,6 +179,13 @@ $(BUILD)/bench/throughput: bench/throughput.c tests/host/agent_env.c tests/host/
 		$(BENCH_UTIL) $(BUILD)/tests/lib/pktbuild.o $(BUILD)/tests/lib/sandbox.o -lbpf -ljson-c -lpthread
 
 # Memory per port of vhost-user serving: N xtap-vhost processes alone, then N ports through xtapd.
+# Not in `make bench` (slow to set up): cross-host VM->VM over VXLAN, xtap vs kernel vxlan + bridge.
+$(BUILD)/bench/overlay_throughput: bench/overlay_throughput.c tests/host/agent_env.c tests/host/agent_env.h \
+		$(BENCH_UTIL) $(BUILD)/tests/lib/pktbuild.o $(BUILD)/tests/lib/sandbox.o
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Itests/lib -Itests/host -Ibench -o $@ bench/overlay_throughput.c tests/host/agent_env.c \
+		$(BENCH_UTIL) $(BUILD)/tests/lib/pktbuild.o $(BUILD)/tests/lib/sandbox.o -lbpf -ljson-c
+
 $(BUILD)/bench/vhost_memory: bench/vhost_memory.c tests/host/agent_env.c tests/host/agent_env.h \
 		$(BENCH_UTIL) $(BUILD)/tests/lib/sandbox.o
 	@mkdir -p $(@D)
