@@ -76,6 +76,19 @@ static int overlay_ports_fit(const struct xtap_agent *a, const char *ifname, uns
 	return 0;
 }
 
+void xtap_overlay_teardown(struct xtap_agent *a)
+{
+	struct xtap_err ignore;
+	int ifindex = underlay_ifindex(a, &ignore);
+	size_t i;
+
+	if (ifindex <= 0)
+		return;
+	for (i = 0; i < a->model.overlay.n_vteps; i++)
+		xtap_neigh_managed(ifindex, a->model.overlay.vteps[i].ip, 0, &ignore);
+	xtap_detach(&a->dp, ifindex, XTAP_ROLE_UPLINK, &ignore);
+}
+
 int xtap_overlay_port_fits(struct xtap_agent *a, const struct xtap_port_conf *p, struct xtap_err *err)
 {
 	const struct xtap_segment_conf *s = xtap_model_segment(&a->model, p->spec.segment_id);

@@ -53,6 +53,8 @@ int xtap_cmd_save(struct xtap_agent *a, struct xtap_err *err);
 int xtap_cmd_port_update(struct xtap_agent *a, struct xtap_port_conf *cur, struct xtap_port_conf *next,
 			 struct xtap_err *err);
 
+/* cmd_overlay.c: teardown's part: the VTEPs' neighbours deleted, the underlay's programs detached. */
+void xtap_overlay_teardown(struct xtap_agent *a);
 /* cmd_overlay.c: a port of an overlay segment fits the underlay (MTU <= underlay MTU - 50). */
 int xtap_overlay_port_fits(struct xtap_agent *a, const struct xtap_port_conf *p, struct xtap_err *err);
 
