@@ -67,12 +67,14 @@ static __always_inline __u16 xtap_vxlan_sport(const struct xtap_flow *f, const s
 
 /*
  * The outer headers for `inner_len` bytes of inner frame to vtep, MACs from
- * the FIB on the underlay. -1: no route via the underlay or its neighbour
- * is not resolved (yet).
+ * the FIB on the underlay. -1: no route via the underlay, its neighbour is
+ * not resolved (yet), or (check_mtu) the frame is longer than the route's
+ * MTU. The skb path leaves the MTU to the kernel, which lets GSO frames by.
  */
 static __always_inline int xtap_vxlan_outer_build(void *ctx, const struct xtap_underlay *u,
 						  __be32 vtep, __u32 vni, __u16 sport,
-						  __u32 inner_len, struct xtap_vxlan_outer *h)
+						  __u32 inner_len, int check_mtu,
+						  struct xtap_vxlan_outer *h)
 {
 	__u16 tot_len = inner_len + XTAP_VXLAN_OVERHEAD - ETH_HLEN;
 	struct bpf_fib_lookup p = {};
@@ -81,7 +83,7 @@ static __always_inline int xtap_vxlan_outer_build(void *ctx, const struct xtap_u
 
 	p.family = XTAP_AF_INET;
 	p.l4_protocol = IPPROTO_UDP;
-	p.tot_len = tot_len;   /* the lookup overwrites it with the route's MTU */
+	p.tot_len = check_mtu ? tot_len : 0;   /* the lookup overwrites it with the route's MTU */
 	p.ifindex = u->ifindex;
 	p.ipv4_src = u->vtep;
 	p.ipv4_dst = vtep;
@@ -119,7 +121,7 @@ static __always_inline int xtap_xdp_vxlan_encap(struct xdp_md *ctx, const struct
 	void *data, *data_end;
 	__u32 len = ctx->data_end - ctx->data;
 
-	if (xtap_vxlan_outer_build(ctx, u, vtep, vni, sport, len, &h))
+	if (xtap_vxlan_outer_build(ctx, u, vtep, vni, sport, len, 1, &h))
 		return -1;
 	if (bpf_xdp_adjust_head(ctx, -(int)sizeof(h)))
 		return -1;
@@ -134,12 +136,16 @@ static __always_inline int xtap_xdp_vxlan_encap(struct xdp_md *ctx, const struct
 /*
  * Adds room for the outer headers in front of the skb's frame (GSO state
  * becomes a UDP tunnel's) and moves the inner Ethernet header behind it.
- * The outer headers are the caller's to write (xtap_skb_vxlan_write).
+ * The outer headers are the caller's to write (xtap_skb_vxlan_write). The
+ * inner L2 length is the Ethernet header alone: the VXLAN header belongs to
+ * the tunnel (UDP) header, so segmentation finds the inner frame. The MSS
+ * stays: the port's MTU already leaves room for the outer headers.
  */
 static __always_inline int xtap_skb_vxlan_push(struct __sk_buff *skb)
 {
 	__u64 flags = BPF_F_ADJ_ROOM_ENCAP_L3_IPV4 | BPF_F_ADJ_ROOM_ENCAP_L4_UDP |
-		      BPF_F_ADJ_ROOM_ENCAP_L2_ETH | BPF_F_ADJ_ROOM_ENCAP_L2(ETH_HLEN + 8);
+		      BPF_F_ADJ_ROOM_ENCAP_L2_ETH | BPF_F_ADJ_ROOM_ENCAP_L2(ETH_HLEN) |
+		      BPF_F_ADJ_ROOM_FIXED_GSO;
 	struct ethhdr inner;
 
 	if (bpf_skb_load_bytes(skb, 0, &inner, sizeof(inner)))
@@ -155,7 +161,7 @@ static __always_inline int xtap_skb_vxlan_write(struct __sk_buff *skb, const str
 {
 	struct xtap_vxlan_outer h;
 
-	if (xtap_vxlan_outer_build(skb, u, vtep, vni, sport, skb->len - XTAP_VXLAN_OVERHEAD, &h))
+	if (xtap_vxlan_outer_build(skb, u, vtep, vni, sport, skb->len - XTAP_VXLAN_OVERHEAD, 0, &h))
 		return -1;
 	return bpf_skb_store_bytes(skb, 0, &h, sizeof(h), 0) ? -1 : 0;
 }

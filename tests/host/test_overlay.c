@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
+#include <linux/virtio_net.h>
 #include <net/if.h>
 #include <sched.h>
 #include <setjmp.h>
@@ -198,8 +199,11 @@ static int setup(void **state)
 		       "ethtool -K ulb%d gro on >/dev/null && "
 		       "ip netns exec %s sh -c 'sysctl -qw net.ipv6.conf.all.disable_ipv6=1 "
 		       "net.ipv6.conf.default.disable_ipv6=1 && ip link set lo up && ip link set %s up && "
-		       "ip addr add %s/24 dev %s && sysctl -qw net.ipv4.conf.%s.forwarding=1'",
-		       x->name, x->ul, h + 1, x->ul, x->name, h + 1, h + 1, x->name, x->ul, x->vtep, x->ul, x->ul))
+		       "ip addr add %s/24 dev %s && sysctl -qw net.ipv4.conf.%s.forwarding=1 && "
+		       /* A wire carries frames of its MTU: tunnel GSO is cut before the veth, as a NIC would. */
+		       "ethtool -K %s tx-udp_tnl-segmentation off tx-udp_tnl-csum-segmentation off >/dev/null'",
+		       x->name, x->ul, h + 1, x->ul, x->name, h + 1, h + 1, x->name, x->ul, x->vtep, x->ul, x->ul,
+		       x->ul))
 			return -1;
 		snprintf(path, sizeof(path), "/run/netns/%.7s", x->name);
 		x->netns = open(path, O_RDONLY | O_CLOEXEC);
@@ -308,6 +312,9 @@ static void dump_overlay(void)
 	for (h = 0; h < HOSTS; h++) {
 		hctl(h, out, sizeof(out), "overlay show");
 		print_message("%s:\n%s", hosts[h].name, out);
+		if (getenv("OVERLAY_DEBUG"))
+			sh("ip netns exec %s ip -s link show %s; ip netns exec %s ethtool -k %s | grep -i -e udp_tnl -e segmentation; ip -s link show ulb%d",
+			   hosts[h].name, hosts[h].ul, hosts[h].name, hosts[h].ul, h + 1);
 	}
 }
 
@@ -456,6 +463,66 @@ static void test_forged_vxlan_dropped(void **state)
 	assert_int_equal(decap_dropped(1) - before, 5);
 }
 
+/*
+ * What guests with offloads send: a UDP frame with only the pseudo-header
+ * checksum (NEEDS_CSUM), and a 10 KB TCP segment for the "NIC" to cut (GSO,
+ * the skb path's UDP-tunnel encapsulation). vm2 gets correct frames: the
+ * checksum complete or still marked, the TCP bytes whole (one GSO frame or
+ * its segments).
+ */
+static void test_offloads_across_hosts(void **state)
+{
+	struct virtio_net_hdr_v1 h = {};
+	static uint8_t buf[65536];
+	uint8_t vnet[12];
+	size_t got = 0;
+	struct pkt p;
+	int n;
+
+	(void)state;
+	pkt_init(&p);
+	pkt_eth(&p, vm2.mac, vm1.mac, ETH_P_IP);
+	pkt_ipv4(&p, vm1.ip4, vm2.ip4, IPPROTO_UDP);
+	pkt_udp(&p, 40000, 5000, 301);
+	pkt_finish(&p);
+	pkt_set_partial_csum(&p);
+	h.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+	h.csum_start = p.l4_off;
+	h.csum_offset = 6;
+	assert_int_equal(vm_write(&vm1, &h, p.data, p.len), 0);
+	n = vm_read(&vm2, buf, sizeof(buf), vnet, 2000);
+	assert_int_equal(n, (int)p.len);
+	assert_true(pkt_l4_csum_ok(buf, n) || (vnet[0] & VIRTIO_NET_HDR_F_NEEDS_CSUM));
+
+	pkt_init(&p);
+	pkt_eth(&p, vm2.mac, vm1.mac, ETH_P_IP);
+	pkt_ipv4(&p, vm1.ip4, vm2.ip4, IPPROTO_TCP);
+	pkt_tcp(&p, 40000, 5000, PKT_TCP_ACK, 10000);
+	pkt_finish(&p);
+	pkt_set_partial_csum(&p);
+	memset(&h, 0, sizeof(h));
+	h.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+	h.gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
+	h.gso_size = 1398;   /* MTU 1450 less IPv4 and TCP headers and some */
+	h.hdr_len = p.l4_off + 20;
+	h.csum_start = p.l4_off;
+	h.csum_offset = 16;
+	assert_int_equal(vm_write(&vm1, &h, p.data, p.len), 0);
+	while (got < 10000 && (n = vm_read(&vm2, buf, sizeof(buf), vnet, 2000)) > 0) {
+		size_t payload = n - (p.l4_off + 20);
+
+		if (n <= (int)(p.l4_off + 20) || got + payload > 10000 ||
+		    memcmp(buf + p.l4_off + 20, p.data + p.l4_off + 20 + got, payload))
+			fail_msg("vm2: a frame of %d bytes that is not the next part of the segment (%zu bytes so far)",
+				 n, got);
+		got += payload;
+	}
+	if (got != 10000) {
+		dump_overlay();
+		fail_msg("vm2 got %zu of the 10000 TCP bytes", got);
+	}
+}
+
 /* The overlay is in the state file: a restarted xtapd has it all, and frames flow again. */
 static void test_restart_keeps_overlay(void **state)
 {
@@ -492,6 +559,7 @@ int main(void)
 		cmocka_unit_test(test_vnis_isolated),
 		cmocka_unit_test(test_policy_on_cross_host_traffic),
 		cmocka_unit_test(test_forged_vxlan_dropped),
+		cmocka_unit_test(test_offloads_across_hosts),
 		cmocka_unit_test(test_restart_keeps_overlay),
 	};
 
