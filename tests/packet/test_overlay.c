@@ -234,10 +234,12 @@ static const struct {
 	const char *id;
 	int spoof;        /* source address not the port's */
 	int acl_deny;     /* from-vm ACL denies the destination */
+	int rate;         /* 1 packet/s, burst 2: the first two frames pass (encapsulated), the third not */
 	uint32_t reason;
 } from_vm_cases[] = {
-	{ "spoofed source", 1, 0, XTAP_DROP_SPOOF_IPV4 },
-	{ "ACL deny", 0, 1, XTAP_DROP_ACL },
+	{ "spoofed source", 1, 0, 0, XTAP_DROP_SPOOF_IPV4 },
+	{ "ACL deny", 0, 1, 0, XTAP_DROP_ACL },
+	{ "packet rate", 0, 0, 1, XTAP_DROP_RATE_PACKETS },
 };
 
 static void test_encap_policy(void **s)
@@ -260,6 +262,14 @@ static void test_encap_policy(void **s)
 			fx_apply(PC);
 		}
 		c_to_remote(&in, from_vm_cases[i].spoof ? pkt_ip4("10.9.9.9") : PC->ip4, 53);
+		if (from_vm_cases[i].rate) {
+			PC->spec.rate[XTAP_DIR_FROM_VM].packets_per_sec = 1;
+			PC->spec.rate[XTAP_DIR_FROM_VM].burst_packets = 2;
+			fx_apply(PC);
+			assert_int_equal(fx_from_vm(PC, &in), XDP_REDIRECT);
+			assert_int_equal(fx_from_vm(PC, &in), XDP_REDIRECT);
+			encap += 2;
+		}
 		if (fx_from_vm(PC, &in) != XDP_DROP)
 			fail_msg("%s: not dropped", from_vm_cases[i].id);
 		if (fx_drops(PC, XTAP_DIR_FROM_VM, from_vm_cases[i].reason) - drops != 1)
@@ -267,6 +277,7 @@ static void test_encap_policy(void **s)
 		if (ovl_count(XTAP_OVL_ENCAP) != encap)
 			fail_msg("%s: encapsulated", from_vm_cases[i].id);
 		acl->n_rules = 0;
+		memset(&PC->spec.rate, 0, sizeof(PC->spec.rate));
 		fx_apply(PC);
 	}
 }
