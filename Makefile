@@ -167,10 +167,10 @@ $(BENCH_UTIL): bench/bench_util.c bench/bench_util.h tests/host/agent_env.h
 	$(CC) $(CFLAGS) -Itests/lib -Itests/host -c $< -o $@
 
 $(BUILD)/bench/control_plane: bench/control_plane.c tests/host/agent_env.c tests/host/agent_env.h \
-		$(BENCH_UTIL) $(BUILD)/tests/lib/sandbox.o
+		$(BENCH_UTIL) $(BUILD)/tests/lib/pktbuild.o $(BUILD)/tests/lib/sandbox.o
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Itests/lib -Itests/host -o $@ bench/control_plane.c tests/host/agent_env.c \
-		$(BENCH_UTIL) $(BUILD)/tests/lib/sandbox.o -lbpf -ljson-c
+		$(BENCH_UTIL) $(BUILD)/tests/lib/pktbuild.o $(BUILD)/tests/lib/sandbox.o -lbpf -ljson-c
 
 $(BUILD)/bench/throughput: bench/throughput.c tests/host/agent_env.c tests/host/agent_env.h $(BENCH_UTIL) \
 		$(BUILD)/skel/bench_bare.skel.h $(BUILD)/tests/lib/pktbuild.o $(BUILD)/tests/lib/sandbox.o
@@ -178,7 +178,6 @@ $(BUILD)/bench/throughput: bench/throughput.c tests/host/agent_env.c tests/host/
 	$(CC) $(CFLAGS) -Itests/lib -Itests/host -o $@ bench/throughput.c tests/host/agent_env.c \
 		$(BENCH_UTIL) $(BUILD)/tests/lib/pktbuild.o $(BUILD)/tests/lib/sandbox.o -lbpf -ljson-c -lpthread
 
-# Memory per port of vhost-user serving: N xtap-vhost processes alone, then N ports through xtapd.
 # Not in `make bench` (slow to set up): cross-host VM->VM over VXLAN, xtap vs kernel vxlan + bridge.
 $(BUILD)/bench/overlay_throughput: bench/overlay_throughput.c tests/host/agent_env.c tests/host/agent_env.h \
 		$(BENCH_UTIL) $(BUILD)/tests/lib/pktbuild.o $(BUILD)/tests/lib/sandbox.o
@@ -186,17 +185,18 @@ $(BUILD)/bench/overlay_throughput: bench/overlay_throughput.c tests/host/agent_e
 	$(CC) $(CFLAGS) -Itests/lib -Itests/host -Ibench -o $@ bench/overlay_throughput.c tests/host/agent_env.c \
 		$(BENCH_UTIL) $(BUILD)/tests/lib/pktbuild.o $(BUILD)/tests/lib/sandbox.o -lbpf -ljson-c
 
+# Memory per port of vhost-user serving: N xtap-vhost processes alone, then N ports through xtapd.
 $(BUILD)/bench/vhost_memory: bench/vhost_memory.c tests/host/agent_env.c tests/host/agent_env.h \
-		$(BENCH_UTIL) $(BUILD)/tests/lib/sandbox.o
+		$(BENCH_UTIL) $(BUILD)/tests/lib/pktbuild.o $(BUILD)/tests/lib/sandbox.o
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Itests/lib -Itests/host -o $@ bench/vhost_memory.c tests/host/agent_env.c \
-		$(BENCH_UTIL) $(BUILD)/tests/lib/sandbox.o -lbpf -ljson-c
+		$(BENCH_UTIL) $(BUILD)/tests/lib/pktbuild.o $(BUILD)/tests/lib/sandbox.o -lbpf -ljson-c
 
 $(BUILD)/bench/rate_accuracy: bench/rate_accuracy.c tests/host/agent_env.c tests/host/agent_env.h \
-		$(BENCH_UTIL) $(BUILD)/tests/lib/sandbox.o
+		$(BENCH_UTIL) $(BUILD)/tests/lib/pktbuild.o $(BUILD)/tests/lib/sandbox.o
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Itests/lib -Itests/host -o $@ bench/rate_accuracy.c tests/host/agent_env.c \
-		$(BENCH_UTIL) $(BUILD)/tests/lib/sandbox.o -lbpf -ljson-c -lpthread
+		$(BENCH_UTIL) $(BUILD)/tests/lib/pktbuild.o $(BUILD)/tests/lib/sandbox.o -lbpf -ljson-c -lpthread
 
 # Benchmarks, not tests: tables measured in one run (bench/README.md explains them). Each program's
 # output also goes to $(BUILD)/bench/NAME.log (pipefail: a program that fails fails the target); the

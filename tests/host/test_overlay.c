@@ -494,19 +494,7 @@ static void test_offloads_across_hosts(void **state)
 	assert_int_equal(n, (int)p.len);
 	assert_true(pkt_l4_csum_ok(buf, n) || (vnet[0] & VIRTIO_NET_HDR_F_NEEDS_CSUM));
 
-	pkt_init(&p);
-	pkt_eth(&p, vm2.mac, vm1.mac, ETH_P_IP);
-	pkt_ipv4(&p, vm1.ip4, vm2.ip4, IPPROTO_TCP);
-	pkt_tcp(&p, 40000, 5000, PKT_TCP_ACK, 10000);
-	pkt_finish(&p);
-	pkt_set_partial_csum(&p);
-	memset(&h, 0, sizeof(h));
-	h.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
-	h.gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
-	h.gso_size = 1398;   /* MTU 1450 less IPv4 and TCP headers and some */
-	h.hdr_len = p.l4_off + 20;
-	h.csum_start = p.l4_off;
-	h.csum_offset = 16;
+	vm_tcp4_gso(&p, &h, &vm1, &vm2, 10000, 1398);   /* MSS within MTU 1450 */
 	assert_int_equal(vm_write(&vm1, &h, p.data, p.len), 0);
 	while (got < 10000 && (n = vm_read(&vm2, buf, sizeof(buf), vnet, 2000)) > 0) {
 		size_t payload = n - (p.l4_off + 20);
