@@ -140,7 +140,7 @@ static pid_t start_xtapd(int h)
 	int i;
 
 	if (pid == 0) {
-		char log[128], path[256], sockp[128], state[128];
+		char log[128], path[256], sockp[128], state[128], pins[128];
 		int fd;
 
 		snprintf(log, sizeof(log), RUN_DIR "/%.7s.log", hosts[h].name);
@@ -152,9 +152,13 @@ static pid_t start_xtapd(int h)
 		snprintf(path, sizeof(path), "%s/xtapd", build);
 		snprintf(sockp, sizeof(sockp), RUN_DIR "/%.7s.sock", hosts[h].name);
 		snprintf(state, sizeof(state), RUN_DIR "/%.7s.json", hosts[h].name);
-		/* ip netns exec: the host's network and a fresh sysfs, where xtapd mounts its own bpffs. */
+		snprintf(pins, sizeof(pins), RUN_DIR "/%.7s.bpf/xtap", hosts[h].name);
+		/*
+		 * ip netns exec: the host's network (and a fresh sysfs); the pins on a
+		 * bpffs of the host's own that outlives xtapd, as /sys/fs/bpf does.
+		 */
 		execlp("ip", "ip", "netns", "exec", hosts[h].name, path, "-s", sockp, "--state", state,
-		       "--pin-dir", "/sys/fs/bpf/xtap", (char *)NULL);
+		       "--pin-dir", pins, (char *)NULL);
 		_exit(127);
 	}
 	snprintf(sock, sizeof(sock), RUN_DIR "/%.7s.sock", hosts[h].name);
@@ -166,6 +170,22 @@ static pid_t start_xtapd(int h)
 		usleep(20000);
 	}
 	return -1;
+}
+
+/* Host h's underlay: veth ulN in its namespace, its peer ulbN on the bridge. */
+static int underlay_add(int h)
+{
+	const struct host *x = &hosts[h];
+
+	return sh("ip link add %s type veth peer name ulb%d && ip link set %s netns %s && "
+		  "ip link set ulb%d master ulbr up && "
+		  /* XDP redirects into a veth need NAPI on its peer: GRO on. */
+		  "ethtool -K ulb%d gro on >/dev/null && "
+		  "ip netns exec %s sh -c 'ip link set %s up && ip addr add %s/24 dev %s && "
+		  "sysctl -qw net.ipv4.conf.%s.forwarding=1 && "
+		  /* A wire carries frames of its MTU: tunnel GSO is cut before the veth, as a NIC would. */
+		  "ethtool -K %s tx-udp_tnl-segmentation off tx-udp_tnl-csum-segmentation off >/dev/null'",
+		  x->ul, h + 1, x->ul, x->name, h + 1, h + 1, x->name, x->ul, x->vtep, x->ul, x->ul, x->ul);
 }
 
 static int setup(void **state)
@@ -193,18 +213,12 @@ static int setup(void **state)
 		snprintf(x->name, sizeof(x->name), "h%d", h + 1);
 		snprintf(x->ul, sizeof(x->ul), "ul%d", h + 1);
 		snprintf(x->vtep, sizeof(x->vtep), "198.51.100.%d", h + 1);
-		if (sh("ip netns add %s && ip link add %s type veth peer name ulb%d && "
-		       "ip link set %s netns %s && ip link set ulb%d master ulbr up && "
-		       /* XDP redirects into a veth need NAPI on its peer: GRO on. */
-		       "ethtool -K ulb%d gro on >/dev/null && "
-		       "ip netns exec %s sh -c 'sysctl -qw net.ipv6.conf.all.disable_ipv6=1 "
-		       "net.ipv6.conf.default.disable_ipv6=1 && ip link set lo up && ip link set %s up && "
-		       "ip addr add %s/24 dev %s && sysctl -qw net.ipv4.conf.%s.forwarding=1 && "
-		       /* A wire carries frames of its MTU: tunnel GSO is cut before the veth, as a NIC would. */
-		       "ethtool -K %s tx-udp_tnl-segmentation off tx-udp_tnl-csum-segmentation off >/dev/null'",
-		       x->name, x->ul, h + 1, x->ul, x->name, h + 1, h + 1, x->name, x->ul, x->vtep, x->ul, x->ul,
-		       x->ul))
+		if (sh("ip netns add %s && ip netns exec %s sh -c 'sysctl -qw net.ipv6.conf.all.disable_ipv6=1 "
+		       "net.ipv6.conf.default.disable_ipv6=1 && ip link set lo up'", x->name, x->name) || underlay_add(h))
 			return -1;
+		snprintf(path, sizeof(path), RUN_DIR "/%.7s.bpf", x->name);
+		if (mkdir(path, 0700) || mount("bpf", path, "bpf", 0, "mode=0700"))
+			return perror(path), -1;
 		snprintf(path, sizeof(path), "/run/netns/%.7s", x->name);
 		x->netns = open(path, O_RDONLY | O_CLOEXEC);
 		x->xtapd = start_xtapd(h);
@@ -313,8 +327,8 @@ static void dump_overlay(void)
 		hctl(h, out, sizeof(out), "overlay show");
 		print_message("%s:\n%s", hosts[h].name, out);
 		if (getenv("OVERLAY_DEBUG"))
-			sh("ip netns exec %s ip -s link show %s; ip netns exec %s ethtool -k %s | grep -i -e udp_tnl -e segmentation; ip -s link show ulb%d",
-			   hosts[h].name, hosts[h].ul, hosts[h].name, hosts[h].ul, h + 1);
+			sh("ip netns exec %s ip -s link show %s; ip netns exec %s ip neigh; ip -s link show ulb%d",
+			   hosts[h].name, hosts[h].ul, hosts[h].name, h + 1);
 	}
 }
 
@@ -538,6 +552,22 @@ static void test_restart_keeps_overlay(void **state)
 	unicast(&vm1, &vm4);
 }
 
+/* h1's underlay deleted and made again (a new ifindex): xtapd repairs it and frames flow again. */
+static void test_underlay_repaired(void **state)
+{
+	int i;
+
+	(void)state;
+	assert_int_equal(sh("ip link del ulb1"), 0);
+	assert_int_equal(underlay_add(0), 0);
+	/* Within 5 s xtapd's link monitor has put the XDP program back. */
+	for (i = 0; i < 250 && sh("ip netns exec h1 ip link show ul1 | grep -q ' xdp'"); i++)
+		usleep(20000);
+	assert_true(i < 250);
+	unicast(&vm2, &vm1);
+	unicast(&vm1, &vm4);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -549,6 +579,7 @@ int main(void)
 		cmocka_unit_test(test_forged_vxlan_dropped),
 		cmocka_unit_test(test_offloads_across_hosts),
 		cmocka_unit_test(test_restart_keeps_overlay),
+		cmocka_unit_test(test_underlay_repaired),
 	};
 
 	if (geteuid()) {
