@@ -206,9 +206,11 @@ int xtap_from_vm_tc(struct __sk_buff *skb)
 		seg = bpf_map_lookup_elem(&xtap_segments, &m.target);
 		if (seg && seg->uplink_ifindex)
 			xtap_tc_clone_to_uplink(skb, seg);
-		if (seg && seg->vni &&
-		    xtap_tc_vxlan_replicate(skb, m.target, seg->vni, m.action == XTAP_META_FLOOD_HOST))
+		/* Last: it leaves the skb encapsulated (overlay segments never flood the host). */
+		if (seg && seg->vni) {
+			xtap_tc_vxlan_replicate(skb, m.target, seg->vni);
 			return TC_ACT_SHOT;
+		}
 		return m.action == XTAP_META_FLOOD_HOST ? TC_ACT_OK : TC_ACT_SHOT;
 	default:
 		return TC_ACT_OK;

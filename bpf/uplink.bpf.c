@@ -59,6 +59,36 @@ static __always_inline int xtap_uplink_complete_csum(struct xdp_md *ctx)
 }
 
 /*
+ * A frame (now untagged, frame_len bytes; len as it arrived) to the local
+ * VM's port e, whose devmap egress program applies the to-VM policy; the
+ * redirect's fallback when the port is gone from the devmap.
+ */
+static __always_inline int xtap_uplink_deliver(struct xdp_md *ctx, const struct xtap_fdb_entry *e,
+					       __u32 len, __u32 frame_len, __u32 fallback)
+{
+	int ret;
+
+	/*
+	 * Longer than the VM's port allows: an XDP redirect would be refused
+	 * (EMSGSIZE) before the port's devmap egress, uncounted. tc ingress
+	 * redirects it instead, to the port's tc egress: MTU drop there, or, for a
+	 * GSO frame from a veth peer, delivery with its GSO state.
+	 */
+	if (frame_len > (__u32)e->mtu + ETH_HLEN) {
+		if (xtap_xdp_meta_set(ctx, XTAP_META_REDIRECT, e->ifindex, 0, e->port_id, 0, 0))
+			return XDP_DROP;
+		xtap_uplink_count(XTAP_UPLINK_TO_PORT, len);
+		return XDP_PASS;
+	}
+	if (xtap_uplink_complete_csum(ctx))
+		return XDP_DROP;
+	ret = bpf_redirect_map(&xtap_redirect, e->ifindex, fallback);
+	if (ret == XDP_REDIRECT || ret == XDP_PASS)
+		xtap_uplink_count(ret == XDP_REDIRECT ? XTAP_UPLINK_TO_PORT : XTAP_UPLINK_TO_HOST, len);
+	return ret;
+}
+
+/*
  * A frame decapsulated from a VTEP of the segment: to a local VM of the
  * segment by MAC (its devmap egress applies the to-VM policy), broadcast and
  * multicast to the segment's VMs through tc ingress, anything else dropped.
@@ -70,7 +100,6 @@ static __always_inline int xtap_from_underlay(struct xdp_md *ctx, __u32 segment_
 	__u32 len = data_end - data;
 	struct ethhdr *eth = data;
 	const struct xtap_fdb_entry *e;
-	int ret;
 
 	if ((void *)(eth + 1) > data_end)
 		return XDP_DROP;
@@ -85,17 +114,8 @@ static __always_inline int xtap_from_underlay(struct xdp_md *ctx, __u32 segment_
 		xtap_overlay_count(XTAP_OVL_DECAP_NO_PORT, len);
 		return XDP_DROP;
 	}
-	if (len > (__u32)e->mtu + ETH_HLEN) {
-		if (xtap_xdp_meta_set(ctx, XTAP_META_REDIRECT, e->ifindex, 0, e->port_id, 0, 0))
-			return XDP_DROP;
-		xtap_uplink_count(XTAP_UPLINK_TO_PORT, len);
-		return XDP_PASS;
-	}
-	if (xtap_uplink_complete_csum(ctx))
-		return XDP_DROP;
-	ret = bpf_redirect_map(&xtap_redirect, e->ifindex, XDP_DROP);
-	xtap_uplink_count(XTAP_UPLINK_TO_PORT, len);
-	return ret;
+	/* A segment's frame is never the host's: dropped if its port vanished. */
+	return xtap_uplink_deliver(ctx, e, len, len, XDP_DROP);
 }
 
 SEC("xdp")
@@ -147,23 +167,7 @@ int xtap_from_uplink(struct xdp_md *ctx)
 		goto host;
 	if (vlan && xtap_xdp_vlan_pop(ctx))
 		return XDP_DROP;
-	/*
-	 * Longer than the VM's port allows: an XDP redirect would be refused
-	 * (EMSGSIZE) before the port's devmap egress, uncounted. tc ingress
-	 * redirects it instead, to the port's tc egress: MTU drop there, or, for a
-	 * GSO frame from a veth peer, delivery with its GSO state.
-	 */
-	if (len - (vlan ? VLAN_HLEN : 0) > (__u32)e->mtu + ETH_HLEN) {
-		if (xtap_xdp_meta_set(ctx, XTAP_META_REDIRECT, e->ifindex, 0, e->port_id, 0, 0))
-			return XDP_DROP;
-		xtap_uplink_count(XTAP_UPLINK_TO_PORT, len);
-		return XDP_PASS;
-	}
-	if (xtap_uplink_complete_csum(ctx))
-		return XDP_DROP;
-	ret = bpf_redirect_map(&xtap_redirect, e->ifindex, XDP_PASS);
-	xtap_uplink_count(ret == XDP_REDIRECT ? XTAP_UPLINK_TO_PORT : XTAP_UPLINK_TO_HOST, len);
-	return ret;
+	return xtap_uplink_deliver(ctx, e, len, len - (vlan ? VLAN_HLEN : 0), XDP_PASS);
 host:
 	xtap_uplink_count(XTAP_UPLINK_TO_HOST, len);
 	return XDP_PASS;

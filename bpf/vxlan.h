@@ -67,20 +67,23 @@ static __always_inline __u16 xtap_vxlan_sport(const struct xtap_flow *f, const s
 
 /*
  * The outer headers for `inner_len` bytes of inner frame to vtep, MACs from
- * the FIB on the underlay. -1: no route via the underlay or its neighbour
- * is not resolved (yet).
+ * the FIB on the underlay. -1: no route via the underlay, its neighbour is
+ * not resolved (yet), or (check_mtu) the frame is longer than the route's
+ * MTU. The skb path leaves the MTU to the kernel, which lets GSO frames by.
  */
 static __always_inline int xtap_vxlan_outer_build(void *ctx, const struct xtap_underlay *u,
 						  __be32 vtep, __u32 vni, __u16 sport,
-						  __u32 inner_len, struct xtap_vxlan_outer *h)
+						  __u32 inner_len, int check_mtu,
+						  struct xtap_vxlan_outer *h)
 {
+	__u16 tot_len = inner_len + XTAP_VXLAN_OVERHEAD - ETH_HLEN;
 	struct bpf_fib_lookup p = {};
 	struct iphdr ip = {};
 	__u32 sum;
 
 	p.family = XTAP_AF_INET;
 	p.l4_protocol = IPPROTO_UDP;
-	p.tot_len = inner_len + XTAP_VXLAN_OVERHEAD - ETH_HLEN;
+	p.tot_len = check_mtu ? tot_len : 0;   /* the lookup overwrites it with the route's MTU */
 	p.ifindex = u->ifindex;
 	p.ipv4_src = u->vtep;
 	p.ipv4_dst = vtep;
@@ -91,7 +94,7 @@ static __always_inline int xtap_vxlan_outer_build(void *ctx, const struct xtap_u
 	h->eth.h_proto = bpf_htons(ETH_P_IP);
 	ip.version = 4;
 	ip.ihl = 5;
-	ip.tot_len = bpf_htons(p.tot_len);
+	ip.tot_len = bpf_htons(tot_len);
 	ip.ttl = 64;
 	ip.protocol = IPPROTO_UDP;
 	ip.saddr = u->vtep;
@@ -118,7 +121,7 @@ static __always_inline int xtap_xdp_vxlan_encap(struct xdp_md *ctx, const struct
 	void *data, *data_end;
 	__u32 len = ctx->data_end - ctx->data;
 
-	if (xtap_vxlan_outer_build(ctx, u, vtep, vni, sport, len, &h))
+	if (xtap_vxlan_outer_build(ctx, u, vtep, vni, sport, len, 1, &h))
 		return -1;
 	if (bpf_xdp_adjust_head(ctx, -(int)sizeof(h)))
 		return -1;
@@ -133,12 +136,16 @@ static __always_inline int xtap_xdp_vxlan_encap(struct xdp_md *ctx, const struct
 /*
  * Adds room for the outer headers in front of the skb's frame (GSO state
  * becomes a UDP tunnel's) and moves the inner Ethernet header behind it.
- * The outer headers are the caller's to write (xtap_skb_vxlan_write).
+ * The outer headers are the caller's to write (xtap_skb_vxlan_write). The
+ * inner L2 length is the Ethernet header alone: the VXLAN header belongs to
+ * the tunnel (UDP) header, so segmentation finds the inner frame. The MSS
+ * stays: the port's MTU already leaves room for the outer headers.
  */
 static __always_inline int xtap_skb_vxlan_push(struct __sk_buff *skb)
 {
 	__u64 flags = BPF_F_ADJ_ROOM_ENCAP_L3_IPV4 | BPF_F_ADJ_ROOM_ENCAP_L4_UDP |
-		      BPF_F_ADJ_ROOM_ENCAP_L2_ETH | BPF_F_ADJ_ROOM_ENCAP_L2(ETH_HLEN + 8);
+		      BPF_F_ADJ_ROOM_ENCAP_L2_ETH | BPF_F_ADJ_ROOM_ENCAP_L2(ETH_HLEN) |
+		      BPF_F_ADJ_ROOM_FIXED_GSO;
 	struct ethhdr inner;
 
 	if (bpf_skb_load_bytes(skb, 0, &inner, sizeof(inner)))
@@ -148,25 +155,13 @@ static __always_inline int xtap_skb_vxlan_push(struct __sk_buff *skb)
 	return bpf_skb_store_bytes(skb, XTAP_VXLAN_OVERHEAD, &inner, sizeof(inner), 0) ? -1 : 0;
 }
 
-/* Undoes xtap_skb_vxlan_push: the inner frame as it was. */
-static __always_inline int xtap_skb_vxlan_pop(struct __sk_buff *skb)
-{
-	struct ethhdr inner;
-
-	if (bpf_skb_load_bytes(skb, XTAP_VXLAN_OVERHEAD, &inner, sizeof(inner)))
-		return -1;
-	if (bpf_skb_adjust_room(skb, -XTAP_VXLAN_OVERHEAD, BPF_ADJ_ROOM_MAC, 0))
-		return -1;
-	return bpf_skb_store_bytes(skb, 0, &inner, sizeof(inner), 0) ? -1 : 0;
-}
-
 /* Writes the outer headers to vtep into a pushed skb. -1: no route. */
 static __always_inline int xtap_skb_vxlan_write(struct __sk_buff *skb, const struct xtap_underlay *u,
 						__be32 vtep, __u32 vni, __u16 sport)
 {
 	struct xtap_vxlan_outer h;
 
-	if (xtap_vxlan_outer_build(skb, u, vtep, vni, sport, skb->len - XTAP_VXLAN_OVERHEAD, &h))
+	if (xtap_vxlan_outer_build(skb, u, vtep, vni, sport, skb->len - XTAP_VXLAN_OVERHEAD, 0, &h))
 		return -1;
 	return bpf_skb_store_bytes(skb, 0, &h, sizeof(h), 0) ? -1 : 0;
 }
@@ -185,11 +180,11 @@ static __always_inline __u16 xtap_skb_vxlan_sport(struct __sk_buff *skb)
 
 /*
  * Head-end replication: a copy of the skb's frame to every remote VTEP of
- * the segment. The skb comes back as it was (restore) or stays
- * encapsulated (the caller drops it). -1: it could not be restored.
+ * the segment. The skb stays encapsulated: the caller drops it. Broadcasts
+ * are ARP too, which bpf_skb_adjust_room refuses (IP only): the outer
+ * headers go in front with bpf_skb_change_head (no GSO state to keep).
  */
-static __always_inline int xtap_tc_vxlan_replicate(struct __sk_buff *skb, __u32 segment_id,
-						   __u32 vni, int restore)
+static __always_inline void xtap_tc_vxlan_replicate(struct __sk_buff *skb, __u32 segment_id, __u32 vni)
 {
 	const struct xtap_segment_vteps *v = bpf_map_lookup_elem(&xtap_seg_vteps, &segment_id);
 	const struct xtap_underlay *u = xtap_underlay_get();
@@ -197,11 +192,11 @@ static __always_inline int xtap_tc_vxlan_replicate(struct __sk_buff *skb, __u32 
 	__u32 i, n;
 
 	if (!u || !v || !v->count)
-		return 0;
+		return;
 	n = v->count;
 	sport = xtap_skb_vxlan_sport(skb);
-	if (xtap_skb_vxlan_push(skb))
-		return -1;
+	if (bpf_skb_change_head(skb, XTAP_VXLAN_OVERHEAD, 0))
+		return;
 	for (i = 0; i < XTAP_MAX_SEGMENT_VTEPS; i++) {
 		__be32 vtep;
 
@@ -218,7 +213,6 @@ static __always_inline int xtap_tc_vxlan_replicate(struct __sk_buff *skb, __u32 
 		if (!bpf_clone_redirect(skb, u->ifindex, 0))
 			xtap_overlay_count(XTAP_OVL_REPLICATED, skb->len);
 	}
-	return restore ? xtap_skb_vxlan_pop(skb) : 0;
 }
 
 /*

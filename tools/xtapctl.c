@@ -144,7 +144,7 @@ static int words_match(const char *rest, int argc, char **argv)
 static const struct xtap_ctl_cmd *find_cmd(int argc, char **argv, int *nwords)
 {
 	const struct xtap_ctl_cmd *c;
-	char group[64], subs[256] = "";
+	char group[320], subs[256] = "";
 	size_t glen = strlen(argv[0]);
 	int known = 0;
 
@@ -951,11 +951,29 @@ static int complete(int argc, char **argv)
 		}
 		if (first != glen || strncmp(c->words, argv[0], glen))
 			continue;
-		if (argc == 1 && sp) {
-			printf("%s\n", sp + 1);
+		/* The next word of a command named so far ("overlay" -> "vtep", "overlay vtep" -> "add"), once each. */
+		if (sp && !words_match(sp + 1, argc, argv)) {
+			const char *rest = sp + 1;
+			size_t upto;
+			int i;
+
+			for (i = 1; i < argc && rest; i++) {
+				size_t len = strcspn(rest, " ");
+
+				if (strlen(argv[i]) != len || strncmp(rest, argv[i], len))
+					break;
+				rest = rest[len] ? rest + len + 1 : NULL;
+			}
+			if (i < argc || !rest)
+				continue;
+			/* The table lists a group's commands together: print a word the one before did not. */
+			upto = rest - c->words + strcspn(rest, " ");
+			if (c == xtap_ctl_cmds || strncmp(c[-1].words, c->words, upto) ||
+			    (c[-1].words[upto] != ' ' && c[-1].words[upto]))
+				printf("%.*s\n", (int)strcspn(rest, " "), rest);
 			continue;
 		}
-		is_cmd = !sp || (argc > 1 && !strcmp(sp + 1, argv[1]));
+		is_cmd = !sp || words_match(sp + 1, argc, argv);
 		for (a = c->args; is_cmd && a->key; a++)
 			if (a->option && !(a->flags & XTAP_ARG_F_API_ONLY))
 				printf("%s\n", a->option);

@@ -804,6 +804,10 @@ int xtap_segment_from_json(json_object *o, struct xtap_segment_conf *s, struct x
 		return ret;
 	if (!ret)
 		s->vni = u;
+	/* Replication leaves the frame encapsulated: the host cannot have it too (yet). */
+	if (s->vni && s->flood_host)
+		return xtap_fail(err, -EINVAL, "segment %u: --flood-host and --vni together are not supported "
+				 "(an overlay segment's broadcasts go to its VMs and remote VTEPs only)", s->id);
 	return 0;
 }
 

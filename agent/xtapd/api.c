@@ -304,4 +304,14 @@ void xtap_agent_link_event(struct xtap_agent *a, int is_new, const char *name, i
 		if (xtap_segment_realize(a, s, NULL, &err))
 			xtap_log(XTAP_LOG_WARN, "segment %u: %s", s->id, err.msg);
 	}
+	/* The underlay back (perhaps under a new ifindex): its programs, neighbours and map entry again. */
+	if (!strcmp(a->model.overlay.underlay, name)) {
+		if (!is_new) {
+			xtap_log(XTAP_LOG_WARN, "overlay: underlay %s is gone", name);
+			return;
+		}
+		err.msg[0] = 0;
+		if (xtap_overlay_realize(a, &err))
+			xtap_log(XTAP_LOG_WARN, "overlay: %s", err.msg);
+	}
 }

@@ -21,24 +21,30 @@
 #include "policy.h"
 #include "realize.h"
 
-/* The underlay's ifindex, 0 when there is none or it is gone. */
-static int underlay_ifindex(const struct xtap_agent *a)
+/* The underlay's ifindex, 0 when there is none or it is gone; -errno when it cannot be asked. */
+static int underlay_ifindex(const struct xtap_agent *a, struct xtap_err *err)
 {
 	struct xtap_link l;
-	struct xtap_err ignore;
+	int ret;
 
-	if (!a->model.overlay.underlay[0] || xtap_link_get(a->model.overlay.underlay, &l, &ignore))
+	if (!a->model.overlay.underlay[0])
 		return 0;
-	return l.ifindex;
+	ret = xtap_link_get(a->model.overlay.underlay, &l, err);
+	if (ret == -ENOENT)
+		return 0;
+	return ret ? ret : l.ifindex;
 }
 
-/* The neighbour of a VTEP no other segment lists: added with its first segment, deleted with its last. */
+/*
+ * The neighbour of a VTEP no other segment lists: added with its first
+ * segment, deleted with its last. 1: changed, 0: nothing to do, or -errno.
+ */
 static int vtep_neigh(const struct xtap_agent *a, __u32 segment, __be32 ip, int add, struct xtap_err *err)
 {
-	int ifindex = underlay_ifindex(a);
+	int ifindex = underlay_ifindex(a, err);
 
-	if (!ifindex || xtap_overlay_vtep_in_use(&a->model, ip, segment))
-		return 0;
+	if (ifindex <= 0 || xtap_overlay_vtep_in_use(&a->model, ip, segment))
+		return ifindex < 0 ? ifindex : 0;
 	return xtap_neigh_managed(ifindex, ip, add, err) ?: 1;
 }
 
@@ -70,14 +76,32 @@ static int overlay_ports_fit(const struct xtap_agent *a, const char *ifname, uns
 	return 0;
 }
 
+void xtap_overlay_teardown(struct xtap_agent *a)
+{
+	struct xtap_err ignore;
+	int ifindex = underlay_ifindex(a, &ignore);
+	size_t i;
+
+	if (ifindex <= 0)
+		return;
+	for (i = 0; i < a->model.overlay.n_vteps; i++)
+		xtap_neigh_managed(ifindex, a->model.overlay.vteps[i].ip, 0, &ignore);
+	xtap_detach(&a->dp, ifindex, XTAP_ROLE_UPLINK, &ignore);
+}
+
 int xtap_overlay_port_fits(struct xtap_agent *a, const struct xtap_port_conf *p, struct xtap_err *err)
 {
 	const struct xtap_segment_conf *s = xtap_model_segment(&a->model, p->spec.segment_id);
 	struct xtap_link l;
-	struct xtap_err ignore;
+	int ret;
 
-	if (!s || !s->vni || !a->model.overlay.underlay[0] || xtap_link_get(a->model.overlay.underlay, &l, &ignore))
+	if (!s || !s->vni || !a->model.overlay.underlay[0])
 		return 0;
+	ret = xtap_link_get(a->model.overlay.underlay, &l, err);
+	if (ret == -ENOENT)
+		return 0;
+	if (ret)
+		return ret;
 	if ((unsigned int)p->spec.mtu + XTAP_VXLAN_OVERHEAD > l.mtu)
 		return xtap_fail(err, -EINVAL,
 				 "port %s: MTU %u does not fit the overlay: segment %u's frames cross underlay %s "
@@ -100,14 +124,16 @@ XTAP_DEFINE_CMD(cmd_underlay_set)
 	struct xtap_attach_state st = { .had_programs = 1 };
 	char old_name[IFNAMSIZ], name[IFNAMSIZ];
 	__be32 old_vtep = o->vtep, vtep;
-	int old_ifindex = underlay_ifindex(a);
+	int old_ifindex, ret;
 	size_t i, added = 0;
 	struct xtap_link l;
-	int ret;
 
 	ret = xtap_overlay_underlay_from_json(args, name, &vtep, err);
 	if (ret)
 		return ret;
+	old_ifindex = underlay_ifindex(a, err);
+	if (old_ifindex < 0)
+		return old_ifindex;
 	ret = xtap_link_get(name, &l, err);
 	if (ret == -ENOENT)
 		return xtap_fail(err, -ENOENT, "underlay %s does not exist; nothing changed", name);

@@ -101,7 +101,9 @@ XTAP_DEFINE_CMD(cmd_segment_del)
 		return ret;
 	xtap_fault_set_committed(1);
 	xtap_model_del_segment(&a->model, id);
-	if (saved.uplink[0] && !xtap_segment_in_use_uplink(a, saved.uplink, id)) {
+	/* The overlay's underlay keeps the uplink programs it shares. */
+	if (saved.uplink[0] && !xtap_segment_in_use_uplink(a, saved.uplink, id) &&
+	    strcmp(saved.uplink, a->model.overlay.underlay)) {
 		struct xtap_link l;
 		struct xtap_err ignore;
 

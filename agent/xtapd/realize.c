@@ -176,9 +176,9 @@ int xtap_overlay_realize(struct xtap_agent *a, struct xtap_err *err)
 	int ret;
 
 	if (o->underlay[0]) {
-		ret = xtap_link_get(o->underlay, &l, err);
+		ret = xtap_link_get(o->underlay, &l, err);   /* its message names the link */
 		if (ret)
-			return xtap_fail(err, ret, "underlay %s: %s", o->underlay, err->msg);
+			return ret;
 		if (xtap_ipv4_forwarding(o->underlay) != 1)
 			xtap_log(XTAP_LOG_WARN, "underlay %s: IPv4 forwarding is off: frames to remote VMs are dropped "
 				 "until it is on (sysctl -w net.ipv4.conf.%s.forwarding=1)", o->underlay, o->underlay);

@@ -204,7 +204,8 @@ if wait_for 20 applied_at h2 vb "$rev" && wait_for 20 rmac_at h1 2 $MB 192.0.2.1
 	recv_start h2 vb $MA 3; send h1 va $MA $MB 198.51.100.1 198.51.100.2 200; recv_done vb; ab=$GOT
 	recv_start h1 va $MB 3; send h2 vb $MB $MA 198.51.100.2 198.51.100.1 200; recv_done va; ba=$GOT
 	if [ "$ab" = 200 ] && [ "$ba" = 200 ]; then pass "$t (200/200 each way)"
-	else fail $t "h1->h2 ${ab:-?}/200, h2->h1 ${ba:-?}/200"; fi
+	else
+		fail $t "h1->h2 ${ab:-?}/200, h2->h1 ${ba:-?}/200; h1 overlay counters $(hctl h1 -j overlay show | jq -c .counters); va from-vm $(hctl h1 -j stats va | jq -c '.va["from-vm"]')"; fi
 else fail $t "remote MACs not programmed: $out; h1 sees vb at '$(rmac_vtep h1 2 $MB)'"; fi
 
 t=overlay_broadcast
