@@ -66,6 +66,9 @@ node() {
 	ip link add "u-$n-$$" netns "${P}ul" type veth peer name ul0 netns "$P$n"
 	# VXLAN adds 50 bytes: an underlay of 1550 carries the VMs' 1500
 	in_ns ul ip link set "u-$n-$$" mtu 1550 master br0 up
+	# XDP redirected into ul0 reaches its bridge-side peer only when that peer runs NAPI
+	# (GRO on, or an XDP program): without this line the VXLAN unicast tests fail
+	in_ns ul ethtool -K "u-$n-$$" gro on >/dev/null
 	in_ns "$n" ip addr add "$ip/24" dev ul0
 	in_ns "$n" ip link set ul0 mtu 1550 up
 	in_ns "$n" ip link set lo up
