@@ -20,7 +20,7 @@ BPF_HDRS  := $(wildcard bpf/*.h) include/xtap_abi.h vmlinux.h
 
 # agent/lib: what xtapd, xtap-vhost and xtapctl share; agent/xtapd and agent/vhost: the two daemons.
 SHARED_LIB_SRCS := agent/lib/err.c agent/lib/log.c agent/lib/netdev.c agent/lib/model.c agent/lib/model_overlay.c agent/lib/ctl_commands.c \
-                   agent/lib/lock.c agent/lib/fault.c agent/lib/etcd.c
+                   agent/lib/lock.c agent/lib/fault.c agent/lib/etcd.c agent/lib/announce.c
 XTAPD_SRCS     := agent/xtapd/datapath.c agent/xtapd/map_txn.c agent/xtapd/policy.c agent/xtapd/attach.c agent/xtapd/state_file.c \
                   agent/xtapd/vhost_proc.c agent/xtapd/api.c agent/xtapd/realize.c agent/xtapd/cmd_args.c \
                   agent/xtapd/cmd_port.c agent/xtapd/cmd_addr.c agent/xtapd/cmd_acl.c agent/xtapd/cmd_rate.c \

@@ -17,6 +17,9 @@
 #include "event_loop.h"
 #include "xtap_fleet.h"
 
+/* VMs being announced at once; more arrivals in one apply are announced without waiting (RARPs are best effort). */
+#define XTAP_FLEET_ANNOUNCE_MAX 64
+
 struct xtap_fleet {
 	struct xtap_agent *a;
 	char url[256];
@@ -35,6 +38,14 @@ struct xtap_fleet {
 	/* agent thread only */
 	json_object *status_last;      /* port name -> the status last handed to the writer */
 	double retry_at;               /* a request failed: apply again then (0: nothing to retry) */
+	struct xtap_fleet_announce {   /* VMs that arrived, announced on their segment's uplink */
+		int ifindex;
+		__u16 vlan;
+		__u8 mac[6];
+		int sent;
+		double next_at;
+	} announce[XTAP_FLEET_ANNOUNCE_MAX];
+	int n_announce;
 };
 
 struct xtap_fleet *xtap_fleet_start(struct xtap_agent *a, struct xtap_loop *agent_loop, const char *url,

@@ -10,10 +10,12 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "announce.h"
 #include "commands.h"
 #include "fleet.h"
 
@@ -248,6 +250,51 @@ static int overlay_apply(struct xtap_fleet *f, json_object *desired)
 	return failed;
 }
 
+/*
+ * A port added here from etcd (a new VM, or one that moved here) on a segment
+ * with an uplink: QEMU's announce-self rounds of RARP from its MAC, so that
+ * physical switches learn its new place. Over the overlay the other hosts'
+ * FDBs come from etcd and need none.
+ */
+static void announce_arrival(struct xtap_fleet *f, const struct xtap_port_conf *p)
+{
+	const struct xtap_segment_conf *s = xtap_model_segment(&f->a->model, p->spec.segment_id);
+	struct xtap_fleet_announce *n;
+	int ifindex;
+
+	if (!s || !s->uplink[0] || !(ifindex = if_nametoindex(s->uplink)) || f->n_announce == XTAP_FLEET_ANNOUNCE_MAX)
+		return;
+	n = &f->announce[f->n_announce++];
+	*n = (struct xtap_fleet_announce){ .ifindex = ifindex, .vlan = s->vlan,
+					   .next_at = xtap_now() + XTAP_ANNOUNCE_FIRST_MS / 1000.0 };
+	memcpy(n->mac, p->spec.mac, 6);
+}
+
+/* Sends the rounds that are due; returns the next one's time (0: none). */
+static double announce_due(struct xtap_fleet *f, double now)
+{
+	double next = 0;
+	int i;
+
+	for (i = f->n_announce; i-- > 0;) {
+		struct xtap_fleet_announce *n = &f->announce[i];
+		struct xtap_err err;
+
+		if (now >= n->next_at) {
+			if (xtap_announce_rarp(n->ifindex, n->vlan, n->mac, &err))
+				xtap_log(XTAP_LOG_WARN, "%s", err.msg);
+			n->next_at = now + XTAP_ANNOUNCE_STEP_MS / 1000.0;
+			if (++n->sent == XTAP_ANNOUNCE_ROUNDS) {
+				*n = f->announce[--f->n_announce];
+				continue;
+			}
+		}
+		if (!next || n->next_at < next)
+			next = n->next_at;
+	}
+	return next;
+}
+
 void xtap_fleet_apply(struct xtap_fleet *f)
 {
 	struct xtap_agent *a = f->a;
@@ -328,9 +375,11 @@ void xtap_fleet_apply(struct xtap_fleet *f)
 			status(f, pname, 0, "the value is not a JSON object (xtapctl --etcd writes ports)", entry_rev(pentry), 0);
 			continue;
 		}
-		if (!p)
+		if (!p) {
 			ret = request(a, XTAP_CMD_PORT_ADD, args, &why);
-		else if (!port_same(p, args, &field))
+			if (!ret)
+				announce_arrival(f, xtap_model_port(&a->model, pname));
+		} else if (!port_same(p, args, &field))
 			ret = request(a, XTAP_CMD_PORT_SET, args, &why);
 		json_object_put(args);
 		failed |= ret != 0;
@@ -363,8 +412,10 @@ void xtap_fleet_apply(struct xtap_fleet *f)
 double xtap_fleet_tick(void *ctx, double now)
 {
 	struct xtap_fleet *f = ctx;
+	double next;
 
 	if (f->retry_at && now >= f->retry_at)
 		xtap_fleet_apply(f);
-	return f->retry_at;
+	next = announce_due(f, now);
+	return !f->retry_at || (next && next < f->retry_at) ? next : f->retry_at;
 }

@@ -301,6 +301,23 @@ if [ -n "$rev" ] && wait_for 20 applied_at h3 vb "$rev" && wait_for 20 rmac_at h
 else fail $t "$out; h1 sees vb at '$(rmac_vtep h1 2 $MB)'"; fi
 kill "$spid" 2>/dev/null; wait "$spid" 2>/dev/null
 
+# A VM that arrives on a host with an uplink is announced there as QEMU's announce-self
+# does: RARPs from its MAC. Each host's uplink is a tap, read here as the "switch".
+t=moved_vm_announced
+MR=02:00:00:00:05:01
+for h in "${HOSTS[@]}"; do in_ns "$h" ip tuntap add up0 mode tap && in_ns "$h" ip link set up0 up; done
+fctl segment add 5 --uplink up0 >/dev/null 2>&1
+out=$(fctl --host h1 port add vr --segment 5 --mac $MR 2>&1)
+rev=$(echo "$out" | rev_of)
+if wait_for 20 applied_at h1 vr "$rev"; then
+	recv_start h3 up0 $MR 3
+	out=$(fctl --host h3 port set vr --segment 5 --mac $MR 2>&1)
+	recv_done up0; rarps=$GOT
+	if [ "$rarps" = 3 ]; then
+		pass "$t (3 RARPs from the VM's MAC on h3's uplink after the move)"
+	else fail $t "$out; frames from the VM on h3's uplink: ${rarps:-?}"; fi
+else fail $t "$out"; fi
+
 # Many ports at once: written while their segment does not exist yet (refused), then the segment:
 # the time from that one write until every port is applied on its host and every host knows
 # the others' MACs.
