@@ -48,7 +48,7 @@ FUZZ_SECONDS   ?= 600
 
 .PHONY: all deps vmlinux demo install test test-packet test-fuzz fuzz test-host test-fleet test-guest test-vhost bench clean help
 all: $(SKELS) $(AGENT_LIB_OBJS) $(BUILD)/xtapd $(BUILD)/xtapctl $(BUILD)/xtap-vmsim $(PACKET_TESTS) $(PKTBUILD_TEST) $(HOST_TESTS) $(PKT_FUZZ) $(BUILD)/bench/prog_cost $(BUILD)/bench/control_plane $(BUILD)/bench/throughput \
-	$(BUILD)/bench/rate_accuracy $(BUILD)/xtap-vhost $(BUILD)/tests/test_userspace_plane $(BUILD)/tests/test_vhost \
+	$(BUILD)/bench/rate_accuracy $(BUILD)/xtap-vhost $(BUILD)/tests/test_userspace_plane $(BUILD)/tests/test_vhost $(BUILD)/tests/test_etcd \
 	$(BUILD)/bench/vhost_memory
 
 help:
@@ -363,9 +363,13 @@ test-vhost: deps
 	tests/run.sh vhost-plane $(BUILD)/tests/test_userspace_plane vhost "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_vhost" \
 		vhost-vm "XTAP_BUILD=$(BUILD) bash tests/vhost/run-vm.sh"
 
+$(BUILD)/tests/test_etcd: tests/fleet/test_etcd.c $(BUILD)/agent/lib/etcd.o $(BUILD)/agent/lib/err.o
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $^ -ljson-c -lcurl -lcmocka
+
 # A fleet run from etcd: etcd and three hosts in namespaces (tests/fleet/run.sh, docs/fleet.md).
 test-fleet: deps
-	$(MAKE) $(BUILD)/xtapd $(BUILD)/xtapctl $(BUILD)/xtap-vmsim
+	$(MAKE) $(BUILD)/xtapd $(BUILD)/xtapctl $(BUILD)/xtap-vmsim $(BUILD)/tests/test_etcd
 	tests/run.sh fleet "XTAP_BUILD=$(BUILD) bash tests/fleet/run.sh"
 
 test: deps

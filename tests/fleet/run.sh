@@ -118,6 +118,19 @@ applied_at() { port_status "$1" "$2" | grep -q "\"state\":\"applied\",\"revision
 rev_of() { sed -n 's/.*(revision \([0-9]*\)).*/\1/p'; }
 
 start_etcd || { echo "fleet: etcd did not start:"; tail -5 "$T/etcd.log"; exit 1; }
+# The etcd client alone (tests/fleet/test_etcd.c, cmocka), before any agent watches: each of its
+# tests becomes one line here (its own summary is left out: this script's closes the tier).
+if [ -x "$B/tests/test_etcd" ]; then
+	XTAP_ETCD_URL=$URL XTAP_ETCD_COMPACT="etcdctl --endpoints=$URL compaction \$(etcdctl --endpoints=$URL endpoint status -w json | sed -n 's/.*\"revision\":\([0-9]*\).*/\1/p') >/dev/null" \
+		ip netns exec "${P}etcd" "$B/tests/test_etcd" >"$T/test_etcd.out" 2>&1
+	while read -r name; do pass "etcd_client: $name"; done < <(sed -n 's/^\[       OK \] \(.*\)/\1/p' "$T/test_etcd.out")
+	while read -r name; do
+		fail "etcd_client: $name" "$(grep -B3 "FAILED  \] $name" "$T/test_etcd.out" | grep -v "^\[" | head -2 | tr '\n' ' ')"
+	done < <(sed -n 's/^\[  FAILED  \] \([a-z_]*\)$/\1/p' "$T/test_etcd.out" | sort -u)
+else
+	fail etcd_client "$B/tests/test_etcd missing (make)"
+fi
+
 for h in "${HOSTS[@]}"; do
 	start_agent "$h" || { echo "fleet: xtapd on $h did not start:"; tail -5 "$T/$h/xtapd.log"; exit 1; }
 done
