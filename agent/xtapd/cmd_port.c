@@ -155,6 +155,15 @@ const char *xtap_port_tap_field_changed(const struct xtap_port_conf *cur, const 
 	return NULL;
 }
 
+void xtap_port_keep_host_fields(const struct xtap_port_conf *cur, struct xtap_port_conf *next)
+{
+	/* Host-local: its counters' index, its tap; rule ids never go back. */
+	next->spec.port_id = cur->spec.port_id;
+	next->spec.ifindex = cur->spec.ifindex;
+	if (next->next_rule_id < cur->next_rule_id)
+		next->next_rule_id = cur->next_rule_id;
+}
+
 /*
  * The whole port again, its tap kept: what the port's policy is (addresses,
  * flags, ACLs, rates) changes in one atomic switch (xtap_cmd_port_update).
@@ -186,11 +195,7 @@ XTAP_DEFINE_CMD(cmd_port_set)
 				"port add); nothing changed", cur->name, field);
 		goto out;
 	}
-	/* Host-local: its counters' index, its tap; rule ids never go back. */
-	next->spec.port_id = cur->spec.port_id;
-	next->spec.ifindex = cur->spec.ifindex;
-	if (next->next_rule_id < cur->next_rule_id)
-		next->next_rule_id = cur->next_rule_id;
+	xtap_port_keep_host_fields(cur, next);
 	ret = xtap_cmd_port_update(a, cur, next, err);
 	if (!ret)
 		*res = xtap_port_to_json(cur);

@@ -55,6 +55,8 @@ int xtap_cmd_port_update(struct xtap_agent *a, struct xtap_port_conf *cur, struc
 
 /* cmd_port.c: the first field of next that needs a new tap (segment, mac, mtu, queues, owner, adopt), or NULL. */
 const char *xtap_port_tap_field_changed(const struct xtap_port_conf *cur, const struct xtap_port_conf *next);
+/* cmd_port.c: what a replaced port keeps of the one it replaces (port id, ifindex, rule ids used). */
+void xtap_port_keep_host_fields(const struct xtap_port_conf *cur, struct xtap_port_conf *next);
 /* cmd_overlay.c: teardown's part: the VTEPs' neighbours deleted, the underlay's programs detached. */
 void xtap_overlay_teardown(struct xtap_agent *a);
 /* cmd_overlay.c: a port of an overlay segment fits the underlay (MTU <= underlay MTU - 50). */

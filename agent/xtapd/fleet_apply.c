@@ -90,10 +90,7 @@ static int port_same(const struct xtap_port_conf *cur, json_object *args, const 
 		return 0;   /* port.set will say what is wrong */
 	}
 	*tap_field = xtap_port_tap_field_changed(cur, next);
-	next->spec.port_id = cur->spec.port_id;
-	next->spec.ifindex = cur->spec.ifindex;
-	if (next->next_rule_id < cur->next_rule_id)
-		next->next_rule_id = cur->next_rule_id;
+	xtap_port_keep_host_fields(cur, next);
 	x = xtap_port_to_json(cur);
 	y = xtap_port_to_json(next);
 	same = !strcmp(json_object_to_json_string(x), json_object_to_json_string(y));

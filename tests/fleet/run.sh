@@ -331,6 +331,27 @@ if wait_for 20 applied_at h1 vr "$rev"; then
 	else fail $t "$out; frames from the VM on h3's uplink: ${rarps:-?}"; fi
 else fail $t "$out"; fi
 
+# FLEET_BENCH=N (not in make test): N moves of vb between h2 and h3, each timed from the etcd
+# write until the new host applied it and h1's FDB points at the new VTEP; p50 and p99.
+# Polled every 10 ms plus the cost of a poll (xtapctl, etcdctl, jq: tens of ms on a loaded machine).
+if [ "${FLEET_BENCH:-0}" -gt 0 ]; then
+	: >"$T/bench.ms"
+	to=h2
+	for ((i = 0; i < FLEET_BENCH; i++)); do
+		t0=$(now_ms)
+		out=$(fctl --host $to port set vb --segment 2 --mac $MB --addr 198.51.100.2/32 2>&1)
+		rev=$(echo "$out" | rev_of)
+		end=$(( $(date +%s) + 30 ))
+		until applied_at $to vb "$rev" && rmac_at h1 2 $MB "${HOST_IP[$to]}"; do
+			[ "$(date +%s)" -ge "$end" ] && break
+			sleep 0.01
+		done
+		echo $(( $(now_ms) - t0 )) >>"$T/bench.ms"
+		[ $to = h2 ] && to=h3 || to=h2
+	done
+	sort -n "$T/bench.ms" | awk '{v[NR]=$1} END {printf "bench: %d moves, etcd write -> applied and remote FDB: p50 %d ms, p99 %d ms, max %d ms\n", NR, v[int(NR*0.5+0.5)], v[int(NR*0.99+0.5)], v[NR]}'
+fi
+
 # Many ports at once: written while their segment does not exist yet (refused), then the segment:
 # the time from that one write until every port is applied on its host and every host knows
 # the others' MACs.
