@@ -83,7 +83,8 @@ static void usage(FILE *f)
 	const struct xtap_ctl_cmd *c;
 	char syn[512];
 
-	fprintf(f, "usage: xtapctl [-s SOCKET] [--pin-dir DIR] [-j] COMMAND ...\n");
+	fprintf(f, "usage: xtapctl [-s SOCKET] [--pin-dir DIR] [-j] COMMAND ...\n"
+		"       xtapctl --etcd URL [--host HOST] segment add|del|list, port add|set|del|list ...\n");
 	for (c = xtap_ctl_cmds; c->name; c++) {
 		synopsis(c, syn, sizeof(syn));
 		if (strlen(syn) < 36)
@@ -93,7 +94,9 @@ static void usage(FILE *f)
 	}
 	fprintf(f, "  %-36s %s\n", top_synopsis, top_help);
 	fprintf(f, "Every command takes --help. -j prints JSON. With xtapd down, port list, stats and fdb\n"
-		"read the maps pinned in --pin-dir (default " XTAP_DEFAULT_PIN_DIR ").\n");
+		"read the maps pinned in --pin-dir (default " XTAP_DEFAULT_PIN_DIR ").\n"
+		"--etcd writes a fleet's desired state to etcd, checked as xtapd checks it; --host names the\n"
+		"host a port runs on (port set --host OTHER moves it). docs/fleet.md.\n");
 }
 
 static void usage_exit(const char *msg)

@@ -178,8 +178,10 @@ static void *watcher(void *arg)
 			size_t n;
 
 			backoff(f, &delay);
-			if (!xtap_etcd_range(&e, XTAP_ETCD_HOSTS "-", 0, &kvs, &n, NULL, &err))
+			if (!xtap_etcd_range(&e, XTAP_ETCD_HOSTS "-", 0, &kvs, &n, NULL, &err)) {
+				xtap_etcd_kvs_free(kvs, n);
 				break;
+			}
 		}
 	}
 	xtap_etcd_close(&e);

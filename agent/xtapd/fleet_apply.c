@@ -119,6 +119,26 @@ static void status(struct xtap_fleet *f, const char *name, int ok, const char *w
 	json_object_put(s);
 }
 
+/* Statuses of ports no longer this host's (deleted, moved away, or refused and then deleted) go. */
+static void drop_stale_statuses(struct xtap_fleet *f, json_object *ports)
+{
+	json_object *gone = json_object_new_array();
+	size_t k;
+
+	json_object_object_foreach(f->status_last, sname, sval) {
+		(void)sval;
+		if (!json_object_object_get_ex(ports, sname, NULL))
+			json_object_array_add(gone, json_object_new_string(sname));
+	}
+	for (k = 0; k < json_object_array_length(gone); k++) {
+		const char *n = json_object_get_string(json_object_array_get_idx(gone, k));
+
+		xtap_fleet_status(f, n, NULL);
+		json_object_object_del(f->status_last, n);
+	}
+	json_object_put(gone);
+}
+
 static int64_t entry_rev(json_object *entry)
 {
 	json_object *v;
@@ -340,8 +360,6 @@ void xtap_fleet_apply(struct xtap_fleet *f)
 		args = name_args(name);
 		if (request(a, XTAP_CMD_PORT_DEL, args, &why))
 			failed = 1;
-		else if (!field)
-			xtap_fleet_status(f, name, NULL), json_object_object_del(f->status_last, name);
 		json_object_put(args);
 	}
 	/* 2. New segments. */
@@ -383,6 +401,7 @@ void xtap_fleet_apply(struct xtap_fleet *f)
 		p = xtap_model_port(&a->model, pname);
 		status(f, pname, !ret, ret ? why : "", entry_rev(pentry), p ? (int)p->spec.ifindex : 0);
 	}
+	drop_stale_statuses(f, ports);
 	/* 3b. The other hosts' VMs behind their VTEPs. */
 	if (a->model.overlay.vtep)
 		failed |= overlay_apply(f, desired);
