@@ -339,6 +339,35 @@ static int group_setup(void **state)
 	return 0;
 }
 
+/* port.set replaces a port's policy but not what its tap is; a refusal names the field and changes nothing. */
+static void test_port_set_refusals(void **s)
+{
+	(void)s;
+	refused("port set vmA --segment 1 --mac 02:00:00:00:01:0c --addr 10.1.0.10/32", "port vmA", "mac",
+		"port del, then port add", "nothing changed", NULL);
+	refused("port set vmA --segment 2 --mac 02:00:00:00:01:0a", "port vmA", "segment", "nothing changed", NULL);
+	refused("port set vmA --segment 1 --mac 02:00:00:00:01:0a --mtu 9000", "mtu", "nothing changed", NULL);
+	refused("port set vmZ --segment 1 --mac 02:00:00:00:01:0d", "no port named vmZ", "nothing changed", NULL);
+	refused("port set vmB --segment 1 --mac 02:00:00:00:01:0b --addr 10.1.0.10/32", "port vmB", "10.1.0.10/32",
+		"port vmA", "nothing changed", NULL);
+}
+
+/* port.set switches a port's addresses with its tap (ifindex) kept. */
+static void test_port_set_keeps_tap(void **s)
+{
+	char before[4096], after[4096];
+
+	(void)s;
+	assert_int_equal(ctl(before, sizeof(before), "-j port show vmB"), 0);
+	assert_int_equal(ctl(ctl_out, sizeof(ctl_out), "port set vmB --segment 1 --mac 02:00:00:00:01:0b --addr 10.1.0.12/32"), 0);
+	assert_int_equal(ctl(after, sizeof(after), "-j port show vmB"), 0);
+	assert_non_null(strstr(after, "\"10.1.0.12"));
+	assert_null(strstr(after, "\"10.1.0.11"));
+	assert_non_null(strstr(before, "\"ifindex\""));
+	assert_int_equal(atoi(strstr(before, "\"ifindex\"") + 10), atoi(strstr(after, "\"ifindex\"") + 10));
+	assert_int_equal(ctl(ctl_out, sizeof(ctl_out), "port set vmB --segment 1 --mac 02:00:00:00:01:0b --addr 10.1.0.11/32"), 0);
+}
+
 static int group_teardown(void **state)
 {
 	(void)state;
@@ -359,6 +388,8 @@ int main(void)
 		T(test_owner_ids_bounded),
 		T(test_errors_name_the_port),
 		T(test_overlay_refusals),
+		T(test_port_set_refusals),
+		cmocka_unit_test(test_port_set_keeps_tap),
 	};
 
 	return cmocka_run_group_tests_name("validation", tests, group_setup, group_teardown);
