@@ -2,7 +2,8 @@
 # make test-fleet: a fleet run from etcd (docs/fleet.md). etcd in a namespace of its own
 # (data dir in a temp dir), three hosts as namespaces, each with its own xtapd and bpffs
 # (ip netns exec gives each its own mount namespace), all on an underlay bridge; every
-# address from 192.0.2.0/24. Desired state is written with xtapctl --etcd only.
+# address from documentation ranges. Desired state is written with xtapctl --etcd (the
+# many ports of ports_converge with etcdctl, to time the hosts rather than xtapctl).
 # Prints "-- PASS name" / "-- FAIL name" per test and "N passed, N failed, N skipped".
 # Skips (77) without etcd-server, fails under CI=true (CI installs it).
 set -uo pipefail
