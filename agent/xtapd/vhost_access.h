@@ -15,9 +15,10 @@
 
 /*
  * Adds a "hint" to a running xtap-vhost's status (socket_mode, socket_uid,
- * socket_gid, frontend, connections) when no frontend ever connected and the
- * socket keeps libvirt's QEMU user out, or anyone but root where that user
- * does not exist. A status that has a hint already keeps it.
+ * socket_gid, connections) when no frontend ever connected and the socket
+ * keeps libvirt's QEMU user out, or anyone but root where that user does not
+ * exist. A status that has a hint already keeps it. For ports whose tap
+ * nobody holds (port show asks only then).
  */
 void xtap_vhost_access_hint(json_object *st);
 

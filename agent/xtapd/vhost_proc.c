@@ -23,7 +23,6 @@
 #include <unistd.h>
 
 #include "agent.h"
-#include "vhost_access.h"
 #include "vhost_proc.h"
 
 #define START_TIMEOUT_S 3
@@ -472,7 +471,6 @@ json_object *xtap_vhost_proc_status(struct xtap_vhost_procs *v, const char *port
 		st = json_object_from_file(path);
 	if (st) {
 		json_object_object_add(st, "state", json_object_new_string("running"));
-		xtap_vhost_access_hint(st);
 		return st;
 	}
 	st = json_object_new_object();

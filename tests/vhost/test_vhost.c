@@ -1450,6 +1450,7 @@ static void test_socket_access_reported(void **s)
 	gid_t gid = pw ? pw->pw_gid : 65534;
 	struct vport closed = { .name = "vm4", .mac_str = "02:00:00:00:04:04", .ip_str = "10.4.0.4" };
 	struct vport open_ = { .name = "vm5", .mac_str = "02:00:00:00:04:05", .ip_str = "10.4.0.5" };
+	struct vm by_name = { .name = "vm4", .fd = -1 };
 	char want[64];
 	int i;
 
@@ -1488,6 +1489,16 @@ static void test_socket_access_reported(void **s)
 	assert_string_equal(vu_field("vm5", "socket_gid"), want);
 	assert_string_equal(vu_field("vm5", "hint"), "");
 	assert_int_equal(connect_as(open_.sock, uid, gid), 0);
+	/* A VMM that opened the tap by name (libvirt's <interface type='ethernet'>) needs no socket: no hint. */
+	assert_int_equal(vm_open(&by_name), 0);
+	for (i = 0; i < 200 && *vu_field("vm4", "hint"); i++)
+		usleep(10000);
+	assert_string_equal(vu_field("vm4", "hint"), "");
+	vm_close(&by_name);
+	for (i = 0; i < 200 && !strstr(vu_field("vm4", "hint"), "--owner"); i++)
+		usleep(10000);
+	if (!strstr(vu_field("vm4", "hint"), "--owner"))
+		fail_msg("port show vm4 after its tap was closed again: no hint: %s", ctl_out);
 	assert_int_equal(chmod("/run/xtap-test", 0700), 0);
 	/* Once a frontend connected, the hint is not shown (it got in). */
 	assert_int_equal(connect_as(closed.sock, 0, 0), 0);
