@@ -106,3 +106,16 @@ within() { awk -v v="$1" -v t="$2" -v lo="$3" -v hi="$4" 'BEGIN {exit !(v != "" 
 mbit() { awk -v b="$1" -v s="$2" 'BEGIN {printf "%.3f", b * 8 / s / 1e6}'; }
 # spoof drops of a port, both directions, every spoof reason
 spoofs() { jq -r --arg p "$2" '[.[$p][]?.drops | to_entries[] | select(.key | startswith("spoof")) | .value.packets] | add // 0' <<<"$1"; }
+
+# ping_both A IP_A B IP_B: A pings B and B pings A at the same time, 3 echo requests each
+ping_both() {
+	local ida idb
+	gsend "$1" "ping -q -c 3 -w 10 $4"
+	ida=$SENT
+	gsend "$3" "ping -q -c 3 -w 10 $2"
+	idb=$SENT
+	gwait "$1" $ida 20
+	verify "$1 -> $3: 3 of 3 echo replies" has "$GOUT" "3 packets received"
+	gwait "$3" $idb 20
+	verify "$3 -> $1: 3 of 3 echo replies" has "$GOUT" "3 packets received"
+}

@@ -68,6 +68,7 @@ done
 [ -x "$XTAPD" ] && [ -x "$CTL" ] || fail_tier "no $XTAPD or $CTL: build first (make)"
 
 . "$HERE/image.sh"
+. "$HERE/sandbox.sh"
 guest_image guest
 T_IMAGE=$(elapsed "$T_START")
 echo "guest kernel $KVER ($PKG), $( [ "$CACHE_HIT" = 1 ] && echo "cached" || echo "built now") in $T_IMAGE s"
@@ -94,7 +95,6 @@ in_out() { ip netns exec "$NS_OUT" "$@"; }
 ctl() { "$CTL" -s "$SOCK" "$@"; }
 # xctl: shows the command, then runs it
 xctl() { echo "   \$ xtapctl $*"; ctl "$@" 2>&1 | sed 's/^/     /'; return "${PIPESTATUS[0]}"; }
-ns_exists() { ip netns list | awk '{print $1}' | grep -qx "$1"; }
 
 cleanup() {
 	local vm pid st
@@ -120,12 +120,7 @@ cleanup() {
 		kill -KILL "$XTAPD_PID" 2>/dev/null
 		wait "$XTAPD_PID" 2>/dev/null
 	fi
-	# xtap-vhost processes outlive xtapd by design: teardown stopped them unless xtapd was gone.
-	for st in "$RUN"/vhost/*.json; do
-		[ -e "$st" ] || continue
-		pid=$(jq -r .pid "$st" 2>/dev/null)
-		grep -qa xtap-vhost "/proc/$pid/cmdline" 2>/dev/null && kill -KILL "$pid"
-	done
+	kill_vhosts "$RUN"
 	ns_exists "$NS_OUT" && ip netns del "$NS_OUT"
 	ns_exists "$NS" && ip netns del "$NS"
 	mountpoint -q "$BPFFS" 2>/dev/null && umount "$BPFFS"
@@ -138,15 +133,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'echo "guest tier: interrupted"; exit 130' INT TERM
 
-# Leftovers of runs killed without a chance to clean up (SIGKILL): their PID is gone.
-for n in $(ip netns list | awk '{print $1}' | grep -E '^xtap-guest-(out-)?[0-9]+$'); do
-	[ -d "/proc/${n##*-}" ] || ip netns del "$n"
-done
-for d in /run/xtap-guest-[0-9]*; do
-	[ -d "$d" ] && [ ! -d "/proc/${d##*-}" ] || continue
-	! mountpoint -q "$d/bpf" || umount "$d/bpf"
-	rm -rf "$d"
-done
+reap_stale xtap-guest '^xtap-guest-(out-)?[0-9]+$'
 
 mkdir -p "$BPFFS"
 mount -t bpf bpf "$BPFFS" || fail_tier "cannot mount bpffs on $BPFFS"
@@ -287,17 +274,10 @@ s0_boot() {
 
 # --- scenario 1: ping ------------------------------------------------------------------
 s1_ping() {
-	local S0 S1 ida idb
+	local S0 S1
 	scenario "1 ping A->B and B->A"
 	S0=$(snap)
-	gsend A "ping -q -c 3 -w 10 $IP_B"
-	ida=$SENT
-	gsend B "ping -q -c 3 -w 10 $IP_A"
-	idb=$SENT
-	gwait A $ida 20
-	verify "A -> B: 3 of 3 echo replies" has "$GOUT" "3 packets received"
-	gwait B $idb 20
-	verify "B -> A: 3 of 3 echo replies" has "$GOUT" "3 packets received"
+	ping_both A $IP_A B $IP_B
 	S1=$(snap)
 	verify "xtapctl stats: vmA from-vm to_port +$(delta "$S0" "$S1" '.vmA."from-vm".verdicts.to_port.packets') frames (>= 6: 3 requests, 3 replies)" \
 		ge "$(delta "$S0" "$S1" '.vmA."from-vm".verdicts.to_port.packets')" 6

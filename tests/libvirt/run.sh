@@ -62,6 +62,7 @@ done
 [ -x "$XTAPD" ] && [ -x "$CTL" ] || fail_tier "no $XTAPD or $CTL: build first (make)"
 
 . "$GUEST/image.sh"
+. "$GUEST/sandbox.sh"
 guest_image guest
 echo "guest kernel $KVER ($PKG), $( [ "$CACHE_HIT" = 1 ] && echo "cached" || echo "built now")"
 
@@ -98,7 +99,6 @@ MAC_P=02:00:00:00:03:04 IP_P=192.0.2.34
 in_ns() { ip netns exec "$NS" "$@"; }
 ctl() { "$CTL" -s "$SOCK" "$@"; }
 virsh_() { virsh -q -c "qemu+unix:///system?socket=$LV/run/libvirt-sock" "$@"; }
-ns_exists() { ip netns list | awk '{print $1}' | grep -qx "$1"; }
 # stop_pid PID: SIGTERM, SIGKILL after 5 s
 stop_pid() {
 	kill -TERM "$1" 2>/dev/null || return 0
@@ -107,7 +107,7 @@ stop_pid() {
 }
 
 cleanup() {
-	local d st pid
+	local d pid
 	for vm in "${!READER[@]}"; do
 		kill "${READER[$vm]}" 2>/dev/null
 		wait "${READER[$vm]}" 2>/dev/null
@@ -127,11 +127,7 @@ cleanup() {
 		stop_pid "$XTAPD_PID"
 		wait "$XTAPD_PID" 2>/dev/null
 	fi
-	for st in "$RUN"/vhost/*.json; do
-		[ -e "$st" ] || continue
-		pid=$(jq -r .pid "$st" 2>/dev/null)
-		grep -qa xtap-vhost "/proc/$pid/cmdline" 2>/dev/null && kill -KILL "$pid"
-	done
+	kill_vhosts "$RUN"
 	ns_exists "$NS" && ip netns del "$NS"
 	mountpoint -q "$BPFFS" 2>/dev/null && umount "$BPFFS"
 	for d in "${MADE_DIRS[@]}"; do rmdir "$d" 2>/dev/null; done
@@ -145,15 +141,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'echo "libvirt tier: interrupted"; exit 130' INT TERM
 
-# Leftovers of runs killed without a chance to clean up (SIGKILL): their PID is gone.
-for n in $(ip netns list | awk '{print $1}' | grep -E '^xtap-libvirt-[0-9]+$'); do
-	[ -d "/proc/${n##*-}" ] || ip netns del "$n"
-done
-for d in /run/xtap-libvirt-[0-9]*; do
-	[ -d "$d" ] && [ ! -d "/proc/${d##*-}" ] || continue
-	! mountpoint -q "$d/bpf" || umount "$d/bpf"
-	rm -rf "$d"
-done
+reap_stale xtap-libvirt '^xtap-libvirt-[0-9]+$'
 
 # libvirt-qemu must reach the guest's files, the FIFOs and the vhost-user sockets under RUN.
 mkdir -p "$BPFFS" "$LV"/etc "$LV"/run "$LV"/log && chmod 755 "$RUN" || fail_tier "cannot create $RUN"
@@ -369,17 +357,10 @@ s0_boot() {
 }
 
 s1_ping() {
-	local S0 S1 ida ide
+	local S0 S1
 	scenario "1 ping U<->E"
 	S0=$(snap)
-	gsend U "ping -q -c 3 -w 10 $IP_E"
-	ida=$SENT
-	gsend E "ping -q -c 3 -w 10 $IP_U"
-	ide=$SENT
-	gwait U $ida 20
-	verify "U -> E: 3 of 3 echo replies" has "$GOUT" "3 packets received"
-	gwait E $ide 20
-	verify "E -> U: 3 of 3 echo replies" has "$GOUT" "3 packets received"
+	ping_both U $IP_U E $IP_E
 	S1=$(snap)
 	verify "xtapctl stats: vmU from-vm to_port +$(delta "$S0" "$S1" '.vmU."from-vm".verdicts.to_port.packets') (>= 6)" \
 		ge "$(delta "$S0" "$S1" '.vmU."from-vm".verdicts.to_port.packets')" 6
