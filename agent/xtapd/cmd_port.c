@@ -203,7 +203,8 @@ XTAP_DEFINE_CMD(cmd_port_show)
 }
 
 /*
- * The hand-off (what libvirt does for QEMU): the port's tap queues, and as
+ * The hand-off (fds for a VMM that may not open the tap; libvirt opens it by name instead, README
+ * "With libvirt"): the port's tap queues, and as
  * many /dev/vhost-net instances when the kernel has vhost-net, for the VMM
  * to use with -netdev tap,fds=...,vhostfds=.... The VMM programs vhost-net
  * itself; frames still pass the tap, so the port's policy applies.

@@ -174,7 +174,7 @@ echo "xtapd in namespace $NS; ports vmA ($MAC_A $IP_A), vmB ($MAC_B $IP_B), vmC 
 # guest_start NAME TAP MAC IP [handoff|vhost-user]: QEMU in the background; console in
 # $RUN/NAME.console, command channel on ttyS1 = the FIFOs $RUN/NAME.ctl.{in,out}. The ways a
 # user attaches a VMM: QEMU opens the tap by name; (handoff) xtapd hands it the tap's queue fds
-# (`xtapctl port exec`, what libvirt does; vhost=off: this host kernel has no vhost-net);
+# (`xtapctl port exec`; vhost=off: this host kernel has no vhost-net);
 # (vhost-user) QEMU connects to the port's vhost-user socket and shares the guest's RAM.
 guest_start() {
 	local vm=$1 tap=$2 mac=$3 ip=$4 fd
