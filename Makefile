@@ -22,7 +22,7 @@ BPF_HDRS  := $(wildcard bpf/*.h) include/xtap_abi.h vmlinux.h
 SHARED_LIB_SRCS := agent/lib/err.c agent/lib/log.c agent/lib/netdev.c agent/lib/model.c agent/lib/ctl_commands.c \
                    agent/lib/lock.c agent/lib/fault.c
 XTAPD_SRCS     := agent/xtapd/datapath.c agent/xtapd/map_txn.c agent/xtapd/policy.c agent/xtapd/attach.c agent/xtapd/state_file.c \
-                  agent/xtapd/vhost_proc.c agent/xtapd/api.c agent/xtapd/realize.c agent/xtapd/cmd_args.c \
+                  agent/xtapd/vhost_proc.c agent/xtapd/vhost_access.c agent/xtapd/api.c agent/xtapd/realize.c agent/xtapd/cmd_args.c \
                   agent/xtapd/cmd_port.c agent/xtapd/cmd_addr.c agent/xtapd/cmd_acl.c agent/xtapd/cmd_rate.c \
                   agent/xtapd/cmd_segment.c agent/xtapd/cmd_status.c agent/xtapd/validate.c \
                   agent/xtapd/request.c agent/xtapd/event_loop.c
@@ -44,7 +44,7 @@ HOST_TESTS     := $(BUILD)/tests/test_netdev $(BUILD)/tests/test_agent $(BUILD)/
 PKT_FUZZ       := $(BUILD)/tests/fuzz
 FUZZ_SECONDS   ?= 600
 
-.PHONY: all deps vmlinux demo install test test-packet test-fuzz fuzz test-host test-guest test-vhost bench clean help
+.PHONY: all deps vmlinux demo install test test-packet test-fuzz fuzz test-host test-guest test-vhost test-libvirt bench clean help
 all: $(SKELS) $(AGENT_LIB_OBJS) $(BUILD)/xtapd $(BUILD)/xtapctl $(BUILD)/xtap-vmsim $(PACKET_TESTS) $(PKTBUILD_TEST) $(HOST_TESTS) $(PKT_FUZZ) $(BUILD)/bench/prog_cost $(BUILD)/bench/control_plane $(BUILD)/bench/throughput \
 	$(BUILD)/bench/rate_accuracy $(BUILD)/xtap-vhost $(BUILD)/tests/test_userspace_plane $(BUILD)/tests/test_vhost \
 	$(BUILD)/bench/vhost_memory
@@ -60,6 +60,7 @@ help:
 	@echo "make test-host  tier 2: real xtapd/xtapctl, taps, veth uplink, in namespaces"
 	@echo "make test-guest tier 3: Debian-kernel guests under QEMU (TCG) on xtap taps"
 	@echo "make test-vhost tier 4: vhost-user here (userspace plane), real vhost-net in a QEMU (TCG) VM"
+	@echo "make test-libvirt  guests under its own libvirtd: a vhostuser and an ethernet domain on xtap ports"
 	@echo "make test-libfuzzer  the libFuzzer targets, 30 s each (tests/libfuzzer/); make fuzz: longer, corpus merged"
 	@echo "make install    xtapd, xtap-vhost, xtapctl, bash completion, systemd unit, default config"
 	@echo "make vmlinux    regenerate vmlinux.h from the running kernel"
@@ -342,6 +343,11 @@ test-vhost: deps
 	tests/run.sh vhost-plane $(BUILD)/tests/test_userspace_plane vhost "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_vhost" \
 		vhost-vm "XTAP_BUILD=$(BUILD) bash tests/vhost/run-vm.sh"
 
+# The libvirt tier: its own libvirtd in xtapd's namespace, domains on the guest image (tests/libvirt/).
+test-libvirt: deps
+	$(MAKE) $(BUILD)/xtapd $(BUILD)/xtapctl $(BUILD)/xtap-vhost
+	tests/run.sh libvirt "XTAP_BUILD=$(BUILD) bash tests/libvirt/run.sh"
+
 test: deps
 	$(MAKE) all $(patsubst %,$(BUILD)/fuzz/%_fuzz,$(FUZZ_TARGETS))
 	tests/run.sh pktbuild $(PKTBUILD_TEST) packet $(PACKET_TESTS) fuzz "$(PKT_FUZZ_RUN) --seconds 55" vhost-plane $(BUILD)/tests/test_userspace_plane \
@@ -351,7 +357,7 @@ test: deps
 		agent-stall "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_agent_stall" \
 		atomic "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_atomic" \
 		vhost "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_vhost" guest "XTAP_BUILD=$(BUILD) bash tests/guest/run.sh" \
-		vhost-vm "XTAP_BUILD=$(BUILD) bash tests/vhost/run-vm.sh" \
+		vhost-vm "XTAP_BUILD=$(BUILD) bash tests/vhost/run-vm.sh" libvirt "XTAP_BUILD=$(BUILD) bash tests/libvirt/run.sh" \
 		fuzz-libfuzzer "bash tests/libfuzzer/run.sh $(BUILD) 30 $(FUZZ_TARGETS)"
 
 PREFIX ?= /usr/local

@@ -13,6 +13,7 @@
 #include "netdev.h"
 #include "realize.h"
 #include "validate.h"
+#include "vhost_access.h"
 
 /*
  * Prepare: everything checked, nothing made. Commit: the tap, the maps and
@@ -162,6 +163,9 @@ static json_object *port_status_json(struct xtap_agent *a, const struct xtap_por
 		vhost && json_object_object_get_ex(vhost, "frontend", &v) &&
 		!strcmp(json_object_get_string(v), "connected") &&
 		json_object_object_get_ex(vhost, "data_plane", &v) ? json_object_get_string(v) : "tap"));
+	/* A tap someone holds (carrier) is attached by name or hand-off: no vhost-user frontend is missing. */
+	if (vhost && !l.running)
+		xtap_vhost_access_hint(vhost);
 	if (vhost)
 		json_object_object_add(o, "vhost_user", vhost);
 	return o;
@@ -199,7 +203,8 @@ XTAP_DEFINE_CMD(cmd_port_show)
 }
 
 /*
- * The hand-off (what libvirt does for QEMU): the port's tap queues, and as
+ * The hand-off (fds for a VMM that may not open the tap; libvirt opens it by name instead, README
+ * "With libvirt"): the port's tap queues, and as
  * many /dev/vhost-net instances when the kernel has vhost-net, for the VMM
  * to use with -netdev tap,fds=...,vhostfds=.... The VMM programs vhost-net
  * itself; frames still pass the tap, so the port's policy applies.
