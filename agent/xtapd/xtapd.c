@@ -31,6 +31,8 @@
 #include "ctl_server.h"
 #include "event_loop.h"
 #include "fault.h"
+#include "metrics.h"
+#include "metrics_server.h"
 #include "netdev.h"
 #include "lock.h"
 
@@ -39,6 +41,8 @@ struct options {
 	char socket[PATH_MAX];
 	char state[PATH_MAX];
 	char pin_dir[PATH_MAX];
+	char metrics[128];          /* "ADDR:PORT" of the Prometheus endpoint; "" = off */
+	int metrics_allow_remote;
 	int recover_state;
 };
 
@@ -111,6 +115,10 @@ static int read_config(struct options *o, int explicit_config, json_object **boo
 		} else if (!strcmp(key, "verbose") && json_object_is_type(val, json_type_boolean)) {
 			if (json_object_get_boolean(val))
 				xtap_log_set_level(XTAP_LOG_DEBUG);
+		} else if (!strcmp(key, "metrics") && json_object_is_type(val, json_type_string)) {
+			snprintf(o->metrics, sizeof(o->metrics), "%s", json_object_get_string(val));
+		} else if (!strcmp(key, "metrics_allow_remote") && json_object_is_type(val, json_type_boolean)) {
+			o->metrics_allow_remote = json_object_get_boolean(val);
 		} else if (!strcmp(key, "bootstrap") && json_object_is_type(val, json_type_object)) {
 			*bootstrap = json_object_get(val);
 		} else {
@@ -121,6 +129,17 @@ static int read_config(struct options *o, int explicit_config, json_object **boo
 	}
 	json_object_put(cfg);
 	return 0;
+}
+
+/* The metrics address is checked before anything changes: a bad one refuses the start. */
+static int check_metrics(const struct options *o, struct sockaddr_storage *sa, socklen_t *len)
+{
+	struct xtap_err err = {};
+
+	if (!o->metrics[0] || !xtap_metrics_parse_addr(o->metrics, o->metrics_allow_remote, sa, len, &err))
+		return 0;
+	xtap_log(XTAP_LOG_ERR, "config file %s: %s", o->config, err.msg);
+	return -1;
 }
 
 static int is_bpffs(const char *path)
@@ -293,6 +312,22 @@ static void deliver_reply(void *ctx, void *tag, const char *json, struct xtap_fd
 	xtap_ctl_reply(tag, json, fds);
 }
 
+static void deliver_metrics(void *ctx, void *tag, const char *text, struct xtap_fds *fds)
+{
+	(void)ctx;
+	(void)fds;
+	xtap_metrics_reply(tag, text);
+}
+
+/* A scrape: the counters are read in the agent's thread, between its requests. */
+static void handle_scrape(void *ctx, struct xtap_metrics_request *r)
+{
+	struct daemon *d = ctx;
+
+	if (xtap_agent_worker_render(d->worker, xtap_metrics_render, deliver_metrics, r))
+		xtap_metrics_reply(r, NULL);
+}
+
 static void on_signal(struct xtap_watch *w, uint32_t events)
 {
 	struct signalfd_siginfo si;
@@ -372,6 +407,9 @@ int main(int argc, char **argv)
 	struct options o = {};
 	struct xtap_agent *a = calloc(1, sizeof(*a));
 	struct xtap_ctl_server *srv;
+	struct xtap_metrics_server *metrics = NULL;
+	struct sockaddr_storage metrics_sa;
+	socklen_t metrics_len = 0;
 	struct daemon d = { .a = a };
 	struct xtap_loop agent_loop, io_loop;
 	json_object *bootstrap = NULL;
@@ -404,8 +442,9 @@ int main(int argc, char **argv)
 		xtap_log(XTAP_LOG_ERR, "must run as root (it creates taps and loads BPF programs)");
 		return 1;
 	}
-	if (read_config(&o, explicit_config, &bootstrap))
+	if (read_config(&o, explicit_config, &bootstrap) || check_metrics(&o, &metrics_sa, &metrics_len))
 		return 1;
+	a->health.start_time = xtap_wall_now();
 	if (!o.socket[0])
 		snprintf(o.socket, sizeof(o.socket), "%s", XTAP_DEFAULT_SOCKET);
 	if (!o.state[0])
@@ -436,6 +475,14 @@ int main(int argc, char **argv)
 	if (!srv) {
 		xtap_log(XTAP_LOG_ERR, "%s", err.msg);
 		return 1;
+	}
+	if (metrics_len) {
+		metrics = xtap_metrics_server_open(&io_loop, &metrics_sa, metrics_len, handle_scrape, &d, &err);
+		if (!metrics) {
+			xtap_log(XTAP_LOG_ERR, "%s", err.msg);
+			return 1;
+		}
+		xtap_log(XTAP_LOG_INFO, "metrics on http://%s/metrics", o.metrics);
 	}
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
@@ -468,6 +515,7 @@ int main(int argc, char **argv)
 			break;
 		}
 	xtap_agent_worker_stop(d.worker);
+	xtap_metrics_server_close(metrics);
 	xtap_ctl_server_close(srv);
 	xtap_vhost_procs_finish(&a->vhost);
 	if (d.mon)
