@@ -11,7 +11,7 @@ BPF_CFLAGS:= -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 CFLAGS    ?= -O2 -g
 CFLAGS    += -Wall -Wextra -Werror -std=gnu11 -Iinclude -Iagent/lib -I$(BUILD)/skel
 LDLIBS_BPF:= -lxdp -lbpf -lelf -lz
-LDLIBS_AGENT := $(LDLIBS_BPF) -ljson-c -lmnl
+LDLIBS_AGENT := $(LDLIBS_BPF) -ljson-c -lmnl -lsystemd
 
 BPF_PROGS := from_vm to_vm uplink
 BPF_OBJS  := $(patsubst %,$(BUILD)/bpf/%.bpf.o,$(BPF_PROGS))
@@ -25,7 +25,8 @@ XTAPD_SRCS     := agent/xtapd/datapath.c agent/xtapd/map_txn.c agent/xtapd/polic
                   agent/xtapd/vhost_proc.c agent/xtapd/api.c agent/xtapd/realize.c agent/xtapd/cmd_args.c \
                   agent/xtapd/cmd_port.c agent/xtapd/cmd_addr.c agent/xtapd/cmd_acl.c agent/xtapd/cmd_rate.c \
                   agent/xtapd/cmd_segment.c agent/xtapd/cmd_status.c agent/xtapd/validate.c \
-                  agent/xtapd/request.c agent/xtapd/event_loop.c agent/xtapd/metrics.c agent/xtapd/metrics_server.c
+                  agent/xtapd/request.c agent/xtapd/event_loop.c agent/xtapd/metrics.c agent/xtapd/metrics_server.c \
+                  agent/xtapd/service.c
 # the map writer: policy.c composes one maps_*.c per concern (agent/xtapd/maps.h)
 XTAPD_SRCS     += agent/xtapd/map_io.c agent/xtapd/maps_prefix.c agent/xtapd/maps_port.c agent/xtapd/maps_addr.c \
                   agent/xtapd/maps_acl.c agent/xtapd/maps_acl_hits.c agent/xtapd/maps_rate.c agent/xtapd/maps_segment.c
@@ -41,7 +42,7 @@ PACKET_TESTS   := $(BUILD)/tests/test_packet
 PKTBUILD_TEST  := $(BUILD)/tests/pktbuild_selftest
 HOST_TESTS     := $(BUILD)/tests/test_netdev $(BUILD)/tests/test_agent $(BUILD)/tests/test_validation \
                   $(BUILD)/tests/test_lifecycle $(BUILD)/tests/test_agent_stall $(BUILD)/tests/test_atomic \
-                  $(BUILD)/tests/test_metrics
+                  $(BUILD)/tests/test_metrics $(BUILD)/tests/test_service
 PKT_FUZZ       := $(BUILD)/tests/fuzz
 FUZZ_SECONDS   ?= 600
 
@@ -233,6 +234,13 @@ $(BUILD)/tests/test_metrics: tests/host/test_metrics.c tests/host/agent_env.c te
 	$(CC) $(CFLAGS) -Itests/lib -Itests/host -o $@ tests/host/test_metrics.c tests/host/agent_env.c \
 		tests/host/agent_ctl.c $(TEST_LIB_OBJS) -lbpf -ljson-c -lcmocka
 
+# xtapd under a test playing systemd: READY after the reconcile, watchdog, STOPPING, journal priorities.
+$(BUILD)/tests/test_service: tests/host/test_service.c tests/host/agent_env.c tests/host/agent_env.h \
+		tests/host/agent_ctl.c tests/host/agent_ctl.h $(TEST_LIB_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Itests/lib -Itests/host -o $@ tests/host/test_service.c tests/host/agent_env.c \
+		tests/host/agent_ctl.c $(TEST_LIB_OBJS) -lbpf -ljson-c -lcmocka
+
 # Every state-changing command walked step by step with xtapd's fault injection (all-or-nothing).
 $(BUILD)/tests/test_atomic: tests/host/test_atomic.c tests/host/agent_env.c tests/host/agent_env.h $(TEST_LIB_OBJS)
 	@mkdir -p $(@D)
@@ -336,7 +344,8 @@ test-host: deps
 		lifecycle "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_lifecycle" \
 		agent-stall "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_agent_stall" \
 		atomic "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_atomic" \
-		metrics "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_metrics"
+		metrics "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_metrics" \
+		service "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_service"
 
 # Tier 3: real Linux guests under QEMU on xtap ports (tests/guest/; kernel cached in /var/cache/xtap-guest).
 test-guest: deps
@@ -359,7 +368,8 @@ test: deps
 		lifecycle "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_lifecycle" \
 		agent-stall "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_agent_stall" \
 		atomic "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_atomic" \
-		metrics "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_metrics" vhost "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_vhost" guest "XTAP_BUILD=$(BUILD) bash tests/guest/run.sh" \
+		metrics "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_metrics" \
+		service "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_service" vhost "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_vhost" guest "XTAP_BUILD=$(BUILD) bash tests/guest/run.sh" \
 		vhost-vm "XTAP_BUILD=$(BUILD) bash tests/vhost/run-vm.sh" \
 		fuzz-libfuzzer "bash tests/libfuzzer/run.sh $(BUILD) 30 $(FUZZ_TARGETS)"
 

@@ -33,6 +33,7 @@
 #include "fault.h"
 #include "metrics.h"
 #include "metrics_server.h"
+#include "service.h"
 #include "netdev.h"
 #include "lock.h"
 
@@ -58,7 +59,8 @@ static void usage(FILE *f)
 		"      --fault-injection  tests only: requests may carry \"fault\" (docs/api.md), XTAP_FAULT is read\n"
 		"  -v, --verbose        debug logging\n"
 		"  -h, --help           this text\n"
-		"Runs in the foreground and logs to stderr.\n");
+		"Runs in the foreground and logs to stderr (to the journal with priorities under systemd;\n"
+		"Type=notify: READY after the first reconcile, a watchdog when WatchdogSec= is set).\n");
 }
 
 /* XTAP_FAULT=CLASS:N fails the Nth step of that class since start (with --fault-injection only). */
@@ -335,6 +337,7 @@ static void on_signal(struct xtap_watch *w, uint32_t events)
 	(void)events;
 	if (read(w->fd, &si, sizeof(si)) == sizeof(si)) {
 		xtap_log(XTAP_LOG_INFO, "stopping; the datapath keeps running");
+		xtap_service_stopping();
 		DAEMON_OF(w, signals)->stop = 1;
 	}
 }
@@ -500,6 +503,10 @@ int main(int argc, char **argv)
 	}
 	d.next_vhost_check = xtap_now() + XTAP_VHOST_CHECK_SECONDS;
 	xtap_loop_add_ticker(&agent_loop, vhost_check_tick, &d);
+	if (xtap_service_watchdog(&io_loop)) {
+		xtap_log(XTAP_LOG_ERR, "systemd watchdog: no room for its timer in the event loop");
+		return 1;
+	}
 	xtap_log(XTAP_LOG_INFO, "ready: %zu ports, %zu segments, socket %s, maps in %s",
 		 a->model.n_ports, a->model.n_segments, o.socket, o.pin_dir);
 	/* Started with SIGINT and SIGTERM blocked: they come to the signalfd only. From here on the agent is its. */
@@ -508,6 +515,8 @@ int main(int argc, char **argv)
 		xtap_log(XTAP_LOG_ERR, "%s", err.msg);
 		return 1;
 	}
+	/* After the reconcile, with the socket served: clients ordered After=xtapd.service can connect. */
+	xtap_service_ready("%zu ports, %zu segments; socket %s", a->model.n_ports, a->model.n_segments, o.socket);
 
 	while (!d.stop && !xtap_agent_worker_done(d.worker))
 		if (xtap_loop_run_once(&io_loop)) {

@@ -98,6 +98,11 @@ int env_uplink_create(void)
 
 int env_setup(void)
 {
+	return env_setup_sandbox() ? -1 : env_agent_start() > 0 ? 0 : -1;
+}
+
+int env_setup_sandbox(void)
+{
 	FILE *cfg;
 
 	if (sandbox_enter())
@@ -111,7 +116,7 @@ int env_setup(void)
 	cfg = fopen("/run/xtap-test/xtapd.json", "w");
 	if (!cfg || fputs(env_agent_config, cfg) < 0 || fclose(cfg) || env_uplink_create())
 		return -1;
-	return env_agent_start() > 0 ? 0 : -1;
+	return 0;
 }
 
 /*

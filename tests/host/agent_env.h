@@ -21,6 +21,8 @@
 
 /* Sets up the sandbox, the uplink veth pair and starts xtapd. */
 int env_setup(void);
+/* The same without starting xtapd. */
+int env_setup_sandbox(void);
 void env_teardown(void);
 /* SIGKILLs the xtap-vhost processes xtapd started (they outlive xtapd by design). */
 void env_vhost_kill_all(void);

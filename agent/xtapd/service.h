@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * xtapd under systemd (Type=notify, tools/xtapd.service): READY once the
+ * desired state is reconciled and the control socket serves, STATUS lines,
+ * STOPPING on SIGTERM, and WATCHDOG pings from the control socket's loop at
+ * half of WATCHDOG_USEC. Without NOTIFY_SOCKET (run by hand) each is a no-op.
+ */
+#ifndef XTAP_SERVICE_H
+#define XTAP_SERVICE_H
+
+#include "event_loop.h"
+
+void xtap_service_ready(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void xtap_service_stopping(void);
+/* Adds the watchdog's ticker to the loop when systemd asked for one. 0 or -errno. */
+int xtap_service_watchdog(struct xtap_loop *l);
+
+#endif /* XTAP_SERVICE_H */
