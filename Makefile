@@ -46,7 +46,7 @@ HOST_TESTS     := $(BUILD)/tests/test_netdev $(BUILD)/tests/test_agent $(BUILD)/
 PKT_FUZZ       := $(BUILD)/tests/fuzz
 FUZZ_SECONDS   ?= 600
 
-.PHONY: all deps vmlinux demo install test test-packet test-fuzz fuzz test-host test-guest test-vhost bench clean help
+.PHONY: all deps vmlinux demo install man deb test-deb test test-packet test-fuzz fuzz test-host test-guest test-vhost bench clean help
 all: $(SKELS) $(AGENT_LIB_OBJS) $(BUILD)/xtapd $(BUILD)/xtapctl $(BUILD)/xtap-vmsim $(PACKET_TESTS) $(PKTBUILD_TEST) $(HOST_TESTS) $(PKT_FUZZ) $(BUILD)/bench/prog_cost $(BUILD)/bench/control_plane $(BUILD)/bench/throughput \
 	$(BUILD)/bench/rate_accuracy $(BUILD)/xtap-vhost $(BUILD)/tests/test_userspace_plane $(BUILD)/tests/test_vhost \
 	$(BUILD)/bench/vhost_memory
@@ -63,7 +63,8 @@ help:
 	@echo "make test-guest tier 3: Debian-kernel guests under QEMU (TCG) on xtap taps"
 	@echo "make test-vhost tier 4: vhost-user here (userspace plane), real vhost-net in a QEMU (TCG) VM"
 	@echo "make test-libfuzzer  the libFuzzer targets, 30 s each (tests/libfuzzer/); make fuzz: longer, corpus merged"
-	@echo "make install    xtapd, xtap-vhost, xtapctl, bash completion, systemd unit, default config"
+	@echo "make install    xtapd, xtap-vhost, xtapctl, man pages, bash completion, systemd unit, default config"
+	@echo "make man        the man pages (scdoc): build/man/"
 	@echo "make vmlinux    regenerate vmlinux.h from the running kernel"
 
 deps:
@@ -373,13 +374,28 @@ test: deps
 		vhost-vm "XTAP_BUILD=$(BUILD) bash tests/vhost/run-vm.sh" \
 		fuzz-libfuzzer "bash tests/libfuzzer/run.sh $(BUILD) 30 $(FUZZ_TARGETS)"
 
+# Man pages from scdoc sources (docs/man/); xtapctl(8) must have an entry for every command of --help.
+MAN_PAGES := $(patsubst docs/man/%.scd,$(BUILD)/man/%,$(wildcard docs/man/*.scd))
+man: $(MAN_PAGES)
+$(BUILD)/man/%: docs/man/%.scd
+	@mkdir -p $(@D)
+	scdoc < $< > $@
+$(BUILD)/man/xtapctl.8: docs/man/xtapctl.8.scd $(BUILD)/xtapctl tools/man-check.sh
+	@mkdir -p $(@D)
+	bash tools/man-check.sh $(BUILD)/xtapctl $<
+	scdoc < $< > $@
+
 PREFIX ?= /usr/local
-install: all
+# UNITDIR: /etc/systemd/system for a local install, /lib/systemd/system in the package.
+UNITDIR ?= /etc/systemd/system
+install: all man
 	install -D -m 755 $(BUILD)/xtapd $(DESTDIR)$(PREFIX)/sbin/xtapd
 	install -D -m 755 $(BUILD)/xtapctl $(DESTDIR)$(PREFIX)/sbin/xtapctl
 	install -D -m 755 $(BUILD)/xtap-vhost $(DESTDIR)$(PREFIX)/sbin/xtap-vhost
+	for p in $(MAN_PAGES); do s=$${p##*.}; install -D -m 644 $$p $(DESTDIR)$(PREFIX)/share/man/man$$s/$${p##*/}; done
 	install -D -m 644 tools/xtapctl.bash-completion $(DESTDIR)/usr/share/bash-completion/completions/xtapctl
-	install -D -m 644 tools/xtapd.service $(DESTDIR)/etc/systemd/system/xtapd.service
+	@mkdir -p $(DESTDIR)$(UNITDIR)
+	sed 's|@SBINDIR@|$(PREFIX)/sbin|' tools/xtapd.service > $(DESTDIR)$(UNITDIR)/xtapd.service
 	test -e $(DESTDIR)/etc/xtap/xtapd.json || install -D -m 644 tools/xtapd.json $(DESTDIR)/etc/xtap/xtapd.json
 
 clean:
