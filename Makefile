@@ -65,6 +65,7 @@ help:
 	@echo "make test-libfuzzer  the libFuzzer targets, 30 s each (tests/libfuzzer/); make fuzz: longer, corpus merged"
 	@echo "make install    xtapd, xtap-vhost, xtapctl, man pages, bash completion, systemd unit, default config"
 	@echo "make man        the man pages (scdoc): build/man/"
+	@echo "make deb        the Debian package: build/deb/xtap_VERSION_ARCH.deb (DEB_VERSION=...)"
 	@echo "make vmlinux    regenerate vmlinux.h from the running kernel"
 
 deps:
@@ -397,6 +398,14 @@ install: all man
 	@mkdir -p $(DESTDIR)$(UNITDIR)
 	sed 's|@SBINDIR@|$(PREFIX)/sbin|' tools/xtapd.service > $(DESTDIR)$(UNITDIR)/xtapd.service
 	test -e $(DESTDIR)/etc/xtap/xtapd.json || install -D -m 644 tools/xtapd.json $(DESTDIR)/etc/xtap/xtapd.json
+
+# The Debian package: make install staged with PREFIX=/usr, then tools/mkdeb.sh (dpkg-shlibdeps, dpkg-deb).
+DEB_VERSION ?= 0.1.0+git$(shell git rev-list --count HEAD 2>/dev/null || echo 0)
+DEB_OUT     ?= $(BUILD)/deb
+deb: all man
+	rm -rf $(BUILD)/deb-stage
+	$(MAKE) --no-print-directory install DESTDIR=$(abspath $(BUILD))/deb-stage PREFIX=/usr UNITDIR=/lib/systemd/system
+	bash tools/mkdeb.sh $(BUILD)/deb-stage $(DEB_VERSION) $(DEB_OUT)
 
 clean:
 	rm -rf $(BUILD)
