@@ -46,7 +46,7 @@ HOST_TESTS     := $(BUILD)/tests/test_netdev $(BUILD)/tests/test_agent $(BUILD)/
 PKT_FUZZ       := $(BUILD)/tests/fuzz
 FUZZ_SECONDS   ?= 600
 
-.PHONY: all deps vmlinux demo install man deb test-deb test test-packet test-fuzz fuzz test-host test-guest test-vhost bench clean help
+.PHONY: all deps vmlinux demo install man deb deb-test-pkgs test-deb test test-packet test-fuzz fuzz test-host test-guest test-vhost bench clean help
 all: $(SKELS) $(AGENT_LIB_OBJS) $(BUILD)/xtapd $(BUILD)/xtapctl $(BUILD)/xtap-vmsim $(PACKET_TESTS) $(PKTBUILD_TEST) $(HOST_TESTS) $(PKT_FUZZ) $(BUILD)/bench/prog_cost $(BUILD)/bench/control_plane $(BUILD)/bench/throughput \
 	$(BUILD)/bench/rate_accuracy $(BUILD)/xtap-vhost $(BUILD)/tests/test_userspace_plane $(BUILD)/tests/test_vhost \
 	$(BUILD)/bench/vhost_memory
@@ -66,6 +66,7 @@ help:
 	@echo "make install    xtapd, xtap-vhost, xtapctl, man pages, bash completion, systemd unit, default config"
 	@echo "make man        the man pages (scdoc): build/man/"
 	@echo "make deb        the Debian package: build/deb/xtap_VERSION_ARCH.deb (DEB_VERSION=...)"
+	@echo "make test-deb   the package installed, upgraded under traffic and purged in a private namespace"
 	@echo "make vmlinux    regenerate vmlinux.h from the running kernel"
 
 deps:
@@ -363,7 +364,7 @@ test-vhost: deps
 		vhost-vm "XTAP_BUILD=$(BUILD) bash tests/vhost/run-vm.sh"
 
 test: deps
-	$(MAKE) all $(patsubst %,$(BUILD)/fuzz/%_fuzz,$(FUZZ_TARGETS))
+	$(MAKE) all $(patsubst %,$(BUILD)/fuzz/%_fuzz,$(FUZZ_TARGETS)) deb-test-pkgs
 	tests/run.sh pktbuild $(PKTBUILD_TEST) packet $(PACKET_TESTS) fuzz "$(PKT_FUZZ_RUN) --seconds 55" vhost-plane $(BUILD)/tests/test_userspace_plane \
 		netdev $(BUILD)/tests/test_netdev agent "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_agent" \
 		validation "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_validation" \
@@ -371,7 +372,8 @@ test: deps
 		agent-stall "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_agent_stall" \
 		atomic "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_atomic" \
 		metrics "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_metrics" \
-		service "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_service" vhost "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_vhost" guest "XTAP_BUILD=$(BUILD) bash tests/guest/run.sh" \
+		service "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_service" \
+		deb "XTAP_BUILD=$(BUILD) bash tests/host/test_deb.sh $(DEB_TEST_PKGS)" vhost "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_vhost" guest "XTAP_BUILD=$(BUILD) bash tests/guest/run.sh" \
 		vhost-vm "XTAP_BUILD=$(BUILD) bash tests/vhost/run-vm.sh" \
 		fuzz-libfuzzer "bash tests/libfuzzer/run.sh $(BUILD) 30 $(FUZZ_TARGETS)"
 
@@ -406,6 +408,19 @@ deb: all man
 	rm -rf $(BUILD)/deb-stage
 	$(MAKE) --no-print-directory install DESTDIR=$(abspath $(BUILD))/deb-stage PREFIX=/usr UNITDIR=/lib/systemd/system
 	bash tools/mkdeb.sh $(BUILD)/deb-stage $(DEB_VERSION) $(DEB_OUT)
+
+# Two packages of two versions for test-deb's upgrade (tests/host/test_deb.sh).
+DEB_TEST := $(BUILD)/deb-test
+DEB_TEST_PKGS = $(DEB_TEST)/xtap_0.0.1~test1_$(shell dpkg --print-architecture).deb \
+		$(DEB_TEST)/xtap_0.0.1~test2_$(shell dpkg --print-architecture).deb
+deb-test-pkgs:
+	rm -rf $(DEB_TEST)
+	$(MAKE) --no-print-directory deb DEB_VERSION=0.0.1~test1 DEB_OUT=$(DEB_TEST)
+	$(MAKE) --no-print-directory deb DEB_VERSION=0.0.1~test2 DEB_OUT=$(DEB_TEST)
+
+test-deb: deps
+	$(MAKE) deb-test-pkgs $(BUILD)/xtap-vmsim
+	tests/run.sh deb "XTAP_BUILD=$(BUILD) bash tests/host/test_deb.sh $(DEB_TEST_PKGS)"
 
 clean:
 	rm -rf $(BUILD)
