@@ -9,7 +9,7 @@ PKGS=(
   iproute2 iputils-ping ethtool
   qemu-system-x86 busybox-static xz-utils jq
   iptables gnuplot-nox
-  python3 python3-prometheus-client libsystemd-dev scdoc dpkg-dev
+  python3 python3-prometheus-client libsystemd-dev scdoc dpkg-dev init-system-helpers
 )
 missing=()
 for p in "${PKGS[@]}"; do
