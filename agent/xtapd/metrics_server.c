@@ -265,13 +265,13 @@ struct xtap_metrics_server *xtap_metrics_server_open(struct xtap_loop *l, const 
 	int fd = socket(sa->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), one = 1;
 
 	if (!s || fd < 0) {
-		xtap_fail(err, -errno, "metrics: %s", strerror(errno));
+		xtap_fail(err, -errno, "%s", strerror(errno));
 		goto fail;
 	}
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (bind(fd, (const struct sockaddr *)sa, len) || listen(fd, 64)) {
-		xtap_fail(err, -errno, "metrics: cannot listen on the configured \"metrics\" address: %s "
-			  "(another process on that port? change \"metrics\" in the config)", strerror(errno));
+		xtap_fail(err, -errno, "cannot listen: %s (another process on that port? change \"metrics\" in the config)",
+			  strerror(errno));
 		goto fail;
 	}
 	s->w = (struct xtap_watch){ .fd = fd, .fn = server_accept };
@@ -279,7 +279,7 @@ struct xtap_metrics_server *xtap_metrics_server_open(struct xtap_loop *l, const 
 	s->handle = fn;
 	s->ctx = ctx;
 	if (xtap_loop_add(l, &s->w, EPOLLIN) || xtap_loop_add_ticker(l, server_tick, s)) {
-		xtap_fail(err, -EMFILE, "metrics: cannot watch the listening socket");
+		xtap_fail(err, -EMFILE, "cannot watch the listening socket");
 		xtap_loop_del(l, &s->w);
 		goto fail;
 	}

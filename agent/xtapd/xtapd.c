@@ -235,13 +235,15 @@ static int load_state(struct xtap_agent *a, const struct options *o, json_object
 	return ret;
 }
 
-/* The start before the datapath: locks, then the desired state. A refused start leaves no trace. */
-static int start_owned(struct xtap_agent *a, const struct options *o, json_object *bootstrap)
+/*
+ * The start before the datapath: locks, then the desired state. A refused
+ * start leaves no trace. *made_pin_dir: the pin directory was made for the lock.
+ */
+static int start_owned(struct xtap_agent *a, const struct options *o, json_object *bootstrap, int *made_pin_dir)
 {
-	int made_pin_dir = 0;
-
-	if (take_locks(o, &made_pin_dir) || load_state(a, o, bootstrap)) {
-		if (made_pin_dir)
+	*made_pin_dir = 0;
+	if (take_locks(o, made_pin_dir) || load_state(a, o, bootstrap)) {
+		if (*made_pin_dir)
 			rmdir(o->pin_dir);
 		return -1;
 	}
@@ -418,7 +420,7 @@ int main(int argc, char **argv)
 	json_object *bootstrap = NULL;
 	struct xtap_err err = {};
 	sigset_t mask;
-	int c, explicit_config = 0;
+	int c, explicit_config = 0, made_pin_dir;
 
 	xtap_log_init("xtapd", XTAP_LOG_INFO);
 	snprintf(o.config, sizeof(o.config), "%s", XTAP_DEFAULT_CONFIG);
@@ -464,7 +466,20 @@ int main(int argc, char **argv)
 	libbpf_set_print(quiet_libbpf);
 	libxdp_set_print(quiet_libxdp);
 
-	if (start_owned(a, &o, bootstrap) || xtap_datapath_load(&a->dp, o.pin_dir))
+	if (start_owned(a, &o, bootstrap, &made_pin_dir))
+		return 1;
+	/* Before the datapath is touched: a metrics port in use refuses the start with nothing changed. */
+	if (metrics_len) {
+		metrics = xtap_metrics_server_open(&io_loop, &metrics_sa, metrics_len, handle_scrape, &d, &err);
+		if (!metrics) {
+			xtap_log(XTAP_LOG_ERR, "config file %s: \"metrics\": %s: %s", o.config, o.metrics, err.msg);
+			if (made_pin_dir)
+				rmdir(o.pin_dir);
+			return 1;
+		}
+		xtap_log(XTAP_LOG_INFO, "metrics on http://%s/metrics", o.metrics);
+	}
+	if (xtap_datapath_load(&a->dp, o.pin_dir))
 		return 1;
 	json_object_put(bootstrap);
 	if (xtap_agent_reconcile(a))
@@ -478,14 +493,6 @@ int main(int argc, char **argv)
 	if (!srv) {
 		xtap_log(XTAP_LOG_ERR, "%s", err.msg);
 		return 1;
-	}
-	if (metrics_len) {
-		metrics = xtap_metrics_server_open(&io_loop, &metrics_sa, metrics_len, handle_scrape, &d, &err);
-		if (!metrics) {
-			xtap_log(XTAP_LOG_ERR, "%s", err.msg);
-			return 1;
-		}
-		xtap_log(XTAP_LOG_INFO, "metrics on http://%s/metrics", o.metrics);
 	}
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);

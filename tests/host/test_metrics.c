@@ -344,6 +344,9 @@ static void test_bad_addresses_refused(void **s)
 	assert_non_null(strstr(out, "1-65535"));
 	assert_int_equal(xtapd_with_config("{\"metrics\": 9477}", out, sizeof(out)), 1);
 	assert_non_null(strstr(out, "\"metrics\""));
+	/* The test's agent serves 9477 already. */
+	assert_int_equal(xtapd_with_config("{\"metrics\": \"127.0.0.1:9477\"}", out, sizeof(out)), 1);
+	assert_non_null(strstr(out, "\"metrics\": 127.0.0.1:9477: cannot listen: Address already in use"));
 	/* Refused before anything was made. */
 	assert_int_equal(access("/run/xtap-test/other-state.json", F_OK), -1);
 	assert_int_equal(access("/sys/fs/bpf/other", F_OK), -1);
