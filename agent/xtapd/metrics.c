@@ -133,6 +133,30 @@ static void acl_hits(FILE *f, struct xtap_agent *a)
 	}
 }
 
+/* Frames arriving on the uplinks (all of them together), by where they went. */
+static void uplink_counters(FILE *f, struct xtap_agent *a, struct xtap_uplink_stats *per_cpu, int ncpu)
+{
+	static const char *const verdicts[XTAP_UPLINK_VERDICTS] = {
+		[XTAP_UPLINK_TO_PORT] = "to_port", [XTAP_UPLINK_FLOOD] = "flood", [XTAP_UPLINK_TO_HOST] = "to_host",
+	};
+	struct xtap_counter sum[XTAP_UPLINK_VERDICTS] = {};
+	__u32 key = 0;
+	int c, v;
+
+	if (!bpf_map_lookup_elem(xtap_map_fd(&a->dp, XTAP_MAP_UPLINK_STATS), &key, per_cpu))
+		for (c = 0; c < ncpu; c++)
+			for (v = 0; v < XTAP_UPLINK_VERDICTS; v++) {
+				sum[v].packets += per_cpu[c].verdict[v].packets;
+				sum[v].bytes += per_cpu[c].verdict[v].bytes;
+			}
+	family(f, "xtap_uplink_frames_total", "counter", "Frames that arrived on the segments' uplinks, by where they went.");
+	for (v = 0; v < XTAP_UPLINK_VERDICTS; v++)
+		fprintf(f, "xtap_uplink_frames_total{verdict=\"%s\"} %llu\n", verdicts[v], (unsigned long long)sum[v].packets);
+	family(f, "xtap_uplink_bytes_total", "counter", "Bytes of the frames that arrived on the segments' uplinks.");
+	for (v = 0; v < XTAP_UPLINK_VERDICTS; v++)
+		fprintf(f, "xtap_uplink_bytes_total{verdict=\"%s\"} %llu\n", verdicts[v], (unsigned long long)sum[v].bytes);
+}
+
 static const char *str_of(json_object *o, const char *key, const char *dflt)
 {
 	json_object *v;
@@ -253,21 +277,23 @@ char *xtap_metrics_render(struct xtap_agent *a)
 	int ncpu = libbpf_num_possible_cpus();
 	size_t n = a->model.n_ports, i, len = 0;
 	struct xtap_port_stats *sums = calloc(n ? n : 1, sizeof(*sums)), *per_cpu = calloc(ncpu, sizeof(*per_cpu));
+	struct xtap_uplink_stats *uplink_per_cpu = calloc(ncpu, sizeof(*uplink_per_cpu));
 	json_object **status = calloc(n ? n : 1, sizeof(*status));
 	char *text = NULL;
 	FILE *f = open_memstream(&text, &len);
 
-	if (sums && per_cpu && status && f) {
+	if (sums && per_cpu && uplink_per_cpu && status && f) {
 		for (i = 0; i < n; i++) {
 			port_stats_sum(a, a->model.ports[i], &sums[i], per_cpu, ncpu);
 			status[i] = xtap_cmd_port_status(a, a->model.ports[i]);
 		}
 		port_counters(f, a, sums);
 		acl_hits(f, a);
+		uplink_counters(f, a, uplink_per_cpu, ncpu);
 		port_states_out(f, a, status);
 		agent_health(f, a);
 	}
-	if (f && (fclose(f) || !sums || !per_cpu || !status)) {
+	if (f && (fclose(f) || !sums || !per_cpu || !uplink_per_cpu || !status)) {
 		free(text);
 		text = NULL;
 	}
@@ -276,5 +302,6 @@ char *xtap_metrics_render(struct xtap_agent *a)
 	free(status);
 	free(sums);
 	free(per_cpu);
+	free(uplink_per_cpu);
 	return text;
 }

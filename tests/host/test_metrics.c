@@ -164,7 +164,7 @@ static int group_setup(void **state)
 	env_agent_config = "{\"metrics\": \"127.0.0.1:9477\"}";
 	if (env_setup())
 		return -1;
-	if (ctl(ctl_out, sizeof(ctl_out), "segment add 1")) {
+	if (ctl(ctl_out, sizeof(ctl_out), "segment add 1 --uplink uplink0")) {
 		fprintf(stderr, "segment add: %s\n", ctl_out);
 		return -1;
 	}
@@ -251,6 +251,56 @@ static void test_scrape_counts_traffic(void **s)
 	assert_true(sample("xtap_agent_start_time_seconds{}") <= time(NULL));
 	assert_true(sample("xtap_agent_last_reconcile_timestamp_seconds{}") >= sample("xtap_agent_start_time_seconds{}"));
 	must_ctl("acl del vmB to-vm %d", rule);
+}
+
+/* Frames from the uplink, a packet limit's drops, the xtap-vhost's state. */
+static void test_uplink_rate_vhost(void **s)
+{
+	double up0, deliver0, rate0, reason0, end;
+	uint8_t buf[2048];
+	struct pkt p;
+	int i, delivered;
+
+	(void)s;
+	scrape();
+	up0 = sample("xtap_uplink_frames_total{verdict=\"to_port\"}");
+	deliver0 = frames("vmA", "to-vm", "deliver");
+	rate0 = sample("xtap_port_rate_limit_drops_total{direction=\"from-vm\",limit=\"packets\",port=\"vmA\"}");
+	reason0 = drops("vmA", "from-vm", "rate_packets");
+	for (i = 0; i < 4; i++) {
+		pkt_init(&p);
+		pkt_eth(&p, vm_a.mac, env_out_mac, ETH_P_IP);
+		pkt_ipv4(&p, pkt_ip4("198.51.100.7"), vm_a.ip4, IPPROTO_UDP);
+		pkt_udp(&p, 53, 40000, 32);
+		pkt_finish(&p);
+		assert_int_equal(out_write(p.data, p.len), 0);
+		assert_int_equal(vm_read(&vm_a, buf, sizeof(buf), NULL, 1000), (int)p.len);
+	}
+	must_ctl("rate set vmA from-vm --pps 10 --burst-packets 5");
+	for (i = 0; i < 30; i++) {
+		udp(&p, &vm_a, &vm_b, vm_a.ip4, 5000);
+		assert_int_equal(vm_write(&vm_a, NULL, p.data, p.len), 0);
+	}
+	delivered = vm_count(&vm_b, 300);
+	must_ctl("rate clear vmA from-vm");
+	scrape();
+	assert_int_equal((int)(sample("xtap_uplink_frames_total{verdict=\"to_port\"}") - up0), 4);
+	assert_int_equal((int)(frames("vmA", "to-vm", "deliver") - deliver0), 4);
+	print_message("packet limit 10/s, burst 5: %d of 30 frames passed\n", delivered);
+	assert_true(delivered < 30);
+	assert_int_equal((int)(sample("xtap_port_rate_limit_drops_total{direction=\"from-vm\",limit=\"packets\",port=\"vmA\"}") -
+			       rate0), 30 - delivered);
+	assert_int_equal((int)(drops("vmA", "from-vm", "rate_packets") - reason0), 30 - delivered);
+	/* Each port's xtap-vhost serves its socket (it may still be starting just after port add). */
+	for (end = now_ms() + 10000; now_ms() < end; usleep(100000)) {
+		scrape();
+		if (sample("xtap_port_vhost_state{port=\"vmA\",state=\"running\"}") == 1)
+			break;
+	}
+	assert_int_equal((int)sample("xtap_port_vhost_state{port=\"vmA\",state=\"running\"}"), 1);
+	assert_int_equal((int)sample("xtap_port_vhost_state{port=\"vmA\",state=\"not_running\"}"), 0);
+	assert_int_equal((int)sample("xtap_port_vhost_frontend_connected{port=\"vmA\"}"), 0);
+	assert_int_equal((int)sample("xtap_port_info{data_plane=\"tap\",port=\"vmA\",segment=\"1\"}"), 1);
 }
 
 static void test_wrong_requests(void **s)
@@ -375,6 +425,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_scrape_counts_traffic),
+		cmocka_unit_test(test_uplink_rate_vhost),
 		cmocka_unit_test(test_wrong_requests),
 		cmocka_unit_test(test_stalled_scrapers_do_not_block),
 		cmocka_unit_test(test_bad_addresses_refused),
