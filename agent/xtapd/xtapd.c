@@ -510,7 +510,7 @@ int main(int argc, char **argv)
 	}
 	d.next_vhost_check = xtap_now() + XTAP_VHOST_CHECK_SECONDS;
 	xtap_loop_add_ticker(&agent_loop, vhost_check_tick, &d);
-	if (xtap_service_watchdog(&io_loop)) {
+	if (xtap_service_watchdog(&io_loop, &agent_loop)) {
 		xtap_log(XTAP_LOG_ERR, "systemd watchdog: no room for its timer in the event loop");
 		return 1;
 	}

@@ -3,7 +3,8 @@
  * Tier 2: xtapd as a systemd Type=notify service, with this test playing
  * systemd: a datagram socket as NOTIFY_SOCKET and WATCHDOG_USEC set. READY
  * comes once the bootstrap port's tap exists with the programs attached,
- * watchdog pings arrive at half the interval, SIGTERM sends STOPPING, and
+ * watchdog pings arrive at half the interval and stop while the agent's
+ * thread is stuck, SIGTERM sends STOPPING, and
  * with stderr as the "journal" (JOURNAL_STREAM) lines carry priorities.
  */
 #define _GNU_SOURCE
@@ -17,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <setjmp.h>
+#include <dirent.h>
+#include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -138,6 +141,53 @@ static void test_watchdog_pings(void **s)
 	assert_true(pings <= 12);
 }
 
+/* xtapd's thread other than the main one: the agent's. */
+static pid_t agent_thread(pid_t pid)
+{
+	char path[64];
+	struct dirent *e;
+	pid_t tid = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	d = opendir(path);
+	while (d && (e = readdir(d)))
+		if (atoi(e->d_name) > 0 && atoi(e->d_name) != pid)
+			tid = atoi(e->d_name);
+	if (d)
+		closedir(d);
+	return tid;
+}
+
+/* The agent's thread stopped (ptrace, that thread alone): status still answers, the pings stop, then resume. */
+static void test_stuck_agent_thread_stops_pings(void **s)
+{
+	pid_t tid = agent_thread(env_agent_pid());
+	double end;
+	char msg[256];
+	int st, pings = 0;
+
+	(void)s;
+	assert_true(tid > 0);
+	assert_int_equal(ptrace(PTRACE_SEIZE, tid, 0, 0), 0);
+	assert_int_equal(ptrace(PTRACE_INTERRUPT, tid, 0, 0), 0);
+	assert_int_equal(waitpid(tid, &st, __WALL), tid);
+	/* A ping already due may still come within the interval (250 ms): from 0.6 s on, none. */
+	end = now_ms() + 600;
+	while (now_ms() < end)
+		next_message(msg, sizeof(msg), (int)(end - now_ms()) + 1);
+	assert_int_equal(ctl(ctl_out, sizeof(ctl_out), "status"), 0);
+	end = now_ms() + 1500;
+	while (now_ms() < end)
+		if (next_message(msg, sizeof(msg), (int)(end - now_ms()) + 1) > 0 && strstr(msg, "WATCHDOG=1"))
+			pings++;
+	assert_int_equal(ptrace(PTRACE_DETACH, tid, 0, 0), 0);
+	print_message("pings in 1.5 s with the agent's thread stopped: %d\n", pings);
+	assert_int_equal(pings, 0);
+	assert_int_equal(wait_for("WATCHDOG=1", msg, sizeof(msg), 5000), 0);
+	assert_int_equal(system("grep -q \"the agent's thread has not turned\" " ENV_LOG), 0);
+}
+
 static void test_stopping_on_sigterm(void **s)
 {
 	pid_t pid = env_agent_pid();
@@ -199,6 +249,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ready_after_reconcile),
 		cmocka_unit_test(test_watchdog_pings),
+		cmocka_unit_test(test_stuck_agent_thread_stops_pings),
 		cmocka_unit_test(test_stopping_on_sigterm),
 		cmocka_unit_test(test_journal_priorities),
 	};
