@@ -413,7 +413,7 @@ deb: all man
 DEB_TEST := $(BUILD)/deb-test
 DEB_TEST_PKGS = $(DEB_TEST)/xtap_0.0.1~test1_$(shell dpkg --print-architecture).deb \
 		$(DEB_TEST)/xtap_0.0.1~test2_$(shell dpkg --print-architecture).deb
-deb-test-pkgs:
+deb-test-pkgs: all man
 	rm -rf $(DEB_TEST)
 	$(MAKE) --no-print-directory deb DEB_VERSION=0.0.1~test1 DEB_OUT=$(DEB_TEST)
 	$(MAKE) --no-print-directory deb DEB_VERSION=0.0.1~test2 DEB_OUT=$(DEB_TEST)
