@@ -11,7 +11,7 @@ BPF_CFLAGS:= -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 CFLAGS    ?= -O2 -g
 CFLAGS    += -Wall -Wextra -Werror -std=gnu11 -Iinclude -Iagent/lib -I$(BUILD)/skel
 LDLIBS_BPF:= -lxdp -lbpf -lelf -lz
-LDLIBS_AGENT := $(LDLIBS_BPF) -ljson-c -lmnl
+LDLIBS_AGENT := $(LDLIBS_BPF) -ljson-c -lmnl -lsystemd
 
 BPF_PROGS := from_vm to_vm uplink
 BPF_OBJS  := $(patsubst %,$(BUILD)/bpf/%.bpf.o,$(BPF_PROGS))
@@ -25,7 +25,8 @@ XTAPD_SRCS     := agent/xtapd/datapath.c agent/xtapd/map_txn.c agent/xtapd/polic
                   agent/xtapd/vhost_proc.c agent/xtapd/vhost_access.c agent/xtapd/api.c agent/xtapd/realize.c agent/xtapd/cmd_args.c \
                   agent/xtapd/cmd_port.c agent/xtapd/cmd_addr.c agent/xtapd/cmd_acl.c agent/xtapd/cmd_rate.c \
                   agent/xtapd/cmd_segment.c agent/xtapd/cmd_status.c agent/xtapd/validate.c \
-                  agent/xtapd/request.c agent/xtapd/event_loop.c
+                  agent/xtapd/request.c agent/xtapd/event_loop.c agent/xtapd/metrics.c agent/xtapd/metrics_server.c \
+                  agent/xtapd/service.c
 # the map writer: policy.c composes one maps_*.c per concern (agent/xtapd/maps.h)
 XTAPD_SRCS     += agent/xtapd/map_io.c agent/xtapd/maps_prefix.c agent/xtapd/maps_port.c agent/xtapd/maps_addr.c \
                   agent/xtapd/maps_acl.c agent/xtapd/maps_acl_hits.c agent/xtapd/maps_rate.c agent/xtapd/maps_segment.c
@@ -40,11 +41,12 @@ TEST_LIB_OBJS  := $(patsubst %.c,$(BUILD)/%.o,$(TEST_LIB_SRCS))
 PACKET_TESTS   := $(BUILD)/tests/test_packet
 PKTBUILD_TEST  := $(BUILD)/tests/pktbuild_selftest
 HOST_TESTS     := $(BUILD)/tests/test_netdev $(BUILD)/tests/test_agent $(BUILD)/tests/test_validation \
-                  $(BUILD)/tests/test_lifecycle $(BUILD)/tests/test_agent_stall $(BUILD)/tests/test_atomic
+                  $(BUILD)/tests/test_lifecycle $(BUILD)/tests/test_agent_stall $(BUILD)/tests/test_atomic \
+                  $(BUILD)/tests/test_metrics $(BUILD)/tests/test_service
 PKT_FUZZ       := $(BUILD)/tests/fuzz
 FUZZ_SECONDS   ?= 600
 
-.PHONY: all deps vmlinux demo install test test-packet test-fuzz fuzz test-host test-guest test-vhost test-libvirt bench clean help
+.PHONY: all deps vmlinux demo install man deb deb-test-pkgs test-deb test test-packet test-fuzz fuzz test-host test-guest test-vhost test-libvirt bench clean help
 all: $(SKELS) $(AGENT_LIB_OBJS) $(BUILD)/xtapd $(BUILD)/xtapctl $(BUILD)/xtap-vmsim $(PACKET_TESTS) $(PKTBUILD_TEST) $(HOST_TESTS) $(PKT_FUZZ) $(BUILD)/bench/prog_cost $(BUILD)/bench/control_plane $(BUILD)/bench/throughput \
 	$(BUILD)/bench/rate_accuracy $(BUILD)/xtap-vhost $(BUILD)/tests/test_userspace_plane $(BUILD)/tests/test_vhost \
 	$(BUILD)/bench/vhost_memory
@@ -62,7 +64,10 @@ help:
 	@echo "make test-vhost tier 4: vhost-user here (userspace plane), real vhost-net in a QEMU (TCG) VM"
 	@echo "make test-libvirt  guests under its own libvirtd: a vhostuser and an ethernet domain on xtap ports"
 	@echo "make test-libfuzzer  the libFuzzer targets, 30 s each (tests/libfuzzer/); make fuzz: longer, corpus merged"
-	@echo "make install    xtapd, xtap-vhost, xtapctl, bash completion, systemd unit, default config"
+	@echo "make install    xtapd, xtap-vhost, xtapctl, man pages, bash completion, systemd unit, default config"
+	@echo "make man        the man pages (scdoc): build/man/"
+	@echo "make deb        the Debian package: build/deb/xtap_VERSION_ARCH.deb (DEB_VERSION=...)"
+	@echo "make test-deb   the package installed, upgraded under traffic and purged in a private namespace"
 	@echo "make vmlinux    regenerate vmlinux.h from the running kernel"
 
 deps:
@@ -226,6 +231,20 @@ $(BUILD)/tests/test_agent: tests/host/test_agent.c tests/host/agent_env.c tests/
 	$(CC) $(CFLAGS) -Itests/lib -Itests/host -o $@ tests/host/test_agent.c tests/host/agent_env.c \
 		tests/host/agent_ctl.c $(TEST_LIB_OBJS) -lbpf -ljson-c -lcmocka -lpthread
 
+# The Prometheus endpoint, read with python3-prometheus-client's parser (tests/host/prom_parse.py).
+$(BUILD)/tests/test_metrics: tests/host/test_metrics.c tests/host/agent_env.c tests/host/agent_env.h \
+		tests/host/agent_ctl.c tests/host/agent_ctl.h $(TEST_LIB_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Itests/lib -Itests/host -o $@ tests/host/test_metrics.c tests/host/agent_env.c \
+		tests/host/agent_ctl.c $(TEST_LIB_OBJS) -lbpf -ljson-c -lcmocka
+
+# xtapd under a test playing systemd: READY after the reconcile, watchdog, STOPPING, journal priorities.
+$(BUILD)/tests/test_service: tests/host/test_service.c tests/host/agent_env.c tests/host/agent_env.h \
+		tests/host/agent_ctl.c tests/host/agent_ctl.h $(TEST_LIB_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Itests/lib -Itests/host -o $@ tests/host/test_service.c tests/host/agent_env.c \
+		tests/host/agent_ctl.c $(TEST_LIB_OBJS) -lbpf -ljson-c -lcmocka
+
 # Every state-changing command walked step by step with xtapd's fault injection (all-or-nothing).
 $(BUILD)/tests/test_atomic: tests/host/test_atomic.c tests/host/agent_env.c tests/host/agent_env.h $(TEST_LIB_OBJS)
 	@mkdir -p $(@D)
@@ -328,7 +347,9 @@ test-host: deps
 		validation "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_validation" \
 		lifecycle "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_lifecycle" \
 		agent-stall "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_agent_stall" \
-		atomic "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_atomic"
+		atomic "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_atomic" \
+		metrics "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_metrics" \
+		service "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_service"
 
 # Tier 3: real Linux guests under QEMU on xtap ports (tests/guest/; kernel cached in /var/cache/xtap-guest).
 test-guest: deps
@@ -349,25 +370,63 @@ test-libvirt: deps
 	tests/run.sh libvirt "XTAP_BUILD=$(BUILD) bash tests/libvirt/run.sh"
 
 test: deps
-	$(MAKE) all $(patsubst %,$(BUILD)/fuzz/%_fuzz,$(FUZZ_TARGETS))
+	$(MAKE) all $(patsubst %,$(BUILD)/fuzz/%_fuzz,$(FUZZ_TARGETS)) deb-test-pkgs
 	tests/run.sh pktbuild $(PKTBUILD_TEST) packet $(PACKET_TESTS) fuzz "$(PKT_FUZZ_RUN) --seconds 55" vhost-plane $(BUILD)/tests/test_userspace_plane \
 		netdev $(BUILD)/tests/test_netdev agent "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_agent" \
 		validation "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_validation" \
 		lifecycle "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_lifecycle" \
 		agent-stall "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_agent_stall" \
 		atomic "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_atomic" \
-		vhost "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_vhost" guest "XTAP_BUILD=$(BUILD) bash tests/guest/run.sh" \
+		metrics "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_metrics" \
+		service "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_service" \
+		deb "XTAP_BUILD=$(BUILD) bash tests/host/test_deb.sh $(DEB_TEST_PKGS)" vhost "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_vhost" guest "XTAP_BUILD=$(BUILD) bash tests/guest/run.sh" \
 		vhost-vm "XTAP_BUILD=$(BUILD) bash tests/vhost/run-vm.sh" libvirt "XTAP_BUILD=$(BUILD) bash tests/libvirt/run.sh" \
 		fuzz-libfuzzer "bash tests/libfuzzer/run.sh $(BUILD) 30 $(FUZZ_TARGETS)"
 
+# Man pages from scdoc sources (docs/man/); xtapctl(8) must have an entry for every command of --help.
+MAN_PAGES := $(patsubst docs/man/%.scd,$(BUILD)/man/%,$(wildcard docs/man/*.scd))
+man: $(MAN_PAGES)
+$(BUILD)/man/%: docs/man/%.scd
+	@mkdir -p $(@D)
+	scdoc < $< > $@
+$(BUILD)/man/xtapctl.8: docs/man/xtapctl.8.scd $(BUILD)/xtapctl tools/man-check.sh
+	@mkdir -p $(@D)
+	bash tools/man-check.sh $(BUILD)/xtapctl $<
+	scdoc < $< > $@
+
 PREFIX ?= /usr/local
-install: all
+# UNITDIR: /etc/systemd/system for a local install, /lib/systemd/system in the package.
+UNITDIR ?= /etc/systemd/system
+install: all man
 	install -D -m 755 $(BUILD)/xtapd $(DESTDIR)$(PREFIX)/sbin/xtapd
 	install -D -m 755 $(BUILD)/xtapctl $(DESTDIR)$(PREFIX)/sbin/xtapctl
 	install -D -m 755 $(BUILD)/xtap-vhost $(DESTDIR)$(PREFIX)/sbin/xtap-vhost
+	for p in $(MAN_PAGES); do s=$${p##*.}; install -D -m 644 $$p $(DESTDIR)$(PREFIX)/share/man/man$$s/$${p##*/}; done
 	install -D -m 644 tools/xtapctl.bash-completion $(DESTDIR)/usr/share/bash-completion/completions/xtapctl
-	install -D -m 644 tools/xtapd.service $(DESTDIR)/etc/systemd/system/xtapd.service
+	@mkdir -p $(DESTDIR)$(UNITDIR)
+	sed 's|@SBINDIR@|$(PREFIX)/sbin|' tools/xtapd.service > $(DESTDIR)$(UNITDIR)/xtapd.service
 	test -e $(DESTDIR)/etc/xtap/xtapd.json || install -D -m 644 tools/xtapd.json $(DESTDIR)/etc/xtap/xtapd.json
+
+# The Debian package: make install staged with PREFIX=/usr, then tools/mkdeb.sh (dpkg-shlibdeps, dpkg-deb).
+DEB_VERSION ?= 0.1.0+git$(shell git rev-list --count HEAD 2>/dev/null || echo 0)
+DEB_OUT     ?= $(BUILD)/deb
+deb: all man
+	rm -rf $(BUILD)/deb-stage
+	$(MAKE) --no-print-directory install DESTDIR=$(abspath $(BUILD))/deb-stage PREFIX=/usr UNITDIR=/lib/systemd/system
+	bash tools/mkdeb.sh $(BUILD)/deb-stage $(DEB_VERSION) $(DEB_OUT)
+
+# Two packages of two versions for test-deb's upgrade (tests/host/test_deb.sh).
+DEB_TEST := $(BUILD)/deb-test
+DEB_TEST_PKGS = $(DEB_TEST)/xtap_0.0.1~test1_$(shell dpkg --print-architecture).deb \
+		$(DEB_TEST)/xtap_0.0.1~test2_$(shell dpkg --print-architecture).deb
+deb-test-pkgs: all man
+	rm -rf $(DEB_TEST)
+	$(MAKE) --no-print-directory deb DEB_VERSION=0.0.1~test1 DEB_OUT=$(DEB_TEST)
+	$(MAKE) --no-print-directory deb DEB_VERSION=0.0.1~test2 DEB_OUT=$(DEB_TEST)
+
+test-deb: deps
+	$(MAKE) deb-test-pkgs $(BUILD)/xtap-vmsim
+	tests/run.sh deb "XTAP_BUILD=$(BUILD) bash tests/host/test_deb.sh $(DEB_TEST_PKGS)"
 
 clean:
 	rm -rf $(BUILD)

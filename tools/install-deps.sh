@@ -10,6 +10,7 @@ PKGS=(
   qemu-system-x86 busybox-static xz-utils jq
   iptables gnuplot-nox
   libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
+  python3 python3-prometheus-client libsystemd-dev scdoc dpkg-dev init-system-helpers
 )
 missing=()
 for p in "${PKGS[@]}"; do

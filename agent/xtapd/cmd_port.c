@@ -137,7 +137,7 @@ XTAP_DEFINE_CMD(cmd_port_del)
 	return 0;
 }
 
-static json_object *port_status_json(struct xtap_agent *a, const struct xtap_port_conf *p)
+json_object *xtap_cmd_port_status(struct xtap_agent *a, const struct xtap_port_conf *p)
 {
 	json_object *o = json_object_new_object(), *vhost, *v;
 	struct xtap_attach_state st;
@@ -179,7 +179,7 @@ XTAP_DEFINE_CMD(cmd_port_list)
 	for (i = 0; i < a->model.n_ports; i++) {
 		json_object *o = xtap_port_to_json(a->model.ports[i]);
 
-		json_object_object_add(o, "status", port_status_json(a, a->model.ports[i]));
+		json_object_object_add(o, "status", xtap_cmd_port_status(a, a->model.ports[i]));
 		json_object_array_add(arr, o);
 	}
 	*res = arr;
@@ -197,7 +197,7 @@ XTAP_DEFINE_CMD(cmd_port_show)
 	if (!p)
 		return xtap_fail(err, -ENOENT, "no port named %s", name);
 	*res = xtap_port_to_json(p);
-	json_object_object_add(*res, "status", port_status_json(a, p));
+	json_object_object_add(*res, "status", xtap_cmd_port_status(a, p));
 	json_object_object_add(*res, "stats", xtap_cmd_port_stats(a, p));
 	return 0;
 }
