@@ -395,6 +395,22 @@ static void print_table(void)
 		}
 }
 
+/* The median and range of a/b paired round by round (the same round's calls, made one after the other). */
+static void paired(const char *name, int a, int b, int si)
+{
+	double v[MAX_ROUNDS];
+	struct stat3 s;
+	int r;
+
+	if (!kp[a].enabled || !kp[b].enabled)
+		return;
+	for (r = 0; r < rounds; r++)
+		v[r] = kp[b].ns[si][r] / kp[a].ns[si][r];
+	s = stats(v, rounds);
+	printf("  %4d B %-18s of medians %6.2f, paired by round %6.2f [%.2f-%.2f]\n", sizes[si], name,
+	       med(&kp[a], si) / med(&kp[b], si), s.med, s.min, s.max);
+}
+
 /* "a/b=x.xx" of medians, or nothing when a path is off. */
 static int ratio(char *buf, size_t len, const char *name, int a, int b, int si)
 {
@@ -578,10 +594,15 @@ int main(int argc, char **argv)
 	fflush(stdout);
 	if (system("cut -d' ' -f1-3 /proc/loadavg")) {}
 	print_table();
-	printf("\nratios of medians, this run:\n");
+	printf("\nratios (Mpps over Mpps), this run:\n");
 	for (si = 0; si < N_SIZES; si++) {
-		headline("  ", 0, si);
-		headline("  ", 1, si);
+		paired("xtap/classic", K_XTAP, K_CLASSIC, si);
+		paired("xtap/nft", K_XTAP, K_NFT, si);
+		paired("xtap/bare", K_XTAP, K_BARE, si);
+		paired("nft/classic", K_NFT, K_CLASSIC, si);
+		paired("bare/xdp-drop", K_BARE, K_DROP, si);
+		paired("up xtap/classic", K_UP_XTAP, K_UP_CLASSIC, si);
+		paired("up xtap/bare", K_UP_XTAP, K_UP_BARE, si);
 	}
 	checks();
 	if (with_stats && kp[K_BARE].enabled && kp[K_XTAP].enabled && kp[K_UP_XTAP].enabled)
