@@ -26,8 +26,9 @@
  * timer, which stops while the task is scheduled out). Rounds interleave the
  * paths; medians of the rounds; ratios of medians for the headlines.
  *
- * Environment: XTAP_BUILD (default build), KPATH_ROUNDS (7, at least 5 for
- * the headlines), KPATH_SECONDS (0.4 per call). --only KEY[,KEY] measures
+ * Writes $XTAP_BUILD/bench/kernel_path.csv (+ .png with gnuplot).
+ * Environment: XTAP_BUILD (default build), KPATH_ROUNDS (7; headlines need
+ * at least 5), KPATH_SECONDS (0.4 per call). --only KEY[,KEY] measures
  * those paths alone (for perf record), --no-stats skips the program-time table.
  */
 #define _GNU_SOURCE
@@ -182,7 +183,7 @@ static void call(struct kpath *p, int si, uint32_t n, double *ns, double *wall, 
 	a0 = arrivals(p);
 	t0 = now_s();
 	if (bpf_prog_test_run_opts(p->prog_fd, &o))
-		die("%s: BPF_PROG_TEST_RUN live frames: %s", p->key, strerror(errno));
+		die("%s: BPF_PROG_TEST_RUN with live frames: %s (needs Linux 5.18 or later)", p->key, strerror(errno));
 	t1 = now_s();
 	/* Frames the stack still holds (a qdisc, a backlog) arrive before we count. */
 	sleep_s(0.02);
@@ -440,6 +441,49 @@ static void headline(const char *prefix, int up, int si)
 		printf("%s%s-%d%s\n", prefix, up ? "kernel-up" : "kernel", sizes[si], line);
 }
 
+/* BUILD/bench/kernel_path.csv: every call (kernel and wall ns per frame), then median/min/max per row and size. */
+static void write_csv_and_plot(const char *build)
+{
+	struct bench_out o;
+	char script[2048];
+	int si, k, r;
+
+	bench_out_open(&o, build, "kernel_path");
+	fprintf(o.f, "path,frame_bytes,stat,mpps,ns_per_frame,wall_mpps\n");
+	fprintf(o.d, "# path 64B_med 64B_min 64B_max 1514B_med 1514B_min 1514B_max (Mpps)\n");
+	for (k = 0; k < N_K; k++) {
+		struct kpath *p = &kp[k];
+
+		if (!p->enabled)
+			continue;
+		fprintf(o.d, "%s", p->key);
+		for (si = 0; si < N_SIZES; si++) {
+			double mpps[MAX_ROUNDS];
+			struct stat3 st;
+
+			for (r = 0; r < rounds; r++) {
+				mpps[r] = 1e3 / p->ns[si][r];
+				fprintf(o.f, "%s,%d,round%d,%.4f,%.1f,%.4f\n", p->key, sizes[si], r + 1, mpps[r],
+					p->ns[si][r], 1e3 / p->wall[si][r]);
+			}
+			st = stats(mpps, rounds);
+			fprintf(o.f, "%s,%d,median,%.4f,%.1f,\n", p->key, sizes[si], st.med, 1e3 / st.med);
+			fprintf(o.f, "%s,%d,min,%.4f,%.1f,\n", p->key, sizes[si], st.min, 1e3 / st.min);
+			fprintf(o.f, "%s,%d,max,%.4f,%.1f,\n", p->key, sizes[si], st.max, 1e3 / st.max);
+			fprintf(o.d, " %.4f %.4f %.4f", st.med, st.min, st.max);
+		}
+		fprintf(o.d, "\n");
+	}
+	snprintf(script, sizeof(script),
+		 "set terminal pngcairo size 900,500; set output '%s';"
+		 " set termoption noenhanced; set title 'kernel paths, BPF_PROG_TEST_RUN live frames (no syscall per frame). Median, min-max of %d rounds';"
+		 " set ylabel 'Mpps'; set logscale y; set style data histograms; set style histogram errorbars gap 1 lw 1;"
+		 " set style fill solid 0.6 border -1; set key top right; set grid ytics; set xtics rotate by -20;"
+		 " plot '%s' using 2:3:4:xtic(1) title '64 B', '' using 5:6:7 title '1514 B'",
+		 o.png, rounds, o.dat);
+	bench_out_plot(&o, script);
+}
+
 static void checks(void)
 {
 	json_object *st = ctl_json("stats");
@@ -502,6 +546,7 @@ static void usage(const char *argv0)
 int main(int argc, char **argv)
 {
 	const char *only = NULL, *e;
+	const char *build = "build";
 	int with_stats = 1, si, r, k, i;
 	double t_start = now_s(), wall;
 	cpu_set_t cpu;
@@ -516,6 +561,8 @@ int main(int argc, char **argv)
 		else
 			usage(argv[0]);
 	}
+	if ((e = getenv("XTAP_BUILD")))
+		build = e;
 	if ((e = getenv("KPATH_ROUNDS")))
 		rounds = atoi(e);
 	if ((e = getenv("KPATH_SECONDS")))
@@ -611,10 +658,14 @@ int main(int argc, char **argv)
 	checks();
 	if (with_stats && kp[K_BARE].enabled && kp[K_XTAP].enabled && kp[K_UP_XTAP].enabled)
 		stats_table();
+	write_csv_and_plot(build);
 	printf("total %.0f s\n", now_s() - t_start);
-	for (si = 0; si < N_SIZES; si++)
+	/* Headlines are medians of at least 5 interleaved rounds (issue 15). */
+	if (rounds < 5)
+		printf("no headlines: KPATH_ROUNDS=%d, they need at least 5\n", rounds);
+	for (si = 0; rounds >= 5 && si < N_SIZES; si++)
 		headline("headline ", 0, si);
-	for (si = 0; si < N_SIZES; si++)
+	for (si = 0; rounds >= 5 && si < N_SIZES; si++)
 		headline("headline ", 1, si);
 	env_teardown();
 	xmit_count_bpf__destroy(xc);
