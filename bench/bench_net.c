@@ -2,14 +2,17 @@
 /* What the datapath benchmarks share (bench_net.h). */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/if_ether.h>
 #include <linux/if_tun.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "agent_env.h"
 #include "bench_net.h"
@@ -135,4 +138,59 @@ void bench_htb(const char *dev, const char *rate)
 	sh("tc qdisc add dev %s root handle 1: htb default 10", dev);
 	sh("tc class add dev %s parent 1: classid 1:10 htb rate %s ceil %s burst 1m cburst 1m quantum 60000",
 	   dev, rate, rate);
+}
+
+/* Bridge br with a and b up; nobody on B ever sends, so the bridge cannot learn it: a static entry, as for a known VM. */
+static void classic_bridge(const char *br, struct test_tap *a, const char *a_name, struct test_tap *b,
+			   const char *b_name)
+{
+	sh("ip link add %s type bridge", br);
+	*a = bench_tap(a_name);
+	*b = bench_tap(b_name);
+	sh("ip link set %s master %s && ip link set %s master %s && ip link set %s up", a_name, br, b_name, br, br);
+	sh("bridge fdb add " BENCH_MAC_B " dev %s master static", b_name);
+}
+
+void bench_classic_ebtables(const char *ebt, const char *br, struct test_tap *a, const char *a_name,
+			    struct test_tap *b, const char *b_name, const char *htb_rate)
+{
+	classic_bridge(br, a, a_name, b, b_name);
+	bench_ebtables_clean_traffic(ebt, a_name, BENCH_MAC_A, BENCH_IP_A);
+	bench_htb(b_name, htb_rate);
+}
+
+int bench_classic_nft(const char *br, struct test_tap *a, const char *a_name, struct test_tap *b,
+		      const char *b_name, const char *htb_rate)
+{
+	int home = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC), ns;
+
+	if (home < 0 || unshare(CLONE_NEWNET))
+		die("a network namespace for the nftables peer: %s", strerror(errno));
+	ns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (ns < 0)
+		die("/proc/self/ns/net: %s", strerror(errno));
+	sh("sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1");
+	sh("ip link set lo up");
+	classic_bridge(br, a, a_name, b, b_name);
+	bench_nft_clean_traffic(a_name, BENCH_MAC_A, BENCH_IP_A);
+	bench_htb(b_name, htb_rate);
+	if (setns(home, CLONE_NEWNET))
+		die("back to the sandbox's namespace: %s", strerror(errno));
+	close(home);
+	return ns;
+}
+
+unsigned long long bench_nft_accepted(int ns, const char *a_name)
+{
+	int home = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	char out[8192], *c;
+
+	if (home < 0 || setns(ns, CLONE_NEWNET))
+		die("into the nftables peer's namespace: %s", strerror(errno));
+	sh_out(out, sizeof(out), "nft list chain bridge xtapbench i_%s 2>&1", a_name);
+	if (setns(home, CLONE_NEWNET))
+		die("back to the sandbox's namespace: %s", strerror(errno));
+	close(home);
+	c = strstr(out, "counter packets ");
+	return c ? strtoull(c + 16, NULL, 10) : 0;
 }

@@ -39,5 +39,20 @@ void bench_ebtables_clean_traffic(const char *ebt, const char *port, const char 
 void bench_nft_clean_traffic(const char *port, const char *mac, const char *ip);
 /* The classic rate limit on dev's egress: an htb class at rate (e.g. "100gbit"), high enough not to bind. */
 void bench_htb(const char *dev, const char *rate);
+/*
+ * The classic peer: bridge BR with our taps A and B (B's MAC a static FDB
+ * entry), libvirt's clean-traffic on A with ebtables, htb at htb_rate on B.
+ */
+void bench_classic_ebtables(const char *ebt, const char *br, struct test_tap *a, const char *a_name,
+			    struct test_tap *b, const char *b_name, const char *htb_rate);
+/*
+ * The same with the rules in nftables, in a new network namespace of its own
+ * (neither classic peer passes the other's hook). Returns that namespace's
+ * fd; the caller is back in the namespace it called from.
+ */
+int bench_classic_nft(const char *br, struct test_tap *a, const char *a_name, struct test_tap *b,
+		      const char *b_name, const char *htb_rate);
+/* Frames the nftables peer's IPv4 accept rule for a_name counted, read in namespace ns. */
+unsigned long long bench_nft_accepted(int ns, const char *a_name);
 
 #endif

@@ -207,15 +207,8 @@ static void call(struct kpath *p, int si, uint32_t n, double *ns, double *wall, 
 
 static void setup_classic(void)
 {
-	sh("ip link add clbr0 type bridge");
-	cla = bench_tap("cla");
-	clb = bench_tap("clb");
-	sh("ip link set cla master clbr0 && ip link set clb master clbr0 && ip link set clbr0 up");
-	/* Nobody on B ever sends, so the bridge cannot learn it: a static entry, as for a known VM. */
-	sh("bridge fdb add " BENCH_MAC_B " dev clb master static");
-	bench_ebtables_clean_traffic(ebt, "cla", BENCH_MAC_A, BENCH_IP_A);
-	/* 10gbit would bind at 1514 B (0.8 Mpps); 100gbit measures htb's cost, not its limit. */
-	bench_htb("clb", "100gbit");
+	/* 10gbit would bind at 1514 B (0.83 Mpps); 100gbit measures htb's cost, not its limit. */
+	bench_classic_ebtables(ebt, "clbr0", &cla, "cla", &clb, "clb", "100gbit");
 	sh("ip link add upc0 type veth peer name outc0 && ip link set upc0 master clbr0");
 	sh("ip link set upc0 up && ip link set outc0 up");
 	kp[K_CLASSIC] = (struct kpath){ .key = kp[K_CLASSIC].key, .label = kp[K_CLASSIC].label,
@@ -225,26 +218,12 @@ static void setup_classic(void)
 		.up = 1 };
 }
 
-/* The nftables peer in a namespace of its own, so neither classic row passes the other's hook. */
 static void setup_nft(void)
 {
-	if (unshare(CLONE_NEWNET))
-		die("unshare(CLONE_NEWNET): %s", strerror(errno));
-	nft_ns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-	if (nft_ns < 0)
-		die("/proc/self/ns/net: %s", strerror(errno));
-	sh("sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1");
-	sh("ip link set lo up && ip link add cnbr0 type bridge");
-	cna = bench_tap("cna");
-	cnb = bench_tap("cnb");
-	sh("ip link set cna master cnbr0 && ip link set cnb master cnbr0 && ip link set cnbr0 up");
-	sh("bridge fdb add " BENCH_MAC_B " dev cnb master static");
-	bench_nft_clean_traffic("cna", BENCH_MAC_A, BENCH_IP_A);
-	bench_htb("cnb", "100gbit");
+	nft_ns = bench_classic_nft("cnbr0", &cna, "cna", &cnb, "cnb", "100gbit");
 	kp[K_NFT] = (struct kpath){ .key = kp[K_NFT].key, .label = kp[K_NFT].label,
 		.prog_fd = bpf_program__fd(bare->progs.bare_pass), .ifindex = cna.ifindex, .rx = &cnb,
 		.netns = nft_ns };
-	enter_ns(main_ns);
 }
 
 static void setup_bare(void)
@@ -510,11 +489,7 @@ static void checks(void)
 	sh_out(out, sizeof(out), "%s -t nat -L I-cla --Lc 2>&1", ebt);
 	if ((s = strstr(out, "-p IPv4 -j ACCEPT")) && (s = strstr(s, "pcnt = ")))
 		ebt_ok = strtoull(s + 7, NULL, 10);
-	enter_ns(nft_ns);
-	sh_out(out, sizeof(out), "nft list chain bridge xtapbench i_cna 2>&1");
-	enter_ns(main_ns);
-	if ((s = strstr(out, "counter packets ")))
-		nft_ok = strtoull(s + 16, NULL, 10);
+	nft_ok = bench_nft_accepted(nft_ns, "cna");
 	printf("  policy saw every frame (all calls, calibration included): ebtables I-cla IPv4 ACCEPT %llu,\n"
 	       "  nft i_cna accept %llu; xtap vma from-vm to_port %lld, drops %lld; vmb to-vm deliver %lld\n",
 	       ebt_ok, nft_ok, (long long)jget(st, "vma", "from-vm", "verdicts", "to_port", "packets", NULL),

@@ -8,6 +8,8 @@
  *
  *   classic   Linux bridge, ebtables anti-spoofing on A's ingress (libvirt's
  *             clean-traffic rules), htb at 10 Gbit/s on B's egress
+ *   nft       the same with the rules in an nftables bridge table, in a
+ *             network namespace of its own
  *   bare      XDP on A redirecting everything to B through a devmap (no policy)
  *   xtap      the real xtapd: ports A and B made with xtapctl, 64 ACL rules on
  *             A from-vm that do not match + a final allow, default deny,
@@ -70,7 +72,7 @@
 
 static const int sizes[N_SIZES] = { 64, 1514 };
 
-enum { P_CLASSIC, P_BARE, P_XTAP, P_DROP, P_UP_CLASSIC, P_UP_XTAP, N_PATHS };
+enum { P_CLASSIC, P_NFT, P_BARE, P_XTAP, P_DROP, P_UP_CLASSIC, P_UP_XTAP, N_PATHS };
 
 struct path {
 	const char *key;      /* CSV and plot name */
@@ -90,6 +92,7 @@ struct path {
 
 static struct path paths[N_PATHS] = {
 	[P_CLASSIC]    = { "classic",    "classic: bridge + ebtables + htb" },
+	[P_NFT]        = { "nft",        "classic: bridge + nftables + htb" },
 	[P_BARE]       = { "bare",       "bare XDP redirect (devmap)" },
 	[P_XTAP]       = { "xtap",       "xtap: full policy" },
 	[P_DROP]       = { "xdp-drop",   "XDP_DROP on tap A (write ceiling)" },
@@ -342,21 +345,21 @@ static double gbps(double pps, int size)
 static struct test_tap cla, clb, bra, brb, dra;
 static struct bare_bpf *bare;
 
+static struct test_tap cna, cnb;
+static int nft_ns = -1;
+
 static void setup_classic(void)
 {
-	sh("ip link add clbr0 type bridge");
-	cla = bench_tap("cla");
-	clb = bench_tap("clb");
-	sh("ip link set cla master clbr0 && ip link set clb master clbr0 && ip link set clbr0 up");
-	/* The receiver never sends, so the bridge cannot learn B: a static entry, as for a known VM. */
-	sh("bridge fdb add " BENCH_MAC_B " dev clb master static");
-	/* libvirt's clean-traffic on A's ingress: a chain per port in the nat table's PREROUTING. */
-	bench_ebtables_clean_traffic(ebt, "cla", BENCH_MAC_A, BENCH_IP_A);
-	/* The rate limit, high enough not to bind: htb on B's egress. */
-	bench_htb("clb", "10gbit");
+	/* libvirt's clean-traffic on A's ingress; the rate limit, high enough not to bind: htb on B's egress. */
+	bench_classic_ebtables(ebt, "clbr0", &cla, "cla", &clb, "clb", "10gbit");
 	paths[P_CLASSIC].tx_fd = cla.fd;
 	paths[P_CLASSIC].rx_fd = clb.fd;
 	paths[P_CLASSIC].enabled = 1;
+	/* The same rules in nftables, in a namespace of its own (the taps' fds work from anywhere). */
+	nft_ns = bench_classic_nft("cnbr0", &cna, "cna", &cnb, "cnb", "10gbit");
+	paths[P_NFT].tx_fd = cna.fd;
+	paths[P_NFT].rx_fd = cnb.fd;
+	paths[P_NFT].enabled = 1;
 }
 
 static void setup_bare(void)
@@ -450,6 +453,8 @@ static void checks(int uplink)
 	printf("  classic: written %llu; ebtables I-cla '-p IPv4 -j ACCEPT' %llu, DROP rules %llu\n",
 	       (unsigned long long)paths[P_CLASSIC].written, (unsigned long long)ebt_pcnt("-p IPv4 -j ACCEPT"),
 	       (unsigned long long)(ebt_pcnt("-s ! ") + ebt_pcnt("-p IPv4 --ip-src") + ebt_pcnt("-j DROP")));
+	printf("  nft: written %llu; nftables i_cna IPv4 accept %llu\n", (unsigned long long)paths[P_NFT].written,
+	       bench_nft_accepted(nft_ns, "cna"));
 	sh_out(out, sizeof(out), "tc -s class show dev clb 2>&1");
 	if ((s = strstr(out, "Sent ")))
 		sscanf(s, "Sent %*s bytes %llu pkt (dropped %llu, overlimits %llu", &sent, &dropped, &over);
@@ -638,8 +643,9 @@ int main(int argc, char **argv)
 	for (si = 0; si < N_SIZES; si++) {
 		double x = stats(paths[P_XTAP].rate[si], runs).med;
 
-		printf("  guest-tx %4d B: xtap/classic=%.2f xtap/bare=%.2f bare/drop=%.2f\n", sizes[si],
-		       x / stats(paths[P_CLASSIC].rate[si], runs).med, x / stats(paths[P_BARE].rate[si], runs).med,
+		printf("  guest-tx %4d B: xtap/classic=%.2f xtap/nft=%.2f xtap/bare=%.2f bare/drop=%.2f\n", sizes[si],
+		       x / stats(paths[P_CLASSIC].rate[si], runs).med, x / stats(paths[P_NFT].rate[si], runs).med,
+		       x / stats(paths[P_BARE].rate[si], runs).med,
 		       stats(paths[P_BARE].rate[si], runs).med / stats(paths[P_DROP].rate[si], runs).med);
 		if (uplink)
 			printf("  uplink->VM %4d B: xtap/classic=%.2f\n", sizes[si],
@@ -651,8 +657,9 @@ int main(int argc, char **argv)
 	for (si = 0; si < N_SIZES; si++) {
 		double x = stats(paths[P_XTAP].rate[si], runs).med;
 
-		printf("headline vmm-write-%d xtap/classic=%.2f xtap/bare=%.2f xtap/ceiling=%.2f\n", sizes[si],
-		       x / stats(paths[P_CLASSIC].rate[si], runs).med, x / stats(paths[P_BARE].rate[si], runs).med,
+		printf("headline vmm-write-%d xtap/classic=%.2f xtap/bare=%.2f xtap/nft=%.2f xtap/ceiling=%.2f\n",
+		       sizes[si], x / stats(paths[P_CLASSIC].rate[si], runs).med,
+		       x / stats(paths[P_BARE].rate[si], runs).med, x / stats(paths[P_NFT].rate[si], runs).med,
 		       x / stats(paths[P_DROP].rate[si], runs).med);
 	}
 	env_teardown();   /* xtapd and its xtap-vhost processes */
