@@ -41,6 +41,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -95,6 +96,7 @@ static int rounds = 7;
 static double call_s = 0.4;
 static const char *ebt;
 static int main_ns, nft_ns;
+static __u32 main_ns_ino;   /* the redirect rows' taps live here */
 static struct bare_bpf *bare;
 static struct xmit_count_bpf *xc;
 static struct test_tap cla, clb, cna, cnb, bra, brb;
@@ -118,9 +120,10 @@ static int attached_prog(const char *ifname)
 
 static uint64_t xmit_arrivals(int ifindex)
 {
+	struct xmit_key key = { main_ns_ino, ifindex };
 	struct xmit_count c = {};
 
-	bpf_map_lookup_elem(bpf_map__fd(xc->maps.xmit_counts), &ifindex, &c);
+	bpf_map_lookup_elem(bpf_map__fd(xc->maps.xmit_counts), &key, &c);
 	return c.sent + c.drops;
 }
 
@@ -524,6 +527,7 @@ int main(int argc, char **argv)
 	const char *build = "build";
 	int with_stats = 1, si, r, k, i;
 	double t_start = now_s(), wall;
+	struct stat ns_st;
 	cpu_set_t cpu;
 
 	bench_name = "kernel_path";
@@ -556,8 +560,9 @@ int main(int argc, char **argv)
 	if (sandbox_enter())
 		return 1;
 	main_ns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-	if (main_ns < 0)
+	if (main_ns < 0 || fstat(main_ns, &ns_st))
 		die("/proc/self/ns/net: %s", strerror(errno));
+	main_ns_ino = ns_st.st_ino;
 	bare = bare_bpf__open_and_load();
 	xc = xmit_count_bpf__open_and_load();
 	if (!bare || !xc || xmit_count_bpf__attach(xc))

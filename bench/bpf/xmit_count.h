@@ -3,6 +3,11 @@
 #ifndef XTAP_BENCH_XMIT_COUNT_H
 #define XTAP_BENCH_XMIT_COUNT_H
 
+/* ifindex numbers are per namespace, the tracepoint is not: the target's namespace (its inode) too. */
+struct xmit_key {
+	__u32 netns_ino, ifindex;
+};
+
 struct xmit_count {
 	__u64 sent, drops, bulks;   /* frames the target took, frames refused or dropped, bulks */
 };
