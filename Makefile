@@ -49,7 +49,7 @@ FUZZ_SECONDS   ?= 600
 .PHONY: all deps vmlinux demo install man deb deb-test-pkgs test-deb test test-packet test-fuzz fuzz test-host test-guest test-vhost test-libvirt bench clean help
 all: $(SKELS) $(AGENT_LIB_OBJS) $(BUILD)/xtapd $(BUILD)/xtapctl $(BUILD)/xtap-vmsim $(PACKET_TESTS) $(PKTBUILD_TEST) $(HOST_TESTS) $(PKT_FUZZ) $(BUILD)/bench/prog_cost $(BUILD)/bench/control_plane $(BUILD)/bench/throughput \
 	$(BUILD)/bench/rate_accuracy $(BUILD)/xtap-vhost $(BUILD)/tests/test_userspace_plane $(BUILD)/tests/test_vhost \
-	$(BUILD)/bench/vhost_memory
+	$(BUILD)/bench/vhost_memory $(BUILD)/bench/kernel_path
 
 help:
 	@echo "make            build BPF programs, skeletons, agent library, tests"
@@ -149,7 +149,7 @@ test-fuzz: deps
 	$(MAKE) $(PKT_FUZZ)
 	tests/run.sh fuzz "$(PKT_FUZZ_RUN) --seconds 55"
 
-$(BUILD)/bench/bpf/%.bpf.o: bench/bpf/%.bpf.c vmlinux.h
+$(BUILD)/bench/bpf/%.bpf.o: bench/bpf/%.bpf.c $(wildcard bench/bpf/*.h) vmlinux.h
 	@mkdir -p $(@D)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 	$(LLVM_STRIP) -g $@
@@ -170,17 +170,33 @@ $(BENCH_UTIL): bench/bench_util.c bench/bench_util.h tests/host/agent_env.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Itests/lib -Itests/host -c $< -o $@
 
+# What the datapath benchmarks share: the frame, taps, xtapd's ports and policy, the classic peers' rules.
+BENCH_NET := $(BUILD)/bench/bench_net.o
+$(BENCH_NET): bench/bench_net.c bench/bench_net.h bench/bench_util.h tests/host/agent_env.h tests/lib/pktbuild.h \
+		tests/lib/sandbox.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Itests/lib -Itests/host -c $< -o $@
+
 $(BUILD)/bench/control_plane: bench/control_plane.c tests/host/agent_env.c tests/host/agent_env.h \
 		$(BENCH_UTIL) $(BUILD)/tests/lib/sandbox.o
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Itests/lib -Itests/host -o $@ bench/control_plane.c tests/host/agent_env.c \
 		$(BENCH_UTIL) $(BUILD)/tests/lib/sandbox.o -lbpf -ljson-c
 
-$(BUILD)/bench/throughput: bench/throughput.c tests/host/agent_env.c tests/host/agent_env.h $(BENCH_UTIL) \
+$(BUILD)/bench/throughput: bench/throughput.c tests/host/agent_env.c tests/host/agent_env.h $(BENCH_UTIL) $(BENCH_NET) \
 		$(BUILD)/skel/bench_bare.skel.h $(BUILD)/tests/lib/pktbuild.o $(BUILD)/tests/lib/sandbox.o
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Itests/lib -Itests/host -o $@ bench/throughput.c tests/host/agent_env.c \
-		$(BENCH_UTIL) $(BUILD)/tests/lib/pktbuild.o $(BUILD)/tests/lib/sandbox.o -lbpf -ljson-c -lpthread
+		$(BENCH_UTIL) $(BENCH_NET) $(BUILD)/tests/lib/pktbuild.o $(BUILD)/tests/lib/sandbox.o -lbpf -ljson-c -lpthread
+
+# Frames pushed into the kernel's real paths by BPF_PROG_TEST_RUN in live-frames mode (no syscall per frame).
+$(BUILD)/bench/kernel_path: bench/kernel_path.c tests/host/agent_env.c tests/host/agent_env.h $(BENCH_UTIL) $(BENCH_NET) \
+		$(BUILD)/skel/bench_bare.skel.h $(BUILD)/skel/bench_xmit_count.skel.h bench/bpf/xmit_count.h \
+		$(BUILD)/tests/lib/pktbuild.o \
+		$(BUILD)/tests/lib/sandbox.o
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Itests/lib -Itests/host -o $@ bench/kernel_path.c tests/host/agent_env.c \
+		$(BENCH_UTIL) $(BENCH_NET) $(BUILD)/tests/lib/pktbuild.o $(BUILD)/tests/lib/sandbox.o -lbpf -ljson-c
 
 # Memory per port of vhost-user serving: N xtap-vhost processes alone, then N ports through xtapd.
 $(BUILD)/bench/vhost_memory: bench/vhost_memory.c tests/host/agent_env.c tests/host/agent_env.h \
@@ -197,21 +213,23 @@ $(BUILD)/bench/rate_accuracy: bench/rate_accuracy.c tests/host/agent_env.c tests
 
 # Benchmarks, not tests: tables measured in one run (bench/README.md explains them). Each program's
 # output also goes to $(BUILD)/bench/NAME.log (pipefail: a program that fails fails the target); the
-# last lines are the headline lines of this run, rate-accuracy's then the four of the issue, in order.
+# last lines are the headline lines of this run: rate-accuracy's, the kernel paths' (no syscall per
+# frame), then as a VMM writes a tap, program cost, scale, vhost memory.
 BENCH_LOG = bash -o pipefail -c 'stdbuf -oL "$$@" | tee $(BUILD)/bench/$$0.log'
+BENCH_PROGS := rate_accuracy prog_cost control_plane throughput kernel_path vhost_memory
 bench: deps
-	$(MAKE) $(BUILD)/bench/prog_cost $(BUILD)/bench/control_plane $(BUILD)/bench/throughput \
-		$(BUILD)/bench/rate_accuracy $(BUILD)/bench/vhost_memory $(BUILD)/xtapd $(BUILD)/xtapctl $(BUILD)/xtap-vhost
-	rm -f $(BUILD)/bench/rate_accuracy.log $(BUILD)/bench/prog_cost.log $(BUILD)/bench/control_plane.log \
-		$(BUILD)/bench/throughput.log $(BUILD)/bench/vhost_memory.log
+	$(MAKE) $(BENCH_PROGS:%=$(BUILD)/bench/%) $(BUILD)/xtapd $(BUILD)/xtapctl $(BUILD)/xtap-vhost
+	rm -f $(BENCH_PROGS:%=$(BUILD)/bench/%.log)
 	XTAP_BUILD=$(BUILD) $(BENCH_LOG) rate_accuracy $(BUILD)/bench/rate_accuracy
 	$(BENCH_LOG) prog_cost $(BUILD)/bench/prog_cost
 	XTAP_BUILD=$(BUILD) $(BENCH_LOG) control_plane $(BUILD)/bench/control_plane
 	XTAP_BUILD=$(BUILD) $(BENCH_LOG) throughput $(BUILD)/bench/throughput
+	XTAP_BUILD=$(BUILD) $(BENCH_LOG) kernel_path $(BUILD)/bench/kernel_path
 	XTAP_BUILD=$(BUILD) $(BENCH_LOG) vhost_memory $(BUILD)/bench/vhost_memory
 	@echo; echo "headlines (this run; logs in $(BUILD)/bench/*.log):"
 	@grep -m1 '^headline rate-accuracy ' $(BUILD)/bench/rate_accuracy.log
-	@for h in throughput:guest-tx-64 throughput:guest-tx-1514 prog_cost:prog-cost prog_cost:scale-4096 \
+	@for h in kernel_path:kernel-64 kernel_path:kernel-1514 kernel_path:kernel-up-64 kernel_path:kernel-up-1514 \
+		throughput:vmm-write-64 throughput:vmm-write-1514 prog_cost:prog-cost prog_cost:scale-4096 \
 		vhost_memory:vhost-memory-per-port; do \
 		grep -m1 "^headline $${h#*:} " $(BUILD)/bench/$${h%%:*}.log || { echo "no $${h#*:} headline" >&2; exit 1; }; \
 	done

@@ -11,6 +11,7 @@ PKGS=(
   iptables gnuplot-nox
   libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
   python3 python3-prometheus-client libsystemd-dev scdoc dpkg-dev init-system-helpers
+  nftables
 )
 missing=()
 for p in "${PKGS[@]}"; do
