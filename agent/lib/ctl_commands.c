@@ -69,6 +69,8 @@ static const struct xtap_ctl_arg acl_add_args[] = {
 	OPT("proto", XTAP_ARG_STRING, "--proto", "P", "tcp, udp, icmp, icmpv6, sctp, any (default) or 0-255"),
 	OPT("ports", XTAP_ARG_STRING, "--ports", "N[-M]", "destination port or range (tcp, udp, sctp only)"),
 	NUM("priority", "--priority", "N", XTAP_UNIT_NONE, "lower first, 0-65535 (default 1000)"),
+	OPT("stateful", XTAP_ARG_BOOL, "--stateful", NULL,
+	    "allow: track the flows it allows, whose replies then pass the other direction"),
 	END
 };
 
@@ -77,7 +79,10 @@ static const struct xtap_ctl_arg acl_del_args[] = {
 };
 
 static const struct xtap_ctl_arg acl_default_args[] = {
-	PORT_ARG, DIR_ARG, POS("action", "allow|deny", "what frames no rule matches get"), END
+	PORT_ARG, DIR_ARG, POS("action", "allow|deny", "what frames no rule matches get"),
+	OPT("stateful", XTAP_ARG_BOOL, "--stateful", NULL,
+	    "allow: track the flows it allows, whose replies then pass the other direction"),
+	END
 };
 
 static const struct xtap_ctl_arg port_only_args[] = { PORT_ARG, END };
