@@ -13,6 +13,10 @@
 
 #include "datapath.h"
 
+/* xtapd's sweeper: entries read per tick, and ticks. */
+#define XTAP_CT_SWEEP_BUDGET  65536
+#define XTAP_CT_SWEEP_SECONDS 1
+
 /* Every port, for xtap_ct_flush() and xtap_ct_foreach(). */
 #define XTAP_CT_ALL_PORTS (-1LL)
 
