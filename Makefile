@@ -40,11 +40,12 @@ TEST_LIB_OBJS  := $(patsubst %.c,$(BUILD)/%.o,$(TEST_LIB_SRCS))
 PACKET_TESTS   := $(BUILD)/tests/test_packet
 PKTBUILD_TEST  := $(BUILD)/tests/pktbuild_selftest
 HOST_TESTS     := $(BUILD)/tests/test_netdev $(BUILD)/tests/test_agent $(BUILD)/tests/test_validation \
-                  $(BUILD)/tests/test_lifecycle $(BUILD)/tests/test_agent_stall $(BUILD)/tests/test_atomic
+                  $(BUILD)/tests/test_lifecycle $(BUILD)/tests/test_agent_stall $(BUILD)/tests/test_atomic \
+                  $(BUILD)/tests/test_conntrack
 PKT_FUZZ       := $(BUILD)/tests/fuzz
 FUZZ_SECONDS   ?= 600
 
-.PHONY: all deps vmlinux demo install test test-packet test-fuzz fuzz test-host test-guest test-vhost bench clean help
+.PHONY: all deps vmlinux demo install test test-packet test-fuzz fuzz test-host test-conntrack test-guest test-vhost bench clean help
 all: $(SKELS) $(AGENT_LIB_OBJS) $(BUILD)/xtapd $(BUILD)/xtapctl $(BUILD)/xtap-vmsim $(PACKET_TESTS) $(PKTBUILD_TEST) $(HOST_TESTS) $(PKT_FUZZ) $(BUILD)/bench/prog_cost $(BUILD)/bench/control_plane $(BUILD)/bench/throughput \
 	$(BUILD)/bench/rate_accuracy $(BUILD)/xtap-vhost $(BUILD)/tests/test_userspace_plane $(BUILD)/tests/test_vhost \
 	$(BUILD)/bench/vhost_memory
@@ -253,6 +254,13 @@ $(BUILD)/tests/test_lifecycle: tests/host/test_lifecycle.c tests/host/agent_env.
 	$(CC) $(CFLAGS) -Itests/lib -Itests/host -o $@ tests/host/test_lifecycle.c tests/host/agent_env.c \
 		tests/host/agent_ctl.c $(TEST_LIB_OBJS) -lbpf -ljson-c -lcmocka
 
+# Stateful ACL rules with real kernel TCP and UDP in namespaces (tests/host/test_conntrack.c).
+$(BUILD)/tests/test_conntrack: tests/host/test_conntrack.c tests/host/agent_env.c tests/host/agent_env.h \
+		tests/host/agent_ctl.c tests/host/agent_ctl.h $(TEST_LIB_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Itests/lib -Itests/host -o $@ tests/host/test_conntrack.c tests/host/agent_env.c \
+		tests/host/agent_ctl.c $(TEST_LIB_OBJS) -lbpf -ljson-c -lcmocka -lpthread
+
 # libFuzzer target for the state-file loader, parse and checks, no kernel (tests/libfuzzer/state_file_fuzz.c),
 # in the layout of tests/libfuzzer/ (run.sh; corpus/NAME/, regress/NAME/): built as $(BUILD)/fuzz/state_file_fuzz.
 FUZZ_TARGETS += state_file
@@ -321,13 +329,19 @@ test-packet: deps
 	tests/run.sh pktbuild $(PKTBUILD_TEST) packet $(PACKET_TESTS)
 
 # Tier 2: the real xtapd and xtapctl in a sandbox (network + mount namespaces).
+# Only the conntrack part of tier 2.
+test-conntrack: deps
+	$(MAKE) $(BUILD)/tests/test_conntrack $(BUILD)/xtapd $(BUILD)/xtapctl $(BUILD)/xtap-vhost
+	tests/run.sh conntrack "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_conntrack"
+
 test-host: deps
 	$(MAKE) $(HOST_TESTS) $(BUILD)/xtapd $(BUILD)/xtapctl $(BUILD)/xtap-vhost $(BUILD)/xtap-vmsim
 	tests/run.sh netdev $(BUILD)/tests/test_netdev agent "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_agent" \
 		validation "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_validation" \
 		lifecycle "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_lifecycle" \
 		agent-stall "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_agent_stall" \
-		atomic "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_atomic"
+		atomic "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_atomic" \
+		conntrack "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_conntrack"
 
 # Tier 3: real Linux guests under QEMU on xtap ports (tests/guest/; kernel cached in /var/cache/xtap-guest).
 test-guest: deps
@@ -350,6 +364,7 @@ test: deps
 		lifecycle "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_lifecycle" \
 		agent-stall "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_agent_stall" \
 		atomic "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_atomic" \
+		conntrack "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_conntrack" \
 		vhost "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_vhost" guest "XTAP_BUILD=$(BUILD) bash tests/guest/run.sh" \
 		vhost-vm "XTAP_BUILD=$(BUILD) bash tests/vhost/run-vm.sh" \
 		fuzz-libfuzzer "bash tests/libfuzzer/run.sh $(BUILD) 30 $(FUZZ_TARGETS)"
