@@ -384,7 +384,7 @@ struct xtap_ct_key {
 };
 
 struct xtap_ct_entry {
-	__u64 last_seen;    /* bpf_ktime_get_ns() + xtap_ct_conf.clock_offset_ns */
+	__u64 last_seen;    /* bpf_ktime_get_coarse_ns() + xtap_ct_conf.clock_offset_ns */
 	__u8  state;        /* enum xtap_ct_state */
 	__u8  opener;       /* enum xtap_dir of the flow's first frame */
 	__u8  pad[6];
@@ -397,7 +397,7 @@ struct xtap_ct_count {
 };
 
 struct xtap_ct_conf {
-	__u64 clock_offset_ns;  /* added to bpf_ktime_get_ns(): tests move time on with it */
+	__u64 clock_offset_ns;  /* added to bpf_ktime_get_coarse_ns(): tests move time on with it */
 	__u32 port_max;         /* entries per port; 0 = XTAP_CT_PORT_MAX_DEFAULT */
 	__u32 pad;
 };

@@ -20,7 +20,7 @@ __u64 xtap_ct_now(const struct xtap_datapath *dp)
 	__u32 zero = 0;
 
 	bpf_map_lookup_elem(xtap_map_fd(dp, XTAP_MAP_CT_CONF), &zero, &conf);
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
 	return (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec + conf.clock_offset_ns;
 }
 
@@ -85,19 +85,49 @@ static int ct_delete(int fd, struct xtap_ct_count *counts, const struct xtap_ct_
 	return 1;
 }
 
+/*
+ * Deletes the n keys in one batch, each giving its slot back to its port.
+ * A key gone already (flushed) is skipped. An expired flow that a new one
+ * took over between the sweeper's read and this (microseconds) loses its
+ * entry: its next frames are judged as new, as after a flush.
+ */
+static int ct_delete_keys(int fd, struct xtap_ct_count *counts, const struct xtap_ct_key *keys, int n)
+{
+	int done = 0, i;
+
+	while (n > 0) {
+		__u32 count = n;
+		int err = bpf_map_delete_batch(fd, keys, &count, NULL) ? errno : 0;
+
+		for (i = 0; i < (int)count; i++)
+			if (keys[i].port_id < XTAP_MAX_PORTS)
+				__atomic_fetch_sub(&counts[keys[i].port_id].flows, 1, __ATOMIC_RELAXED);
+		done += count;
+		if (!err || (int)count >= n)
+			break;
+		if (err != ENOENT)
+			return done;
+		/* keys[count] is gone: on with the ones after it. */
+		keys += count + 1;
+		n -= count + 1;
+	}
+	return done;
+}
+
 struct ct_batch {
 	struct xtap_ct_key keys[CT_BATCH];
 	struct xtap_ct_entry vals[CT_BATCH];
 };
 
 /*
- * Reads up to `max` entries after *token (from the start when !*started).
+ * Reads up to CT_BATCH entries after *token (from the start when !*started):
+ * whole hash buckets, so never fewer than a bucket holds (a smaller batch
+ * fails ENOSPC on a longer bucket).
  * Returns how many, with *end set when the table's end was reached.
  */
-static int ct_read_batch(int fd, struct ct_batch *b, __u32 max, __u32 *token, bool *started,
-			 bool *end)
+static int ct_read_batch(int fd, struct ct_batch *b, __u32 *token, bool *started, bool *end)
 {
-	__u32 count = max < CT_BATCH ? max : CT_BATCH, out;
+	__u32 count = CT_BATCH, out;
 	int ret;
 
 	ret = bpf_map_lookup_batch(fd, *started ? token : NULL, &out, b->keys, b->vals, &count, NULL);
@@ -111,7 +141,7 @@ static int ct_read_batch(int fd, struct ct_batch *b, __u32 max, __u32 *token, bo
 
 int xtap_ct_sweep(const struct xtap_datapath *dp, struct xtap_ct_sweeper *s, __u32 budget)
 {
-	int fd = xtap_map_fd(dp, XTAP_MAP_CT), n, i, deleted = 0;
+	int fd = xtap_map_fd(dp, XTAP_MAP_CT), n, i, dead, deleted = 0;
 	struct xtap_ct_count *counts = NULL;
 	struct ct_batch *b = malloc(sizeof(*b));
 	__u64 now = xtap_ct_now(dp);
@@ -120,31 +150,24 @@ int xtap_ct_sweep(const struct xtap_datapath *dp, struct xtap_ct_sweeper *s, __u
 	if (!b)
 		return -ENOMEM;
 	while (budget && !end) {
-		n = ct_read_batch(fd, b, budget, &s->token, &s->started, &end);
+		n = ct_read_batch(fd, b, &s->token, &s->started, &end);
 		if (n < 0) {
 			deleted = n;
 			break;
 		}
 		budget -= n < (int)budget ? n : (int)budget;
 		s->visited += n;
-		for (i = 0; i < n; i++) {
-			struct xtap_ct_entry cur;
-
-			if (!ct_expired(&b->vals[i], now))
-				continue;
-			if (!counts && !(counts = counts_map(dp))) {
-				deleted = -errno;
-				goto out;
-			}
-			/* Read again: a new flow may have taken the key over since the batch. */
-			if (bpf_map_lookup_elem(fd, &b->keys[i], &cur) || !ct_expired(&cur, now))
-				continue;
-			deleted += ct_delete(fd, counts, &b->keys[i]);
+		for (i = 0, dead = 0; i < n; i++)
+			if (ct_expired(&b->vals[i], now))
+				b->keys[dead++] = b->keys[i];
+		if (dead && !counts && !(counts = counts_map(dp))) {
+			deleted = -errno;
+			break;
 		}
+		deleted += ct_delete_keys(fd, counts, b->keys, dead);
 		if (!n)
 			break;
 	}
-out:
 	if (deleted > 0)
 		s->deleted += deleted;
 	counts_unmap(counts);
@@ -166,7 +189,7 @@ static int ct_walk(const struct xtap_datapath *dp, long long port_id,
 	if (!b)
 		return -ENOMEM;
 	while (!end && ret >= 0) {
-		n = ct_read_batch(fd, b, CT_BATCH, &token, &started, &end);
+		n = ct_read_batch(fd, b, &token, &started, &end);
 		if (n < 0) {
 			ret = n;
 			break;

@@ -28,15 +28,16 @@ struct xtap_ct_sweeper {
 	__u64 deleted;
 };
 
-/* The programs' clock: CLOCK_MONOTONIC (bpf_ktime_get_ns) plus xtap_ct_conf's offset. */
+/* The programs' clock: CLOCK_MONOTONIC_COARSE (bpf_ktime_get_coarse_ns) plus xtap_ct_conf's offset. */
 __u64 xtap_ct_now(const struct xtap_datapath *dp);
 /* An entry's idle timeout in its state (ns); 0 for an unknown state. */
 __u64 xtap_ct_timeout_ns(__u8 state);
 const char *xtap_ct_state_name(__u8 state);
 
 /*
- * Reads at most `budget` entries from where the last call stopped (wrapping
- * at the end), deleting those past their timeout. Returns the number deleted
+ * Reads entries from where the last call stopped, in batches of up to 1024
+ * until `budget` are read or the table's end (the next call starts over),
+ * deleting those past their timeout. Returns the number deleted
  * or a negative errno.
  */
 int xtap_ct_sweep(const struct xtap_datapath *dp, struct xtap_ct_sweeper *s, __u32 budget);
