@@ -729,7 +729,9 @@ s12_stateful() {
 	in_out sysctl -qw net.ipv6.conf.out0.disable_ipv6=0
 	in_out ip -6 addr add "$IP6_OUT/64" dev out0 nodad
 	xctl addr add vmA "$IP6_A/128"
-	g A 10 "ip -6 addr add $IP6_A/64 dev eth0 nodad && echo v6=ok"
+	# busybox ip has no nodad: wait for DAD (its NS from :: passes anti-spoofing).
+	g A 15 "ip -6 addr add $IP6_A/64 dev eth0; i=0; while ip -6 addr show dev eth0 | grep -q tentative && [ \$i -lt 100 ]; do sleep 0.1; i=\$((i + 1)); done; ip -6 addr show dev eth0 | grep -q tentative || echo v6=ok"
+	verify "A has $IP6_A" eq "$(field v6)" ok
 	xctl acl default vmA to-vm deny
 	xctl acl add vmA from-vm allow --stateful
 	xctl acl add vmA to-vm allow --proto icmpv6

@@ -115,17 +115,10 @@ static int vm_ns_setup(struct vm_ns *v)
 /* A socket in the namespace of ns_fd (-1: the outside, this process's own). */
 static int socket_in(int ns_fd, int type)
 {
-	int self, fd;
+	int fd = env_socket_in(ns_fd, type);
 
-	if (ns_fd < 0)
-		return socket(AF_INET, type | SOCK_CLOEXEC, 0);
-	self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-	if (self < 0 || setns(ns_fd, CLONE_NEWNET))
-		fail_msg("setns: %s", strerror(errno));
-	fd = socket(AF_INET, type | SOCK_CLOEXEC, 0);
-	if (setns(self, CLONE_NEWNET) || fd < 0)
-		fail_msg("socket: %s", strerror(errno));
-	close(self);
+	if (fd < 0)
+		fail_msg("socket in a namespace: %s", strerror(errno));
 	return fd;
 }
 
