@@ -711,7 +711,7 @@ static void test_stalled_frontend(void **s)
 	(void)s;
 	assert_true(stalled >= 0);
 	fe_disconnect(fe);
-	assert_true(wait_vstatus(&vm1, "frontend", "waiting", 2000));
+	assert_true(wait_vstatus(&vm1, "frontend", "waiting", 10000));
 
 	/* (a) Half a SET_VRING_NUM payload, then nothing. */
 	if (fe_vu_connect(fe, vm1.sock) || fe_vu_handshake(fe, FE_STAGE_MEM))
@@ -730,8 +730,8 @@ static void test_stalled_frontend(void **s)
 		fail_msg("xtap-vhost dropped a frontend %.2f s into a message (the timeout is %d ms)", waited,
 			 XTAP_VHOST_STALL_MS);
 	fe_disconnect(fe);
-	assert_true(wait_vstatus_int(&vm1, "stalled_disconnects", stalled + 1, 2000));
-	assert_true(wait_vstatus(&vm1, "frontend", "waiting", 2000));
+	assert_true(wait_vstatus_int(&vm1, "stalled_disconnects", stalled + 1, 10000));
+	assert_true(wait_vstatus(&vm1, "frontend", "waiting", 10000));
 	expect_last_error(&vm1, "stalled for");
 	expect_last_error(&vm1, "SET_VRING_NUM (8): 4 of 8 payload bytes");
 
@@ -745,14 +745,14 @@ static void test_stalled_frontend(void **s)
 	if (fe_vu_attach(&newcomer, vm1.sock))
 		fail_msg("a new frontend next to one stuck for %.1f s: %s", now_s() - t0, newcomer.err);
 	waited = now_s() - t0;
-	assert_int_equal(fe_vu_closed_by_peer(fe, 2000), 1);
+	assert_int_equal(fe_vu_closed_by_peer(fe, 10000), 1);
 	if (waited >= XTAP_VHOST_STALL_MS / 1000.0)
 		fail_msg("the newcomer was only served %.1f s into the stall (not before the stall timeout)", waited);
-	assert_true(wait_vstatus_int(&vm1, "stalled_disconnects", stalled + 2, 2000));
+	assert_true(wait_vstatus_int(&vm1, "stalled_disconnects", stalled + 2, 10000));
 	expect_last_error(&vm1, "a new frontend connected and takes its place");
 	fe_disconnect(fe);
 	fe_fini(&newcomer);
-	assert_true(wait_vstatus(&vm1, "frontend", "waiting", 2000));
+	assert_true(wait_vstatus(&vm1, "frontend", "waiting", 10000));
 
 	/* (c) GET_FEATURES over and over, no reply read: dropped once the replies fill the socket. */
 	rejected = vstatus_int(&vm1, "rejected_messages");
