@@ -257,6 +257,12 @@ static void test_vm_fetches_with_to_vm_default_deny(void **s)
 	assert_true(byte_passes(c.vm, c.out, WAIT_MS));
 	assert_true(byte_passes(c.out, c.vm, WAIT_MS));
 	assert_true(has_flow("vmA", 8080, "established"));
+	/* The tables people read: the flow, and the port's tracked count. */
+	assert_int_equal(ctl(ctl_out, sizeof(ctl_out), "conntrack list vmA"), 0);
+	assert_non_null(strstr(ctl_out, "192.0.2.100:8080"));
+	assert_non_null(strstr(ctl_out, "established"));
+	assert_int_equal(ctl(ctl_out, sizeof(ctl_out), "stats vmA"), 0);
+	assert_non_null(strstr(ctl_out, "FLOWS"));
 
 	/* UDP: a query out, its answer back in. */
 	assert_int_equal(bind(u_out, (struct sockaddr *)&sa, sizeof(sa)), 0);
