@@ -11,6 +11,8 @@
  *   xtap      the real xtapd: ports A and B made with xtapctl, 64 ACL rules on
  *             A from-vm that do not match + a final allow, default deny,
  *             from-vm rate limit 100 Gbit/s + 100 Mpps, anti-spoofing
+ *   xtap-ct   the same ports, the final allow made stateful (--stateful) just
+ *             before the measurement: the frames are one tracked UDP flow
  *   xdp-drop  XDP_DROP on the writer's tap: the ceiling of the write path
  *
  * Optional (skipped with --no-uplink): uplink -> VM, frames sent into a veth's
@@ -82,7 +84,7 @@ static const int sizes[N_SIZES] = { 64, 1514 };
 #define IP_B   "10.0.0.11"
 #define IP_UP  "192.0.2.254"
 
-enum { P_CLASSIC, P_BARE, P_XTAP, P_DROP, P_UP_CLASSIC, P_UP_XTAP, N_PATHS };
+enum { P_CLASSIC, P_BARE, P_XTAP, P_XTAP_CT, P_DROP, P_UP_CLASSIC, P_UP_XTAP, N_PATHS };
 
 struct path {
 	const char *key;      /* CSV and plot name */
@@ -104,6 +106,7 @@ static struct path paths[N_PATHS] = {
 	[P_CLASSIC]    = { "classic",    "classic: bridge + ebtables + htb" },
 	[P_BARE]       = { "bare",       "bare XDP redirect (devmap)" },
 	[P_XTAP]       = { "xtap",       "xtap: full policy" },
+	[P_XTAP_CT]    = { "xtap-ct",    "xtap: full policy, final allow stateful" },
 	[P_DROP]       = { "xdp-drop",   "XDP_DROP on tap A (write ceiling)" },
 	[P_UP_CLASSIC] = { "up-classic", "uplink->VM classic: bridge" },
 	[P_UP_XTAP]    = { "up-xtap",    "uplink->VM xtap: XDP on veth" },
@@ -372,10 +375,14 @@ static void wait_quiet(void)
 		quiet_waited += 0.25;
 }
 
+static void xtap_final_allow(int stateful);
+
 static void measure_clean(struct path *p, int si, int run)
 {
 	int tries = 0;
 
+	if (p == &paths[P_XTAP] || p == &paths[P_XTAP_CT])
+		xtap_final_allow(p == &paths[P_XTAP_CT]);
 	while (measure(p, si, run) > STOLEN_MAX && tries < RETRIES_PER && retries_left > 0) {
 		tries++;
 		retries_left--;
@@ -460,6 +467,22 @@ static void start_xtapd(void)
 		die("xtapd did not start (log: %s)", ENV_LOG);
 }
 
+/* vma's final allow (priority 2000), stateful or not: the xtap and xtap-ct rows. */
+static void xtap_final_allow(int stateful)
+{
+	static int64_t id, is_stateful = -1;
+	json_object *r;
+
+	if (is_stateful == stateful)
+		return;
+	if (id)
+		xctl("acl del vma from-vm %lld", (long long)id);
+	r = ctl_json("acl add vma from-vm allow --priority 2000%s", stateful ? " --stateful" : "");
+	id = json_object_get_int64(json_object_object_get(r, "id"));
+	json_object_put(r);
+	is_stateful = stateful;
+}
+
 static void setup_xtap(int uplink)
 {
 	int i;
@@ -475,12 +498,15 @@ static void setup_xtap(int uplink)
 	xctl("port add vmb --segment 1 --mac " MAC_B " --addr " IP_B "/32");
 	for (i = 0; i < 64; i++)
 		xctl("acl add vma from-vm deny --proto tcp --cidr 198.18.%d.0/24 --priority %d", i, 100 + i);
-	xctl("acl add vma from-vm allow --priority 2000");
+	xtap_final_allow(0);
 	xctl("acl default vma from-vm deny");
 	xctl("rate set vma from-vm --rate 100g --pps 100m");
 	paths[P_XTAP].tx_fd = xtap_tap("vma");
 	paths[P_XTAP].rx_fd = xtap_tap("vmb");
 	paths[P_XTAP].enabled = 1;
+	paths[P_XTAP_CT].tx_fd = paths[P_XTAP].tx_fd;
+	paths[P_XTAP_CT].rx_fd = paths[P_XTAP].rx_fd;
+	paths[P_XTAP_CT].enabled = 1;
 }
 
 static void setup_uplinks(void)
@@ -731,9 +757,10 @@ int main(int argc, char **argv)
 	for (si = 0; si < N_SIZES; si++) {
 		double x = stats(paths[P_XTAP].rate[si], runs).med;
 
-		printf("  guest-tx %4d B: xtap/classic=%.2f xtap/bare=%.2f bare/drop=%.2f\n", sizes[si],
+		printf("  guest-tx %4d B: xtap/classic=%.2f xtap/bare=%.2f bare/drop=%.2f xtap-ct/xtap=%.2f\n", sizes[si],
 		       x / stats(paths[P_CLASSIC].rate[si], runs).med, x / stats(paths[P_BARE].rate[si], runs).med,
-		       stats(paths[P_BARE].rate[si], runs).med / stats(paths[P_DROP].rate[si], runs).med);
+		       stats(paths[P_BARE].rate[si], runs).med / stats(paths[P_DROP].rate[si], runs).med,
+		       stats(paths[P_XTAP_CT].rate[si], runs).med / x);
 		if (uplink)
 			printf("  uplink->VM %4d B: xtap/classic=%.2f\n", sizes[si],
 			       stats(paths[P_UP_XTAP].rate[si], runs).med / stats(paths[P_UP_CLASSIC].rate[si], runs).med);
