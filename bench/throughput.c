@@ -582,8 +582,8 @@ static void checks(int uplink)
 		if (!strcmp(json_object_get_string(json_object_object_get(r, "action")), "allow"))
 			hits = jget(r, "hits", "packets", NULL);
 	}
-	printf("  xtap: written %llu; vma from-vm to_port %lld, drops %lld; final allow rule hits %lld of %zu rules\n",
-	       (unsigned long long)paths[P_XTAP].written,
+	printf("  xtap, xtap-ct: written %llu; vma from-vm to_port %lld, drops %lld; the final allow's hits since it was last added %lld, of %zu rules\n",
+	       (unsigned long long)(paths[P_XTAP].written + paths[P_XTAP_CT].written),
 	       (long long)jget(st, "vma", "from-vm", "verdicts", "to_port", "packets", NULL),
 	       (long long)xtap_drops(st, "vma", "from-vm"), (long long)hits,
 	       rules ? json_object_array_length(rules) : 0);
