@@ -26,7 +26,7 @@ XTAPD_SRCS     := agent/xtapd/datapath.c agent/xtapd/map_txn.c agent/xtapd/polic
                   agent/xtapd/cmd_port.c agent/xtapd/cmd_addr.c agent/xtapd/cmd_acl.c agent/xtapd/cmd_rate.c \
                   agent/xtapd/cmd_segment.c agent/xtapd/cmd_status.c agent/xtapd/validate.c \
                   agent/xtapd/request.c agent/xtapd/event_loop.c agent/xtapd/metrics.c agent/xtapd/metrics_server.c \
-                  agent/xtapd/service.c
+                  agent/xtapd/service.c agent/xtapd/conntrack.c agent/xtapd/cmd_conntrack.c
 # the map writer: policy.c composes one maps_*.c per concern (agent/xtapd/maps.h)
 XTAPD_SRCS     += agent/xtapd/map_io.c agent/xtapd/maps_prefix.c agent/xtapd/maps_port.c agent/xtapd/maps_addr.c \
                   agent/xtapd/maps_acl.c agent/xtapd/maps_acl_hits.c agent/xtapd/maps_rate.c agent/xtapd/maps_segment.c
@@ -42,11 +42,11 @@ PACKET_TESTS   := $(BUILD)/tests/test_packet
 PKTBUILD_TEST  := $(BUILD)/tests/pktbuild_selftest
 HOST_TESTS     := $(BUILD)/tests/test_netdev $(BUILD)/tests/test_agent $(BUILD)/tests/test_validation \
                   $(BUILD)/tests/test_lifecycle $(BUILD)/tests/test_agent_stall $(BUILD)/tests/test_atomic \
-                  $(BUILD)/tests/test_metrics $(BUILD)/tests/test_service
+                  $(BUILD)/tests/test_metrics $(BUILD)/tests/test_service $(BUILD)/tests/test_conntrack
 PKT_FUZZ       := $(BUILD)/tests/fuzz
 FUZZ_SECONDS   ?= 600
 
-.PHONY: all deps vmlinux demo install man deb deb-test-pkgs test-deb test test-packet test-fuzz fuzz test-host test-guest test-vhost test-libvirt bench clean help
+.PHONY: all deps vmlinux demo install man deb deb-test-pkgs test-deb test test-packet test-fuzz fuzz test-host test-conntrack test-guest test-vhost test-libvirt bench clean help
 all: $(SKELS) $(AGENT_LIB_OBJS) $(BUILD)/xtapd $(BUILD)/xtapctl $(BUILD)/xtap-vmsim $(PACKET_TESTS) $(PKTBUILD_TEST) $(HOST_TESTS) $(PKT_FUZZ) $(BUILD)/bench/prog_cost $(BUILD)/bench/control_plane $(BUILD)/bench/throughput \
 	$(BUILD)/bench/rate_accuracy $(BUILD)/xtap-vhost $(BUILD)/tests/test_userspace_plane $(BUILD)/tests/test_vhost \
 	$(BUILD)/bench/vhost_memory $(BUILD)/bench/kernel_path
@@ -291,6 +291,13 @@ $(BUILD)/tests/test_lifecycle: tests/host/test_lifecycle.c tests/host/agent_env.
 	$(CC) $(CFLAGS) -Itests/lib -Itests/host -o $@ tests/host/test_lifecycle.c tests/host/agent_env.c \
 		tests/host/agent_ctl.c $(TEST_LIB_OBJS) -lbpf -ljson-c -lcmocka
 
+# Stateful ACL rules with real kernel TCP and UDP in namespaces (tests/host/test_conntrack.c).
+$(BUILD)/tests/test_conntrack: tests/host/test_conntrack.c tests/host/agent_env.c tests/host/agent_env.h \
+		tests/host/agent_ctl.c tests/host/agent_ctl.h $(TEST_LIB_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Itests/lib -Itests/host -o $@ tests/host/test_conntrack.c tests/host/agent_env.c \
+		tests/host/agent_ctl.c $(TEST_LIB_OBJS) -lbpf -ljson-c -lcmocka -lpthread
+
 # libFuzzer target for the state-file loader, parse and checks, no kernel (tests/libfuzzer/state_file_fuzz.c),
 # in the layout of tests/libfuzzer/ (run.sh; corpus/NAME/, regress/NAME/): built as $(BUILD)/fuzz/state_file_fuzz.
 FUZZ_TARGETS += state_file
@@ -359,6 +366,11 @@ test-packet: deps
 	tests/run.sh pktbuild $(PKTBUILD_TEST) packet $(PACKET_TESTS)
 
 # Tier 2: the real xtapd and xtapctl in a sandbox (network + mount namespaces).
+# Only the conntrack part of tier 2.
+test-conntrack: deps
+	$(MAKE) $(BUILD)/tests/test_conntrack $(BUILD)/xtapd $(BUILD)/xtapctl $(BUILD)/xtap-vhost
+	tests/run.sh conntrack "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_conntrack"
+
 test-host: deps
 	$(MAKE) $(HOST_TESTS) $(BUILD)/xtapd $(BUILD)/xtapctl $(BUILD)/xtap-vhost $(BUILD)/xtap-vmsim
 	tests/run.sh netdev $(BUILD)/tests/test_netdev agent "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_agent" \
@@ -367,7 +379,8 @@ test-host: deps
 		agent-stall "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_agent_stall" \
 		atomic "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_atomic" \
 		metrics "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_metrics" \
-		service "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_service"
+		service "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_service" \
+		conntrack "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_conntrack"
 
 # Tier 3: real Linux guests under QEMU on xtap ports (tests/guest/; kernel cached in /var/cache/xtap-guest).
 test-guest: deps
@@ -397,6 +410,7 @@ test: deps
 		atomic "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_atomic" \
 		metrics "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_metrics" \
 		service "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_service" \
+		conntrack "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_conntrack" \
 		deb "XTAP_BUILD=$(BUILD) bash tests/host/test_deb.sh $(DEB_TEST_PKGS)" vhost "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_vhost" guest "XTAP_BUILD=$(BUILD) bash tests/guest/run.sh" \
 		vhost-vm "XTAP_BUILD=$(BUILD) bash tests/vhost/run-vm.sh" libvirt "XTAP_BUILD=$(BUILD) bash tests/libvirt/run.sh" \
 		fuzz-libfuzzer "bash tests/libfuzzer/run.sh $(BUILD) 30 $(FUZZ_TARGETS)"

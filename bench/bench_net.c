@@ -75,8 +75,10 @@ void bench_xtapd_start(void)
 		die("xtapd did not start (log: %s)", ENV_LOG);
 }
 
-void bench_xtap_ports(int uplink)
+int64_t bench_xtap_ports(int uplink)
 {
+	json_object *r;
+	int64_t id;
 	int i;
 
 	/* The uplink exists before the segment names it. */
@@ -90,9 +92,12 @@ void bench_xtap_ports(int uplink)
 	xctl("port add vmb --segment 1 --mac " BENCH_MAC_B " --addr " BENCH_IP_B "/32");
 	for (i = 0; i < 64; i++)
 		xctl("acl add vma from-vm deny --proto tcp --cidr 198.18.%d.0/24 --priority %d", i, 100 + i);
-	xctl("acl add vma from-vm allow --priority 2000");
+	r = ctl_json("acl add vma from-vm allow --priority 2000");
+	id = json_object_get_int64(json_object_object_get(r, "id"));
+	json_object_put(r);
 	xctl("acl default vma from-vm deny");
 	xctl("rate set vma from-vm --rate 100g --pps 100m");
+	return id;
 }
 
 const char *bench_ebtables(void)

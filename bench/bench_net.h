@@ -30,7 +30,7 @@ void bench_xtapd_start(void);
  * the full policy on vma from-vm: anti-spoofing, 64 ACL rules that cannot
  * match, a final allow, default deny, rate 100g and 100m pps.
  */
-void bench_xtap_ports(int uplink);
+int64_t bench_xtap_ports(int uplink);   /* returns the final allow rule's id */
 /* The ebtables command (ebtables-nft where it exists: this kernel has no legacy ebtables). */
 const char *bench_ebtables(void);
 /* libvirt's clean-traffic on port's ingress with ebtables: a nat PREROUTING chain I-PORT. */

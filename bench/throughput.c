@@ -14,6 +14,8 @@
  *   xtap      the real xtapd: ports A and B made with xtapctl, 64 ACL rules on
  *             A from-vm that do not match + a final allow, default deny,
  *             from-vm rate limit 100 Gbit/s + 100 Mpps, anti-spoofing
+ *   xtap-ct   the same ports, the final allow made stateful (--stateful) just
+ *             before the measurement: the frames are one tracked UDP flow
  *   xdp-drop  XDP_DROP on the writer's tap: the ceiling of the write path
  *
  * Optional (skipped with --no-uplink): uplink -> VM, frames sent into a veth's
@@ -72,7 +74,7 @@
 
 static const int sizes[N_SIZES] = { 64, 1514 };
 
-enum { P_CLASSIC, P_NFT, P_BARE, P_XTAP, P_DROP, P_UP_CLASSIC, P_UP_XTAP, N_PATHS };
+enum { P_CLASSIC, P_NFT, P_BARE, P_XTAP, P_XTAP_CT, P_DROP, P_UP_CLASSIC, P_UP_XTAP, N_PATHS };
 
 struct path {
 	const char *key;      /* CSV and plot name */
@@ -95,6 +97,7 @@ static struct path paths[N_PATHS] = {
 	[P_NFT]        = { "nft",        "classic: bridge + nftables + htb" },
 	[P_BARE]       = { "bare",       "bare XDP redirect (devmap)" },
 	[P_XTAP]       = { "xtap",       "xtap: full policy" },
+	[P_XTAP_CT]    = { "xtap-ct",    "xtap: full policy, final allow stateful" },
 	[P_DROP]       = { "xdp-drop",   "XDP_DROP on tap A (write ceiling)" },
 	[P_UP_CLASSIC] = { "up-classic", "uplink->VM classic: bridge" },
 	[P_UP_XTAP]    = { "up-xtap",    "uplink->VM xtap: XDP on veth" },
@@ -323,10 +326,14 @@ static void wait_quiet(void)
 		quiet_waited += 0.25;
 }
 
+static void xtap_final_allow(int stateful);
+
 static void measure_clean(struct path *p, int si, int run)
 {
 	int tries = 0;
 
+	if (p == &paths[P_XTAP] || p == &paths[P_XTAP_CT])
+		xtap_final_allow(p == &paths[P_XTAP_CT]);
 	while (measure(p, si, run) > STOLEN_MAX && tries < RETRIES_PER && retries_left > 0) {
 		tries++;
 		retries_left--;
@@ -387,12 +394,32 @@ static void setup_bare(void)
 	paths[P_DROP].enabled = 1;
 }
 
+/* vma's final allow (priority 2000), stateful or not: the xtap and xtap-ct rows. */
+static int64_t final_allow_id;
+
+static void xtap_final_allow(int stateful)
+{
+	static int is_stateful;
+	json_object *r;
+
+	if (is_stateful == stateful)
+		return;
+	xctl("acl del vma from-vm %lld", (long long)final_allow_id);
+	r = ctl_json("acl add vma from-vm allow --priority 2000%s", stateful ? " --stateful" : "");
+	final_allow_id = json_object_get_int64(json_object_object_get(r, "id"));
+	json_object_put(r);
+	is_stateful = stateful;
+}
+
 static void setup_xtap(int uplink)
 {
-	bench_xtap_ports(uplink);
+	final_allow_id = bench_xtap_ports(uplink);
 	paths[P_XTAP].tx_fd = bench_xtap_tap("vma");
 	paths[P_XTAP].rx_fd = bench_xtap_tap("vmb");
 	paths[P_XTAP].enabled = 1;
+	paths[P_XTAP_CT].tx_fd = paths[P_XTAP].tx_fd;
+	paths[P_XTAP_CT].rx_fd = paths[P_XTAP].rx_fd;
+	paths[P_XTAP_CT].enabled = 1;
 }
 
 static void setup_uplinks(void)
@@ -470,8 +497,8 @@ static void checks(int uplink)
 		if (!strcmp(json_object_get_string(json_object_object_get(r, "action")), "allow"))
 			hits = jget(r, "hits", "packets", NULL);
 	}
-	printf("  xtap: written %llu; vma from-vm to_port %lld, drops %lld; final allow rule hits %lld of %zu rules\n",
-	       (unsigned long long)paths[P_XTAP].written,
+	printf("  xtap, xtap-ct: written %llu; vma from-vm to_port %lld, drops %lld; the final allow's hits since it was last added %lld, of %zu rules\n",
+	       (unsigned long long)(paths[P_XTAP].written + paths[P_XTAP_CT].written),
 	       (long long)jget(st, "vma", "from-vm", "verdicts", "to_port", "packets", NULL),
 	       (long long)xtap_drops(st, "vma", "from-vm"), (long long)hits,
 	       rules ? json_object_array_length(rules) : 0);
@@ -643,10 +670,11 @@ int main(int argc, char **argv)
 	for (si = 0; si < N_SIZES; si++) {
 		double x = stats(paths[P_XTAP].rate[si], runs).med;
 
-		printf("  guest-tx %4d B: xtap/classic=%.2f xtap/nft=%.2f xtap/bare=%.2f bare/drop=%.2f\n", sizes[si],
-		       x / stats(paths[P_CLASSIC].rate[si], runs).med, x / stats(paths[P_NFT].rate[si], runs).med,
+		printf("  guest-tx %4d B: xtap/classic=%.2f xtap/nft=%.2f xtap/bare=%.2f bare/drop=%.2f xtap-ct/xtap=%.2f\n",
+		       sizes[si], x / stats(paths[P_CLASSIC].rate[si], runs).med, x / stats(paths[P_NFT].rate[si], runs).med,
 		       x / stats(paths[P_BARE].rate[si], runs).med,
-		       stats(paths[P_BARE].rate[si], runs).med / stats(paths[P_DROP].rate[si], runs).med);
+		       stats(paths[P_BARE].rate[si], runs).med / stats(paths[P_DROP].rate[si], runs).med,
+		       stats(paths[P_XTAP_CT].rate[si], runs).med / x);
 		if (uplink)
 			printf("  uplink->VM %4d B: xtap/classic=%.2f\n", sizes[si],
 			       stats(paths[P_UP_XTAP].rate[si], runs).med / stats(paths[P_UP_CLASSIC].rate[si], runs).med);

@@ -9,6 +9,7 @@
 
 #include "attach.h"
 #include "commands.h"
+#include "conntrack.h"
 #include "fault.h"
 #include "netdev.h"
 #include "realize.h"
@@ -132,6 +133,8 @@ XTAP_DEFINE_CMD(cmd_port_del)
 		xtap_detach(&a->dp, p->spec.ifindex, XTAP_ROLE_VM, &ignore);
 	else if (p->spec.ifindex)
 		xtap_unpin_links(&a->dp, p->spec.ifindex, XTAP_ROLE_VM);
+	/* Its flows must not count against (or pass for) a later port with its id. */
+	xtap_ct_flush(&a->dp, p->spec.port_id);
 	xtap_log(XTAP_LOG_INFO, "port %s deleted", p->name);
 	xtap_model_del_port(&a->model, name);
 	return 0;

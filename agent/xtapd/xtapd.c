@@ -28,6 +28,7 @@
 
 #include "agent.h"
 #include "agent_worker.h"
+#include "conntrack.h"
 #include "ctl_server.h"
 #include "event_loop.h"
 #include "fault.h"
@@ -276,6 +277,8 @@ struct daemon {
 	struct xtap_watch signals;    /* SIGINT, SIGTERM: main thread */
 	struct xtap_watch links;      /* the link monitor: agent thread */
 	double next_vhost_check;
+	double next_ct_sweep;
+	struct xtap_ct_sweeper sweeper;
 	int stop;
 };
 
@@ -369,6 +372,27 @@ static double vhost_check_tick(void *ctx, double now)
 		d->next_vhost_check = now + XTAP_VHOST_CHECK_SECONDS;
 	}
 	return d->next_vhost_check;
+}
+
+/*
+ * Agent thread: deletes expired tracked flows, XTAP_CT_SWEEP_BUDGET entries
+ * a tick, so a full table (XTAP_CT_MAX_ENTRIES) is walked every 16 ticks and
+ * no tick holds the agent long (bench/prog_cost measures one).
+ */
+static double ct_sweep_tick(void *ctx, double now)
+{
+	struct daemon *d = ctx;
+	int n;
+
+	if (now >= d->next_ct_sweep) {
+		n = xtap_ct_sweep(&d->a->dp, &d->sweeper, XTAP_CT_SWEEP_BUDGET);
+		if (n < 0)
+			xtap_log(XTAP_LOG_WARN, "conntrack sweep: %s", strerror(-n));
+		else if (n)
+			xtap_log(XTAP_LOG_DEBUG, "conntrack sweep: %d expired flows deleted", n);
+		d->next_ct_sweep = now + XTAP_CT_SWEEP_SECONDS;
+	}
+	return d->next_ct_sweep;
 }
 
 /* 256 connections, a pidfd per xtap-vhost starting or stopping, the BPF objects: the soft limit may be low. */
@@ -514,6 +538,8 @@ int main(int argc, char **argv)
 		xtap_log(XTAP_LOG_ERR, "systemd watchdog: no room for its timer in the event loop");
 		return 1;
 	}
+	d.next_ct_sweep = xtap_now() + XTAP_CT_SWEEP_SECONDS;
+	xtap_loop_add_ticker(&agent_loop, ct_sweep_tick, &d);
 	xtap_log(XTAP_LOG_INFO, "ready: %zu ports, %zu segments, socket %s, maps in %s",
 		 a->model.n_ports, a->model.n_segments, o.socket, o.pin_dir);
 	/* Started with SIGINT and SIGTERM blocked: they come to the signalfd only. From here on the agent is its. */

@@ -23,6 +23,8 @@
 #     through xtap-vhost's data plane (vhost-net where /dev/vhost-net exists, else userspace)
 #  11 vhost-user: a second frontend refused next to QEMU; C's xtap-vhost SIGKILLed, xtapd
 #     starts it again, QEMU reconnects (reconnect=1), C pings A again
+#  12 stateful security group: vmA to-vm default deny + from-vm allow --stateful; A fetches
+#     1 MiB over HTTP from the outside over IPv4 and IPv6 (md5), the outside cannot connect to A
 #
 # Prints each scenario's result, boot and run times, and ends with
 # "N passed, N failed[, N skipped]". Exit 77 (one line why) when this machine
@@ -89,6 +91,7 @@ MAC_C=02:00:00:00:01:0c IP_C=192.0.2.3
 # The plane xtap-vhost picks for guest C (what xtap-vhost --data-plane auto does).
 PLANE=$([ -c /dev/vhost-net ] && [ -r /dev/vhost-net ] && [ -w /dev/vhost-net ] && echo vhost-net || echo userspace)
 IP_OUT=192.0.2.254
+IP6_OUT=2001:db8:12::fe IP6_A=2001:db8:12::1
 
 in_ns() { ip netns exec "$NS" "$@"; }
 in_out() { ip netns exec "$NS_OUT" "$@"; }
@@ -588,6 +591,57 @@ s11_vhost_reconnect() {
 	scenario_end
 }
 
+# --- scenario 12: a stateful security group ---------------------------------------------------------
+# vmA: to-vm default deny, from-vm one stateful allow-all rule, ICMPv6 in (ND). A fetches a file
+# from a web server on the outside over IPv4 and IPv6 (busybox wget); the outside cannot connect to A.
+s12_stateful() {
+	local md5 rc S0 S1 spid
+	scenario "12 stateful security group: vmA to-vm default deny + from-vm allow --stateful; A fetches from the outside over TCP v4 and v6, the outside cannot connect"
+	if [ "$UPLINK_OK" != 1 ]; then
+		scenario_skip "ethtool missing or failed (GRO on out0 is needed for XDP redirects into the veth)"
+		return
+	fi
+	in_out ethtool -K out0 tx off tso off >/dev/null 2>&1
+	in_out sysctl -qw net.ipv6.conf.out0.disable_ipv6=0
+	in_out ip -6 addr add "$IP6_OUT/64" dev out0 nodad
+	xctl addr add vmA "$IP6_A/128"
+	# busybox ip has no nodad: wait for DAD (its NS from :: passes anti-spoofing).
+	g A 15 "ip -6 addr add $IP6_A/64 dev eth0; i=0; while ip -6 addr show dev eth0 | grep -q tentative && [ \$i -lt 100 ]; do sleep 0.1; i=\$((i + 1)); done; ip -6 addr show dev eth0 | grep -q tentative || echo v6=ok"
+	verify "A has $IP6_A" eq "$(field v6)" ok
+	xctl acl default vmA to-vm deny
+	xctl acl add vmA from-vm allow --stateful
+	xctl acl add vmA to-vm allow --proto icmpv6
+	mkdir -p "$RUN/www"
+	head -c 1048576 /dev/urandom >"$RUN/www/f"
+	md5=$(md5sum <"$RUN/www/f" | cut -d' ' -f1)
+	echo "   [outside] \$ python3 -m http.server 6200 --bind :: &   (1 MiB file f)"
+	ip netns exec "$NS_OUT" python3 -m http.server 6200 --bind :: --directory "$RUN/www" >/dev/null 2>&1 &
+	spid=$!
+	for _ in $(seq 100); do in_out ss -Hltn "sport = :6200" | grep -q . && break; sleep 0.05; done
+	S0=$(snap)
+	g A 40 "rm -f /tmp/f4; timeout 30 wget -q -O /tmp/f4 http://$IP_OUT:6200/f; echo md5=\$(md5sum </tmp/f4 | cut -d' ' -f1)"
+	verify "A fetched 1 MiB over TCP/IPv4 through to-vm deny: md5 equal" eq "$(field md5)" "$md5"
+	g A 40 "rm -f /tmp/f6; timeout 30 wget -q -O /tmp/f6 http://[$IP6_OUT]:6200/f; echo md5=\$(md5sum </tmp/f6 | cut -d' ' -f1)"
+	verify "A fetched 1 MiB over TCP/IPv6 through to-vm deny: md5 equal" eq "$(field md5)" "$md5"
+	kill "$spid" 2>/dev/null
+	wait "$spid" 2>/dev/null
+	g A 10 "listen 6201 /tmp/in6201"
+	echo "   [outside] \$ busybox nc -w 3 $IP_A 6201 </dev/null"
+	in_out timeout 10 busybox nc -w 3 "$IP_A" 6201 </dev/null >/dev/null 2>&1
+	rc=$?
+	verify "the outside cannot connect to A:6201 over IPv4 (nc exit $rc)" ne "$rc" 0
+	echo "   [outside] \$ busybox nc -w 3 $IP6_A 6201 </dev/null"
+	in_out timeout 10 busybox nc -w 3 "$IP6_A" 6201 </dev/null >/dev/null 2>&1
+	rc=$?
+	verify "the outside cannot connect to A:6201 over IPv6 (nc exit $rc)" ne "$rc" 0
+	g A 10 "unlisten 6201"
+	S1=$(snap)
+	verify "xtapctl stats: vmA to-vm acl drops +$(delta "$S0" "$S1" '.vmA."to-vm".drops.acl.packets') (the refused SYNs)" \
+		ge "$(delta "$S0" "$S1" '.vmA."to-vm".drops.acl.packets')" 2
+	xctl acl default vmA to-vm allow
+	scenario_end
+}
+
 # --- run ------------------------------------------------------------------------------------------
 T_BOOT=0
 UNLIMITED_MBPS=
@@ -605,6 +659,7 @@ want 8 && s8_uplink
 want 9 && s9_uplink_offload
 want 10 && s10_vhost_user
 want 11 && s11_vhost_reconnect
+want 12 && s12_stateful
 T_SCEN=$(elapsed "$T_SCEN")
 
 if [ -n "${XTAP_GUEST_HOLD:-}" ]; then

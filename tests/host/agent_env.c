@@ -11,6 +11,7 @@
 #include <net/ethernet.h>
 #include <net/if.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -373,4 +374,27 @@ int out_count(int timeout_ms)
 	while (out_read(buf, sizeof(buf), timeout_ms) >= 0)
 		n++;
 	return n;
+}
+
+int env_socket_in(int ns_fd, int type)
+{
+	int self, fd, err;
+
+	if (ns_fd < 0)
+		return socket(AF_INET, type | SOCK_CLOEXEC, 0);
+	self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (self < 0)
+		return -1;
+	if (setns(ns_fd, CLONE_NEWNET)) {
+		close(self);
+		return -1;
+	}
+	fd = socket(AF_INET, type | SOCK_CLOEXEC, 0);
+	err = errno;
+	/* Back home, or every later socket of this thread would be the VM's. */
+	if (setns(self, CLONE_NEWNET))
+		abort();
+	close(self);
+	errno = err;
+	return fd;
 }

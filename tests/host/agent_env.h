@@ -62,6 +62,13 @@ int vm_read(struct vm *v, uint8_t *buf, size_t cap, uint8_t vnet[12], int timeou
 /* Frames that arrive within timeout_ms (then drained). */
 int vm_count(struct vm *v, int timeout_ms);
 
+/*
+ * An IPv4 socket of the network namespace ns_fd (an open /run/netns/NAME;
+ * -1: this process's own). A socket stays in the namespace it was made in.
+ * -1 with errno on failure.
+ */
+int env_socket_in(int ns_fd, int type);
+
 /* The outside: a packet socket on out0. */
 int out_write(const uint8_t *frame, size_t len);
 int out_read(uint8_t *buf, size_t cap, int timeout_ms);
