@@ -40,7 +40,8 @@ TEST_LIB_OBJS  := $(patsubst %.c,$(BUILD)/%.o,$(TEST_LIB_SRCS))
 PACKET_TESTS   := $(BUILD)/tests/test_packet
 PKTBUILD_TEST  := $(BUILD)/tests/pktbuild_selftest
 HOST_TESTS     := $(BUILD)/tests/test_netdev $(BUILD)/tests/test_agent $(BUILD)/tests/test_validation \
-                  $(BUILD)/tests/test_lifecycle $(BUILD)/tests/test_agent_stall $(BUILD)/tests/test_atomic
+                  $(BUILD)/tests/test_lifecycle $(BUILD)/tests/test_agent_stall $(BUILD)/tests/test_atomic \
+                  $(BUILD)/tests/test_observe
 PKT_FUZZ       := $(BUILD)/tests/fuzz
 FUZZ_SECONDS   ?= 600
 
@@ -92,10 +93,12 @@ $(BUILD)/xtapd: $(BUILD)/agent/xtapd/xtapd.o $(BUILD)/agent/xtapd/ctl_server.o $
 		$(AGENT_LIB_OBJS)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS_AGENT)
 
-$(BUILD)/xtapctl: tools/xtapctl.c tools/xtapctl_maps.c tools/xtapctl_maps.h $(BUILD)/agent/lib/model.o \
+# monitor and capture: xtapctl_observe.c (events), frame_summary.c (headers), pcapng.c (the file)
+XTAPCTL_SRCS := tools/xtapctl.c tools/xtapctl_maps.c tools/xtapctl_observe.c tools/frame_summary.c tools/pcapng.c
+$(BUILD)/xtapctl: $(XTAPCTL_SRCS) $(wildcard tools/*.h) $(BUILD)/agent/lib/model.o \
 		$(BUILD)/agent/lib/err.o $(BUILD)/agent/lib/ctl_commands.o $(BUILD)/agent/lib/lock.o $(AGENT_HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Itools -o $@ tools/xtapctl.c tools/xtapctl_maps.c $(BUILD)/agent/lib/model.o \
+	$(CC) $(CFLAGS) -Itools -o $@ $(XTAPCTL_SRCS) $(BUILD)/agent/lib/model.o \
 		$(BUILD)/agent/lib/err.o $(BUILD)/agent/lib/ctl_commands.o $(BUILD)/agent/lib/lock.o -lbpf -ljson-c
 
 # One vhost-user server per port (agent/vhost/vhost_dev.h); no libbpf: it never touches the BPF side.
@@ -253,6 +256,13 @@ $(BUILD)/tests/test_lifecycle: tests/host/test_lifecycle.c tests/host/agent_env.
 	$(CC) $(CFLAGS) -Itests/lib -Itests/host -o $@ tests/host/test_lifecycle.c tests/host/agent_env.c \
 		tests/host/agent_ctl.c $(TEST_LIB_OBJS) -lbpf -ljson-c -lcmocka
 
+# monitor and capture against the real datapath; their pcapng read back by tshark and scapy.
+$(BUILD)/tests/test_observe: tests/host/test_observe.c tests/host/agent_env.c tests/host/agent_env.h \
+		tests/host/agent_ctl.c tests/host/agent_ctl.h include/xtap_abi.h $(TEST_LIB_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Itests/lib -Itests/host -o $@ tests/host/test_observe.c tests/host/agent_env.c \
+		tests/host/agent_ctl.c $(TEST_LIB_OBJS) -lbpf -ljson-c -lcmocka
+
 # libFuzzer target for the state-file loader, parse and checks, no kernel (tests/libfuzzer/state_file_fuzz.c),
 # in the layout of tests/libfuzzer/ (run.sh; corpus/NAME/, regress/NAME/): built as $(BUILD)/fuzz/state_file_fuzz.
 FUZZ_TARGETS += state_file
@@ -327,7 +337,8 @@ test-host: deps
 		validation "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_validation" \
 		lifecycle "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_lifecycle" \
 		agent-stall "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_agent_stall" \
-		atomic "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_atomic"
+		atomic "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_atomic" \
+		observe "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_observe"
 
 # Tier 3: real Linux guests under QEMU on xtap ports (tests/guest/; kernel cached in /var/cache/xtap-guest).
 test-guest: deps
@@ -350,6 +361,7 @@ test: deps
 		lifecycle "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_lifecycle" \
 		agent-stall "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_agent_stall" \
 		atomic "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_atomic" \
+		observe "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_observe" \
 		vhost "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_vhost" guest "XTAP_BUILD=$(BUILD) bash tests/guest/run.sh" \
 		vhost-vm "XTAP_BUILD=$(BUILD) bash tests/vhost/run-vm.sh" \
 		fuzz-libfuzzer "bash tests/libfuzzer/run.sh $(BUILD) 30 $(FUZZ_TARGETS)"

@@ -9,6 +9,7 @@ PKGS=(
   iproute2 iputils-ping ethtool
   qemu-system-x86 busybox-static xz-utils jq
   iptables gnuplot-nox
+  tshark python3-scapy
 )
 missing=()
 for p in "${PKGS[@]}"; do

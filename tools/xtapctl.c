@@ -33,6 +33,7 @@
 #include "model.h"
 #include "xtap_ctl.h"
 #include "xtapctl_maps.h"
+#include "xtapctl_observe.h"
 
 #define EXIT_REFUSED XTAP_EXIT_REFUSED
 #define EXIT_USAGE   XTAP_EXIT_USAGE
@@ -47,6 +48,25 @@ static json_object *(*agent_down_fallback)(void);
 
 static const char top_synopsis[] = "top [--interval SECONDS] [--count N]";
 static const char top_help[] = "live per-port packets and bits per second each way, drops per second";
+
+static int cmd_top(int argc, char **argv);
+static int cmd_monitor(int argc, char **argv);
+static int cmd_capture(int argc, char **argv);
+
+/* xtapctl's own commands, not the agent's: their usage, completion and dispatch. */
+static const struct {
+	const char *name;
+	const char *synopsis;
+	const char *help;
+	const char *options;    /* for completion, one per line */
+	int (*run)(int argc, char **argv);
+} own_cmds[] = {
+	{ "top", top_synopsis, top_help, "--interval\n--count\n", cmd_top },
+	{ "monitor", xtapctl_monitor_synopsis, xtapctl_monitor_help,
+	  "--drops\n--all\n--count\n--rate\n--force\n", cmd_monitor },
+	{ "capture", xtapctl_capture_synopsis, xtapctl_capture_help,
+	  "--direction\n-w\n--snaplen\n--sample\n--count\n--rate\n--force\n", cmd_capture },
+};
 
 /* ---- usage and help, from the command table ---- */
 
@@ -88,7 +108,8 @@ static void usage(FILE *f)
 		else
 			fprintf(f, "  %s\n  %-36s %s\n", syn, "", c->help);
 	}
-	fprintf(f, "  %-36s %s\n", top_synopsis, top_help);
+	for (size_t i = 0; i < sizeof(own_cmds) / sizeof(own_cmds[0]); i++)
+		fprintf(f, "  %s\n  %-36s %s\n", own_cmds[i].synopsis, "", own_cmds[i].help);
 	fprintf(f, "Every command takes --help. -j prints JSON. With xtapd down, port list, stats and fdb\n"
 		"read the maps pinned in --pin-dir (default " XTAP_DEFAULT_PIN_DIR ").\n");
 }
@@ -703,6 +724,17 @@ static int cmd_top(int argc, char **argv)
 	return 0;
 }
 
+/* monitor and capture read the datapath's events from the pinned maps (xtapctl_observe.c). */
+static int cmd_monitor(int argc, char **argv)
+{
+	return xtapctl_monitor(pin_dir, json_out, argc, argv);
+}
+
+static int cmd_capture(int argc, char **argv)
+{
+	return xtapctl_capture(pin_dir, argc, argv);
+}
+
 static void print_stats_table(json_object *res, json_object *args)
 {
 	(void)args;
@@ -890,10 +922,12 @@ static int complete(int argc, char **argv)
 		if (is_cmd)
 			printf("--help\n");
 	}
-	if (argc == 0)
-		printf("top\n");
-	if (argc == 1 && !strcmp(argv[0], "top"))
-		printf("--interval\n--count\n--help\n");
+	for (size_t i = 0; i < sizeof(own_cmds) / sizeof(own_cmds[0]); i++) {
+		if (argc == 0)
+			printf("%s\n", own_cmds[i].name);
+		if (argc == 1 && !strcmp(argv[0], own_cmds[i].name))
+			printf("%s--help\n", own_cmds[i].options);
+	}
 	return 0;
 }
 
@@ -918,9 +952,9 @@ int main(int argc, char **argv)
 	}
 	if (i >= argc)
 		usage_exit(NULL);
-	/* top is xtapctl's own: stats, again and again. */
-	if (!strcmp(argv[i], "top"))
-		return cmd_top(argc - i, argv + i);
+	for (size_t k = 0; k < sizeof(own_cmds) / sizeof(own_cmds[0]); k++)
+		if (!strcmp(argv[i], own_cmds[k].name))
+			return own_cmds[k].run(argc - i, argv + i);
 	c = find_cmd(argc - i, argv + i, &nwords);
 	return run(c, argc - i - nwords, argv + i + nwords);
 }

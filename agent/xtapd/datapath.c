@@ -31,6 +31,9 @@ static const char *const map_names[XTAP_MAP_COUNT] = {
 	[XTAP_MAP_SEG_PORTS]    = "xtap_seg_ports",
 	[XTAP_MAP_UPLINKS]      = "xtap_uplinks",
 	[XTAP_MAP_UPLINK_STATS] = "xtap_upl_stats",
+	[XTAP_MAP_OBS_CONF]     = "xtap_obs_conf",
+	[XTAP_MAP_OBS_CPU]      = "xtap_obs_cpu",
+	[XTAP_MAP_OBS_EVENTS]   = "xtap_obs_events",
 };
 
 const char *xtap_map_name(enum xtap_map_id id)
