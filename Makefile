@@ -159,7 +159,7 @@ $(BUILD)/bench/prog_cost: bench/prog_cost.c $(BUILD)/skel/bench_bare.skel.h $(AG
 		$(BUILD)/tests/lib/pktbuild.o $(BUILD)/tests/lib/sandbox.o
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(XTAPD_INC) -Itests/lib -o $@ $< $(AGENT_LIB_OBJS) $(BUILD)/tests/lib/pktbuild.o \
-		$(BUILD)/tests/lib/sandbox.o $(LDLIBS_AGENT)
+		$(BUILD)/tests/lib/sandbox.o $(LDLIBS_AGENT) -lpthread
 
 # Helpers the benchmarks share (now_s, die, sh, xctl, stats...); its xtapctl calls go through agent_env's ctl().
 BENCH_UTIL := $(BUILD)/bench/bench_util.o

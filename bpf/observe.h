@@ -11,6 +11,7 @@
 #define XTAP_OBSERVE_H
 
 #include "xtap_common.h"
+#include "trace.h"
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -90,15 +91,19 @@ static __always_inline const struct xtap_obs_conf *xtap_obs_on(void)
 	__u32 zero = 0;
 	const struct xtap_obs_conf *c = bpf_map_lookup_elem(&xtap_obs_conf, &zero);
 
-	return c && c->lease_until_ns ? c : NULL;
+	return c && c->lease_until_ns && !xtap_tracing() ? c : NULL;
 }
 
-/* Bytes that could not be copied are not shown: caplen 0 then. */
+/*
+ * Bytes that could not be copied are not shown: caplen 0 then. No wakeup:
+ * waking the listener for each event costs more than the rest of the frame
+ * (bench/README.md); it reads the ring on a timer instead.
+ */
 static __always_inline void xtap_obs_submit(struct xtap_obs_event *ev, long copied)
 {
 	if (copied)
 		ev->caplen = 0;
-	bpf_ringbuf_submit(ev, 0);
+	bpf_ringbuf_submit(ev, BPF_RB_NO_WAKEUP);
 }
 
 static __always_inline void xtap_obs_xdp(struct xdp_md *ctx, __u32 port_id, __u32 dir,

@@ -388,4 +388,30 @@ struct xtap_obs_event {
 	__u8  data[XTAP_OBS_SNAP_MAX];
 };
 
+/* ---- xtapctl trace: a frame through a program's trace copy (bpf/trace.h) ---- */
+/* The stages a frame meets, in order; a trace records those it reached. */
+enum xtap_trace_stage {
+	XTAP_TRACE_PARSE      = 0,  /* headers (docs/packet-rules.md) */
+	XTAP_TRACE_ANTISPOOF  = 1,  /* from VM: source MAC/IP, ARP, ND, DHCP, router messages */
+	XTAP_TRACE_L2         = 2,  /* to VM: untagged, addressed to the VM's MAC (or multicast) */
+	XTAP_TRACE_ACL        = 3,
+	XTAP_TRACE_MTU        = 4,  /* to VM: the port's MTU */
+	XTAP_TRACE_RATE       = 5,
+	XTAP_TRACE_STEER      = 6,  /* from VM: where the frame goes */
+	XTAP_TRACE_STAGES     = 7,
+};
+
+#define XTAP_TRACE_ACL_DEFAULT 0xFFFFFFFFU  /* acl_slot: no rule matched, the default applied */
+
+/* map xtap_trace, array of one: written only by a trace copy (xtap_trace_mode set). */
+struct xtap_trace {
+	__u32 stages;                        /* bit (1 << enum xtap_trace_stage) per stage reached */
+	__u32 result[XTAP_TRACE_STAGES];     /* 0: passed; else the drop reason it gave */
+	__u32 acl_slot;                      /* hit slot of the rule that matched, or XTAP_TRACE_ACL_DEFAULT */
+	__u32 verdict;                       /* enum xtap_verdict: what the frame's counters would get */
+	__u32 reason;
+	__u32 target;                        /* steer: ifindex (to port/uplink) or segment id (flood) */
+	__u32 counted;                       /* 1: the program reached its counting point */
+};
+
 #endif /* XTAP_ABI_H */

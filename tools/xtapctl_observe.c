@@ -33,6 +33,8 @@
 #define DEFAULT_RATE      1000   /* events per second per CPU */
 #define MAX_RATE          1000000
 #define RENEW_MS          1000
+/* The programs do not wake the listener (bpf/observe.h): it reads the ring this often. */
+#define READ_MS           20
 
 const char xtapctl_monitor_synopsis[] =
 	"monitor [PORT] [--drops|--all] [--count N] [--rate N] [--force]";
@@ -255,7 +257,8 @@ static int obs_run(struct obs *o, int force)
 	signal(SIGPIPE, SIG_IGN);
 	next_renew = clock_ns(CLOCK_MONOTONIC) + RENEW_MS * 1000000LL;
 	while (!obs_stop) {
-		n = ring_buffer__poll(rb, 200);
+		usleep(READ_MS * 1000);
+		n = ring_buffer__consume(rb);
 		if (n < 0 && n != -EINTR) {
 			if (n != -EPIPE)
 				fprintf(stderr, "xtapctl: %s: reading the ring buffer: %s\n", o->cmd, strerror(-n));
