@@ -44,6 +44,7 @@
 #define XTAP_CMD_STATS        "stats"
 #define XTAP_CMD_FDB          "fdb"
 #define XTAP_CMD_TEARDOWN     "teardown"
+#define XTAP_CMD_TRACE        "trace"
 
 /* xtapctl's exit codes. */
 #define XTAP_EXIT_OK      0

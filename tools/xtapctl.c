@@ -34,6 +34,7 @@
 #include "xtap_ctl.h"
 #include "xtapctl_maps.h"
 #include "xtapctl_observe.h"
+#include "frame_summary.h"
 
 #define EXIT_REFUSED XTAP_EXIT_REFUSED
 #define EXIT_USAGE   XTAP_EXIT_USAGE
@@ -391,6 +392,26 @@ static void add_value(json_object *args, const struct xtap_ctl_arg *a, const cha
 	}
 }
 
+/* The words as one string, spaces between (a FRAME of trace); never freed: xtapctl runs one command. */
+static char *join_words(int n, char **w)
+{
+	size_t len = 1;
+	char *s;
+	int i;
+
+	for (i = 0; i < n; i++)
+		len += strlen(w[i]) + 1;
+	s = calloc(1, len);
+	if (!s)
+		exit(1);
+	for (i = 0; i < n; i++) {
+		if (i)
+			strcat(s, " ");
+		strcat(s, w[i]);
+	}
+	return s;
+}
+
 /*
  * The request's args from argv (argv[0] is the command's words): options
  * by getopt_long from the table, the rest in the order of the table's
@@ -426,6 +447,11 @@ static json_object *parse_args(const struct xtap_ctl_cmd *c, int argc, char **ar
 				break;
 			snprintf(msg, sizeof(msg), "%s: give %s", c->words, a->metavar);
 			usage_exit(msg);
+		}
+		if (a->flags & XTAP_ARG_F_REST) {
+			add_value(args, a, join_words(argc - optind, argv + optind));
+			optind = argc;
+			break;
 		}
 		add_value(args, a, argv[optind++]);
 	}
@@ -757,6 +783,41 @@ static void print_fdb(json_object *res, json_object *args)
 	}
 }
 
+/* trace: the frame in one line, then each stage's decision, then the verdict. */
+static void print_trace(json_object *res, json_object *args)
+{
+	const char *hex = arg_of(res, "frame");
+	json_object *stages = json_object_object_get(res, "stages");
+	uint8_t frame[2048];
+	char sum[256];
+	size_t n, i;
+
+	(void)args;
+	for (n = 0; hex && hex[2 * n] && hex[2 * n + 1] && n < sizeof(frame); n++)
+		sscanf(hex + 2 * n, "%2hhx", &frame[n]);
+	frame_summary(frame, n, sum, sizeof(sum));
+	printf("trace %s %s: %s (%zu bytes)\n", arg_of(res, "port"), arg_of(res, "direction"), sum, n);
+	for (i = 0; i < json_object_array_length(stages); i++) {
+		json_object *s = json_object_array_get_idx(stages, i), *v;
+
+		printf("  %-11s %-5s", arg_of(s, "stage"), arg_of(s, "result"));
+		if (json_object_object_get_ex(s, "reason", &v))
+			printf(" %s", json_object_get_string(v));
+		if (json_object_object_get_ex(s, "rule", &v))
+			printf(json_object_is_type(v, json_type_int) ? " rule %s" : " (%s action)",
+			       json_object_get_string(v));
+		if (json_object_object_get_ex(s, "verdict", &v))
+			printf(" %s", json_object_get_string(v));
+		if (json_object_object_get_ex(s, "target", &v))
+			printf(" %s", json_object_get_string(v));
+		putchar('\n');
+	}
+	printf("  => %s%s%s (%s)%s\n", arg_of(res, "verdict"), arg_of(res, "reason") ? " " : "",
+	       arg_of(res, "reason") ? arg_of(res, "reason") : "", arg_of(res, "action"),
+	       json_object_get_boolean(json_object_object_get(res, "counted_here")) ? "" :
+	       ", carried out and counted by tc ingress");
+}
+
 static void print_result(json_object *res, json_object *args)
 {
 	(void)args;
@@ -812,6 +873,7 @@ static const struct {
 	{ XTAP_CMD_FDB, print_fdb, fallback_fdb },
 	{ XTAP_CMD_STATUS, print_result, NULL },
 	{ XTAP_CMD_TEARDOWN, print_torn_down, teardown_agent_down },
+	{ XTAP_CMD_TRACE, print_trace, NULL },
 };
 
 /* port exec: port.open's fds, then COMMAND with them inherited. */

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
 #include "datapath.h"
@@ -34,6 +35,7 @@ static const char *const map_names[XTAP_MAP_COUNT] = {
 	[XTAP_MAP_OBS_CONF]     = "xtap_obs_conf",
 	[XTAP_MAP_OBS_CPU]      = "xtap_obs_cpu",
 	[XTAP_MAP_OBS_EVENTS]   = "xtap_obs_events",
+	[XTAP_MAP_TRACE]        = "xtap_trace",
 };
 
 const char *xtap_map_name(enum xtap_map_id id)
@@ -194,6 +196,9 @@ int xtap_datapath_load(struct xtap_datapath *dp, const char *pin_dir)
 
 void xtap_datapath_close(struct xtap_datapath *dp)
 {
+	bpf_object__close(dp->trace[0]);
+	bpf_object__close(dp->trace[1]);
+	dp->trace[0] = dp->trace[1] = NULL;
 	uplink_bpf__destroy(dp->uplink);
 	to_vm_bpf__destroy(dp->to_vm);
 	from_vm_bpf__destroy(dp->from_vm);
@@ -245,7 +250,50 @@ int xtap_prog_fd(const struct xtap_datapath *dp, enum xtap_prog_id id)
 	}
 }
 
-struct bpf_object *xtap_datapath_open_xdp(const struct xtap_datapath *dp, enum xtap_prog_id id)
+/* Sets the read-only global xtap_trace_mode of a copy not yet loaded (bpf/trace.h). */
+static int set_trace_mode(struct bpf_object *obj)
+{
+	const struct btf *btf = bpf_object__btf(obj);
+	const struct btf_var_secinfo *vs;
+	const struct btf_type *sec;
+	struct bpf_map *m;
+	const void *init;
+	__u8 *data;
+	size_t sz;
+	int id, i, err = -ENOENT;
+
+	id = btf ? btf__find_by_name_kind(btf, ".rodata", BTF_KIND_DATASEC) : -1;
+	if (id < 0)
+		return -ENOENT;
+	sec = btf__type_by_id(btf, id);
+	bpf_object__for_each_map(m, obj)
+		if (bpf_map__is_internal(m) && strstr(bpf_map__name(m), ".rodata"))
+			break;
+	init = m ? bpf_map__initial_value(m, &sz) : NULL;
+	data = init ? malloc(sz) : NULL;
+	if (!data)
+		return -ENOENT;
+	memcpy(data, init, sz);
+	for (i = 0, vs = btf_var_secinfos(sec); i < btf_vlen(sec); i++, vs++) {
+		const struct btf_type *v = btf__type_by_id(btf, vs->type);
+
+		if (!strcmp(btf__name_by_offset(btf, v->name_off), "xtap_trace_mode") &&
+		    vs->offset + sizeof(__u32) <= sz) {
+			*(__u32 *)(data + vs->offset) = 1;
+			err = bpf_map__set_initial_value(m, data, sz);
+			break;
+		}
+	}
+	free(data);
+	return err;
+}
+
+/*
+ * A second copy of the object holding program id, every map the loaded
+ * one's, that program the only one to load. A trace copy gets its own
+ * read-only data, with xtap_trace_mode set.
+ */
+static struct bpf_object *open_copy(const struct xtap_datapath *dp, enum xtap_prog_id id, int trace)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts);
 	const struct bpf_object *loaded;
@@ -268,6 +316,11 @@ struct bpf_object *xtap_datapath_open_xdp(const struct xtap_datapath *dp, enum x
 		want = dp->uplink->progs.xtap_from_uplink;
 		elf = uplink_bpf__elf_bytes(&sz);
 		break;
+	case XTAP_PROG_TO_VM_TC:
+		loaded = dp->to_vm->obj;
+		want = dp->to_vm->progs.xtap_to_vm_tc;
+		elf = to_vm_bpf__elf_bytes(&sz);
+		break;
 	default:
 		errno = EINVAL;
 		return NULL;
@@ -287,10 +340,14 @@ struct bpf_object *xtap_datapath_open_xdp(const struct xtap_datapath *dp, enum x
 			err = -EINVAL;
 			break;
 		}
+		if (trace && bpf_map__is_internal(m))
+			continue;
 		err = bpf_map__reuse_fd(m, bpf_map__fd(lm));
 		if (err)
 			break;
 	}
+	if (!err && trace)
+		err = set_trace_mode(obj);
 	bpf_object__for_each_program(p, obj)
 		if (!err)
 			err = bpf_program__set_autoload(p, !strcmp(bpf_program__name(p), bpf_program__name(want)));
@@ -300,4 +357,37 @@ struct bpf_object *xtap_datapath_open_xdp(const struct xtap_datapath *dp, enum x
 		return NULL;
 	}
 	return obj;
+}
+
+struct bpf_object *xtap_datapath_open_xdp(const struct xtap_datapath *dp, enum xtap_prog_id id)
+{
+	if (id != XTAP_PROG_FROM_VM_XDP && id != XTAP_PROG_FROM_UPLINK_XDP) {
+		errno = EINVAL;
+		return NULL;
+	}
+	return open_copy(dp, id, 0);
+}
+
+int xtap_datapath_trace_prog(struct xtap_datapath *dp, int dir)
+{
+	enum xtap_prog_id id = dir == XTAP_DIR_FROM_VM ? XTAP_PROG_FROM_VM_XDP : XTAP_PROG_TO_VM_TC;
+	struct bpf_object *obj = dp->trace[dir & 1];
+	struct bpf_program *p;
+	int err;
+
+	if (!obj) {
+		obj = open_copy(dp, id, 1);
+		if (!obj)
+			return -errno;
+		err = bpf_object__load(obj);
+		if (err) {
+			bpf_object__close(obj);
+			return err;
+		}
+		dp->trace[dir & 1] = obj;
+	}
+	bpf_object__for_each_program(p, obj)
+		if (bpf_program__autoload(p))
+			return bpf_program__fd(p);
+	return -ENOENT;
 }

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if_ether.h>
+#include <net/if.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -438,6 +439,214 @@ static void test_user_errors(void **s)
 	assert_int_equal(conf_now().lease_until_ns, 0);
 }
 
+
+/* ---- trace ---- */
+
+/* Everything a frame may change, as bytes: both ports' counters and limiter state, ACL hits, event counters. */
+static size_t state_snapshot(uint8_t **out)
+{
+	static const char *const ports[] = { "vmA", "vmB" };
+	int ncpu = libbpf_num_possible_cpus(), fd;
+	size_t cap = 1 << 22, n = 0, i;
+	uint8_t *b = calloc(1, cap);
+	__u32 k, zero = 0;
+
+	assert_non_null(b);
+	for (i = 0; i < 2; i++) {
+		unsigned int ifindex = if_nametoindex(ports[i]);
+		struct xtap_port port;
+
+		fd = bpf_obj_get(ENV_PINS "/xtap_ports");
+		assert_int_equal(bpf_map_lookup_elem(fd, &ifindex, &port), 0);
+		close(fd);
+		fd = bpf_obj_get(ENV_PINS "/xtap_port_stats");
+		assert_int_equal(bpf_map_lookup_elem(fd, &port.port_id, b + n), 0);
+		n += ncpu * sizeof(struct xtap_port_stats);
+		close(fd);
+		fd = bpf_obj_get(ENV_PINS "/xtap_rate_state");
+		for (k = port.port_id * XTAP_DIRS; k < port.port_id * XTAP_DIRS + XTAP_DIRS; k++) {
+			assert_int_equal(bpf_map_lookup_elem(fd, &k, b + n), 0);
+			n += sizeof(struct xtap_rate_state);
+		}
+		close(fd);
+	}
+	/* the hit slots of a handful of rules: the first ones handed out */
+	fd = bpf_obj_get(ENV_PINS "/xtap_acl_hits");
+	for (k = 0; k < 64; k++) {
+		assert_int_equal(bpf_map_lookup_elem(fd, &k, b + n), 0);
+		n += ncpu * sizeof(struct xtap_counter);
+	}
+	close(fd);
+	fd = bpf_obj_get(ENV_PINS "/xtap_obs_cpu");
+	assert_int_equal(bpf_map_lookup_elem(fd, &zero, b + n), 0);
+	n += ncpu * sizeof(struct xtap_obs_cpu);
+	close(fd);
+	*out = b;
+	return n;
+}
+
+struct trace_case {
+	const char *port;
+	const char *dir;
+	const char *frame;
+	const char *verdict;      /* what the trace says and the real frame's counters get */
+	const char *reason;       /* for drops */
+	const char *stage;        /* the stage that decided ("steer" for a pass) */
+	const char *sender;       /* the VM that sends the real frame */
+};
+
+static const struct trace_case trace_cases[] = {
+	{ "vmA", "--from-vm", "ipv4 dst 192.0.2.11 udp dport 5000", "to_port", NULL, "steer", "vmA" },
+	{ "vmA", "--from-vm", "ipv4 src 192.0.2.99 dst 192.0.2.11 udp dport 5000", "drop", "spoof_ipv4", "anti-spoof",
+	  "vmA" },
+	{ "vmA", "--from-vm", "ipv4 dst 192.0.2.11 tcp dport 6001", "drop", "acl", "acl", "vmA" },
+	{ "vmA", "--from-vm", "ipv4 dst 192.0.2.11 udp dport 5000 vlan 7", "drop", "vlan_tagged", "anti-spoof", "vmA" },
+	{ "vmB", "--to-vm", "ipv4 src 192.0.2.10 udp dport 7001", "drop", "acl", "acl", "vmA" },
+	{ "vmB", "--to-vm", "ipv4 src 192.0.2.10 tcp dport 22", "deliver", NULL, "rate", "vmA" },
+	{ "vmA", "--from-vm", "ipv6 src fe80::ff:fe00:10a dst fe80::ff:fe00:10b icmpv6", "to_port", NULL, "steer",
+	  "vmA" },
+	/* a MAC nobody on the segment has, and no uplink: the host */
+	{ "vmA", "--from-vm", "ipv4 dst 198.51.100.1 tcp dport 443", "to_host", NULL, "steer", "vmA" },
+};
+
+static json_object *trace_json(const struct trace_case *c)
+{
+	return ctl_json("trace %s %s %s", c->port, c->dir, c->frame);
+}
+
+static const char *jstr(json_object *o, const char *k)
+{
+	return json_object_get_string(json_object_object_get(o, k));
+}
+
+/* The stage that decided: the first that dropped, else the last one reached. */
+static json_object *deciding_stage(json_object *t)
+{
+	json_object *stages = json_object_object_get(t, "stages");
+	size_t i, n = json_object_array_length(stages);
+
+	for (i = 0; i < n; i++)
+		if (!strcmp(jstr(json_object_array_get_idx(stages, i), "result"), "drop"))
+			return json_object_array_get_idx(stages, i);
+	return n ? json_object_array_get_idx(stages, n - 1) : NULL;
+}
+
+static int trace_setup(void)
+{
+	must_ctl("acl add vmA from-vm deny --proto tcp --ports 6001");
+	must_ctl("acl add vmB to-vm deny --proto udp --ports 7001");
+	/* limits far above what the test sends: the limiter's state is read, and must not move */
+	must_ctl("rate set vmA from-vm --pps 100000 --burst-packets 100000");
+	must_ctl("rate set vmB to-vm --pps 100000 --burst-packets 100000");
+	return 0;
+}
+
+/*
+ * Each case traced, then its very bytes sent by a VM: the trace's verdict is
+ * what the real frame's counters get. The rule a trace names is the rule's id.
+ */
+static void test_trace_agrees_with_real_frames(void **s)
+{
+	size_t i, k, len;
+	uint8_t frame[2048];
+
+	(void)s;
+	trace_setup();
+	for (i = 0; i < sizeof(trace_cases) / sizeof(trace_cases[0]); i++) {
+		const struct trace_case *c = &trace_cases[i];
+		const char *dir = !strcmp(c->dir, "--from-vm") ? "from-vm" : "to-vm";
+		json_object *t = trace_json(c), *st = deciding_stage(t);
+		const char *group = c->reason ? "drops" : "verdicts", *name = c->reason ? c->reason : c->verdict;
+		const char *hex = jstr(t, "frame");
+		int64_t before = stat_of(c->port, dir, group, name);
+		struct vm *sender = !strcmp(c->sender, "vmA") ? &vm_a : &vm_b;
+
+		assert_string_equal(jstr(t, "verdict"), c->verdict);
+		if (c->reason)
+			assert_string_equal(jstr(t, "reason"), c->reason);
+		assert_non_null(st);
+		assert_string_equal(jstr(st, "stage"), c->stage);
+		for (len = 0; hex[2 * len]; len++)
+			sscanf(hex + 2 * len, "%2hhx", &frame[len]);
+		assert_int_equal(vm_write(sender, NULL, frame, len), 0);
+		/* counters are read from the maps: poll, the write is processed by then but be generous */
+		for (k = 0; k < 100 && stat_of(c->port, dir, group, name) == before; k++)
+			usleep(10000);
+		assert_int_equal(stat_of(c->port, dir, group, name) - before, 1);
+		json_object_put(t);
+	}
+	vm_count(&vm_a, 50);
+	vm_count(&vm_b, 50);
+}
+
+/* The ACL stage names the rule that matched by its id; the default when none did. */
+static void test_trace_names_the_rule(void **s)
+{
+	json_object *acl = ctl_json("acl list vmA"), *rules, *t, *st;
+	int64_t id = -1;
+	size_t i;
+
+	(void)s;
+	rules = json_object_object_get(json_object_object_get(acl, "from-vm"), "rules");
+	for (i = 0; i < json_object_array_length(rules); i++) {
+		json_object *r = json_object_array_get_idx(rules, i);
+
+		if (json_object_get_int(json_object_object_get(r, "port_min")) == 6001 ||
+		    strstr(json_object_to_json_string(r), "6001"))
+			id = json_object_get_int64(json_object_object_get(r, "id"));
+	}
+	json_object_put(acl);
+	assert_true(id >= 0);
+	t = ctl_json("trace vmA --from-vm ipv4 dst 192.0.2.11 tcp dport 6001");
+	st = deciding_stage(t);
+	assert_int_equal(json_object_get_int64(json_object_object_get(st, "rule")), id);
+	json_object_put(t);
+	t = ctl_json("trace vmA --from-vm ipv4 dst 192.0.2.11 tcp dport 6002");
+	assert_string_equal(jstr(json_object_array_get_idx(json_object_object_get(t, "stages"), 2), "stage"), "acl");
+	assert_string_equal(jstr(json_object_array_get_idx(json_object_object_get(t, "stages"), 2), "rule"), "default");
+	json_object_put(t);
+	/* the table form */
+	must_ctl("trace vmA --from-vm ipv4 dst 192.0.2.11 tcp dport 6001");
+	assert_non_null(strstr(ctl_out, "trace vmA from-vm: 02:00:00:00:01:0a > 02:00:00:00:01:0b ipv4 "
+					"192.0.2.10:40000 > 192.0.2.11:6001 tcp (54 bytes)"));
+	assert_non_null(strstr(ctl_out, "  acl         drop  acl rule"));
+	assert_non_null(strstr(ctl_out, "  => drop acl (XDP_DROP)"));
+}
+
+/* Tracing changes nothing a frame changes: counters, limiter state, ACL hits, events, byte for byte. */
+static void test_trace_changes_nothing(void **s)
+{
+	uint8_t *before, *after;
+	size_t n1, n2, i, r;
+
+	(void)s;
+	trace_setup();
+	n1 = state_snapshot(&before);
+	for (r = 0; r < 5; r++)
+		for (i = 0; i < sizeof(trace_cases) / sizeof(trace_cases[0]); i++)
+			json_object_put(trace_json(&trace_cases[i]));
+	n2 = state_snapshot(&after);
+	assert_int_equal(n1, n2);
+	assert_memory_equal(before, after, n1);
+	free(before);
+	free(after);
+}
+
+static void test_trace_user_errors(void **s)
+{
+	(void)s;
+	assert_int_not_equal(ctl(ctl_out, sizeof(ctl_out), "trace vmA ipv4 dst 192.0.2.11"), 0);
+	assert_non_null(strstr(ctl_out, "give --from-vm or --to-vm"));
+	assert_int_not_equal(ctl(ctl_out, sizeof(ctl_out), "trace vmA --from-vm ipv4 dst 192.0.2.11 bogus 1"), 0);
+	assert_non_null(strstr(ctl_out, "unknown word \"bogus\""));
+	assert_int_not_equal(ctl(ctl_out, sizeof(ctl_out), "trace vmA --from-vm ipv4 dst 2001:db8::1"), 0);
+	assert_non_null(strstr(ctl_out, "dst takes an IPv4 or IPv6 address of the frame's family"));
+	assert_int_not_equal(ctl(ctl_out, sizeof(ctl_out), "trace nosuch --to-vm ipv4 src 192.0.2.1"), 0);
+	assert_non_null(strstr(ctl_out, "no port named nosuch"));
+	assert_int_not_equal(ctl(ctl_out, sizeof(ctl_out), "trace vmA --from-vm hex 0102"), 0);
+	assert_non_null(strstr(ctl_out, "hex takes the frame's bytes"));
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup(f, each_setup)
@@ -449,6 +658,10 @@ int main(void)
 		T(test_killed_listener_lease_runs_out),
 		T(test_storm_is_limited_and_counted),
 		T(test_user_errors),
+		T(test_trace_agrees_with_real_frames),
+		T(test_trace_names_the_rule),
+		T(test_trace_changes_nothing),
+		T(test_trace_user_errors),
 	};
 
 	return cmocka_run_group_tests_name("observe", tests, group_setup, group_teardown);
