@@ -800,7 +800,7 @@ static void print_trace(json_object *res, json_object *args)
 	for (i = 0; i < json_object_array_length(stages); i++) {
 		json_object *s = json_object_array_get_idx(stages, i), *v;
 
-		printf("  %-11s %-5s", arg_of(s, "stage"), arg_of(s, "result"));
+		printf("  %-11s %s", arg_of(s, "stage"), arg_of(s, "result"));
 		if (json_object_object_get_ex(s, "reason", &v))
 			printf(" %s", json_object_get_string(v));
 		if (json_object_object_get_ex(s, "rule", &v))

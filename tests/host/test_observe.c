@@ -609,7 +609,7 @@ static void test_trace_names_the_rule(void **s)
 	must_ctl("trace vmA --from-vm ipv4 dst 192.0.2.11 tcp dport 6001");
 	assert_non_null(strstr(ctl_out, "trace vmA from-vm: 02:00:00:00:01:0a > 02:00:00:00:01:0b ipv4 "
 					"192.0.2.10:40000 > 192.0.2.11:6001 tcp (54 bytes)"));
-	assert_non_null(strstr(ctl_out, "  acl         drop  acl rule"));
+	assert_non_null(strstr(ctl_out, "  acl         drop acl rule"));
 	assert_non_null(strstr(ctl_out, "  => drop acl (XDP_DROP)"));
 }
 
