@@ -106,6 +106,15 @@ static __always_inline void xtap_obs_submit(struct xtap_obs_event *ev, long copi
 	bpf_ringbuf_submit(ev, BPF_RB_NO_WAKEUP);
 }
 
+/* The bytes to copy into ev, bounded for the verifier; 0: none. */
+static __always_inline __u32 xtap_obs_caplen(const struct xtap_obs_event *ev)
+{
+	__u32 n = ev->caplen;
+
+	xtap_barrier_var(n);
+	return n >= 1 && n <= XTAP_OBS_SNAP_MAX ? n : 0;
+}
+
 static __always_inline void xtap_obs_xdp(struct xdp_md *ctx, __u32 port_id, __u32 dir,
 					 __u32 verdict, __u32 reason, __u32 hook, __u32 ifindex,
 					 __u32 len)
@@ -119,13 +128,8 @@ static __always_inline void xtap_obs_xdp(struct xdp_md *ctx, __u32 port_id, __u3
 	ev = xtap_obs_begin(c, port_id, dir, verdict, reason, hook, ifindex, len);
 	if (!ev)
 		return;
-	n = ev->caplen;
-	xtap_barrier_var(n);
-	if (n < 1 || n > XTAP_OBS_SNAP_MAX) {
-		xtap_obs_submit(ev, -1);
-		return;
-	}
-	xtap_obs_submit(ev, bpf_xdp_load_bytes(ctx, 0, ev->data, n));
+	n = xtap_obs_caplen(ev);
+	xtap_obs_submit(ev, n ? bpf_xdp_load_bytes(ctx, 0, ev->data, n) : -1);
 }
 
 static __always_inline void xtap_obs_skb(struct __sk_buff *skb, __u32 port_id, __u32 dir,
@@ -140,13 +144,8 @@ static __always_inline void xtap_obs_skb(struct __sk_buff *skb, __u32 port_id, _
 	ev = xtap_obs_begin(c, port_id, dir, verdict, reason, hook, skb->ifindex, skb->len);
 	if (!ev)
 		return;
-	n = ev->caplen;
-	xtap_barrier_var(n);
-	if (n < 1 || n > XTAP_OBS_SNAP_MAX) {
-		xtap_obs_submit(ev, -1);
-		return;
-	}
-	xtap_obs_submit(ev, bpf_skb_load_bytes(skb, 0, ev->data, n));
+	n = xtap_obs_caplen(ev);
+	xtap_obs_submit(ev, n ? bpf_skb_load_bytes(skb, 0, ev->data, n) : -1);
 }
 
 #endif /* XTAP_OBSERVE_H */

@@ -69,18 +69,6 @@ static int drain_all(void)
 
 /* ---- setup ---- */
 
-static int add_vm(struct vm *v, int segment, const char *mac, const char *ip)
-{
-	pkt_mac(v->mac, mac);
-	v->ip4 = pkt_ip4(ip);
-	if (ctl(ctl_out, sizeof(ctl_out), "port add %s --segment %d --mac %s --addr %s/32", v->name, segment,
-		mac, ip)) {
-		fprintf(stderr, "port add %s: %s\n", v->name, ctl_out);
-		return -1;
-	}
-	return vm_open(v);
-}
-
 static int group_setup(void **state)
 {
 	(void)state;
@@ -90,9 +78,9 @@ static int group_setup(void **state)
 		fprintf(stderr, "segment add: %s\n", ctl_out);
 		return -1;
 	}
-	if (add_vm(&vm_a, 1, "02:00:00:00:01:0a", "10.1.0.10") ||
-	    add_vm(&vm_b, 1, "02:00:00:00:01:0b", "10.1.0.11") ||
-	    add_vm(&vm_c, 2, "02:00:00:00:01:0c", "10.1.0.12"))
+	if (ctl_add_vm(&vm_a, 1, "02:00:00:00:01:0a", "10.1.0.10") ||
+	    ctl_add_vm(&vm_b, 1, "02:00:00:00:01:0b", "10.1.0.11") ||
+	    ctl_add_vm(&vm_c, 2, "02:00:00:00:01:0c", "10.1.0.12"))
 		return -1;
 	return 0;
 }

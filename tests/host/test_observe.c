@@ -182,17 +182,6 @@ static void udp4(struct pkt *p, const struct vm *from, const struct vm *to, uint
 	pkt_finish(p);
 }
 
-static int add_vm(struct vm *v, const char *mac, const char *ip)
-{
-	pkt_mac(v->mac, mac);
-	v->ip4 = pkt_ip4(ip);
-	if (ctl(ctl_out, sizeof(ctl_out), "port add %s --segment 1 --mac %s --addr %s/32", v->name, mac, ip)) {
-		fprintf(stderr, "port add %s: %s\n", v->name, ctl_out);
-		return -1;
-	}
-	return vm_open(v);
-}
-
 static int group_setup(void **state)
 {
 	(void)state;
@@ -202,7 +191,8 @@ static int group_setup(void **state)
 		fprintf(stderr, "segment add: %s\n", ctl_out);
 		return -1;
 	}
-	return add_vm(&vm_a, "02:00:00:00:01:0a", "192.0.2.10") || add_vm(&vm_b, "02:00:00:00:01:0b", "192.0.2.11");
+	return ctl_add_vm(&vm_a, 1, "02:00:00:00:01:0a", "192.0.2.10") ||
+	       ctl_add_vm(&vm_b, 1, "02:00:00:00:01:0b", "192.0.2.11");
 }
 
 static int group_teardown(void **state)
