@@ -16,6 +16,9 @@ LDLIBS_AGENT := $(LDLIBS_BPF) -ljson-c -lmnl
 BPF_PROGS := from_vm to_vm uplink
 BPF_OBJS  := $(patsubst %,$(BUILD)/bpf/%.bpf.o,$(BPF_PROGS))
 SKELS     := $(patsubst %,$(BUILD)/skel/%.skel.h,$(BPF_PROGS))
+# xtapctl trace's variants (bpf/trace.h): the VM-side programs built with XTAP_TRACE_BUILD
+TRACE_PROGS := from_vm_trace to_vm_trace
+SKELS     += $(patsubst %,$(BUILD)/skel/%.skel.h,$(TRACE_PROGS))
 BPF_HDRS  := $(wildcard bpf/*.h) include/xtap_abi.h vmlinux.h
 
 # agent/lib: what xtapd, xtap-vhost and xtapctl share; agent/xtapd and agent/vhost: the two daemons.
@@ -76,6 +79,11 @@ vmlinux:
 $(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS)
 	@mkdir -p $(@D)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+	$(LLVM_STRIP) -g $@
+
+$(BUILD)/bpf/%_trace.bpf.o: bpf/%.bpf.c $(BPF_HDRS)
+	@mkdir -p $(@D)
+	$(CLANG) $(BPF_CFLAGS) -DXTAP_TRACE_BUILD -c $< -o $@
 	$(LLVM_STRIP) -g $@
 
 $(BUILD)/skel/%.skel.h: $(BUILD)/bpf/%.bpf.o

@@ -403,7 +403,7 @@ enum xtap_trace_stage {
 
 #define XTAP_TRACE_ACL_DEFAULT 0xFFFFFFFFU  /* acl_slot: no rule matched, the default applied */
 
-/* map xtap_trace, array of one: written only by a trace copy (xtap_trace_mode set). */
+/* map xtap_trace, array of one: in the trace variants only (bpf/trace.h), what the last run recorded. */
 struct xtap_trace {
 	__u32 stages;                        /* bit (1 << enum xtap_trace_stage) per stage reached */
 	__u32 result[XTAP_TRACE_STAGES];     /* 0: passed; else the drop reason it gave */

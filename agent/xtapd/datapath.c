@@ -6,13 +6,14 @@
 #include <unistd.h>
 
 #include <bpf/bpf.h>
-#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
 #include "datapath.h"
 #include "from_vm.skel.h"
 #include "to_vm.skel.h"
 #include "uplink.skel.h"
+#include "from_vm_trace.skel.h"
+#include "to_vm_trace.skel.h"
 
 static const char *const map_names[XTAP_MAP_COUNT] = {
 	[XTAP_MAP_PORTS]        = "xtap_ports",
@@ -35,7 +36,6 @@ static const char *const map_names[XTAP_MAP_COUNT] = {
 	[XTAP_MAP_OBS_CONF]     = "xtap_obs_conf",
 	[XTAP_MAP_OBS_CPU]      = "xtap_obs_cpu",
 	[XTAP_MAP_OBS_EVENTS]   = "xtap_obs_events",
-	[XTAP_MAP_TRACE]        = "xtap_trace",
 };
 
 const char *xtap_map_name(enum xtap_map_id id)
@@ -250,48 +250,11 @@ int xtap_prog_fd(const struct xtap_datapath *dp, enum xtap_prog_id id)
 	}
 }
 
-/* Sets the read-only global xtap_trace_mode of a copy not yet loaded (bpf/trace.h). */
-static int set_trace_mode(struct bpf_object *obj)
-{
-	const struct btf *btf = bpf_object__btf(obj);
-	const struct btf_var_secinfo *vs;
-	const struct btf_type *sec;
-	struct bpf_map *m;
-	const void *init;
-	__u8 *data;
-	size_t sz;
-	int id, i, err = -ENOENT;
-
-	id = btf ? btf__find_by_name_kind(btf, ".rodata", BTF_KIND_DATASEC) : -1;
-	if (id < 0)
-		return -ENOENT;
-	sec = btf__type_by_id(btf, id);
-	bpf_object__for_each_map(m, obj)
-		if (bpf_map__is_internal(m) && strstr(bpf_map__name(m), ".rodata"))
-			break;
-	init = m ? bpf_map__initial_value(m, &sz) : NULL;
-	data = init ? malloc(sz) : NULL;
-	if (!data)
-		return -ENOENT;
-	memcpy(data, init, sz);
-	for (i = 0, vs = btf_var_secinfos(sec); i < btf_vlen(sec); i++, vs++) {
-		const struct btf_type *v = btf__type_by_id(btf, vs->type);
-
-		if (!strcmp(btf__name_by_offset(btf, v->name_off), "xtap_trace_mode") &&
-		    vs->offset + sizeof(__u32) <= sz) {
-			*(__u32 *)(data + vs->offset) = 1;
-			err = bpf_map__set_initial_value(m, data, sz);
-			break;
-		}
-	}
-	free(data);
-	return err;
-}
-
 /*
  * A second copy of the object holding program id, every map the loaded
- * one's, that program the only one to load. A trace copy gets its own
- * read-only data, with xtap_trace_mode set.
+ * one's, that program the only one to load. A trace copy is the object's
+ * trace variant (bpf/trace.h): its maps are found by name, and those the
+ * live object lacks (xtap_trace) and its internal ones are its own.
  */
 static struct bpf_object *open_copy(const struct xtap_datapath *dp, enum xtap_prog_id id, int trace)
 {
@@ -309,7 +272,7 @@ static struct bpf_object *open_copy(const struct xtap_datapath *dp, enum xtap_pr
 	case XTAP_PROG_FROM_VM_XDP:
 		loaded = dp->from_vm->obj;
 		want = dp->from_vm->progs.xtap_from_vm;
-		elf = from_vm_bpf__elf_bytes(&sz);
+		elf = trace ? from_vm_trace_bpf__elf_bytes(&sz) : from_vm_bpf__elf_bytes(&sz);
 		break;
 	case XTAP_PROG_FROM_UPLINK_XDP:
 		loaded = dp->uplink->obj;
@@ -319,7 +282,7 @@ static struct bpf_object *open_copy(const struct xtap_datapath *dp, enum xtap_pr
 	case XTAP_PROG_TO_VM_TC:
 		loaded = dp->to_vm->obj;
 		want = dp->to_vm->progs.xtap_to_vm_tc;
-		elf = to_vm_bpf__elf_bytes(&sz);
+		elf = trace ? to_vm_trace_bpf__elf_bytes(&sz) : to_vm_bpf__elf_bytes(&sz);
 		break;
 	default:
 		errno = EINVAL;
@@ -333,21 +296,23 @@ static struct bpf_object *open_copy(const struct xtap_datapath *dp, enum xtap_pr
 		errno = -err;
 		return NULL;
 	}
-	/* Same ELF, same open options: the maps come in the same order. */
+	/* Same ELF, same open options: the maps come in the same order (a trace variant: by name). */
 	bpf_object__for_each_map(m, obj) {
-		lm = bpf_object__next_map(loaded, lm);
-		if (!lm || strcmp(bpf_map__name(m), bpf_map__name(lm))) {
-			err = -EINVAL;
-			break;
+		if (trace) {
+			lm = bpf_object__find_map_by_name(loaded, bpf_map__name(m));
+			if (!lm || bpf_map__is_internal(m))
+				continue;
+		} else {
+			lm = bpf_object__next_map(loaded, lm);
+			if (!lm || strcmp(bpf_map__name(m), bpf_map__name(lm))) {
+				err = -EINVAL;
+				break;
+			}
 		}
-		if (trace && bpf_map__is_internal(m))
-			continue;
 		err = bpf_map__reuse_fd(m, bpf_map__fd(lm));
 		if (err)
 			break;
 	}
-	if (!err && trace)
-		err = set_trace_mode(obj);
 	bpf_object__for_each_program(p, obj)
 		if (!err)
 			err = bpf_program__set_autoload(p, !strcmp(bpf_program__name(p), bpf_program__name(want)));
@@ -366,6 +331,13 @@ struct bpf_object *xtap_datapath_open_xdp(const struct xtap_datapath *dp, enum x
 		return NULL;
 	}
 	return open_copy(dp, id, 0);
+}
+
+int xtap_datapath_trace_map(const struct xtap_datapath *dp, int dir)
+{
+	struct bpf_map *m = dp->trace[dir & 1] ? bpf_object__find_map_by_name(dp->trace[dir & 1], "xtap_trace") : NULL;
+
+	return m ? bpf_map__fd(m) : -ENOENT;
 }
 
 int xtap_datapath_trace_prog(struct xtap_datapath *dp, int dir)

@@ -60,7 +60,6 @@ enum xtap_map_id {
 	XTAP_MAP_OBS_CONF,      /* monitor and capture (bpf/observe.h) */
 	XTAP_MAP_OBS_CPU,
 	XTAP_MAP_OBS_EVENTS,
-	XTAP_MAP_TRACE,         /* what a trace copy recorded (bpf/trace.h) */
 	XTAP_MAP_COUNT,
 };
 
@@ -105,5 +104,7 @@ struct bpf_object *xtap_datapath_open_xdp(const struct xtap_datapath *dp, enum x
  * loaded on first use and kept: its fd, or a negative errno.
  */
 int xtap_datapath_trace_prog(struct xtap_datapath *dp, int dir);
+/* The trace copy's map xtap_trace (after xtap_datapath_trace_prog), where it records each stage. */
+int xtap_datapath_trace_map(const struct xtap_datapath *dp, int dir);
 
 #endif /* XTAP_DATAPATH_H */

@@ -15,7 +15,7 @@ int xtap_trace_run(struct xtap_datapath *dp, int dir, __u32 ifindex, const __u8 
 	struct xdp_md xctx = { .data_end = (__u32)len, .ingress_ifindex = ifindex };
 	struct __sk_buff sctx = { .ifindex = ifindex };
 	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = frame, .data_size_in = (__u32)len, .repeat = 1);
-	int prog = xtap_datapath_trace_prog(dp, dir), map = xtap_map_fd(dp, XTAP_MAP_TRACE);
+	int prog = xtap_datapath_trace_prog(dp, dir), map = xtap_datapath_trace_map(dp, dir);
 	__u32 zero = 0;
 
 	if (prog < 0)
