@@ -31,11 +31,19 @@ static int prefix_has(const struct xtap_prefix *p, int family, const __u8 *addr)
 	return 1;
 }
 
-/* addr is the EUI-64 link-local of mac (every port holds its own). */
+/* The EUI-64 link-local of mac: every port holds its own. */
+static void link_local_of(const __u8 *mac, __u8 *ll)
+{
+	const __u8 a[16] = { 0xfe, 0x80, [8] = mac[0] ^ 2, mac[1], mac[2], 0xff, 0xfe, mac[3], mac[4], mac[5] };
+
+	memcpy(ll, a, 16);
+}
+
 static int is_link_local_of(const __u8 *addr, const __u8 *mac)
 {
-	const __u8 ll[16] = { 0xfe, 0x80, [8] = mac[0] ^ 2, mac[1], mac[2], 0xff, 0xfe, mac[3], mac[4], mac[5] };
+	__u8 ll[16];
 
+	link_local_of(mac, ll);
 	return !memcmp(addr, ll, 16);
 }
 
@@ -62,7 +70,7 @@ static void mac_of(const struct xtap_model *m, __u32 seg, int family, const __u8
 	memcpy(mac, nobody_mac, 6);
 }
 
-/* The port's first address of family into addr (the VM's side of the frame). */
+/* The port's first address of family into addr (the VM's side of the frame); IPv6: else its link-local. */
 static int own_addr(const struct xtap_port_spec *s, int family, __u8 *addr)
 {
 	size_t j;
@@ -72,7 +80,9 @@ static int own_addr(const struct xtap_port_spec *s, int family, __u8 *addr)
 			memcpy(addr, s->addrs[j].addr, 16);
 			return 1;
 		}
-	return 0;
+	if (family == 6)
+		link_local_of(s->mac, addr);
+	return family == 6;
 }
 
 /* What the description leaves out, from the port and its segment: the VM's MAC and address, the peer's MAC. */
