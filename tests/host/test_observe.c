@@ -495,6 +495,8 @@ static const struct trace_case trace_cases[] = {
 	{ "vmB", "--to-vm", "ipv4 src 192.0.2.10 tcp dport 22", "deliver", NULL, "rate", "vmA" },
 	{ "vmA", "--from-vm", "ipv6 src fe80::ff:fe00:10a dst fe80::ff:fe00:10b icmpv6", "to_port", NULL, "steer",
 	  "vmA" },
+	/* the VM's side left out: its link-local (no IPv6 address configured) */
+	{ "vmA", "--from-vm", "ipv6 dst fe80::ff:fe00:10b udp dport 5000", "to_port", NULL, "steer", "vmA" },
 	/* a MAC nobody on the segment has, and no uplink: the host */
 	{ "vmA", "--from-vm", "ipv4 dst 198.51.100.1 tcp dport 443", "to_host", NULL, "steer", "vmA" },
 };
