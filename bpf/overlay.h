@@ -8,6 +8,7 @@
 #define XTAP_OVERLAY_H
 
 #include "xtap_common.h"
+#include "trace.h"
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -58,6 +59,8 @@ static __always_inline void xtap_overlay_count(__u32 counter, __u32 len)
 	struct xtap_overlay_stats *st;
 	__u32 zero = 0;
 
+	if (xtap_tracing())
+		return;   /* a trace (xtapctl trace) writes nothing */
 	st = bpf_map_lookup_elem(&xtap_ovl_stats, &zero);
 	if (st && counter < XTAP_OVL_COUNTERS) {
 		st->c[counter].packets++;

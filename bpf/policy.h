@@ -12,8 +12,41 @@
 #include "port.h"
 #include "antispoof.h"
 #include "acl.h"
+#include "conntrack.h"
 #include "ratelimit.h"
 #include "forward.h"
+
+/*
+ * The ACL of direction dir, and conntrack on ports with a stateful rule or
+ * default: XTAP_DROP_NONE or the reason to drop the frame.
+ */
+static __always_inline int xtap_filter(const struct xtap_port *port, __u32 dir, void *data,
+				       void *data_end, const struct xtap_flow *f, __u32 len)
+{
+	int action;
+
+	if (!f->l3_family)
+		return XTAP_DROP_NONE;  /* ARP is not filtered: IP needs it */
+	action = xtap_acl_eval(port, dir, f->l3_family, xtap_acl_remote(dir, f), f->l4_proto,
+			       f->l4_ports, f->dport, len);
+	if (port->flags & XTAP_PORT_F_CONNTRACK)
+		return xtap_ct_check(port, dir, data, data_end, f, len, action);
+	return action == XTAP_ACL_DENY ? XTAP_DROP_ACL : XTAP_DROP_NONE;
+}
+
+/* Where steering sent the frame, for a trace. */
+static __always_inline void xtap_trace_steer(const struct xtap_decision *d)
+{
+	struct xtap_trace *t = xtap_trace_rec();
+
+	if (t) {
+		t->stages |= 1U << XTAP_TRACE_STEER;
+		t->result[XTAP_TRACE_STEER] = d->verdict == XTAP_VERDICT_DROP ? d->reason : 0;
+		t->verdict = d->verdict;
+		t->reason = d->verdict == XTAP_VERDICT_DROP ? d->reason : 0;
+		t->target = d->target;
+	}
+}
 
 static __always_inline void xtap_drop(struct xtap_decision *d, __u32 reason)
 {
@@ -35,17 +68,25 @@ static __always_inline void xtap_from_vm_decide(void *data, void *data_end, __u3
 		xtap_drop(d, XTAP_DROP_MALFORMED);
 		return;
 	}
-	if (!r)
+	xtap_trace_stage(XTAP_TRACE_PARSE, r);
+	if (!r) {
 		r = xtap_antispoof(port, data, data_end, f);
-	if (!r)
-		r = xtap_acl_check(port, XTAP_DIR_FROM_VM, f, len);
-	if (!r)
+		xtap_trace_stage(XTAP_TRACE_ANTISPOOF, r);
+	}
+	if (!r) {
+		r = xtap_filter(port, XTAP_DIR_FROM_VM, data, data_end, f, len);
+		xtap_trace_stage(XTAP_TRACE_ACL, r);
+	}
+	if (!r) {
 		r = xtap_rate_check(port, XTAP_DIR_FROM_VM, len);
+		xtap_trace_stage(XTAP_TRACE_RATE, r);
+	}
 	if (r) {
 		xtap_drop(d, r);
 		return;
 	}
 	xtap_steer(port, ((struct ethhdr *)data)->h_dest, d);
+	xtap_trace_steer(d);
 }
 
 /*
@@ -77,16 +118,27 @@ static __always_inline void xtap_to_vm_decide(void *data, void *data_end, __u32 
 		xtap_drop(d, XTAP_DROP_MALFORMED);
 		return;
 	}
-	if (!r && f->has_vlan)
-		r = XTAP_DROP_VLAN_TAGGED;
-	if (!r && !xtap_mac_is_multicast(eth->h_dest) && !xtap_mac_eq(eth->h_dest, port->mac))
-		r = XTAP_DROP_DST_MAC;
-	if (!r)
-		r = xtap_acl_check(port, XTAP_DIR_TO_VM, f, len);
-	if (!r && !gso && len > xtap_max_frame(port))
-		r = XTAP_DROP_MTU;
-	if (!r)
+	xtap_trace_stage(XTAP_TRACE_PARSE, r);
+	if (!r) {
+		if (f->has_vlan)
+			r = XTAP_DROP_VLAN_TAGGED;
+		else if (!xtap_mac_is_multicast(eth->h_dest) && !xtap_mac_eq(eth->h_dest, port->mac))
+			r = XTAP_DROP_DST_MAC;
+		xtap_trace_stage(XTAP_TRACE_L2, r);
+	}
+	if (!r) {
+		r = xtap_filter(port, XTAP_DIR_TO_VM, data, data_end, f, len);
+		xtap_trace_stage(XTAP_TRACE_ACL, r);
+	}
+	if (!r) {
+		if (!gso && len > xtap_max_frame(port))
+			r = XTAP_DROP_MTU;
+		xtap_trace_stage(XTAP_TRACE_MTU, r);
+	}
+	if (!r) {
 		r = xtap_rate_check(port, XTAP_DIR_TO_VM, len);
+		xtap_trace_stage(XTAP_TRACE_RATE, r);
+	}
 	if (r)
 		xtap_drop(d, r);
 	else

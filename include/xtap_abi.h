@@ -78,6 +78,8 @@ enum xtap_drop_reason {
 	XTAP_DROP_IP_OPTION     = 20, /* IPv4 source route (LSRR/SSRR) */
 	XTAP_DROP_MTU           = 21, /* non-GSO frame longer than the port's MTU */
 	/* 22-23 conntrack, 24 overlay */
+	XTAP_DROP_CT_FULL       = 22, /* a new flow past the port's tracked-flow cap */
+	XTAP_DROP_CT_INVALID    = 23, /* claims a flow's state that no tracked flow has */
 	XTAP_DROP_UNDERLAY      = 24, /* VXLAN from a VTEP the VNI's segment does not list, or an unknown VNI */
 	XTAP_DROP_REASONS       = 25,
 };
@@ -85,10 +87,14 @@ enum xtap_drop_reason {
 /* ---- ports: map xtap_ports, key = tap ifindex (__u32) ---- */
 #define XTAP_PORT_F_ALLOW_DHCP_SERVER  (1U << 0)
 #define XTAP_PORT_F_ALLOW_ROUTER       (1U << 1)  /* ICMPv4/ICMPv6 router advertisements, redirects */
+/* Set by the agent when a rule or default of the port is stateful: the programs track its flows. */
+#define XTAP_PORT_F_CONNTRACK          (1U << 2)
 
 enum xtap_acl_action {
 	XTAP_ACL_DENY  = 0,
 	XTAP_ACL_ALLOW = 1,
+	/* allow, and track the flow: its replies pass the other direction's policy */
+	XTAP_ACL_ALLOW_STATEFUL = 2,
 };
 
 struct xtap_acl_conf {
@@ -330,6 +336,157 @@ enum xtap_uplink_verdict {
 
 struct xtap_uplink_stats {
 	struct xtap_counter verdict[XTAP_UPLINK_VERDICTS];
+};
+
+/* ---- connection tracking: hash xtap_ct, array xtap_ct_count, array xtap_ct_conf ---- */
+/*
+ * One hash for every port, not LRU: nothing a port does can evict another
+ * port's entries. Each port may hold at most xtap_ct_conf.port_max entries
+ * (XTAP_CT_PORT_MAX_DEFAULT when 0); the table's size bounds all of them.
+ */
+#define XTAP_CT_MAX_ENTRIES      (1U << 20)
+#define XTAP_CT_PORT_MAX_DEFAULT 65536
+
+enum xtap_ct_state {
+	XTAP_CT_NONE        = 0,
+	XTAP_CT_SYN_SENT    = 1,  /* the opener's SYN seen */
+	XTAP_CT_SYN_RECV    = 2,  /* the reply's SYN-ACK seen */
+	XTAP_CT_ESTABLISHED = 3,  /* the opener's ACK of the SYN-ACK seen */
+	XTAP_CT_FIN_WAIT    = 4,  /* a FIN seen (either side) */
+	XTAP_CT_CLOSE       = 5,  /* a RST seen */
+	XTAP_CT_UDP         = 6,
+	XTAP_CT_ICMP_ECHO   = 7,  /* ICMP / ICMPv6 echo, by identifier */
+	XTAP_CT_STATES      = 8,
+};
+
+/* Idle time after which an entry in that state is gone (seconds). */
+#define XTAP_CT_TIMEOUT_SYN_SENT    30
+#define XTAP_CT_TIMEOUT_SYN_RECV    30
+#define XTAP_CT_TIMEOUT_ESTABLISHED 3600
+#define XTAP_CT_TIMEOUT_FIN_WAIT    30
+#define XTAP_CT_TIMEOUT_CLOSE       10
+#define XTAP_CT_TIMEOUT_UDP         60
+#define XTAP_CT_TIMEOUT_ICMP_ECHO   30
+
+/*
+ * A flow as seen from its port (the zone): the VM's end and the remote end,
+ * so both directions build the same key without comparing addresses. ICMP
+ * echo: vm_port is the identifier, remote_port 0. IPv4 addresses fill the
+ * first 4 bytes of the 16.
+ */
+struct xtap_ct_key {
+	__u32 port_id;
+	__u8  family;       /* 4 or 6 */
+	__u8  proto;        /* IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP or IPPROTO_ICMPV6 */
+	__u16 pad;
+	__u8  vm_addr[16];
+	__u8  remote_addr[16];
+	__u16 vm_port;      /* host order */
+	__u16 remote_port;
+};
+
+struct xtap_ct_entry {
+	__u64 last_seen;    /* bpf_ktime_get_coarse_ns() + xtap_ct_conf.clock_offset_ns */
+	__u8  state;        /* enum xtap_ct_state */
+	__u8  opener;       /* enum xtap_dir of the flow's first frame */
+	__u8  pad[6];
+};
+
+/* Entries a port holds, counted by the programs and the agent's sweeper with atomics (mmap). */
+struct xtap_ct_count {
+	__u32 flows;
+	__u32 pad;
+};
+
+struct xtap_ct_conf {
+	__u64 clock_offset_ns;  /* added to bpf_ktime_get_coarse_ns(): tests move time on with it */
+	__u32 port_max;         /* entries per port; 0 = XTAP_CT_PORT_MAX_DEFAULT */
+	__u32 pad;
+};
+
+/* ---- observability: xtapctl monitor and capture (bpf/observe.h, docs/observability.md) ---- */
+#define XTAP_OBS_SNAP_MAX    1536          /* bytes of a frame one event carries at most */
+#define XTAP_OBS_RING_BYTES  (4U << 20)    /* ring buffer xtap_obs_events */
+#define XTAP_OBS_ALL_PORTS   0xFFFFFFFFU
+#define XTAP_OBS_F_DROPS     (1U << 0)     /* only frames dropped */
+
+/* Where an event was taken. */
+enum xtap_obs_hook {
+	XTAP_OBS_HOOK_FROM_VM_XDP   = 0,  /* XDP on the VM's tap: what the VM sent */
+	XTAP_OBS_HOOK_FROM_VM_TC    = 1,  /* tc ingress: frames XDP left to the skb path (GSO, long) */
+	XTAP_OBS_HOOK_TO_VM_DEVMAP  = 2,  /* devmap egress: frames redirected by XDP, as delivered */
+	XTAP_OBS_HOOK_TO_VM_TC      = 3,  /* tc egress: frames from the stack and tc redirects */
+	XTAP_OBS_HOOKS              = 4,
+};
+
+/*
+ * map xtap_obs_conf, array of one: what the one listener (xtapctl monitor or
+ * capture) asked for. Off (lease_until_ns = 0, or past) costs a frame one
+ * lookup and a branch. The listener renews the lease while it runs, so a
+ * killed one stops the events by itself within XTAP_OBS_LEASE_NS.
+ */
+#define XTAP_OBS_LEASE_NS    3000000000ULL
+
+struct xtap_obs_conf {
+	__u64 lease_until_ns;   /* bpf_ktime_get_ns() (CLOCK_MONOTONIC); 0 = off */
+	__u64 ns_per_event;     /* the per-CPU event rate, as a GCRA cost */
+	__u64 burst_ns;         /* its burst, as time at that rate */
+	__u32 port_id;          /* or XTAP_OBS_ALL_PORTS */
+	__u32 dirs;             /* bit (1 << enum xtap_dir) per direction */
+	__u32 flags;            /* XTAP_OBS_F_* */
+	__u32 snaplen;          /* bytes copied, 0..XTAP_OBS_SNAP_MAX */
+	__u32 sample;           /* 1 in N matching frames per CPU; 0 and 1: each */
+	__u32 owner_pid;        /* the listener, named to a second one */
+};
+
+/* map xtap_obs_cpu, per-CPU array of one: the limiter and what was lost. */
+struct xtap_obs_cpu {
+	__u64 tat_ns;           /* the event limiter's theoretical arrival time */
+	__u64 seen;             /* frames that matched the filter, for sampling */
+	__u64 sent;             /* events in the ring */
+	__u64 lost_rate;        /* over the per-CPU event rate */
+	__u64 lost_ring;        /* the ring was full (the listener is too slow) */
+};
+
+/* A record of ring buffer xtap_obs_events. */
+struct xtap_obs_event {
+	__u64 ts_ns;            /* bpf_ktime_get_ns() */
+	__u32 port_id;
+	__u32 ifindex;
+	__u32 len;              /* the frame's length */
+	__u32 caplen;           /* bytes of it in data[] */
+	__u8  dir;              /* enum xtap_dir */
+	__u8  verdict;          /* enum xtap_verdict */
+	__u8  reason;           /* enum xtap_drop_reason */
+	__u8  hook;             /* enum xtap_obs_hook */
+	__u32 cpu;
+	__u8  data[XTAP_OBS_SNAP_MAX];
+};
+
+/* ---- xtapctl trace: a frame through a program's trace copy (bpf/trace.h) ---- */
+/* The stages a frame meets, in order; a trace records those it reached. */
+enum xtap_trace_stage {
+	XTAP_TRACE_PARSE      = 0,  /* headers (docs/packet-rules.md) */
+	XTAP_TRACE_ANTISPOOF  = 1,  /* from VM: source MAC/IP, ARP, ND, DHCP, router messages */
+	XTAP_TRACE_L2         = 2,  /* to VM: untagged, addressed to the VM's MAC (or multicast) */
+	XTAP_TRACE_ACL        = 3,
+	XTAP_TRACE_MTU        = 4,  /* to VM: the port's MTU */
+	XTAP_TRACE_RATE       = 5,
+	XTAP_TRACE_STEER      = 6,  /* from VM: where the frame goes */
+	XTAP_TRACE_STAGES     = 7,
+};
+
+#define XTAP_TRACE_ACL_DEFAULT 0xFFFFFFFFU  /* acl_slot: no rule matched, the default applied */
+
+/* map xtap_trace, array of one: in the trace variants only (bpf/trace.h), what the last run recorded. */
+struct xtap_trace {
+	__u32 stages;                        /* bit (1 << enum xtap_trace_stage) per stage reached */
+	__u32 result[XTAP_TRACE_STAGES];     /* 0: passed; else the drop reason it gave */
+	__u32 acl_slot;                      /* hit slot of the rule that matched, or XTAP_TRACE_ACL_DEFAULT */
+	__u32 verdict;                       /* enum xtap_verdict: what the frame's counters would get */
+	__u32 reason;
+	__u32 target;                        /* steer: ifindex (to port/uplink) or segment id (flood) */
+	__u32 counted;                       /* 1: the program reached its counting point */
 };
 
 /* ---- overlay (VXLAN over an IPv4 underlay, bpf/overlay.h) ---- */

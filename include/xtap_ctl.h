@@ -51,6 +51,9 @@
 #define XTAP_CMD_RMAC_ADD     "overlay.mac.add"
 #define XTAP_CMD_RMAC_DEL     "overlay.mac.del"
 #define XTAP_CMD_OVERLAY_SHOW "overlay.show"
+#define XTAP_CMD_CONNTRACK_LIST  "conntrack.list"
+#define XTAP_CMD_CONNTRACK_FLUSH "conntrack.flush"
+#define XTAP_CMD_TRACE        "trace"
 
 /* xtapctl's exit codes. */
 #define XTAP_EXIT_OK      0

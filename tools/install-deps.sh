@@ -10,6 +10,10 @@ PKGS=(
   qemu-system-x86 busybox-static xz-utils jq
   iptables gnuplot-nox
   libcurl4-openssl-dev etcd-server etcd-client
+  libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
+  python3 python3-prometheus-client libsystemd-dev scdoc dpkg-dev init-system-helpers
+  nftables
+  tshark python3-scapy
 )
 missing=()
 for p in "${PKGS[@]}"; do

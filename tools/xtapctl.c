@@ -34,6 +34,8 @@
 #include "xtap_ctl.h"
 #include "xtapctl_etcd.h"
 #include "xtapctl_maps.h"
+#include "xtapctl_observe.h"
+#include "frame_summary.h"
 
 #define EXIT_REFUSED XTAP_EXIT_REFUSED
 #define EXIT_USAGE   XTAP_EXIT_USAGE
@@ -50,6 +52,25 @@ static json_object *(*agent_down_fallback)(void);
 
 static const char top_synopsis[] = "top [--interval SECONDS] [--count N]";
 static const char top_help[] = "live per-port packets and bits per second each way, drops per second";
+
+static int cmd_top(int argc, char **argv);
+static int cmd_monitor(int argc, char **argv);
+static int cmd_capture(int argc, char **argv);
+
+/* xtapctl's own commands, not the agent's: their usage, completion and dispatch. */
+static const struct {
+	const char *name;
+	const char *synopsis;
+	const char *help;
+	const char *options;    /* for completion, one per line */
+	int (*run)(int argc, char **argv);
+} own_cmds[] = {
+	{ "top", top_synopsis, top_help, "--interval\n--count\n", cmd_top },
+	{ "monitor", xtapctl_monitor_synopsis, xtapctl_monitor_help,
+	  "--drops\n--all\n--count\n--rate\n--force\n", cmd_monitor },
+	{ "capture", xtapctl_capture_synopsis, xtapctl_capture_help,
+	  "--direction\n-w\n--snaplen\n--sample\n--count\n--rate\n--force\n", cmd_capture },
+};
 
 /* ---- usage and help, from the command table ---- */
 
@@ -92,7 +113,8 @@ static void usage(FILE *f)
 		else
 			fprintf(f, "  %s\n  %-36s %s\n", syn, "", c->help);
 	}
-	fprintf(f, "  %-36s %s\n", top_synopsis, top_help);
+	for (size_t i = 0; i < sizeof(own_cmds) / sizeof(own_cmds[0]); i++)
+		fprintf(f, "  %s\n  %-36s %s\n", own_cmds[i].synopsis, "", own_cmds[i].help);
 	fprintf(f, "Every command takes --help. -j prints JSON. With xtapd down, port list, stats and fdb\n"
 		"read the maps pinned in --pin-dir (default " XTAP_DEFAULT_PIN_DIR ").\n"
 		"--etcd writes a fleet's desired state to etcd, checked as xtapd checks it; --host names the\n"
@@ -393,6 +415,26 @@ static void add_value(json_object *args, const struct xtap_ctl_arg *a, const cha
 	}
 }
 
+/* The words as one string, spaces between (a FRAME of trace); never freed: xtapctl runs one command. */
+static char *join_words(int n, char **w)
+{
+	size_t len = 1;
+	char *s;
+	int i;
+
+	for (i = 0; i < n; i++)
+		len += strlen(w[i]) + 1;
+	s = calloc(1, len);
+	if (!s)
+		exit(1);
+	for (i = 0; i < n; i++) {
+		if (i)
+			strcat(s, " ");
+		strcat(s, w[i]);
+	}
+	return s;
+}
+
 /*
  * The request's args from argv (argv[0] is the command's words): options
  * by getopt_long from the table, the rest in the order of the table's
@@ -428,6 +470,11 @@ static json_object *parse_args(const struct xtap_ctl_cmd *c, int argc, char **ar
 				break;
 			snprintf(msg, sizeof(msg), "%s: give %s", c->words, a->metavar);
 			usage_exit(msg);
+		}
+		if (a->flags & XTAP_ARG_F_REST) {
+			add_value(args, a, join_words(argc - optind, argv + optind));
+			optind = argc;
+			break;
 		}
 		add_value(args, a, argv[optind++]);
 	}
@@ -609,7 +656,7 @@ static void print_stats(json_object *res)
 	printf("%-15s %-8s", "PORT", "DIR");
 	for (size_t i = 0; i < sizeof(verdicts) / sizeof(verdicts[0]); i++)
 		printf(" %12s", verdicts[i]);
-	printf("  DROPS BY REASON\n");
+	printf(" %8s  DROPS BY REASON\n", "FLOWS");
 	json_object_object_foreach(res, port, st) {
 		for (int d = 0; d < 2; d++) {
 			json_object *drops = json_object_object_get(json_object_object_get(st, dirs[d]), "drops");
@@ -617,6 +664,11 @@ static void print_stats(json_object *res)
 			printf("%-15s %-8s", port, dirs[d]);
 			for (size_t i = 0; i < sizeof(verdicts) / sizeof(verdicts[0]); i++)
 				printf(" %12" PRId64, counter(st, dirs[d], "verdicts", verdicts[i], "packets"));
+			/* Tracked flows belong to the port, not a direction: on its first row. */
+			if (d == 0)
+				printf(" %8" PRId64, json_object_get_int64(json_object_object_get(st, "tracked_flows")));
+			else
+				printf(" %8s", "");
 			printf(" ");
 			json_object_object_foreach(drops, reason, c)
 				printf(" %s=%" PRId64, reason,
@@ -680,8 +732,8 @@ static int cmd_top(int argc, char **argv)
 		if (prev) {
 			if (!json_out)
 				printf("\033[H\033[2J");
-			printf("%-15s %10s %10s %10s %10s %10s  %s\n", "PORT", "RX_PPS", "RX_BPS", "TX_PPS",
-			       "TX_BPS", "DROP/S", "DROPS BY REASON (/s)");
+			printf("%-15s %10s %10s %10s %10s %10s %8s  %s\n", "PORT", "RX_PPS", "RX_BPS", "TX_PPS",
+			       "TX_BPS", "DROP/S", "FLOWS", "DROPS BY REASON (/s)");
 			json_object_object_foreach(res, port, st) {
 				json_object *old = json_object_object_get(prev, port);
 				double rxp, rxb, txp, txb, drp;
@@ -698,7 +750,8 @@ static int cmd_top(int argc, char **argv)
 				drp = (dir_total(st, "from-vm", "packets", 1) + dir_total(st, "to-vm", "packets", 1) -
 				       dir_total(old, "from-vm", "packets", 1) - dir_total(old, "to-vm", "packets", 1)) /
 				      interval;
-				printf("%-15s %10.0f %10.0f %10.0f %10.0f %10.0f ", port, rxp, rxb, txp, txb, drp);
+				printf("%-15s %10.0f %10.0f %10.0f %10.0f %10.0f %8" PRId64 " ", port, rxp, rxb, txp, txb,
+				       drp, json_object_get_int64(json_object_object_get(st, "tracked_flows")));
 				for (int d = 0; d < 2; d++) {
 					const char *dn = d ? "to-vm" : "from-vm";
 					json_object *drops = json_object_object_get(json_object_object_get(st, dn), "drops");
@@ -724,6 +777,56 @@ static int cmd_top(int argc, char **argv)
 	}
 	json_object_put(prev_resp);
 	return 0;
+}
+
+static void print_conntrack_list(json_object *res, json_object *args)
+{
+	size_t i;
+
+	(void)args;
+	printf("%-15s %-6s %-28s %-28s %-11s %-7s %9s %11s\n", "PORT", "PROTO", "VM", "REMOTE", "STATE",
+	       "OPENED", "IDLE_S", "EXPIRES_S");
+	for (i = 0; i < json_object_array_length(res); i++) {
+		json_object *f = json_object_array_get_idx(res, i), *vp;
+		char vm[64], remote[64];
+
+		if (json_object_object_get_ex(f, "vm_port", &vp)) {
+			snprintf(vm, sizeof(vm), "%s:%d", json_object_get_string(json_object_object_get(f, "vm_addr")),
+				 json_object_get_int(vp));
+			snprintf(remote, sizeof(remote), "%s:%d",
+				 json_object_get_string(json_object_object_get(f, "remote_addr")),
+				 json_object_get_int(json_object_object_get(f, "remote_port")));
+		} else {
+			snprintf(vm, sizeof(vm), "%s id %d", json_object_get_string(json_object_object_get(f, "vm_addr")),
+				 json_object_get_int(json_object_object_get(f, "echo_id")));
+			snprintf(remote, sizeof(remote), "%s",
+				 json_object_get_string(json_object_object_get(f, "remote_addr")));
+		}
+		printf("%-15s %-6s %-28s %-28s %-11s %-7s %9.1f %11.1f\n",
+		       json_object_get_string(json_object_object_get(f, "port")),
+		       json_object_get_string(json_object_object_get(f, "proto")), vm, remote,
+		       json_object_get_string(json_object_object_get(f, "state")),
+		       json_object_get_string(json_object_object_get(f, "opened")),
+		       json_object_get_int64(json_object_object_get(f, "idle_ms")) / 1000.0,
+		       json_object_get_int64(json_object_object_get(f, "expires_in_ms")) / 1000.0);
+	}
+}
+
+static void print_conntrack_flushed(json_object *res, json_object *args)
+{
+	(void)args;
+	printf("%" PRId64 " flows flushed\n", json_object_get_int64(json_object_object_get(res, "flushed")));
+}
+
+/* monitor and capture read the datapath's events from the pinned maps (xtapctl_observe.c). */
+static int cmd_monitor(int argc, char **argv)
+{
+	return xtapctl_monitor(pin_dir, json_out, argc, argv);
+}
+
+static int cmd_capture(int argc, char **argv)
+{
+	return xtapctl_capture(pin_dir, argc, argv);
 }
 
 static void print_stats_table(json_object *res, json_object *args)
@@ -788,6 +891,41 @@ static void print_overlay(json_object *res, json_object *args)
 		       (unsigned long long)json_object_get_uint64(json_object_object_get(c, "bytes")));
 }
 
+/* trace: the frame in one line, then each stage's decision, then the verdict. */
+static void print_trace(json_object *res, json_object *args)
+{
+	const char *hex = arg_of(res, "frame");
+	json_object *stages = json_object_object_get(res, "stages");
+	uint8_t frame[2048];
+	char sum[256];
+	size_t n, i;
+
+	(void)args;
+	for (n = 0; hex && hex[2 * n] && hex[2 * n + 1] && n < sizeof(frame); n++)
+		sscanf(hex + 2 * n, "%2hhx", &frame[n]);
+	frame_summary(frame, n, sum, sizeof(sum));
+	printf("trace %s %s: %s (%zu bytes)\n", arg_of(res, "port"), arg_of(res, "direction"), sum, n);
+	for (i = 0; i < json_object_array_length(stages); i++) {
+		json_object *s = json_object_array_get_idx(stages, i), *v;
+
+		printf("  %-11s %s", arg_of(s, "stage"), arg_of(s, "result"));
+		if (json_object_object_get_ex(s, "reason", &v))
+			printf(" %s", json_object_get_string(v));
+		if (json_object_object_get_ex(s, "rule", &v))
+			printf(json_object_is_type(v, json_type_int) ? " rule %s" : " (%s action)",
+			       json_object_get_string(v));
+		if (json_object_object_get_ex(s, "verdict", &v))
+			printf(" %s", json_object_get_string(v));
+		if (json_object_object_get_ex(s, "target", &v))
+			printf(" %s", json_object_get_string(v));
+		putchar('\n');
+	}
+	printf("  => %s%s%s (%s)%s\n", arg_of(res, "verdict"), arg_of(res, "reason") ? " " : "",
+	       arg_of(res, "reason") ? arg_of(res, "reason") : "", arg_of(res, "action"),
+	       json_object_get_boolean(json_object_object_get(res, "counted_here")) ? "" :
+	       ", carried out and counted by tc ingress");
+}
+
 static void print_result(json_object *res, json_object *args)
 {
 	(void)args;
@@ -844,6 +982,9 @@ static const struct {
 	{ XTAP_CMD_OVERLAY_SHOW, print_overlay, NULL },
 	{ XTAP_CMD_STATUS, print_result, NULL },
 	{ XTAP_CMD_TEARDOWN, print_torn_down, teardown_agent_down },
+	{ XTAP_CMD_CONNTRACK_LIST, print_conntrack_list, NULL },
+	{ XTAP_CMD_CONNTRACK_FLUSH, print_conntrack_flushed, NULL },
+	{ XTAP_CMD_TRACE, print_trace, NULL },
 };
 
 /* port exec: port.open's fds, then COMMAND with them inherited. */
@@ -983,10 +1124,12 @@ static int complete(int argc, char **argv)
 		if (is_cmd)
 			printf("--help\n");
 	}
-	if (argc == 0)
-		printf("top\n");
-	if (argc == 1 && !strcmp(argv[0], "top"))
-		printf("--interval\n--count\n--help\n");
+	for (size_t i = 0; i < sizeof(own_cmds) / sizeof(own_cmds[0]); i++) {
+		if (argc == 0)
+			printf("%s\n", own_cmds[i].name);
+		if (argc == 1 && !strcmp(argv[0], own_cmds[i].name))
+			printf("%s--help\n", own_cmds[i].options);
+	}
 	return 0;
 }
 
@@ -1017,9 +1160,9 @@ int main(int argc, char **argv)
 		usage_exit(NULL);
 	if (etcd_host && !etcd_url)
 		usage_exit("--host names a host in etcd: give --etcd URL too");
-	/* top is xtapctl's own: stats, again and again. */
-	if (!strcmp(argv[i], "top"))
-		return cmd_top(argc - i, argv + i);
+	for (size_t k = 0; k < sizeof(own_cmds) / sizeof(own_cmds[0]); k++)
+		if (!strcmp(argv[i], own_cmds[k].name))
+			return own_cmds[k].run(argc - i, argv + i);
 	c = find_cmd(argc - i, argv + i, &nwords);
 	return run(c, argc - i - nwords, argv + i + nwords);
 }

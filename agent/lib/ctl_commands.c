@@ -69,6 +69,8 @@ static const struct xtap_ctl_arg acl_add_args[] = {
 	OPT("proto", XTAP_ARG_STRING, "--proto", "P", "tcp, udp, icmp, icmpv6, sctp, any (default) or 0-255"),
 	OPT("ports", XTAP_ARG_STRING, "--ports", "N[-M]", "destination port or range (tcp, udp, sctp only)"),
 	NUM("priority", "--priority", "N", XTAP_UNIT_NONE, "lower first, 0-65535 (default 1000)"),
+	OPT("stateful", XTAP_ARG_BOOL, "--stateful", NULL,
+	    "allow: track the flows it allows, whose replies then pass the other direction"),
 	END
 };
 
@@ -77,7 +79,10 @@ static const struct xtap_ctl_arg acl_del_args[] = {
 };
 
 static const struct xtap_ctl_arg acl_default_args[] = {
-	PORT_ARG, DIR_ARG, POS("action", "allow|deny", "what frames no rule matches get"), END
+	PORT_ARG, DIR_ARG, POS("action", "allow|deny", "what frames no rule matches get"),
+	OPT("stateful", XTAP_ARG_BOOL, "--stateful", NULL,
+	    "allow: track the flows it allows, whose replies then pass the other direction"),
+	END
 };
 
 static const struct xtap_ctl_arg port_only_args[] = { PORT_ARG, END };
@@ -125,6 +130,15 @@ static const struct xtap_ctl_arg segment_id_args[] = { POS_UINT("id", "ID", "the
 
 static const struct xtap_ctl_arg stats_args[] = {
 	{ .key = "port", .type = XTAP_ARG_STRING, .metavar = "PORT", .help = "one port (default: all)" },
+	END
+};
+
+static const struct xtap_ctl_arg trace_args[] = {
+	PORT_ARG,
+	OPT("from_vm", XTAP_ARG_BOOL, "--from-vm", NULL, "as if the VM sent the frame (its XDP program)"),
+	OPT("to_vm", XTAP_ARG_BOOL, "--to-vm", NULL, "as if the frame were given to the VM (its tc egress program)"),
+	{ .key = "frame", .type = XTAP_ARG_STRING, .flags = XTAP_ARG_F_REQUIRED | XTAP_ARG_F_REST, .metavar = "FRAME",
+	  .help = "e.g. ipv4 src 192.0.2.1 dst 192.0.2.2 tcp dport 22, or hex 0200..." },
 	END
 };
 
@@ -183,6 +197,17 @@ const struct xtap_ctl_cmd xtap_ctl_cmds[] = {
 	  "Never learnt from the wire: remote MACs are desired state. A local port's MAC wins.\n" },
 	{ XTAP_CMD_RMAC_DEL, "overlay mac del", rmac_del_args, 0, "forget a remote VM's MAC", NULL },
 	{ XTAP_CMD_OVERLAY_SHOW, "overlay show", no_args, XTAP_CMD_F_LOCAL, "underlay, VTEPs, remote MACs and overlay counters", NULL },
+	{ XTAP_CMD_CONNTRACK_LIST, "conntrack list", stats_args, XTAP_CMD_F_LOCAL, "the flows stateful ACL rules track",
+	  "Each live flow: its port, the VM's and the remote end, state, which way it was opened,\n"
+	  "idle time and time left before it expires.\n" },
+	{ XTAP_CMD_CONNTRACK_FLUSH, "conntrack flush", stats_args, XTAP_CMD_F_LOCAL, "forget tracked flows (one port's or all)",
+	  "Their next frames are judged as new: a reply with no flow is dropped (ct_invalid).\n" },
+	{ XTAP_CMD_TRACE, "trace", trace_args, XTAP_CMD_F_LOCAL, "run a frame through a port's programs: each stage's decision",
+	  "Runs the real program against the live maps (BPF_PROG_TEST_RUN on a copy that writes nothing:\n"
+	  "no counter, ACL hit, limiter state or event changes) and prints each stage's decision.\n"
+	  "FRAME words: ipv4|ipv6|arp [request|reply], src ADDR, dst ADDR, tcp|udp|icmp|icmpv6|sctp|proto N,\n"
+	  "sport N, dport N, type N (ICMP), smac MAC, dmac MAC, vlan N, len N (whole frame); or hex BYTES.\n"
+	  "Left out: the VM's own MAC and address, and the MAC of the segment's port holding the other address.\n" },
 	{ XTAP_CMD_TEARDOWN, "teardown", no_args, 0, "remove every port, segment, program and map",
 	  "Removes every port (and the taps xtap created), segment, attachment and pinned map; xtapd exits.\n" },
 	{ .name = NULL },
