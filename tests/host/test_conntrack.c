@@ -263,6 +263,8 @@ static void test_vm_fetches_with_to_vm_default_deny(void **s)
 	assert_non_null(strstr(ctl_out, "established"));
 	assert_int_equal(ctl(ctl_out, sizeof(ctl_out), "stats vmA"), 0);
 	assert_non_null(strstr(ctl_out, "FLOWS"));
+	assert_int_equal(ctl(ctl_out, sizeof(ctl_out), "acl list vmA"), 0);
+	assert_non_null(strstr(ctl_out, "allow,stateful"));
 
 	/* UDP: a query out, its answer back in. */
 	assert_int_equal(bind(u_out, (struct sockaddr *)&sa, sizeof(sa)), 0);
