@@ -53,6 +53,8 @@ int xtap_cmd_save(struct xtap_agent *a, struct xtap_err *err);
 int xtap_cmd_port_update(struct xtap_agent *a, struct xtap_port_conf *cur, struct xtap_port_conf *next,
 			 struct xtap_err *err);
 
+/* cmd_port.c: a port's state, data plane and xtap-vhost status (port.list and port.show add it). */
+json_object *xtap_cmd_port_status(struct xtap_agent *a, const struct xtap_port_conf *p);
 /* cmd_status.c: a port's counters, summed over CPUs (port.show adds them). */
 json_object *xtap_cmd_port_stats(struct xtap_agent *a, const struct xtap_port_conf *p);
 

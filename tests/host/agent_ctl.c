@@ -7,6 +7,7 @@
 
 #include "agent_ctl.h"
 #include "agent_env.h"
+#include "pktbuild.h"
 
 char ctl_out[65536];
 
@@ -52,4 +53,16 @@ int64_t stat_of(const char *port, const char *dir, const char *group, const char
 		n = json_object_get_int64(v);
 	json_object_put(o);
 	return n;
+}
+
+int ctl_vm_add(struct vm *v, int segment, const char *mac, const char *ip)
+{
+	pkt_mac(v->mac, mac);
+	v->ip4 = pkt_ip4(ip);
+	if (ctl(ctl_out, sizeof(ctl_out), "port add %s --segment %d --mac %s --addr %s/32", v->name, segment,
+		mac, ip)) {
+		fprintf(stderr, "port add %s: %s\n", v->name, ctl_out);
+		return -1;
+	}
+	return vm_open(v);
 }

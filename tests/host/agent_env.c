@@ -36,6 +36,7 @@
 
 static pid_t agent_pid;
 const char *env_agent_option;
+const char *env_agent_config = "{}";
 static int out_fd = -1;
 uint8_t env_out_mac[6];
 
@@ -98,6 +99,13 @@ int env_uplink_create(void)
 
 int env_setup(void)
 {
+	return env_setup_sandbox() ? -1 : env_agent_start() > 0 ? 0 : -1;
+}
+
+int env_setup_sandbox(void)
+{
+	FILE *cfg;
+
 	if (sandbox_enter())
 		return -1;
 	/* A private /run: nothing of ours lands on the host's. */
@@ -106,9 +114,10 @@ int env_setup(void)
 		return -1;
 	}
 	mkdir(ENV_PINS, 0700);
-	if (run("echo '{}' > /run/xtap-test/xtapd.json") || env_uplink_create())
+	cfg = fopen("/run/xtap-test/xtapd.json", "w");
+	if (!cfg || fputs(env_agent_config, cfg) < 0 || fclose(cfg) || env_uplink_create())
 		return -1;
-	return env_agent_start() > 0 ? 0 : -1;
+	return 0;
 }
 
 /*

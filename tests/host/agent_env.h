@@ -21,12 +21,16 @@
 
 /* Sets up the sandbox, the uplink veth pair and starts xtapd. */
 int env_setup(void);
+/* The same without starting xtapd. */
+int env_setup_sandbox(void);
 void env_teardown(void);
 /* SIGKILLs the xtap-vhost processes xtapd started (they outlive xtapd by design). */
 void env_vhost_kill_all(void);
 /* (Re)creates the veth pair uplink0 <-> out0 and the packet socket on out0. */
 int env_uplink_create(void);
 
+/* The config file's text (default "{}"): set before env_setup(). */
+extern const char *env_agent_config;
 /* One more xtapd option (e.g. "--fault-injection"), NULL for none: set before env_setup(). */
 extern const char *env_agent_option;
 pid_t env_agent_start(void);

@@ -241,17 +241,6 @@ static void assert_a_reaches_b(void)
 	assert_memory_equal(buf, p.data, p.len);
 }
 
-static int add_vm(struct vm *v, const char *mac, const char *ip)
-{
-	pkt_mac(v->mac, mac);
-	v->ip4 = pkt_ip4(ip);
-	if (ctl(ctl_out, sizeof(ctl_out), "port add %s --segment 1 --mac %s --addr %s/32", v->name, mac, ip)) {
-		fprintf(stderr, "port add %s: %s\n", v->name, ctl_out);
-		return -1;
-	}
-	return vm_open(v);
-}
-
 static int group_setup(void **state)
 {
 	(void)state;
@@ -261,7 +250,7 @@ static int group_setup(void **state)
 		fprintf(stderr, "segment add: %s\n", ctl_out);
 		return -1;
 	}
-	if (add_vm(&vm_a, "02:00:00:00:02:0a", "10.2.0.10") || add_vm(&vm_b, "02:00:00:00:02:0b", "10.2.0.11"))
+	if (ctl_vm_add(&vm_a, 1, "02:00:00:00:02:0a", "10.2.0.10") || ctl_vm_add(&vm_b, 1, "02:00:00:00:02:0b", "10.2.0.11"))
 		return -1;
 	if (mkdir(RUN "/bad", 0700) || mkdir(RUN "/rec", 0700))
 		return -1;
