@@ -34,7 +34,7 @@
 
 #define OUT_IP "192.0.2.100"
 #define VNET_LEN 12
-#define WAIT_MS 2000
+#define WAIT_MS 5000   /* waits that end as soon as the event comes: wide for a loaded machine */
 
 struct vm_ns {
 	const char *ns, *tap, *port, *mac, *ip;
