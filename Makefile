@@ -16,6 +16,9 @@ LDLIBS_AGENT := $(LDLIBS_BPF) -ljson-c -lmnl -lsystemd
 BPF_PROGS := from_vm to_vm uplink
 BPF_OBJS  := $(patsubst %,$(BUILD)/bpf/%.bpf.o,$(BPF_PROGS))
 SKELS     := $(patsubst %,$(BUILD)/skel/%.skel.h,$(BPF_PROGS))
+# xtapctl trace's variants (bpf/trace.h): the VM-side programs built with XTAP_TRACE_BUILD
+TRACE_PROGS := from_vm_trace to_vm_trace
+SKELS     += $(patsubst %,$(BUILD)/skel/%.skel.h,$(TRACE_PROGS))
 BPF_HDRS  := $(wildcard bpf/*.h) include/xtap_abi.h vmlinux.h
 
 # agent/lib: what xtapd, xtap-vhost and xtapctl share; agent/xtapd and agent/vhost: the two daemons.
@@ -26,7 +29,8 @@ XTAPD_SRCS     := agent/xtapd/datapath.c agent/xtapd/map_txn.c agent/xtapd/polic
                   agent/xtapd/cmd_port.c agent/xtapd/cmd_addr.c agent/xtapd/cmd_acl.c agent/xtapd/cmd_rate.c \
                   agent/xtapd/cmd_segment.c agent/xtapd/cmd_status.c agent/xtapd/validate.c \
                   agent/xtapd/request.c agent/xtapd/event_loop.c agent/xtapd/metrics.c agent/xtapd/metrics_server.c \
-                  agent/xtapd/service.c agent/xtapd/conntrack.c agent/xtapd/cmd_conntrack.c
+                  agent/xtapd/service.c agent/xtapd/conntrack.c agent/xtapd/cmd_conntrack.c \
+                  agent/xtapd/cmd_trace.c agent/xtapd/trace.c agent/xtapd/frame_spec.c
 # the map writer: policy.c composes one maps_*.c per concern (agent/xtapd/maps.h)
 XTAPD_SRCS     += agent/xtapd/map_io.c agent/xtapd/maps_prefix.c agent/xtapd/maps_port.c agent/xtapd/maps_addr.c \
                   agent/xtapd/maps_acl.c agent/xtapd/maps_acl_hits.c agent/xtapd/maps_rate.c agent/xtapd/maps_segment.c
@@ -42,7 +46,8 @@ PACKET_TESTS   := $(BUILD)/tests/test_packet
 PKTBUILD_TEST  := $(BUILD)/tests/pktbuild_selftest
 HOST_TESTS     := $(BUILD)/tests/test_netdev $(BUILD)/tests/test_agent $(BUILD)/tests/test_validation \
                   $(BUILD)/tests/test_lifecycle $(BUILD)/tests/test_agent_stall $(BUILD)/tests/test_atomic \
-                  $(BUILD)/tests/test_metrics $(BUILD)/tests/test_service $(BUILD)/tests/test_conntrack
+                  $(BUILD)/tests/test_metrics $(BUILD)/tests/test_service $(BUILD)/tests/test_conntrack \
+                  $(BUILD)/tests/test_observe
 PKT_FUZZ       := $(BUILD)/tests/fuzz
 FUZZ_SECONDS   ?= 600
 
@@ -82,6 +87,11 @@ $(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 	$(LLVM_STRIP) -g $@
 
+$(BUILD)/bpf/%_trace.bpf.o: bpf/%.bpf.c $(BPF_HDRS)
+	@mkdir -p $(@D)
+	$(CLANG) $(BPF_CFLAGS) -DXTAP_TRACE_BUILD -c $< -o $@
+	$(LLVM_STRIP) -g $@
+
 $(BUILD)/skel/%.skel.h: $(BUILD)/bpf/%.bpf.o
 	@mkdir -p $(@D)
 	$(BPFTOOL) gen skeleton $< name $*_bpf > $@
@@ -98,10 +108,12 @@ $(BUILD)/xtapd: $(BUILD)/agent/xtapd/xtapd.o $(BUILD)/agent/xtapd/ctl_server.o $
 		$(AGENT_LIB_OBJS)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS_AGENT)
 
-$(BUILD)/xtapctl: tools/xtapctl.c tools/xtapctl_maps.c tools/xtapctl_maps.h $(BUILD)/agent/lib/model.o \
+# monitor and capture: xtapctl_observe.c (events), frame_summary.c (headers), pcapng.c (the file)
+XTAPCTL_SRCS := tools/xtapctl.c tools/xtapctl_maps.c tools/xtapctl_observe.c tools/frame_summary.c tools/pcapng.c
+$(BUILD)/xtapctl: $(XTAPCTL_SRCS) $(wildcard tools/*.h) $(BUILD)/agent/lib/model.o \
 		$(BUILD)/agent/lib/err.o $(BUILD)/agent/lib/ctl_commands.o $(BUILD)/agent/lib/lock.o $(AGENT_HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Itools -o $@ tools/xtapctl.c tools/xtapctl_maps.c $(BUILD)/agent/lib/model.o \
+	$(CC) $(CFLAGS) -Itools -o $@ $(XTAPCTL_SRCS) $(BUILD)/agent/lib/model.o \
 		$(BUILD)/agent/lib/err.o $(BUILD)/agent/lib/ctl_commands.o $(BUILD)/agent/lib/lock.o -lbpf -ljson-c
 
 # One vhost-user server per port (agent/vhost/vhost_dev.h); no libbpf: it never touches the BPF side.
@@ -162,7 +174,7 @@ $(BUILD)/bench/prog_cost: bench/prog_cost.c $(BUILD)/skel/bench_bare.skel.h $(AG
 		$(BUILD)/tests/lib/pktbuild.o $(BUILD)/tests/lib/sandbox.o
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(XTAPD_INC) -Itests/lib -o $@ $< $(AGENT_LIB_OBJS) $(BUILD)/tests/lib/pktbuild.o \
-		$(BUILD)/tests/lib/sandbox.o $(LDLIBS_AGENT)
+		$(BUILD)/tests/lib/sandbox.o $(LDLIBS_AGENT) -lpthread
 
 # Helpers the benchmarks share (now_s, die, sh, xctl, stats...); its xtapctl calls go through agent_env's ctl().
 BENCH_UTIL := $(BUILD)/bench/bench_util.o
@@ -298,6 +310,13 @@ $(BUILD)/tests/test_conntrack: tests/host/test_conntrack.c tests/host/agent_env.
 	$(CC) $(CFLAGS) -Itests/lib -Itests/host -o $@ tests/host/test_conntrack.c tests/host/agent_env.c \
 		tests/host/agent_ctl.c $(TEST_LIB_OBJS) -lbpf -ljson-c -lcmocka -lpthread
 
+# monitor and capture against the real datapath; their pcapng read back by tshark and scapy.
+$(BUILD)/tests/test_observe: tests/host/test_observe.c tests/host/agent_env.c tests/host/agent_env.h \
+		tests/host/agent_ctl.c tests/host/agent_ctl.h include/xtap_abi.h $(TEST_LIB_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Itests/lib -Itests/host -o $@ tests/host/test_observe.c tests/host/agent_env.c \
+		tests/host/agent_ctl.c $(TEST_LIB_OBJS) -lbpf -ljson-c -lcmocka
+
 # libFuzzer target for the state-file loader, parse and checks, no kernel (tests/libfuzzer/state_file_fuzz.c),
 # in the layout of tests/libfuzzer/ (run.sh; corpus/NAME/, regress/NAME/): built as $(BUILD)/fuzz/state_file_fuzz.
 FUZZ_TARGETS += state_file
@@ -380,7 +399,8 @@ test-host: deps
 		atomic "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_atomic" \
 		metrics "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_metrics" \
 		service "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_service" \
-		conntrack "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_conntrack"
+		conntrack "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_conntrack" \
+		observe "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_observe"
 
 # Tier 3: real Linux guests under QEMU on xtap ports (tests/guest/; kernel cached in /var/cache/xtap-guest).
 test-guest: deps
@@ -411,6 +431,7 @@ test: deps
 		metrics "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_metrics" \
 		service "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_service" \
 		conntrack "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_conntrack" \
+		observe "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_observe" \
 		deb "XTAP_BUILD=$(BUILD) bash tests/host/test_deb.sh $(DEB_TEST_PKGS)" vhost "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_vhost" guest "XTAP_BUILD=$(BUILD) bash tests/guest/run.sh" \
 		vhost-vm "XTAP_BUILD=$(BUILD) bash tests/vhost/run-vm.sh" libvirt "XTAP_BUILD=$(BUILD) bash tests/libvirt/run.sh" \
 		fuzz-libfuzzer "bash tests/libfuzzer/run.sh $(BUILD) 30 $(FUZZ_TARGETS)"

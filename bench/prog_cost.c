@@ -15,6 +15,7 @@
 #include <net/if.h>
 #include <sys/ioctl.h>
 #include <linux/if_tun.h>
+#include <pthread.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -350,6 +351,105 @@ static double conntrack_rows(const struct pkt *udp64, double ns_full, double ns_
 	return ns_est;
 }
 
+/* ---- monitor and capture (bpf/observe.h): the full-policy frame with the events off and on ---- */
+
+static volatile int obs_consume_stop;
+
+static int obs_discard(void *ctx, void *data, size_t size)
+{
+	(void)ctx;
+	(void)data;
+	(void)size;
+	return 0;
+}
+
+/* The listener's side: empties the ring as fast as it can, as xtapctl would. */
+static void *obs_consumer(void *arg)
+{
+	struct ring_buffer *rb = ring_buffer__new(xtap_map_fd(&dp, XTAP_MAP_OBS_EVENTS), obs_discard, NULL, NULL);
+
+	(void)arg;
+	/* as xtapctl does: the programs do not wake it (bpf/observe.h) */
+	while (rb && !obs_consume_stop) {
+		usleep(1000);
+		ring_buffer__consume(rb);
+	}
+	ring_buffer__free(rb);
+	return NULL;
+}
+
+static void obs_set(__u32 port_id, __u32 flags, __u32 snaplen, __u64 rate)
+{
+	struct xtap_obs_conf c = {
+		.port_id = port_id, .dirs = 3, .flags = flags, .snaplen = snaplen,
+		.ns_per_event = 1000000000ULL / rate, .burst_ns = 1000000000ULL,
+	};
+	struct timespec ts;
+	__u32 zero = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	c.lease_until_ns = (ts.tv_sec + 3600) * 1000000000ULL;
+	bpf_map_update_elem(xtap_map_fd(&dp, XTAP_MAP_OBS_CONF), &zero, &c, 0);
+}
+
+static void obs_off(void)
+{
+	struct xtap_obs_conf off = {};
+	__u32 zero = 0;
+
+	bpf_map_update_elem(xtap_map_fd(&dp, XTAP_MAP_OBS_CONF), &zero, &off, 0);
+}
+
+static struct xtap_obs_cpu obs_lost(void)
+{
+	int ncpu = libbpf_num_possible_cpus(), i;
+	struct xtap_obs_cpu *v = calloc(ncpu, sizeof(*v)), s = {};
+	__u32 zero = 0;
+
+	if (v && !bpf_map_lookup_elem(xtap_map_fd(&dp, XTAP_MAP_OBS_CPU), &zero, v))
+		for (i = 0; i < ncpu; i++) {
+			s.sent += v[i].sent;
+			s.lost_rate += v[i].lost_rate;
+			s.lost_ring += v[i].lost_ring;
+		}
+	free(v);
+	return s;
+}
+
+static void obs_rows(int fd_from, int ifindex, const struct pkt *frame, double ns_bare, __u32 port_id)
+{
+	struct xtap_obs_cpu a, b;
+	pthread_t th;
+	double ns;
+
+	printf("\nmonitor/capture: from VM, full policy, 64 B (ns/packet; events off, then on)\n");
+	obs_off();
+	ns = run_ns(fd_from, ifindex, frame, 0);
+	printf("%-52s %8.1f %10.2f\n", "events off (nobody listens)", ns, ns / ns_bare);
+	obs_set(port_id + 1, 0, 128, 1000);
+	ns = run_ns(fd_from, ifindex, frame, 0);
+	printf("%-52s %8.1f %10.2f\n", "monitor --all of another port", ns, ns / ns_bare);
+	obs_set(port_id, XTAP_OBS_F_DROPS, 128, 1000);
+	ns = run_ns(fd_from, ifindex, frame, 0);
+	printf("%-52s %8.1f %10.2f\n", "monitor --drops of this port (frames pass)", ns, ns / ns_bare);
+	obs_set(port_id, 0, 128, 1000);
+	ns = run_ns(fd_from, ifindex, frame, 0);
+	printf("%-52s %8.1f %10.2f\n", "monitor --all, this port: limiter refuses (1000/s)", ns, ns / ns_bare);
+	obs_set(port_id, 0, XTAP_OBS_SNAP_MAX, 1000000000ULL);
+	obs_consume_stop = 0;
+	pthread_create(&th, NULL, obs_consumer, NULL);
+	a = obs_lost();
+	ns = run_ns(fd_from, ifindex, frame, 0);
+	b = obs_lost();
+	obs_consume_stop = 1;
+	pthread_join(th, NULL);
+	printf("%-52s %8.1f %10.2f\n", "capture each frame, no limit, ring read by a thread", ns, ns / ns_bare);
+	printf("  (of those frames: %.1f%% in the ring, %.1f%% lost ring full)\n",
+	       100.0 * (b.sent - a.sent) / (b.sent - a.sent + b.lost_ring - a.lost_ring + 1e-9),
+	       100.0 * (b.lost_ring - a.lost_ring) / (b.sent - a.sent + b.lost_ring - a.lost_ring + 1e-9));
+	obs_off();
+}
+
 int main(void)
 {
 	struct xtap_segment seg = {};
@@ -433,6 +533,7 @@ int main(void)
 	       ns / ns_bare);
 	ns = run_ns(fd_to_tc, tap_b.ifindex, &udp64, 1);
 	printf("%-52s %8.1f %10.2f\n", "to VM (tc egress): baseline policy, 64 B", ns, ns / ns_bare);
+	obs_rows(fd_from, tap_a.ifindex, &udp64, ns_bare, spec_a.port_id);
 	ns = conntrack_rows(&udp64, ns_full, ns_bare);
 	spec_a.acl[XTAP_DIR_TO_VM].default_action = XTAP_ACL_ALLOW;
 	add_rules(&spec_a.acl[XTAP_DIR_FROM_VM], 256);

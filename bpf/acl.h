@@ -13,6 +13,7 @@
 
 #include "xtap_common.h"
 #include "parse.h"
+#include "trace.h"
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
@@ -93,7 +94,13 @@ static __always_inline int xtap_acl_ports_match(__u8 r_proto, __u16 port_min, __
 static __always_inline void xtap_acl_count_hit(__u32 slot, __u32 len)
 {
 	struct xtap_counter *hits;
+	struct xtap_trace *t = xtap_trace_rec();
 
+	if (xtap_tracing()) {
+		if (t)
+			t->acl_slot = slot;
+		return;
+	}
 	hits = bpf_map_lookup_elem(&xtap_acl_hits, &slot);
 	if (hits) {
 		hits->packets++;
@@ -154,6 +161,10 @@ static __always_inline int xtap_acl_eval(const struct xtap_port *port, __u32 dir
 	__u32 set = conf->set, n;
 	int i;
 
+	struct xtap_trace *t = xtap_trace_rec();
+
+	if (t)
+		t->acl_slot = XTAP_TRACE_ACL_DEFAULT;
 	if (conf->rule_count == 0)
 		goto dflt;
 	if (family == 4) {

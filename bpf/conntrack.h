@@ -23,6 +23,7 @@
 #include "xtap_common.h"
 #include "parse.h"
 #include "acl.h"
+#include "trace.h"
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -70,12 +71,12 @@ struct {
 #define XTAP_ICMPV6_ECHO_REPLY    129
 
 /*
- * Every write to conntrack state goes through here: a run that must leave
- * the state as it was (a trace with BPF_PROG_TEST_RUN) will answer false.
+ * Every write to conntrack state goes through here: a trace (xtapctl trace,
+ * bpf/trace.h) must leave the state as it was.
  */
 static __always_inline bool xtap_ct_may_write(void)
 {
-	return true;
+	return !xtap_tracing();
 }
 
 /* What a frame is to conntrack. */

@@ -10,6 +10,7 @@
 #include "csum.h"
 #include "meta.h"
 #include "flood_tc.h"
+#include "observe.h"
 
 /*
  * Longer than the MTU allows: a GSO frame (which XDP redirect would drop, or
@@ -90,8 +91,11 @@ static __always_inline int xtap_from_vm_act(struct xdp_md *ctx, const struct xta
 	if (d->verdict != XTAP_VERDICT_DROP && ret == XDP_DROP)
 		xtap_drop(d, XTAP_DROP_NO_TARGET);
 	/* A large frame handed to tc is counted there, once, MTU or not. */
-	if (!(large && ret == XDP_PASS))
+	if (!(large && ret == XDP_PASS)) {
 		xtap_port_count(port, XTAP_DIR_FROM_VM, d->verdict, d->reason, len);
+		xtap_obs_xdp(ctx, port->port_id, XTAP_DIR_FROM_VM, d->verdict, d->reason,
+			     XTAP_OBS_HOOK_FROM_VM_XDP, ctx->ingress_ifindex, len);
+	}
 	return ret;
 }
 
@@ -129,9 +133,12 @@ int xtap_from_vm_tc(struct __sk_buff *skb)
 		if (!skb->gso_size && skb->len > m.max_len) {
 			xtap_port_count_id(m.port_id, XTAP_DIR_FROM_VM, XTAP_VERDICT_DROP,
 					   XTAP_DROP_MTU, skb->len);
+			xtap_obs_skb(skb, m.port_id, XTAP_DIR_FROM_VM, XTAP_VERDICT_DROP, XTAP_DROP_MTU,
+				     XTAP_OBS_HOOK_FROM_VM_TC);
 			return TC_ACT_SHOT;
 		}
 		xtap_port_count_id(m.port_id, XTAP_DIR_FROM_VM, m.verdict, 0, skb->len);
+		xtap_obs_skb(skb, m.port_id, XTAP_DIR_FROM_VM, m.verdict, 0, XTAP_OBS_HOOK_FROM_VM_TC);
 	}
 	switch (m.action) {
 	case XTAP_META_REDIRECT:

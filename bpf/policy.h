@@ -34,6 +34,20 @@ static __always_inline int xtap_filter(const struct xtap_port *port, __u32 dir, 
 	return action == XTAP_ACL_DENY ? XTAP_DROP_ACL : XTAP_DROP_NONE;
 }
 
+/* Where steering sent the frame, for a trace. */
+static __always_inline void xtap_trace_steer(const struct xtap_decision *d)
+{
+	struct xtap_trace *t = xtap_trace_rec();
+
+	if (t) {
+		t->stages |= 1U << XTAP_TRACE_STEER;
+		t->result[XTAP_TRACE_STEER] = d->verdict == XTAP_VERDICT_DROP ? d->reason : 0;
+		t->verdict = d->verdict;
+		t->reason = d->verdict == XTAP_VERDICT_DROP ? d->reason : 0;
+		t->target = d->target;
+	}
+}
+
 static __always_inline void xtap_drop(struct xtap_decision *d, __u32 reason)
 {
 	d->verdict = XTAP_VERDICT_DROP;
@@ -54,17 +68,25 @@ static __always_inline void xtap_from_vm_decide(void *data, void *data_end, __u3
 		xtap_drop(d, XTAP_DROP_MALFORMED);
 		return;
 	}
-	if (!r)
+	xtap_trace_stage(XTAP_TRACE_PARSE, r);
+	if (!r) {
 		r = xtap_antispoof(port, data, data_end, f);
-	if (!r)
+		xtap_trace_stage(XTAP_TRACE_ANTISPOOF, r);
+	}
+	if (!r) {
 		r = xtap_filter(port, XTAP_DIR_FROM_VM, data, data_end, f, len);
-	if (!r)
+		xtap_trace_stage(XTAP_TRACE_ACL, r);
+	}
+	if (!r) {
 		r = xtap_rate_check(port, XTAP_DIR_FROM_VM, len);
+		xtap_trace_stage(XTAP_TRACE_RATE, r);
+	}
 	if (r) {
 		xtap_drop(d, r);
 		return;
 	}
 	xtap_steer(port, ((struct ethhdr *)data)->h_dest, d);
+	xtap_trace_steer(d);
 }
 
 /*
@@ -96,16 +118,27 @@ static __always_inline void xtap_to_vm_decide(void *data, void *data_end, __u32 
 		xtap_drop(d, XTAP_DROP_MALFORMED);
 		return;
 	}
-	if (!r && f->has_vlan)
-		r = XTAP_DROP_VLAN_TAGGED;
-	if (!r && !xtap_mac_is_multicast(eth->h_dest) && !xtap_mac_eq(eth->h_dest, port->mac))
-		r = XTAP_DROP_DST_MAC;
-	if (!r)
+	xtap_trace_stage(XTAP_TRACE_PARSE, r);
+	if (!r) {
+		if (f->has_vlan)
+			r = XTAP_DROP_VLAN_TAGGED;
+		else if (!xtap_mac_is_multicast(eth->h_dest) && !xtap_mac_eq(eth->h_dest, port->mac))
+			r = XTAP_DROP_DST_MAC;
+		xtap_trace_stage(XTAP_TRACE_L2, r);
+	}
+	if (!r) {
 		r = xtap_filter(port, XTAP_DIR_TO_VM, data, data_end, f, len);
-	if (!r && !gso && len > xtap_max_frame(port))
-		r = XTAP_DROP_MTU;
-	if (!r)
+		xtap_trace_stage(XTAP_TRACE_ACL, r);
+	}
+	if (!r) {
+		if (!gso && len > xtap_max_frame(port))
+			r = XTAP_DROP_MTU;
+		xtap_trace_stage(XTAP_TRACE_MTU, r);
+	}
+	if (!r) {
 		r = xtap_rate_check(port, XTAP_DIR_TO_VM, len);
+		xtap_trace_stage(XTAP_TRACE_RATE, r);
+	}
 	if (r)
 		xtap_drop(d, r);
 	else

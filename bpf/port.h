@@ -4,6 +4,7 @@
 #define XTAP_PORT_H
 
 #include "xtap_common.h"
+#include "trace.h"
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -29,13 +30,27 @@ static __always_inline void xtap_port_count_id(__u32 id, __u32 dir, __u32 verdic
 					       __u32 len)
 {
 	struct xtap_port_stats *st;
+	struct xtap_trace *t = xtap_trace_rec();
 
+	/* a trace records what would be counted, and counts nothing */
+	if (xtap_tracing()) {
+		if (t) {
+			t->counted = 1;
+			t->verdict = verdict;
+			t->reason = verdict == XTAP_VERDICT_DROP ? reason : 0;
+		}
+		return;
+	}
 	st = bpf_map_lookup_elem(&xtap_port_stats, &id);
 	if (!st || dir >= XTAP_DIRS || verdict >= XTAP_VERDICTS)
 		return;
 	st->verdict[dir][verdict].packets++;
 	st->verdict[dir][verdict].bytes += len;
-	if (verdict == XTAP_VERDICT_DROP && reason < XTAP_DROP_REASONS) {
+	if (verdict != XTAP_VERDICT_DROP)
+		return;
+	/* bounded in the register it is used from: clang may reload reason after a fused test */
+	xtap_barrier_var(reason);
+	if (reason < XTAP_DROP_REASONS) {
 		st->drop[dir][reason].packets++;
 		st->drop[dir][reason].bytes += len;
 	}

@@ -11,6 +11,7 @@
 #define XTAP_RATELIMIT_H
 
 #include "xtap_common.h"
+#include "trace.h"
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -28,6 +29,9 @@ static __always_inline int xtap_gcra_charge(__u64 *tat, __u64 now, __u64 cost, _
 {
 	__u64 old = READ_ONCE(*tat);
 
+	/* a trace asks whether the frame would conform, and charges nothing */
+	if (xtap_tracing())
+		return (old > now ? old : now) + cost - now <= burst;
 	if (old <= now) {
 		if (cost > burst)
 			return 0;
@@ -68,7 +72,7 @@ static __always_inline int xtap_rate_check(const struct xtap_port *port, __u32 d
 			      (len * rc->ns_per_byte_fp) >> (XTAP_RATE_FP_SHIFT - XTAP_RATE_TAT_SHIFT),
 			      rc->burst_bytes_ns << XTAP_RATE_TAT_SHIFT)) {
 		/* A dropped frame must not use up the packet budget. */
-		if (rc->packets_per_sec)
+		if (rc->packets_per_sec && !xtap_tracing())
 			__sync_fetch_and_add(&st->tat_packets, -pkt_cost);
 		return XTAP_DROP_RATE_BYTES;
 	}

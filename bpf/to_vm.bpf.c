@@ -7,6 +7,7 @@
  */
 #include "xtap_common.h"
 #include "policy.h"
+#include "observe.h"
 
 /* Enough to reach L4 ports behind IPv6 extension headers. */
 #define XTAP_TC_PULL_LEN 256
@@ -29,6 +30,8 @@ int xtap_to_vm(struct xdp_md *ctx)
 	len = data_end - data;
 	xtap_to_vm_decide(data, data_end, len, 0, port, &f, r, &d);
 	xtap_port_count(port, XTAP_DIR_TO_VM, d.verdict, d.reason, len);
+	xtap_obs_xdp(ctx, port->port_id, XTAP_DIR_TO_VM, d.verdict, d.reason, XTAP_OBS_HOOK_TO_VM_DEVMAP,
+		     ctx->egress_ifindex, len);
 	return d.verdict == XTAP_VERDICT_DELIVER ? XDP_PASS : XDP_DROP;
 }
 
@@ -52,6 +55,7 @@ int xtap_to_vm_tc(struct __sk_buff *skb)
 	data_end = (void *)(long)skb->data_end;
 	xtap_to_vm_decide(data, data_end, skb->len, skb->gso_size != 0, port, &f, r, &d);
 	xtap_port_count(port, XTAP_DIR_TO_VM, d.verdict, d.reason, skb->len);
+	xtap_obs_skb(skb, port->port_id, XTAP_DIR_TO_VM, d.verdict, d.reason, XTAP_OBS_HOOK_TO_VM_TC);
 	return d.verdict == XTAP_VERDICT_DELIVER ? TC_ACT_OK : TC_ACT_SHOT;
 }
 

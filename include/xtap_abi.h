@@ -402,4 +402,89 @@ struct xtap_ct_conf {
 	__u32 pad;
 };
 
+/* ---- observability: xtapctl monitor and capture (bpf/observe.h, docs/observability.md) ---- */
+#define XTAP_OBS_SNAP_MAX    1536          /* bytes of a frame one event carries at most */
+#define XTAP_OBS_RING_BYTES  (4U << 20)    /* ring buffer xtap_obs_events */
+#define XTAP_OBS_ALL_PORTS   0xFFFFFFFFU
+#define XTAP_OBS_F_DROPS     (1U << 0)     /* only frames dropped */
+
+/* Where an event was taken. */
+enum xtap_obs_hook {
+	XTAP_OBS_HOOK_FROM_VM_XDP   = 0,  /* XDP on the VM's tap: what the VM sent */
+	XTAP_OBS_HOOK_FROM_VM_TC    = 1,  /* tc ingress: frames XDP left to the skb path (GSO, long) */
+	XTAP_OBS_HOOK_TO_VM_DEVMAP  = 2,  /* devmap egress: frames redirected by XDP, as delivered */
+	XTAP_OBS_HOOK_TO_VM_TC      = 3,  /* tc egress: frames from the stack and tc redirects */
+	XTAP_OBS_HOOKS              = 4,
+};
+
+/*
+ * map xtap_obs_conf, array of one: what the one listener (xtapctl monitor or
+ * capture) asked for. Off (lease_until_ns = 0, or past) costs a frame one
+ * lookup and a branch. The listener renews the lease while it runs, so a
+ * killed one stops the events by itself within XTAP_OBS_LEASE_NS.
+ */
+#define XTAP_OBS_LEASE_NS    3000000000ULL
+
+struct xtap_obs_conf {
+	__u64 lease_until_ns;   /* bpf_ktime_get_ns() (CLOCK_MONOTONIC); 0 = off */
+	__u64 ns_per_event;     /* the per-CPU event rate, as a GCRA cost */
+	__u64 burst_ns;         /* its burst, as time at that rate */
+	__u32 port_id;          /* or XTAP_OBS_ALL_PORTS */
+	__u32 dirs;             /* bit (1 << enum xtap_dir) per direction */
+	__u32 flags;            /* XTAP_OBS_F_* */
+	__u32 snaplen;          /* bytes copied, 0..XTAP_OBS_SNAP_MAX */
+	__u32 sample;           /* 1 in N matching frames per CPU; 0 and 1: each */
+	__u32 owner_pid;        /* the listener, named to a second one */
+};
+
+/* map xtap_obs_cpu, per-CPU array of one: the limiter and what was lost. */
+struct xtap_obs_cpu {
+	__u64 tat_ns;           /* the event limiter's theoretical arrival time */
+	__u64 seen;             /* frames that matched the filter, for sampling */
+	__u64 sent;             /* events in the ring */
+	__u64 lost_rate;        /* over the per-CPU event rate */
+	__u64 lost_ring;        /* the ring was full (the listener is too slow) */
+};
+
+/* A record of ring buffer xtap_obs_events. */
+struct xtap_obs_event {
+	__u64 ts_ns;            /* bpf_ktime_get_ns() */
+	__u32 port_id;
+	__u32 ifindex;
+	__u32 len;              /* the frame's length */
+	__u32 caplen;           /* bytes of it in data[] */
+	__u8  dir;              /* enum xtap_dir */
+	__u8  verdict;          /* enum xtap_verdict */
+	__u8  reason;           /* enum xtap_drop_reason */
+	__u8  hook;             /* enum xtap_obs_hook */
+	__u32 cpu;
+	__u8  data[XTAP_OBS_SNAP_MAX];
+};
+
+/* ---- xtapctl trace: a frame through a program's trace copy (bpf/trace.h) ---- */
+/* The stages a frame meets, in order; a trace records those it reached. */
+enum xtap_trace_stage {
+	XTAP_TRACE_PARSE      = 0,  /* headers (docs/packet-rules.md) */
+	XTAP_TRACE_ANTISPOOF  = 1,  /* from VM: source MAC/IP, ARP, ND, DHCP, router messages */
+	XTAP_TRACE_L2         = 2,  /* to VM: untagged, addressed to the VM's MAC (or multicast) */
+	XTAP_TRACE_ACL        = 3,
+	XTAP_TRACE_MTU        = 4,  /* to VM: the port's MTU */
+	XTAP_TRACE_RATE       = 5,
+	XTAP_TRACE_STEER      = 6,  /* from VM: where the frame goes */
+	XTAP_TRACE_STAGES     = 7,
+};
+
+#define XTAP_TRACE_ACL_DEFAULT 0xFFFFFFFFU  /* acl_slot: no rule matched, the default applied */
+
+/* map xtap_trace, array of one: in the trace variants only (bpf/trace.h), what the last run recorded. */
+struct xtap_trace {
+	__u32 stages;                        /* bit (1 << enum xtap_trace_stage) per stage reached */
+	__u32 result[XTAP_TRACE_STAGES];     /* 0: passed; else the drop reason it gave */
+	__u32 acl_slot;                      /* hit slot of the rule that matched, or XTAP_TRACE_ACL_DEFAULT */
+	__u32 verdict;                       /* enum xtap_verdict: what the frame's counters would get */
+	__u32 reason;
+	__u32 target;                        /* steer: ifindex (to port/uplink) or segment id (flood) */
+	__u32 counted;                       /* 1: the program reached its counting point */
+};
+
 #endif /* XTAP_ABI_H */

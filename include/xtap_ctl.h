@@ -46,6 +46,7 @@
 #define XTAP_CMD_TEARDOWN     "teardown"
 #define XTAP_CMD_CONNTRACK_LIST  "conntrack.list"
 #define XTAP_CMD_CONNTRACK_FLUSH "conntrack.flush"
+#define XTAP_CMD_TRACE        "trace"
 
 /* xtapctl's exit codes. */
 #define XTAP_EXIT_OK      0

@@ -12,6 +12,7 @@ PKGS=(
   libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
   python3 python3-prometheus-client libsystemd-dev scdoc dpkg-dev init-system-helpers
   nftables
+  tshark python3-scapy
 )
 missing=()
 for p in "${PKGS[@]}"; do

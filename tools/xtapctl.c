@@ -33,6 +33,8 @@
 #include "model.h"
 #include "xtap_ctl.h"
 #include "xtapctl_maps.h"
+#include "xtapctl_observe.h"
+#include "frame_summary.h"
 
 #define EXIT_REFUSED XTAP_EXIT_REFUSED
 #define EXIT_USAGE   XTAP_EXIT_USAGE
@@ -47,6 +49,25 @@ static json_object *(*agent_down_fallback)(void);
 
 static const char top_synopsis[] = "top [--interval SECONDS] [--count N]";
 static const char top_help[] = "live per-port packets and bits per second each way, drops per second";
+
+static int cmd_top(int argc, char **argv);
+static int cmd_monitor(int argc, char **argv);
+static int cmd_capture(int argc, char **argv);
+
+/* xtapctl's own commands, not the agent's: their usage, completion and dispatch. */
+static const struct {
+	const char *name;
+	const char *synopsis;
+	const char *help;
+	const char *options;    /* for completion, one per line */
+	int (*run)(int argc, char **argv);
+} own_cmds[] = {
+	{ "top", top_synopsis, top_help, "--interval\n--count\n", cmd_top },
+	{ "monitor", xtapctl_monitor_synopsis, xtapctl_monitor_help,
+	  "--drops\n--all\n--count\n--rate\n--force\n", cmd_monitor },
+	{ "capture", xtapctl_capture_synopsis, xtapctl_capture_help,
+	  "--direction\n-w\n--snaplen\n--sample\n--count\n--rate\n--force\n", cmd_capture },
+};
 
 /* ---- usage and help, from the command table ---- */
 
@@ -88,7 +109,8 @@ static void usage(FILE *f)
 		else
 			fprintf(f, "  %s\n  %-36s %s\n", syn, "", c->help);
 	}
-	fprintf(f, "  %-36s %s\n", top_synopsis, top_help);
+	for (size_t i = 0; i < sizeof(own_cmds) / sizeof(own_cmds[0]); i++)
+		fprintf(f, "  %s\n  %-36s %s\n", own_cmds[i].synopsis, "", own_cmds[i].help);
 	fprintf(f, "Every command takes --help. -j prints JSON. With xtapd down, port list, stats and fdb\n"
 		"read the maps pinned in --pin-dir (default " XTAP_DEFAULT_PIN_DIR ").\n");
 }
@@ -370,6 +392,26 @@ static void add_value(json_object *args, const struct xtap_ctl_arg *a, const cha
 	}
 }
 
+/* The words as one string, spaces between (a FRAME of trace); never freed: xtapctl runs one command. */
+static char *join_words(int n, char **w)
+{
+	size_t len = 1;
+	char *s;
+	int i;
+
+	for (i = 0; i < n; i++)
+		len += strlen(w[i]) + 1;
+	s = calloc(1, len);
+	if (!s)
+		exit(1);
+	for (i = 0; i < n; i++) {
+		if (i)
+			strcat(s, " ");
+		strcat(s, w[i]);
+	}
+	return s;
+}
+
 /*
  * The request's args from argv (argv[0] is the command's words): options
  * by getopt_long from the table, the rest in the order of the table's
@@ -405,6 +447,11 @@ static json_object *parse_args(const struct xtap_ctl_cmd *c, int argc, char **ar
 				break;
 			snprintf(msg, sizeof(msg), "%s: give %s", c->words, a->metavar);
 			usage_exit(msg);
+		}
+		if (a->flags & XTAP_ARG_F_REST) {
+			add_value(args, a, join_words(argc - optind, argv + optind));
+			optind = argc;
+			break;
 		}
 		add_value(args, a, argv[optind++]);
 	}
@@ -758,6 +805,17 @@ static void print_conntrack_flushed(json_object *res, json_object *args)
 	printf("%" PRId64 " flows flushed\n", json_object_get_int64(json_object_object_get(res, "flushed")));
 }
 
+/* monitor and capture read the datapath's events from the pinned maps (xtapctl_observe.c). */
+static int cmd_monitor(int argc, char **argv)
+{
+	return xtapctl_monitor(pin_dir, json_out, argc, argv);
+}
+
+static int cmd_capture(int argc, char **argv)
+{
+	return xtapctl_capture(pin_dir, argc, argv);
+}
+
 static void print_stats_table(json_object *res, json_object *args)
 {
 	(void)args;
@@ -778,6 +836,41 @@ static void print_fdb(json_object *res, json_object *args)
 		       json_object_get_string(json_object_object_get(e, "port")),
 		       json_object_get_int(json_object_object_get(e, "ifindex")));
 	}
+}
+
+/* trace: the frame in one line, then each stage's decision, then the verdict. */
+static void print_trace(json_object *res, json_object *args)
+{
+	const char *hex = arg_of(res, "frame");
+	json_object *stages = json_object_object_get(res, "stages");
+	uint8_t frame[2048];
+	char sum[256];
+	size_t n, i;
+
+	(void)args;
+	for (n = 0; hex && hex[2 * n] && hex[2 * n + 1] && n < sizeof(frame); n++)
+		sscanf(hex + 2 * n, "%2hhx", &frame[n]);
+	frame_summary(frame, n, sum, sizeof(sum));
+	printf("trace %s %s: %s (%zu bytes)\n", arg_of(res, "port"), arg_of(res, "direction"), sum, n);
+	for (i = 0; i < json_object_array_length(stages); i++) {
+		json_object *s = json_object_array_get_idx(stages, i), *v;
+
+		printf("  %-11s %s", arg_of(s, "stage"), arg_of(s, "result"));
+		if (json_object_object_get_ex(s, "reason", &v))
+			printf(" %s", json_object_get_string(v));
+		if (json_object_object_get_ex(s, "rule", &v))
+			printf(json_object_is_type(v, json_type_int) ? " rule %s" : " (%s action)",
+			       json_object_get_string(v));
+		if (json_object_object_get_ex(s, "verdict", &v))
+			printf(" %s", json_object_get_string(v));
+		if (json_object_object_get_ex(s, "target", &v))
+			printf(" %s", json_object_get_string(v));
+		putchar('\n');
+	}
+	printf("  => %s%s%s (%s)%s\n", arg_of(res, "verdict"), arg_of(res, "reason") ? " " : "",
+	       arg_of(res, "reason") ? arg_of(res, "reason") : "", arg_of(res, "action"),
+	       json_object_get_boolean(json_object_object_get(res, "counted_here")) ? "" :
+	       ", carried out and counted by tc ingress");
 }
 
 static void print_result(json_object *res, json_object *args)
@@ -837,6 +930,7 @@ static const struct {
 	{ XTAP_CMD_TEARDOWN, print_torn_down, teardown_agent_down },
 	{ XTAP_CMD_CONNTRACK_LIST, print_conntrack_list, NULL },
 	{ XTAP_CMD_CONNTRACK_FLUSH, print_conntrack_flushed, NULL },
+	{ XTAP_CMD_TRACE, print_trace, NULL },
 };
 
 /* port exec: port.open's fds, then COMMAND with them inherited. */
@@ -947,10 +1041,12 @@ static int complete(int argc, char **argv)
 		if (is_cmd)
 			printf("--help\n");
 	}
-	if (argc == 0)
-		printf("top\n");
-	if (argc == 1 && !strcmp(argv[0], "top"))
-		printf("--interval\n--count\n--help\n");
+	for (size_t i = 0; i < sizeof(own_cmds) / sizeof(own_cmds[0]); i++) {
+		if (argc == 0)
+			printf("%s\n", own_cmds[i].name);
+		if (argc == 1 && !strcmp(argv[0], own_cmds[i].name))
+			printf("%s--help\n", own_cmds[i].options);
+	}
 	return 0;
 }
 
@@ -975,9 +1071,9 @@ int main(int argc, char **argv)
 	}
 	if (i >= argc)
 		usage_exit(NULL);
-	/* top is xtapctl's own: stats, again and again. */
-	if (!strcmp(argv[i], "top"))
-		return cmd_top(argc - i, argv + i);
+	for (size_t k = 0; k < sizeof(own_cmds) / sizeof(own_cmds[0]); k++)
+		if (!strcmp(argv[i], own_cmds[k].name))
+			return own_cmds[k].run(argc - i, argv + i);
 	c = find_cmd(argc - i, argv + i, &nwords);
 	return run(c, argc - i - nwords, argv + i + nwords);
 }

@@ -113,6 +113,15 @@ static const struct xtap_ctl_arg stats_args[] = {
 	END
 };
 
+static const struct xtap_ctl_arg trace_args[] = {
+	PORT_ARG,
+	OPT("from_vm", XTAP_ARG_BOOL, "--from-vm", NULL, "as if the VM sent the frame (its XDP program)"),
+	OPT("to_vm", XTAP_ARG_BOOL, "--to-vm", NULL, "as if the frame were given to the VM (its tc egress program)"),
+	{ .key = "frame", .type = XTAP_ARG_STRING, .flags = XTAP_ARG_F_REQUIRED | XTAP_ARG_F_REST, .metavar = "FRAME",
+	  .help = "e.g. ipv4 src 192.0.2.1 dst 192.0.2.2 tcp dport 22, or hex 0200..." },
+	END
+};
+
 const struct xtap_ctl_cmd xtap_ctl_cmds[] = {
 	{ XTAP_CMD_STATUS, "status", no_args, 0, "agent, maps and state file",
 	  "The agent's pin directory, state file and counts.\n" },
@@ -157,6 +166,12 @@ const struct xtap_ctl_cmd xtap_ctl_cmds[] = {
 	  "idle time and time left before it expires.\n" },
 	{ XTAP_CMD_CONNTRACK_FLUSH, "conntrack flush", stats_args, 0, "forget tracked flows (one port's or all)",
 	  "Their next frames are judged as new: a reply with no flow is dropped (ct_invalid).\n" },
+	{ XTAP_CMD_TRACE, "trace", trace_args, 0, "run a frame through a port's programs: each stage's decision",
+	  "Runs the real program against the live maps (BPF_PROG_TEST_RUN on a copy that writes nothing:\n"
+	  "no counter, ACL hit, limiter state or event changes) and prints each stage's decision.\n"
+	  "FRAME words: ipv4|ipv6|arp [request|reply], src ADDR, dst ADDR, tcp|udp|icmp|icmpv6|sctp|proto N,\n"
+	  "sport N, dport N, type N (ICMP), smac MAC, dmac MAC, vlan N, len N (whole frame); or hex BYTES.\n"
+	  "Left out: the VM's own MAC and address, and the MAC of the segment's port holding the other address.\n" },
 	{ XTAP_CMD_TEARDOWN, "teardown", no_args, 0, "remove every port, segment, program and map",
 	  "Removes every port (and the taps xtap created), segment, attachment and pinned map; xtapd exits.\n" },
 	{ .name = NULL },

@@ -32,6 +32,7 @@ enum xtap_arg_unit {
 
 #define XTAP_ARG_F_REQUIRED 0x1u   /* the request must give it */
 #define XTAP_ARG_F_API_ONLY 0x2u   /* a field of the stored port: no xtapctl form */
+#define XTAP_ARG_F_REST     0x4u   /* the last positional: xtapctl joins the words left with spaces */
 
 struct xtap_ctl_arg {
 	const char *key;           /* the key in "args" */

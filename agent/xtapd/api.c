@@ -48,6 +48,7 @@ static json_object *reply_err(const char *msg)
 /* Every handler group (commands.h); the command table (ctl_commands.c) names what each one serves. */
 static const struct xtap_cmd_handler *const handler_groups[] = {
 	xtap_port_cmds, xtap_addr_cmds, xtap_acl_cmds, xtap_rate_cmds, xtap_segment_cmds, xtap_status_cmds, xtap_conntrack_cmds,
+	xtap_trace_cmds,
 };
 
 static xtap_cmd_fn *handler_of(const char *name)

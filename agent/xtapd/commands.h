@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * xtapd's command handlers, grouped by concern (cmd_port.c, cmd_addr.c,
- * cmd_acl.c, cmd_rate.c, cmd_segment.c, cmd_status.c, cmd_conntrack.c). api.c finds the
+ * cmd_acl.c, cmd_rate.c, cmd_segment.c, cmd_status.c, cmd_conntrack.c, cmd_trace.c). api.c finds the
  * handler of a request's "cmd" here after checking its "args" against the
  * command table (agent/lib/ctl_commands.c): a handler gets arguments of
  * the declared types.
@@ -36,6 +36,7 @@ extern const struct xtap_cmd_handler xtap_rate_cmds[];
 extern const struct xtap_cmd_handler xtap_segment_cmds[];
 extern const struct xtap_cmd_handler xtap_status_cmds[];
 extern const struct xtap_cmd_handler xtap_conntrack_cmds[];
+extern const struct xtap_cmd_handler xtap_trace_cmds[];
 
 /* cmd_args.c: the string at key, or NULL. */
 const char *xtap_arg_str(json_object *args, const char *key);

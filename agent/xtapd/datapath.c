@@ -12,6 +12,8 @@
 #include "from_vm.skel.h"
 #include "to_vm.skel.h"
 #include "uplink.skel.h"
+#include "from_vm_trace.skel.h"
+#include "to_vm_trace.skel.h"
 
 static const char *const map_names[XTAP_MAP_COUNT] = {
 	[XTAP_MAP_PORTS]        = "xtap_ports",
@@ -34,6 +36,9 @@ static const char *const map_names[XTAP_MAP_COUNT] = {
 	[XTAP_MAP_CT]           = "xtap_ct",
 	[XTAP_MAP_CT_COUNT]     = "xtap_ct_count",
 	[XTAP_MAP_CT_CONF]      = "xtap_ct_conf",
+	[XTAP_MAP_OBS_CONF]     = "xtap_obs_conf",
+	[XTAP_MAP_OBS_CPU]      = "xtap_obs_cpu",
+	[XTAP_MAP_OBS_EVENTS]   = "xtap_obs_events",
 };
 
 const char *xtap_map_name(enum xtap_map_id id)
@@ -194,6 +199,9 @@ int xtap_datapath_load(struct xtap_datapath *dp, const char *pin_dir)
 
 void xtap_datapath_close(struct xtap_datapath *dp)
 {
+	bpf_object__close(dp->trace[0]);
+	bpf_object__close(dp->trace[1]);
+	dp->trace[0] = dp->trace[1] = NULL;
 	uplink_bpf__destroy(dp->uplink);
 	to_vm_bpf__destroy(dp->to_vm);
 	from_vm_bpf__destroy(dp->from_vm);
@@ -245,7 +253,13 @@ int xtap_prog_fd(const struct xtap_datapath *dp, enum xtap_prog_id id)
 	}
 }
 
-struct bpf_object *xtap_datapath_open_xdp(const struct xtap_datapath *dp, enum xtap_prog_id id)
+/*
+ * A second copy of the object holding program id, every map the loaded
+ * one's, that program the only one to load. A trace copy is the object's
+ * trace variant (bpf/trace.h): its maps are found by name, and those the
+ * live object lacks (xtap_trace) and its internal ones are its own.
+ */
+static struct bpf_object *open_copy(const struct xtap_datapath *dp, enum xtap_prog_id id, int trace)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts);
 	const struct bpf_object *loaded;
@@ -261,12 +275,17 @@ struct bpf_object *xtap_datapath_open_xdp(const struct xtap_datapath *dp, enum x
 	case XTAP_PROG_FROM_VM_XDP:
 		loaded = dp->from_vm->obj;
 		want = dp->from_vm->progs.xtap_from_vm;
-		elf = from_vm_bpf__elf_bytes(&sz);
+		elf = trace ? from_vm_trace_bpf__elf_bytes(&sz) : from_vm_bpf__elf_bytes(&sz);
 		break;
 	case XTAP_PROG_FROM_UPLINK_XDP:
 		loaded = dp->uplink->obj;
 		want = dp->uplink->progs.xtap_from_uplink;
 		elf = uplink_bpf__elf_bytes(&sz);
+		break;
+	case XTAP_PROG_TO_VM_TC:
+		loaded = dp->to_vm->obj;
+		want = dp->to_vm->progs.xtap_to_vm_tc;
+		elf = trace ? to_vm_trace_bpf__elf_bytes(&sz) : to_vm_bpf__elf_bytes(&sz);
 		break;
 	default:
 		errno = EINVAL;
@@ -280,12 +299,18 @@ struct bpf_object *xtap_datapath_open_xdp(const struct xtap_datapath *dp, enum x
 		errno = -err;
 		return NULL;
 	}
-	/* Same ELF, same open options: the maps come in the same order. */
+	/* Same ELF, same open options: the maps come in the same order (a trace variant: by name). */
 	bpf_object__for_each_map(m, obj) {
-		lm = bpf_object__next_map(loaded, lm);
-		if (!lm || strcmp(bpf_map__name(m), bpf_map__name(lm))) {
-			err = -EINVAL;
-			break;
+		if (trace) {
+			lm = bpf_object__find_map_by_name(loaded, bpf_map__name(m));
+			if (!lm || bpf_map__is_internal(m))
+				continue;
+		} else {
+			lm = bpf_object__next_map(loaded, lm);
+			if (!lm || strcmp(bpf_map__name(m), bpf_map__name(lm))) {
+				err = -EINVAL;
+				break;
+			}
 		}
 		err = bpf_map__reuse_fd(m, bpf_map__fd(lm));
 		if (err)
@@ -300,4 +325,44 @@ struct bpf_object *xtap_datapath_open_xdp(const struct xtap_datapath *dp, enum x
 		return NULL;
 	}
 	return obj;
+}
+
+struct bpf_object *xtap_datapath_open_xdp(const struct xtap_datapath *dp, enum xtap_prog_id id)
+{
+	if (id != XTAP_PROG_FROM_VM_XDP && id != XTAP_PROG_FROM_UPLINK_XDP) {
+		errno = EINVAL;
+		return NULL;
+	}
+	return open_copy(dp, id, 0);
+}
+
+int xtap_datapath_trace_map(const struct xtap_datapath *dp, int dir)
+{
+	struct bpf_map *m = dp->trace[dir & 1] ? bpf_object__find_map_by_name(dp->trace[dir & 1], "xtap_trace") : NULL;
+
+	return m ? bpf_map__fd(m) : -ENOENT;
+}
+
+int xtap_datapath_trace_prog(struct xtap_datapath *dp, int dir)
+{
+	enum xtap_prog_id id = dir == XTAP_DIR_FROM_VM ? XTAP_PROG_FROM_VM_XDP : XTAP_PROG_TO_VM_TC;
+	struct bpf_object *obj = dp->trace[dir & 1];
+	struct bpf_program *p;
+	int err;
+
+	if (!obj) {
+		obj = open_copy(dp, id, 1);
+		if (!obj)
+			return -errno;
+		err = bpf_object__load(obj);
+		if (err) {
+			bpf_object__close(obj);
+			return err;
+		}
+		dp->trace[dir & 1] = obj;
+	}
+	bpf_object__for_each_program(p, obj)
+		if (bpf_program__autoload(p))
+			return bpf_program__fd(p);
+	return -ENOENT;
 }

@@ -34,6 +34,7 @@ struct xtap_datapath {
 	struct to_vm_bpf *to_vm;
 	struct uplink_bpf *uplink;
 	struct xtap_hit_slots *hit_slots;
+	struct bpf_object *trace[XTAP_DIRS];   /* trace copies, loaded on the first trace (trace.c) */
 	char pin_dir[PATH_MAX];
 };
 
@@ -59,6 +60,9 @@ enum xtap_map_id {
 	XTAP_MAP_CT,
 	XTAP_MAP_CT_COUNT,
 	XTAP_MAP_CT_CONF,
+	XTAP_MAP_OBS_CONF,      /* monitor and capture (bpf/observe.h) */
+	XTAP_MAP_OBS_CPU,
+	XTAP_MAP_OBS_EVENTS,
 	XTAP_MAP_COUNT,
 };
 
@@ -97,5 +101,13 @@ const char *xtap_map_name(enum xtap_map_id id);
  * bpf_object__close().
  */
 struct bpf_object *xtap_datapath_open_xdp(const struct xtap_datapath *dp, enum xtap_prog_id id);
+
+/*
+ * The trace copy of direction dir's program (from VM: XDP; to VM: tc egress),
+ * loaded on first use and kept: its fd, or a negative errno.
+ */
+int xtap_datapath_trace_prog(struct xtap_datapath *dp, int dir);
+/* The trace copy's map xtap_trace (after xtap_datapath_trace_prog), where it records each stage. */
+int xtap_datapath_trace_map(const struct xtap_datapath *dp, int dir);
 
 #endif /* XTAP_DATAPATH_H */
