@@ -11,7 +11,7 @@ BPF_CFLAGS:= -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 CFLAGS    ?= -O2 -g
 CFLAGS    += -Wall -Wextra -Werror -std=gnu11 -Iinclude -Iagent/lib -I$(BUILD)/skel
 LDLIBS_BPF:= -lxdp -lbpf -lelf -lz
-LDLIBS_AGENT := $(LDLIBS_BPF) -ljson-c -lmnl
+LDLIBS_AGENT := $(LDLIBS_BPF) -ljson-c -lmnl -lsystemd
 
 BPF_PROGS := from_vm to_vm uplink
 BPF_OBJS  := $(patsubst %,$(BUILD)/bpf/%.bpf.o,$(BPF_PROGS))
@@ -25,11 +25,12 @@ BPF_HDRS  := $(wildcard bpf/*.h) include/xtap_abi.h vmlinux.h
 SHARED_LIB_SRCS := agent/lib/err.c agent/lib/log.c agent/lib/netdev.c agent/lib/model.c agent/lib/ctl_commands.c \
                    agent/lib/lock.c agent/lib/fault.c
 XTAPD_SRCS     := agent/xtapd/datapath.c agent/xtapd/map_txn.c agent/xtapd/policy.c agent/xtapd/attach.c agent/xtapd/state_file.c \
-                  agent/xtapd/vhost_proc.c agent/xtapd/api.c agent/xtapd/realize.c agent/xtapd/cmd_args.c \
+                  agent/xtapd/vhost_proc.c agent/xtapd/vhost_access.c agent/xtapd/api.c agent/xtapd/realize.c agent/xtapd/cmd_args.c \
                   agent/xtapd/cmd_port.c agent/xtapd/cmd_addr.c agent/xtapd/cmd_acl.c agent/xtapd/cmd_rate.c \
                   agent/xtapd/cmd_segment.c agent/xtapd/cmd_status.c agent/xtapd/validate.c \
-                  agent/xtapd/request.c agent/xtapd/event_loop.c agent/xtapd/cmd_trace.c agent/xtapd/trace.c \
-                  agent/xtapd/frame_spec.c
+                  agent/xtapd/request.c agent/xtapd/event_loop.c agent/xtapd/metrics.c agent/xtapd/metrics_server.c \
+                  agent/xtapd/service.c agent/xtapd/conntrack.c agent/xtapd/cmd_conntrack.c \
+                  agent/xtapd/cmd_trace.c agent/xtapd/trace.c agent/xtapd/frame_spec.c
 # the map writer: policy.c composes one maps_*.c per concern (agent/xtapd/maps.h)
 XTAPD_SRCS     += agent/xtapd/map_io.c agent/xtapd/maps_prefix.c agent/xtapd/maps_port.c agent/xtapd/maps_addr.c \
                   agent/xtapd/maps_acl.c agent/xtapd/maps_acl_hits.c agent/xtapd/maps_rate.c agent/xtapd/maps_segment.c
@@ -45,14 +46,15 @@ PACKET_TESTS   := $(BUILD)/tests/test_packet
 PKTBUILD_TEST  := $(BUILD)/tests/pktbuild_selftest
 HOST_TESTS     := $(BUILD)/tests/test_netdev $(BUILD)/tests/test_agent $(BUILD)/tests/test_validation \
                   $(BUILD)/tests/test_lifecycle $(BUILD)/tests/test_agent_stall $(BUILD)/tests/test_atomic \
+                  $(BUILD)/tests/test_metrics $(BUILD)/tests/test_service $(BUILD)/tests/test_conntrack \
                   $(BUILD)/tests/test_observe
 PKT_FUZZ       := $(BUILD)/tests/fuzz
 FUZZ_SECONDS   ?= 600
 
-.PHONY: all deps vmlinux demo install test test-packet test-fuzz fuzz test-host test-guest test-vhost bench clean help
+.PHONY: all deps vmlinux demo install man deb deb-test-pkgs test-deb test test-packet test-fuzz fuzz test-host test-conntrack test-guest test-vhost test-libvirt bench clean help
 all: $(SKELS) $(AGENT_LIB_OBJS) $(BUILD)/xtapd $(BUILD)/xtapctl $(BUILD)/xtap-vmsim $(PACKET_TESTS) $(PKTBUILD_TEST) $(HOST_TESTS) $(PKT_FUZZ) $(BUILD)/bench/prog_cost $(BUILD)/bench/control_plane $(BUILD)/bench/throughput \
 	$(BUILD)/bench/rate_accuracy $(BUILD)/xtap-vhost $(BUILD)/tests/test_userspace_plane $(BUILD)/tests/test_vhost \
-	$(BUILD)/bench/vhost_memory
+	$(BUILD)/bench/vhost_memory $(BUILD)/bench/kernel_path
 
 help:
 	@echo "make            build BPF programs, skeletons, agent library, tests"
@@ -65,8 +67,12 @@ help:
 	@echo "make test-host  tier 2: real xtapd/xtapctl, taps, veth uplink, in namespaces"
 	@echo "make test-guest tier 3: Debian-kernel guests under QEMU (TCG) on xtap taps"
 	@echo "make test-vhost tier 4: vhost-user here (userspace plane), real vhost-net in a QEMU (TCG) VM"
+	@echo "make test-libvirt  guests under its own libvirtd: a vhostuser and an ethernet domain on xtap ports"
 	@echo "make test-libfuzzer  the libFuzzer targets, 30 s each (tests/libfuzzer/); make fuzz: longer, corpus merged"
-	@echo "make install    xtapd, xtap-vhost, xtapctl, bash completion, systemd unit, default config"
+	@echo "make install    xtapd, xtap-vhost, xtapctl, man pages, bash completion, systemd unit, default config"
+	@echo "make man        the man pages (scdoc): build/man/"
+	@echo "make deb        the Debian package: build/deb/xtap_VERSION_ARCH.deb (DEB_VERSION=...)"
+	@echo "make test-deb   the package installed, upgraded under traffic and purged in a private namespace"
 	@echo "make vmlinux    regenerate vmlinux.h from the running kernel"
 
 deps:
@@ -155,7 +161,7 @@ test-fuzz: deps
 	$(MAKE) $(PKT_FUZZ)
 	tests/run.sh fuzz "$(PKT_FUZZ_RUN) --seconds 55"
 
-$(BUILD)/bench/bpf/%.bpf.o: bench/bpf/%.bpf.c vmlinux.h
+$(BUILD)/bench/bpf/%.bpf.o: bench/bpf/%.bpf.c $(wildcard bench/bpf/*.h) vmlinux.h
 	@mkdir -p $(@D)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 	$(LLVM_STRIP) -g $@
@@ -176,17 +182,33 @@ $(BENCH_UTIL): bench/bench_util.c bench/bench_util.h tests/host/agent_env.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Itests/lib -Itests/host -c $< -o $@
 
+# What the datapath benchmarks share: the frame, taps, xtapd's ports and policy, the classic peers' rules.
+BENCH_NET := $(BUILD)/bench/bench_net.o
+$(BENCH_NET): bench/bench_net.c bench/bench_net.h bench/bench_util.h tests/host/agent_env.h tests/lib/pktbuild.h \
+		tests/lib/sandbox.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Itests/lib -Itests/host -c $< -o $@
+
 $(BUILD)/bench/control_plane: bench/control_plane.c tests/host/agent_env.c tests/host/agent_env.h \
 		$(BENCH_UTIL) $(BUILD)/tests/lib/sandbox.o
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Itests/lib -Itests/host -o $@ bench/control_plane.c tests/host/agent_env.c \
 		$(BENCH_UTIL) $(BUILD)/tests/lib/sandbox.o -lbpf -ljson-c
 
-$(BUILD)/bench/throughput: bench/throughput.c tests/host/agent_env.c tests/host/agent_env.h $(BENCH_UTIL) \
+$(BUILD)/bench/throughput: bench/throughput.c tests/host/agent_env.c tests/host/agent_env.h $(BENCH_UTIL) $(BENCH_NET) \
 		$(BUILD)/skel/bench_bare.skel.h $(BUILD)/tests/lib/pktbuild.o $(BUILD)/tests/lib/sandbox.o
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Itests/lib -Itests/host -o $@ bench/throughput.c tests/host/agent_env.c \
-		$(BENCH_UTIL) $(BUILD)/tests/lib/pktbuild.o $(BUILD)/tests/lib/sandbox.o -lbpf -ljson-c -lpthread
+		$(BENCH_UTIL) $(BENCH_NET) $(BUILD)/tests/lib/pktbuild.o $(BUILD)/tests/lib/sandbox.o -lbpf -ljson-c -lpthread
+
+# Frames pushed into the kernel's real paths by BPF_PROG_TEST_RUN in live-frames mode (no syscall per frame).
+$(BUILD)/bench/kernel_path: bench/kernel_path.c tests/host/agent_env.c tests/host/agent_env.h $(BENCH_UTIL) $(BENCH_NET) \
+		$(BUILD)/skel/bench_bare.skel.h $(BUILD)/skel/bench_xmit_count.skel.h bench/bpf/xmit_count.h \
+		$(BUILD)/tests/lib/pktbuild.o \
+		$(BUILD)/tests/lib/sandbox.o
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Itests/lib -Itests/host -o $@ bench/kernel_path.c tests/host/agent_env.c \
+		$(BENCH_UTIL) $(BENCH_NET) $(BUILD)/tests/lib/pktbuild.o $(BUILD)/tests/lib/sandbox.o -lbpf -ljson-c
 
 # Memory per port of vhost-user serving: N xtap-vhost processes alone, then N ports through xtapd.
 $(BUILD)/bench/vhost_memory: bench/vhost_memory.c tests/host/agent_env.c tests/host/agent_env.h \
@@ -203,21 +225,23 @@ $(BUILD)/bench/rate_accuracy: bench/rate_accuracy.c tests/host/agent_env.c tests
 
 # Benchmarks, not tests: tables measured in one run (bench/README.md explains them). Each program's
 # output also goes to $(BUILD)/bench/NAME.log (pipefail: a program that fails fails the target); the
-# last lines are the headline lines of this run, rate-accuracy's then the four of the issue, in order.
+# last lines are the headline lines of this run: rate-accuracy's, the kernel paths' (no syscall per
+# frame), then as a VMM writes a tap, program cost, scale, vhost memory.
 BENCH_LOG = bash -o pipefail -c 'stdbuf -oL "$$@" | tee $(BUILD)/bench/$$0.log'
+BENCH_PROGS := rate_accuracy prog_cost control_plane throughput kernel_path vhost_memory
 bench: deps
-	$(MAKE) $(BUILD)/bench/prog_cost $(BUILD)/bench/control_plane $(BUILD)/bench/throughput \
-		$(BUILD)/bench/rate_accuracy $(BUILD)/bench/vhost_memory $(BUILD)/xtapd $(BUILD)/xtapctl $(BUILD)/xtap-vhost
-	rm -f $(BUILD)/bench/rate_accuracy.log $(BUILD)/bench/prog_cost.log $(BUILD)/bench/control_plane.log \
-		$(BUILD)/bench/throughput.log $(BUILD)/bench/vhost_memory.log
+	$(MAKE) $(BENCH_PROGS:%=$(BUILD)/bench/%) $(BUILD)/xtapd $(BUILD)/xtapctl $(BUILD)/xtap-vhost
+	rm -f $(BENCH_PROGS:%=$(BUILD)/bench/%.log)
 	XTAP_BUILD=$(BUILD) $(BENCH_LOG) rate_accuracy $(BUILD)/bench/rate_accuracy
 	$(BENCH_LOG) prog_cost $(BUILD)/bench/prog_cost
 	XTAP_BUILD=$(BUILD) $(BENCH_LOG) control_plane $(BUILD)/bench/control_plane
 	XTAP_BUILD=$(BUILD) $(BENCH_LOG) throughput $(BUILD)/bench/throughput
+	XTAP_BUILD=$(BUILD) $(BENCH_LOG) kernel_path $(BUILD)/bench/kernel_path
 	XTAP_BUILD=$(BUILD) $(BENCH_LOG) vhost_memory $(BUILD)/bench/vhost_memory
 	@echo; echo "headlines (this run; logs in $(BUILD)/bench/*.log):"
 	@grep -m1 '^headline rate-accuracy ' $(BUILD)/bench/rate_accuracy.log
-	@for h in throughput:guest-tx-64 throughput:guest-tx-1514 prog_cost:prog-cost prog_cost:scale-4096 \
+	@for h in kernel_path:kernel-64 kernel_path:kernel-1514 kernel_path:kernel-up-64 kernel_path:kernel-up-1514 \
+		throughput:vmm-write-64 throughput:vmm-write-1514 prog_cost:prog-cost prog_cost:scale-4096 \
 		vhost_memory:vhost-memory-per-port; do \
 		grep -m1 "^headline $${h#*:} " $(BUILD)/bench/$${h%%:*}.log || { echo "no $${h#*:} headline" >&2; exit 1; }; \
 	done
@@ -236,6 +260,20 @@ $(BUILD)/tests/test_agent: tests/host/test_agent.c tests/host/agent_env.c tests/
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Itests/lib -Itests/host -o $@ tests/host/test_agent.c tests/host/agent_env.c \
 		tests/host/agent_ctl.c $(TEST_LIB_OBJS) -lbpf -ljson-c -lcmocka -lpthread
+
+# The Prometheus endpoint, read with python3-prometheus-client's parser (tests/host/prom_parse.py).
+$(BUILD)/tests/test_metrics: tests/host/test_metrics.c tests/host/agent_env.c tests/host/agent_env.h \
+		tests/host/agent_ctl.c tests/host/agent_ctl.h $(TEST_LIB_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Itests/lib -Itests/host -o $@ tests/host/test_metrics.c tests/host/agent_env.c \
+		tests/host/agent_ctl.c $(TEST_LIB_OBJS) -lbpf -ljson-c -lcmocka
+
+# xtapd under a test playing systemd: READY after the reconcile, watchdog, STOPPING, journal priorities.
+$(BUILD)/tests/test_service: tests/host/test_service.c tests/host/agent_env.c tests/host/agent_env.h \
+		tests/host/agent_ctl.c tests/host/agent_ctl.h $(TEST_LIB_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Itests/lib -Itests/host -o $@ tests/host/test_service.c tests/host/agent_env.c \
+		tests/host/agent_ctl.c $(TEST_LIB_OBJS) -lbpf -ljson-c -lcmocka
 
 # Every state-changing command walked step by step with xtapd's fault injection (all-or-nothing).
 $(BUILD)/tests/test_atomic: tests/host/test_atomic.c tests/host/agent_env.c tests/host/agent_env.h $(TEST_LIB_OBJS)
@@ -264,6 +302,13 @@ $(BUILD)/tests/test_lifecycle: tests/host/test_lifecycle.c tests/host/agent_env.
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Itests/lib -Itests/host -o $@ tests/host/test_lifecycle.c tests/host/agent_env.c \
 		tests/host/agent_ctl.c $(TEST_LIB_OBJS) -lbpf -ljson-c -lcmocka
+
+# Stateful ACL rules with real kernel TCP and UDP in namespaces (tests/host/test_conntrack.c).
+$(BUILD)/tests/test_conntrack: tests/host/test_conntrack.c tests/host/agent_env.c tests/host/agent_env.h \
+		tests/host/agent_ctl.c tests/host/agent_ctl.h $(TEST_LIB_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Itests/lib -Itests/host -o $@ tests/host/test_conntrack.c tests/host/agent_env.c \
+		tests/host/agent_ctl.c $(TEST_LIB_OBJS) -lbpf -ljson-c -lcmocka -lpthread
 
 # monitor and capture against the real datapath; their pcapng read back by tshark and scapy.
 $(BUILD)/tests/test_observe: tests/host/test_observe.c tests/host/agent_env.c tests/host/agent_env.h \
@@ -340,6 +385,11 @@ test-packet: deps
 	tests/run.sh pktbuild $(PKTBUILD_TEST) packet $(PACKET_TESTS)
 
 # Tier 2: the real xtapd and xtapctl in a sandbox (network + mount namespaces).
+# Only the conntrack part of tier 2.
+test-conntrack: deps
+	$(MAKE) $(BUILD)/tests/test_conntrack $(BUILD)/xtapd $(BUILD)/xtapctl $(BUILD)/xtap-vhost
+	tests/run.sh conntrack "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_conntrack"
+
 test-host: deps
 	$(MAKE) $(HOST_TESTS) $(BUILD)/xtapd $(BUILD)/xtapctl $(BUILD)/xtap-vhost $(BUILD)/xtap-vmsim
 	tests/run.sh netdev $(BUILD)/tests/test_netdev agent "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_agent" \
@@ -347,6 +397,9 @@ test-host: deps
 		lifecycle "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_lifecycle" \
 		agent-stall "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_agent_stall" \
 		atomic "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_atomic" \
+		metrics "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_metrics" \
+		service "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_service" \
+		conntrack "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_conntrack" \
 		observe "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_observe"
 
 # Tier 3: real Linux guests under QEMU on xtap ports (tests/guest/; kernel cached in /var/cache/xtap-guest).
@@ -362,27 +415,71 @@ test-vhost: deps
 	tests/run.sh vhost-plane $(BUILD)/tests/test_userspace_plane vhost "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_vhost" \
 		vhost-vm "XTAP_BUILD=$(BUILD) bash tests/vhost/run-vm.sh"
 
+# The libvirt tier: its own libvirtd in xtapd's namespace, domains on the guest image (tests/libvirt/).
+test-libvirt: deps
+	$(MAKE) $(BUILD)/xtapd $(BUILD)/xtapctl $(BUILD)/xtap-vhost
+	tests/run.sh libvirt "XTAP_BUILD=$(BUILD) bash tests/libvirt/run.sh"
+
 test: deps
-	$(MAKE) all $(patsubst %,$(BUILD)/fuzz/%_fuzz,$(FUZZ_TARGETS))
+	$(MAKE) all $(patsubst %,$(BUILD)/fuzz/%_fuzz,$(FUZZ_TARGETS)) deb-test-pkgs
 	tests/run.sh pktbuild $(PKTBUILD_TEST) packet $(PACKET_TESTS) fuzz "$(PKT_FUZZ_RUN) --seconds 55" vhost-plane $(BUILD)/tests/test_userspace_plane \
 		netdev $(BUILD)/tests/test_netdev agent "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_agent" \
 		validation "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_validation" \
 		lifecycle "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_lifecycle" \
 		agent-stall "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_agent_stall" \
 		atomic "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_atomic" \
+		metrics "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_metrics" \
+		service "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_service" \
+		conntrack "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_conntrack" \
 		observe "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_observe" \
-		vhost "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_vhost" guest "XTAP_BUILD=$(BUILD) bash tests/guest/run.sh" \
-		vhost-vm "XTAP_BUILD=$(BUILD) bash tests/vhost/run-vm.sh" \
+		deb "XTAP_BUILD=$(BUILD) bash tests/host/test_deb.sh $(DEB_TEST_PKGS)" vhost "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_vhost" guest "XTAP_BUILD=$(BUILD) bash tests/guest/run.sh" \
+		vhost-vm "XTAP_BUILD=$(BUILD) bash tests/vhost/run-vm.sh" libvirt "XTAP_BUILD=$(BUILD) bash tests/libvirt/run.sh" \
 		fuzz-libfuzzer "bash tests/libfuzzer/run.sh $(BUILD) 30 $(FUZZ_TARGETS)"
 
+# Man pages from scdoc sources (docs/man/); xtapctl(8) must have an entry for every command of --help.
+MAN_PAGES := $(patsubst docs/man/%.scd,$(BUILD)/man/%,$(wildcard docs/man/*.scd))
+man: $(MAN_PAGES)
+$(BUILD)/man/%: docs/man/%.scd
+	@mkdir -p $(@D)
+	scdoc < $< > $@
+$(BUILD)/man/xtapctl.8: docs/man/xtapctl.8.scd $(BUILD)/xtapctl tools/man-check.sh
+	@mkdir -p $(@D)
+	bash tools/man-check.sh $(BUILD)/xtapctl $<
+	scdoc < $< > $@
+
 PREFIX ?= /usr/local
-install: all
+# UNITDIR: /etc/systemd/system for a local install, /lib/systemd/system in the package.
+UNITDIR ?= /etc/systemd/system
+install: all man
 	install -D -m 755 $(BUILD)/xtapd $(DESTDIR)$(PREFIX)/sbin/xtapd
 	install -D -m 755 $(BUILD)/xtapctl $(DESTDIR)$(PREFIX)/sbin/xtapctl
 	install -D -m 755 $(BUILD)/xtap-vhost $(DESTDIR)$(PREFIX)/sbin/xtap-vhost
+	for p in $(MAN_PAGES); do s=$${p##*.}; install -D -m 644 $$p $(DESTDIR)$(PREFIX)/share/man/man$$s/$${p##*/}; done
 	install -D -m 644 tools/xtapctl.bash-completion $(DESTDIR)/usr/share/bash-completion/completions/xtapctl
-	install -D -m 644 tools/xtapd.service $(DESTDIR)/etc/systemd/system/xtapd.service
+	@mkdir -p $(DESTDIR)$(UNITDIR)
+	sed 's|@SBINDIR@|$(PREFIX)/sbin|' tools/xtapd.service > $(DESTDIR)$(UNITDIR)/xtapd.service
 	test -e $(DESTDIR)/etc/xtap/xtapd.json || install -D -m 644 tools/xtapd.json $(DESTDIR)/etc/xtap/xtapd.json
+
+# The Debian package: make install staged with PREFIX=/usr, then tools/mkdeb.sh (dpkg-shlibdeps, dpkg-deb).
+DEB_VERSION ?= 0.1.0+git$(shell git rev-list --count HEAD 2>/dev/null || echo 0)
+DEB_OUT     ?= $(BUILD)/deb
+deb: all man
+	rm -rf $(BUILD)/deb-stage
+	$(MAKE) --no-print-directory install DESTDIR=$(abspath $(BUILD))/deb-stage PREFIX=/usr UNITDIR=/lib/systemd/system
+	bash tools/mkdeb.sh $(BUILD)/deb-stage $(DEB_VERSION) $(DEB_OUT)
+
+# Two packages of two versions for test-deb's upgrade (tests/host/test_deb.sh).
+DEB_TEST := $(BUILD)/deb-test
+DEB_TEST_PKGS = $(DEB_TEST)/xtap_0.0.1~test1_$(shell dpkg --print-architecture).deb \
+		$(DEB_TEST)/xtap_0.0.1~test2_$(shell dpkg --print-architecture).deb
+deb-test-pkgs: all man
+	rm -rf $(DEB_TEST)
+	$(MAKE) --no-print-directory deb DEB_VERSION=0.0.1~test1 DEB_OUT=$(DEB_TEST)
+	$(MAKE) --no-print-directory deb DEB_VERSION=0.0.1~test2 DEB_OUT=$(DEB_TEST)
+
+test-deb: deps
+	$(MAKE) deb-test-pkgs $(BUILD)/xtap-vmsim
+	tests/run.sh deb "XTAP_BUILD=$(BUILD) bash tests/host/test_deb.sh $(DEB_TEST_PKGS)"
 
 clean:
 	rm -rf $(BUILD)

@@ -23,6 +23,7 @@
 #include <bpf/libbpf.h>
 
 #include "bench_bare.skel.h"
+#include "conntrack.h"
 #include "datapath.h"
 #include "pktbuild.h"
 #include "policy.h"
@@ -204,6 +205,150 @@ static void scale(const struct pkt *frame)
 	}
 	printf("headline scale-4096 cost/cost1=%.2f\n", ns / base1);
 	free(s);
+}
+
+static double now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
+/* One run of each frame (repeat 1): the kernel's mean duration, ns. */
+static double run_each_ns(int prog_fd, int ifindex, struct pkt *frames, int n)
+{
+	struct xdp_md xctx = { .ingress_ifindex = ifindex };
+	double sum = 0;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = frames[i].data, .data_size_in = frames[i].len,
+			    .repeat = 1, .ctx_in = &xctx, .ctx_size_in = sizeof(xctx));
+		xctx.data_end = frames[i].len;
+		if (bpf_prog_test_run_opts(prog_fd, &o) || o.retval == XDP_DROP) {
+			fprintf(stderr, "conntrack: frame %d: %s (verdict %u)\n", i, strerror(errno), o.retval);
+			exit(1);
+		}
+		sum += o.duration;
+	}
+	return sum / n;
+}
+
+#define CT_NEW_FLOWS 20000
+
+/*
+ * Conntrack on the full policy: its last (allow) rule made stateful. The
+ * established row runs one tracked flow's frame; the new-flow rows run
+ * CT_NEW_FLOWS frames of distinct flows once each (repeat 1: each creates its
+ * entry), then the same frames again (each finds its entry); then the table
+ * is filled to 1M entries (other ports' flows) and the established flow runs
+ * again. Last, xtapd's sweeper on the full table.
+ */
+static double conntrack_rows(const struct pkt *udp64, double ns_full, double ns_bare)
+{
+	int fd_from = xtap_prog_fd(&dp, XTAP_PROG_FROM_VM_XDP), fd_to = xtap_prog_fd(&dp, XTAP_PROG_TO_VM_TC);
+	struct xtap_acl_spec *acl = &spec_a.acl[XTAP_DIR_FROM_VM];
+	struct pkt *frames = calloc(CT_NEW_FLOWS, sizeof(*frames)), reply;
+	struct xtap_ct_sweeper sw = {};
+	double ns_est, ns_new, ns_again, ns_1m, ns_reply, t0, t_tick, t_full;
+	struct xtap_ct_conf conf = { .port_max = XTAP_CT_MAX_ENTRIES };
+	int i, fd_ct = xtap_map_fd(&dp, XTAP_MAP_CT), filled = 0;
+	__u32 zero = 0;
+
+	if (!frames)
+		exit(1);
+	bpf_map_update_elem(xtap_map_fd(&dp, XTAP_MAP_CT_CONF), &zero, &conf, 0);
+	acl->rules[acl->n_rules - 1].action = XTAP_ACL_ALLOW_STATEFUL;
+	write_port(&spec_a);
+	ns_est = run_ns(fd_from, tap_a.ifindex, udp64, 0);
+	printf("%-52s %8.1f %10.2f  %.2fx stateless\n", "from VM: full policy, stateful, established flow", ns_est,
+	       ns_est / ns_bare, ns_est / ns_full);
+	/* Its reply, to B's... A's own to-VM: to-vm default deny, passed by the flow. */
+	spec_a.acl[XTAP_DIR_TO_VM].default_action = XTAP_ACL_DENY;
+	write_port(&spec_a);
+	pkt_init(&reply);
+	pkt_eth(&reply, spec_a.mac, spec_b.mac, ETH_P_IP);
+	pkt_ipv4(&reply, pkt_ip4("10.0.0.11"), pkt_ip4("10.0.0.10"), IPPROTO_UDP);
+	pkt_udp(&reply, 2000, 1000, 64 - 42);
+	pkt_finish(&reply);
+	ns_reply = run_ns(fd_to, tap_a.ifindex, &reply, 1);
+	printf("%-52s %8.1f %10.2f\n", "to VM (tc egress): reply of a tracked flow, 64 B", ns_reply,
+	       ns_reply / ns_bare);
+	for (i = 0; i < CT_NEW_FLOWS; i++) {
+		frames[i] = *udp64;
+		/* UDP source port and destination's last two bytes: distinct flows. */
+		frames[i].data[34] = 0x80 | (i >> 8);
+		frames[i].data[35] = i;
+		frames[i].data[40] = frames[i].data[41] = 0;   /* no UDP checksum */
+	}
+	ns_new = run_each_ns(fd_from, tap_a.ifindex, frames, CT_NEW_FLOWS);
+	ns_again = run_each_ns(fd_from, tap_a.ifindex, frames, CT_NEW_FLOWS);
+	printf("%-52s %8.1f %10.2f\n", "from VM: stateful, new flow (repeat 1, mean)", ns_new, ns_new / ns_bare);
+	printf("%-52s %8.1f %10.2f\n", "from VM: stateful, same flows again (repeat 1, mean)", ns_again,
+	       ns_again / ns_bare);
+
+	/* Fill the table to 1M entries: flows of other ports (ids 100..), written in batches. */
+	{
+		enum { B = 8192 };
+		struct xtap_ct_key *keys = calloc(B, sizeof(*keys));
+		struct xtap_ct_entry *vals = calloc(B, sizeof(*vals));
+		__u64 now = xtap_ct_now(&dp);
+		__u32 n, j;
+
+		for (i = 0; keys && vals && filled + CT_NEW_FLOWS + 1 < (int)XTAP_CT_MAX_ENTRIES; i++) {
+			n = B;
+			for (j = 0; j < B; j++) {
+				__u32 f = i * B + j;
+
+				keys[j] = (struct xtap_ct_key){ .port_id = 100 + f / 65536, .family = 4,
+							      .proto = IPPROTO_UDP, .vm_port = f, .remote_port = 53 };
+				memcpy(keys[j].vm_addr, &f, 4);
+				keys[j].remote_addr[0] = 198;
+				vals[j] = (struct xtap_ct_entry){ .last_seen = now, .state = XTAP_CT_UDP };
+			}
+			if (filled + CT_NEW_FLOWS + 1 + B > (int)XTAP_CT_MAX_ENTRIES)
+				n = XTAP_CT_MAX_ENTRIES - CT_NEW_FLOWS - 1 - filled;
+			if (bpf_map_update_batch(fd_ct, keys, vals, &n, NULL))
+				break;
+			filled += n;
+		}
+		free(keys);
+		free(vals);
+	}
+	ns_1m = run_ns(fd_from, tap_a.ifindex, udp64, 0);
+	printf("%-52s %8.1f %10.2f  %.2fx stateless (%d entries)\n", "from VM: stateful, established, table full",
+	       ns_1m, ns_1m / ns_bare, ns_1m / ns_full, filled + CT_NEW_FLOWS + 1);
+
+	/* The sweeper: one tick's budget, then a whole pass, nothing expired (reads only). */
+	t0 = now_ns();
+	xtap_ct_sweep(&dp, &sw, XTAP_CT_SWEEP_BUDGET);
+	t_tick = now_ns() - t0;
+	t0 = now_ns();
+	while (sw.started && xtap_ct_sweep(&dp, &sw, XTAP_CT_SWEEP_BUDGET) >= 0)
+		;
+	t_full = now_ns() - t0 + t_tick;
+	printf("sweeper at %d entries: one tick (%d entries) %.1f ms, a whole pass %.0f ms (%llu read)\n",
+	       filled + CT_NEW_FLOWS + 1, XTAP_CT_SWEEP_BUDGET, t_tick / 1e6, t_full / 1e6,
+	       (unsigned long long)sw.visited);
+	/* Everything expired: the pass deletes them all. */
+	conf.clock_offset_ns = 7200ULL * 1000000000ULL;
+	bpf_map_update_elem(xtap_map_fd(&dp, XTAP_MAP_CT_CONF), &zero, &conf, 0);
+	sw = (struct xtap_ct_sweeper){};
+	t0 = now_ns();
+	{
+		long deleted = 0, r;
+
+		while ((r = xtap_ct_sweep(&dp, &sw, XTAP_CT_SWEEP_BUDGET)) > 0)
+			deleted += r;
+		t_full = now_ns() - t0;
+		printf("sweeper deleting %ld expired entries: %.0f ms (%.0f ns an entry)\n", deleted, t_full / 1e6,
+		       deleted ? t_full / deleted : 0);
+	}
+	conf = (struct xtap_ct_conf){};
+	bpf_map_update_elem(xtap_map_fd(&dp, XTAP_MAP_CT_CONF), &zero, &conf, 0);
+	free(frames);
+	return ns_est;
 }
 
 /* ---- monitor and capture (bpf/observe.h): the full-policy frame with the events off and on ---- */
@@ -389,8 +534,13 @@ int main(void)
 	ns = run_ns(fd_to_tc, tap_b.ifindex, &udp64, 1);
 	printf("%-52s %8.1f %10.2f\n", "to VM (tc egress): baseline policy, 64 B", ns, ns / ns_bare);
 	obs_rows(fd_from, tap_a.ifindex, &udp64, ns_bare, spec_a.port_id);
+	ns = conntrack_rows(&udp64, ns_full, ns_bare);
+	spec_a.acl[XTAP_DIR_TO_VM].default_action = XTAP_ACL_ALLOW;
+	add_rules(&spec_a.acl[XTAP_DIR_FROM_VM], 256);
+	write_port(&spec_a);
 	scale(&udp64);
 	printf("headline prog-cost xtap/bare=%.2f\n", ns_full / ns_bare);
+	printf("headline prog-cost conntrack-established/stateless=%.2f\n", ns / ns_full);
 
 	bare_bpf__destroy(bare);
 	xtap_datapath_close(&dp);

@@ -201,17 +201,13 @@ static void vm_side_setup(struct vm_side *v)
 		die("relay thread: %s", strerror(errno));
 }
 
-/* A socket of namespace ns (a socket stays in the namespace it was made in). */
+/* A socket of namespace ns_fd; dies on failure. */
 static int socket_in(int ns_fd, int type)
 {
-	int self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC), fd;
+	int fd = env_socket_in(ns_fd, type);
 
-	if (self < 0 || setns(ns_fd, CLONE_NEWNET))
-		die("setns: %s", strerror(errno));
-	fd = socket(AF_INET, type | SOCK_CLOEXEC, 0);
-	if (setns(self, CLONE_NEWNET) || fd < 0)
-		die("socket: %s", strerror(errno));
-	close(self);
+	if (fd < 0)
+		die("socket in a VM namespace: %s", strerror(errno));
 	return fd;
 }
 

@@ -146,12 +146,17 @@ static long xtap_acl_step(__u32 i, void *ctx)
 	return 1;
 }
 
-/* Returns XTAP_DROP_NONE when the frame is allowed, XTAP_DROP_ACL otherwise. */
-static __always_inline int xtap_acl_check(const struct xtap_port *port, __u32 dir,
-					  const struct xtap_flow *f, __u32 len)
+/*
+ * The action (enum xtap_acl_action) of the port's ACL in direction dir for a
+ * frame to or from `remote` (family 4 or 6) with protocol proto and, when
+ * l4_ports, destination port dport. Conntrack asks it about a flow's first
+ * frame too, to check that the rule that allowed the flow is still there.
+ */
+static __always_inline int xtap_acl_eval(const struct xtap_port *port, __u32 dir, __u8 family,
+					 const __u8 *remote, __u8 proto, __u8 l4_ports,
+					 __u16 dport, __u32 len)
 {
 	const struct xtap_acl_conf *conf = &port->acl[dir & 1];
-	const __u8 *remote = dir == XTAP_DIR_FROM_VM ? f->daddr.v6 : f->saddr.v6;
 	struct xtap_acl_match *m = NULL;
 	__u32 set = conf->set, n;
 	int i;
@@ -160,11 +165,9 @@ static __always_inline int xtap_acl_check(const struct xtap_port *port, __u32 di
 
 	if (t)
 		t->acl_slot = XTAP_TRACE_ACL_DEFAULT;
-	if (!f->l3_family)
-		return XTAP_DROP_NONE;  /* ARP is not filtered: IP needs it */
 	if (conf->rule_count == 0)
 		goto dflt;
-	if (f->l3_family == 4) {
+	if (family == 4) {
 		struct xtap_ip4_key k = { .prefixlen = 64, .set = set };
 
 		__builtin_memcpy(&k.addr, remote, 4);
@@ -185,10 +188,9 @@ static __always_inline int xtap_acl_check(const struct xtap_port *port, __u32 di
 
 		if (i >= n)
 			goto dflt;
-		if (xtap_acl_ports_match(c->proto, c->port_min, c->port_max, f->l4_proto,
-					 f->l4_ports, f->dport)) {
+		if (xtap_acl_ports_match(c->proto, c->port_min, c->port_max, proto, l4_ports, dport)) {
 			xtap_acl_count_hit(c->hit_slot, len);
-			return c->action == XTAP_ACL_ALLOW ? XTAP_DROP_NONE : XTAP_DROP_ACL;
+			return c->action;
 		}
 	}
 	if (m->n_more) {
@@ -198,18 +200,24 @@ static __always_inline int xtap_acl_check(const struct xtap_port *port, __u32 di
 			.set = set,
 			.len = len,
 			.skip = XTAP_ACL_INLINE,
-			.dport = f->dport,
-			.proto = f->l4_proto,
-			.l4_ports = f->l4_ports,
+			.dport = dport,
+			.proto = proto,
+			.l4_ports = l4_ports,
 			.action = -1,
 		};
 
 		bpf_loop(XTAP_MAX_ACL_RULES, xtap_acl_step, &w, 0);
 		if (w.action >= 0)
-			return w.action == XTAP_ACL_ALLOW ? XTAP_DROP_NONE : XTAP_DROP_ACL;
+			return w.action;
 	}
 dflt:
-	return conf->default_action == XTAP_ACL_ALLOW ? XTAP_DROP_NONE : XTAP_DROP_ACL;
+	return conf->default_action;
+}
+
+/* The remote end of a frame: its destination leaving the VM, its source entering. */
+static __always_inline const __u8 *xtap_acl_remote(__u32 dir, const struct xtap_flow *f)
+{
+	return dir == XTAP_DIR_FROM_VM ? f->daddr.v6 : f->saddr.v6;
 }
 
 #endif /* XTAP_ACL_H */

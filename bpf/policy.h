@@ -12,8 +12,27 @@
 #include "port.h"
 #include "antispoof.h"
 #include "acl.h"
+#include "conntrack.h"
 #include "ratelimit.h"
 #include "forward.h"
+
+/*
+ * The ACL of direction dir, and conntrack on ports with a stateful rule or
+ * default: XTAP_DROP_NONE or the reason to drop the frame.
+ */
+static __always_inline int xtap_filter(const struct xtap_port *port, __u32 dir, void *data,
+				       void *data_end, const struct xtap_flow *f, __u32 len)
+{
+	int action;
+
+	if (!f->l3_family)
+		return XTAP_DROP_NONE;  /* ARP is not filtered: IP needs it */
+	action = xtap_acl_eval(port, dir, f->l3_family, xtap_acl_remote(dir, f), f->l4_proto,
+			       f->l4_ports, f->dport, len);
+	if (port->flags & XTAP_PORT_F_CONNTRACK)
+		return xtap_ct_check(port, dir, data, data_end, f, len, action);
+	return action == XTAP_ACL_DENY ? XTAP_DROP_ACL : XTAP_DROP_NONE;
+}
 
 /* Where steering sent the frame, for a trace. */
 static __always_inline void xtap_trace_steer(const struct xtap_decision *d)
@@ -55,7 +74,7 @@ static __always_inline void xtap_from_vm_decide(void *data, void *data_end, __u3
 		xtap_trace_stage(XTAP_TRACE_ANTISPOOF, r);
 	}
 	if (!r) {
-		r = xtap_acl_check(port, XTAP_DIR_FROM_VM, f, len);
+		r = xtap_filter(port, XTAP_DIR_FROM_VM, data, data_end, f, len);
 		xtap_trace_stage(XTAP_TRACE_ACL, r);
 	}
 	if (!r) {
@@ -108,7 +127,7 @@ static __always_inline void xtap_to_vm_decide(void *data, void *data_end, __u32 
 		xtap_trace_stage(XTAP_TRACE_L2, r);
 	}
 	if (!r) {
-		r = xtap_acl_check(port, XTAP_DIR_TO_VM, f, len);
+		r = xtap_filter(port, XTAP_DIR_TO_VM, data, data_end, f, len);
 		xtap_trace_stage(XTAP_TRACE_ACL, r);
 	}
 	if (!r) {

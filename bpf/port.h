@@ -46,7 +46,11 @@ static __always_inline void xtap_port_count_id(__u32 id, __u32 dir, __u32 verdic
 		return;
 	st->verdict[dir][verdict].packets++;
 	st->verdict[dir][verdict].bytes += len;
-	if (verdict == XTAP_VERDICT_DROP && reason < XTAP_DROP_REASONS) {
+	if (verdict != XTAP_VERDICT_DROP)
+		return;
+	/* bounded in the register it is used from: clang may reload reason after a fused test */
+	xtap_barrier_var(reason);
+	if (reason < XTAP_DROP_REASONS) {
 		st->drop[dir][reason].packets++;
 		st->drop[dir][reason].bytes += len;
 	}

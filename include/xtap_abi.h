@@ -77,16 +77,23 @@ enum xtap_drop_reason {
 	XTAP_DROP_FRAGMENT      = 19, /* a fragment breaking the fragment rules */
 	XTAP_DROP_IP_OPTION     = 20, /* IPv4 source route (LSRR/SSRR) */
 	XTAP_DROP_MTU           = 21, /* non-GSO frame longer than the port's MTU */
-	XTAP_DROP_REASONS       = 22,
+	/* 22-23 conntrack, 24 overlay */
+	XTAP_DROP_CT_FULL       = 22, /* a new flow past the port's tracked-flow cap */
+	XTAP_DROP_CT_INVALID    = 23, /* claims a flow's state that no tracked flow has */
+	XTAP_DROP_REASONS       = 25,
 };
 
 /* ---- ports: map xtap_ports, key = tap ifindex (__u32) ---- */
 #define XTAP_PORT_F_ALLOW_DHCP_SERVER  (1U << 0)
 #define XTAP_PORT_F_ALLOW_ROUTER       (1U << 1)  /* ICMPv4/ICMPv6 router advertisements, redirects */
+/* Set by the agent when a rule or default of the port is stateful: the programs track its flows. */
+#define XTAP_PORT_F_CONNTRACK          (1U << 2)
 
 enum xtap_acl_action {
 	XTAP_ACL_DENY  = 0,
 	XTAP_ACL_ALLOW = 1,
+	/* allow, and track the flow: its replies pass the other direction's policy */
+	XTAP_ACL_ALLOW_STATEFUL = 2,
 };
 
 struct xtap_acl_conf {
@@ -327,6 +334,72 @@ enum xtap_uplink_verdict {
 
 struct xtap_uplink_stats {
 	struct xtap_counter verdict[XTAP_UPLINK_VERDICTS];
+};
+
+/* ---- connection tracking: hash xtap_ct, array xtap_ct_count, array xtap_ct_conf ---- */
+/*
+ * One hash for every port, not LRU: nothing a port does can evict another
+ * port's entries. Each port may hold at most xtap_ct_conf.port_max entries
+ * (XTAP_CT_PORT_MAX_DEFAULT when 0); the table's size bounds all of them.
+ */
+#define XTAP_CT_MAX_ENTRIES      (1U << 20)
+#define XTAP_CT_PORT_MAX_DEFAULT 65536
+
+enum xtap_ct_state {
+	XTAP_CT_NONE        = 0,
+	XTAP_CT_SYN_SENT    = 1,  /* the opener's SYN seen */
+	XTAP_CT_SYN_RECV    = 2,  /* the reply's SYN-ACK seen */
+	XTAP_CT_ESTABLISHED = 3,  /* the opener's ACK of the SYN-ACK seen */
+	XTAP_CT_FIN_WAIT    = 4,  /* a FIN seen (either side) */
+	XTAP_CT_CLOSE       = 5,  /* a RST seen */
+	XTAP_CT_UDP         = 6,
+	XTAP_CT_ICMP_ECHO   = 7,  /* ICMP / ICMPv6 echo, by identifier */
+	XTAP_CT_STATES      = 8,
+};
+
+/* Idle time after which an entry in that state is gone (seconds). */
+#define XTAP_CT_TIMEOUT_SYN_SENT    30
+#define XTAP_CT_TIMEOUT_SYN_RECV    30
+#define XTAP_CT_TIMEOUT_ESTABLISHED 3600
+#define XTAP_CT_TIMEOUT_FIN_WAIT    30
+#define XTAP_CT_TIMEOUT_CLOSE       10
+#define XTAP_CT_TIMEOUT_UDP         60
+#define XTAP_CT_TIMEOUT_ICMP_ECHO   30
+
+/*
+ * A flow as seen from its port (the zone): the VM's end and the remote end,
+ * so both directions build the same key without comparing addresses. ICMP
+ * echo: vm_port is the identifier, remote_port 0. IPv4 addresses fill the
+ * first 4 bytes of the 16.
+ */
+struct xtap_ct_key {
+	__u32 port_id;
+	__u8  family;       /* 4 or 6 */
+	__u8  proto;        /* IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP or IPPROTO_ICMPV6 */
+	__u16 pad;
+	__u8  vm_addr[16];
+	__u8  remote_addr[16];
+	__u16 vm_port;      /* host order */
+	__u16 remote_port;
+};
+
+struct xtap_ct_entry {
+	__u64 last_seen;    /* bpf_ktime_get_coarse_ns() + xtap_ct_conf.clock_offset_ns */
+	__u8  state;        /* enum xtap_ct_state */
+	__u8  opener;       /* enum xtap_dir of the flow's first frame */
+	__u8  pad[6];
+};
+
+/* Entries a port holds, counted by the programs and the agent's sweeper with atomics (mmap). */
+struct xtap_ct_count {
+	__u32 flows;
+	__u32 pad;
+};
+
+struct xtap_ct_conf {
+	__u64 clock_offset_ns;  /* added to bpf_ktime_get_coarse_ns(): tests move time on with it */
+	__u32 port_max;         /* entries per port; 0 = XTAP_CT_PORT_MAX_DEFAULT */
+	__u32 pad;
 };
 
 /* ---- observability: xtapctl monitor and capture (bpf/observe.h, docs/observability.md) ---- */

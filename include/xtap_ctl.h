@@ -44,6 +44,8 @@
 #define XTAP_CMD_STATS        "stats"
 #define XTAP_CMD_FDB          "fdb"
 #define XTAP_CMD_TEARDOWN     "teardown"
+#define XTAP_CMD_CONNTRACK_LIST  "conntrack.list"
+#define XTAP_CMD_CONNTRACK_FLUSH "conntrack.flush"
 #define XTAP_CMD_TRACE        "trace"
 
 /* xtapctl's exit codes. */

@@ -351,6 +351,16 @@ qemu-system-x86_64 ... -m 1G \\
     -netdev vhost-user,id=n0,chardev=c0 \\
     -device virtio-net-pci,netdev=n0,mac=02:00:00:00:00:04
 EOF
+echo "-- or under libvirt (README.md, \"With libvirt\"): the domain's RAM shared, its interface on the same socket;"
+echo "   libvirt runs QEMU as libvirt-qemu, which may not open a root 0600 socket: add the port with its --owner/--group"
+cat <<EOF
+<memoryBacking><source type='memfd'/><access mode='shared'/></memoryBacking>
+<interface type='vhostuser'>
+  <mac address='02:00:00:00:00:04'/>
+  <source type='unix' path='$VU_SOCK' mode='client'><reconnect enabled='yes' timeout='1'/></source>
+  <model type='virtio'/>
+</interface>
+EOF
 
 say "the state of things"
 xtapctl port list
@@ -375,6 +385,8 @@ The demo is still running, for you to explore:
   xtapd          pid $(cat "$PIDFILE"), in namespace $NS; log: $LOG
   taps           vm1 vm2 vm3 vm4 (02:00:00:00:00:01-04, 192.0.2.1-4) in $NS, segment 1
   vhost-user     every port's socket in $RUN/vhost (vm4's: $VU_SOCK), served by an xtap-vhost
+  a real VM      QEMU's command line or libvirt's <interface type='vhostuser'> printed above (README.md:
+                 "Then give the VM its port" and "With libvirt")
   uplink         uplink0 in $NS <-> out0 (192.0.2.254/24) in $NS_OUT
   maps and links pinned in $PIN
 

@@ -9,6 +9,9 @@ PKGS=(
   iproute2 iputils-ping ethtool
   qemu-system-x86 busybox-static xz-utils jq
   iptables gnuplot-nox
+  libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
+  python3 python3-prometheus-client libsystemd-dev scdoc dpkg-dev init-system-helpers
+  nftables
   tshark python3-scapy
 )
 missing=()

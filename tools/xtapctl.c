@@ -633,7 +633,7 @@ static void print_stats(json_object *res)
 	printf("%-15s %-8s", "PORT", "DIR");
 	for (size_t i = 0; i < sizeof(verdicts) / sizeof(verdicts[0]); i++)
 		printf(" %12s", verdicts[i]);
-	printf("  DROPS BY REASON\n");
+	printf(" %8s  DROPS BY REASON\n", "FLOWS");
 	json_object_object_foreach(res, port, st) {
 		for (int d = 0; d < 2; d++) {
 			json_object *drops = json_object_object_get(json_object_object_get(st, dirs[d]), "drops");
@@ -641,6 +641,11 @@ static void print_stats(json_object *res)
 			printf("%-15s %-8s", port, dirs[d]);
 			for (size_t i = 0; i < sizeof(verdicts) / sizeof(verdicts[0]); i++)
 				printf(" %12" PRId64, counter(st, dirs[d], "verdicts", verdicts[i], "packets"));
+			/* Tracked flows belong to the port, not a direction: on its first row. */
+			if (d == 0)
+				printf(" %8" PRId64, json_object_get_int64(json_object_object_get(st, "tracked_flows")));
+			else
+				printf(" %8s", "");
 			printf(" ");
 			json_object_object_foreach(drops, reason, c)
 				printf(" %s=%" PRId64, reason,
@@ -704,8 +709,8 @@ static int cmd_top(int argc, char **argv)
 		if (prev) {
 			if (!json_out)
 				printf("\033[H\033[2J");
-			printf("%-15s %10s %10s %10s %10s %10s  %s\n", "PORT", "RX_PPS", "RX_BPS", "TX_PPS",
-			       "TX_BPS", "DROP/S", "DROPS BY REASON (/s)");
+			printf("%-15s %10s %10s %10s %10s %10s %8s  %s\n", "PORT", "RX_PPS", "RX_BPS", "TX_PPS",
+			       "TX_BPS", "DROP/S", "FLOWS", "DROPS BY REASON (/s)");
 			json_object_object_foreach(res, port, st) {
 				json_object *old = json_object_object_get(prev, port);
 				double rxp, rxb, txp, txb, drp;
@@ -722,7 +727,8 @@ static int cmd_top(int argc, char **argv)
 				drp = (dir_total(st, "from-vm", "packets", 1) + dir_total(st, "to-vm", "packets", 1) -
 				       dir_total(old, "from-vm", "packets", 1) - dir_total(old, "to-vm", "packets", 1)) /
 				      interval;
-				printf("%-15s %10.0f %10.0f %10.0f %10.0f %10.0f ", port, rxp, rxb, txp, txb, drp);
+				printf("%-15s %10.0f %10.0f %10.0f %10.0f %10.0f %8" PRId64 " ", port, rxp, rxb, txp, txb,
+				       drp, json_object_get_int64(json_object_object_get(st, "tracked_flows")));
 				for (int d = 0; d < 2; d++) {
 					const char *dn = d ? "to-vm" : "from-vm";
 					json_object *drops = json_object_object_get(json_object_object_get(st, dn), "drops");
@@ -748,6 +754,45 @@ static int cmd_top(int argc, char **argv)
 	}
 	json_object_put(prev_resp);
 	return 0;
+}
+
+static void print_conntrack_list(json_object *res, json_object *args)
+{
+	size_t i;
+
+	(void)args;
+	printf("%-15s %-6s %-28s %-28s %-11s %-7s %9s %11s\n", "PORT", "PROTO", "VM", "REMOTE", "STATE",
+	       "OPENED", "IDLE_S", "EXPIRES_S");
+	for (i = 0; i < json_object_array_length(res); i++) {
+		json_object *f = json_object_array_get_idx(res, i), *vp;
+		char vm[64], remote[64];
+
+		if (json_object_object_get_ex(f, "vm_port", &vp)) {
+			snprintf(vm, sizeof(vm), "%s:%d", json_object_get_string(json_object_object_get(f, "vm_addr")),
+				 json_object_get_int(vp));
+			snprintf(remote, sizeof(remote), "%s:%d",
+				 json_object_get_string(json_object_object_get(f, "remote_addr")),
+				 json_object_get_int(json_object_object_get(f, "remote_port")));
+		} else {
+			snprintf(vm, sizeof(vm), "%s id %d", json_object_get_string(json_object_object_get(f, "vm_addr")),
+				 json_object_get_int(json_object_object_get(f, "echo_id")));
+			snprintf(remote, sizeof(remote), "%s",
+				 json_object_get_string(json_object_object_get(f, "remote_addr")));
+		}
+		printf("%-15s %-6s %-28s %-28s %-11s %-7s %9.1f %11.1f\n",
+		       json_object_get_string(json_object_object_get(f, "port")),
+		       json_object_get_string(json_object_object_get(f, "proto")), vm, remote,
+		       json_object_get_string(json_object_object_get(f, "state")),
+		       json_object_get_string(json_object_object_get(f, "opened")),
+		       json_object_get_int64(json_object_object_get(f, "idle_ms")) / 1000.0,
+		       json_object_get_int64(json_object_object_get(f, "expires_in_ms")) / 1000.0);
+	}
+}
+
+static void print_conntrack_flushed(json_object *res, json_object *args)
+{
+	(void)args;
+	printf("%" PRId64 " flows flushed\n", json_object_get_int64(json_object_object_get(res, "flushed")));
 }
 
 /* monitor and capture read the datapath's events from the pinned maps (xtapctl_observe.c). */
@@ -873,6 +918,8 @@ static const struct {
 	{ XTAP_CMD_FDB, print_fdb, fallback_fdb },
 	{ XTAP_CMD_STATUS, print_result, NULL },
 	{ XTAP_CMD_TEARDOWN, print_torn_down, teardown_agent_down },
+	{ XTAP_CMD_CONNTRACK_LIST, print_conntrack_list, NULL },
+	{ XTAP_CMD_CONNTRACK_FLUSH, print_conntrack_flushed, NULL },
 	{ XTAP_CMD_TRACE, print_trace, NULL },
 };
 

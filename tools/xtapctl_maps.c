@@ -72,6 +72,7 @@ struct stats_ctx {
 	json_object *out;
 	const char *only;
 	int stats_fd;
+	int ct_count_fd;   /* -1 with maps of a build before conntrack */
 };
 
 static void add_stats(__u32 ifindex, const struct xtap_port *p, void *ctx)
@@ -79,9 +80,17 @@ static void add_stats(__u32 ifindex, const struct xtap_port *p, void *ctx)
 	struct stats_ctx *c = ctx;
 	char name[IF_NAMESIZE];
 
+	struct xtap_ct_count flows = {};
+	json_object *st;
+
 	port_name(ifindex, name);
-	if (!c->only || !strcmp(c->only, name))
-		json_object_object_add(c->out, name, port_stats_json(c->stats_fd, p->port_id));
+	if (c->only && strcmp(c->only, name))
+		return;
+	st = port_stats_json(c->stats_fd, p->port_id);
+	if (c->ct_count_fd >= 0)
+		bpf_map_lookup_elem(c->ct_count_fd, &p->port_id, &flows);
+	json_object_object_add(st, "tracked_flows", json_object_new_int64(flows.flows));
+	json_object_object_add(c->out, name, st);
 }
 
 json_object *xtapctl_maps_stats(const char *pin_dir, const char *port)
@@ -89,12 +98,15 @@ json_object *xtapctl_maps_stats(const char *pin_dir, const char *port)
 	struct stats_ctx c = { .out = json_object_new_object(), .only = port };
 
 	c.stats_fd = open_map(pin_dir, "xtap_port_stats");
+	c.ct_count_fd = open_map(pin_dir, "xtap_ct_count");
 	if (c.stats_fd < 0 || each_port(pin_dir, add_stats, &c)) {
 		json_object_put(c.out);
 		c.out = NULL;
 	}
 	if (c.stats_fd >= 0)
 		close(c.stats_fd);
+	if (c.ct_count_fd >= 0)
+		close(c.ct_count_fd);
 	return c.out;
 }
 

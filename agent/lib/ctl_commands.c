@@ -69,6 +69,8 @@ static const struct xtap_ctl_arg acl_add_args[] = {
 	OPT("proto", XTAP_ARG_STRING, "--proto", "P", "tcp, udp, icmp, icmpv6, sctp, any (default) or 0-255"),
 	OPT("ports", XTAP_ARG_STRING, "--ports", "N[-M]", "destination port or range (tcp, udp, sctp only)"),
 	NUM("priority", "--priority", "N", XTAP_UNIT_NONE, "lower first, 0-65535 (default 1000)"),
+	OPT("stateful", XTAP_ARG_BOOL, "--stateful", NULL,
+	    "allow: track the flows it allows, whose replies then pass the other direction"),
 	END
 };
 
@@ -77,7 +79,10 @@ static const struct xtap_ctl_arg acl_del_args[] = {
 };
 
 static const struct xtap_ctl_arg acl_default_args[] = {
-	PORT_ARG, DIR_ARG, POS("action", "allow|deny", "what frames no rule matches get"), END
+	PORT_ARG, DIR_ARG, POS("action", "allow|deny", "what frames no rule matches get"),
+	OPT("stateful", XTAP_ARG_BOOL, "--stateful", NULL,
+	    "allow: track the flows it allows, whose replies then pass the other direction"),
+	END
 };
 
 static const struct xtap_ctl_arg port_only_args[] = { PORT_ARG, END };
@@ -156,6 +161,11 @@ const struct xtap_ctl_cmd xtap_ctl_cmds[] = {
 	{ XTAP_CMD_SEGMENT_LIST, "segment list", no_args, 0, "every segment", NULL },
 	{ XTAP_CMD_STATS, "stats", stats_args, 0, "packets per verdict and drops per reason, both directions", NULL },
 	{ XTAP_CMD_FDB, "fdb", no_args, 0, "the MACs each segment knows: ports and host entries", NULL },
+	{ XTAP_CMD_CONNTRACK_LIST, "conntrack list", stats_args, 0, "the flows stateful ACL rules track",
+	  "Each live flow: its port, the VM's and the remote end, state, which way it was opened,\n"
+	  "idle time and time left before it expires.\n" },
+	{ XTAP_CMD_CONNTRACK_FLUSH, "conntrack flush", stats_args, 0, "forget tracked flows (one port's or all)",
+	  "Their next frames are judged as new: a reply with no flow is dropped (ct_invalid).\n" },
 	{ XTAP_CMD_TRACE, "trace", trace_args, 0, "run a frame through a port's programs: each stage's decision",
 	  "Runs the real program against the live maps (BPF_PROG_TEST_RUN on a copy that writes nothing:\n"
 	  "no counter, ACL hit, limiter state or event changes) and prints each stage's decision.\n"

@@ -3,7 +3,8 @@
  * The one logging module of xtapd and xtap-vhost: a line "PROGRAM: LEVEL: text"
  * (or "PROGRAM[PORT]: LEVEL: text") to stderr in one write, so the lines of
  * concurrent processes never interleave. Errors and warnings always, info by
- * default, debug with --verbose.
+ * default, debug with --verbose. When stderr is the journal (systemd's
+ * JOURNAL_STREAM), each line starts with its priority, "<3>" to "<7>".
  */
 #ifndef XTAP_LOG_H
 #define XTAP_LOG_H

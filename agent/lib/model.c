@@ -196,10 +196,12 @@ const char *xtap_drop_reason_name(int r)
 		[XTAP_DROP_FRAGMENT] = "fragment",
 		[XTAP_DROP_IP_OPTION] = "ip_option",
 		[XTAP_DROP_MTU] = "mtu",
+		[XTAP_DROP_CT_FULL] = "ct_full",
+		[XTAP_DROP_CT_INVALID] = "ct_invalid",
 	};
-	_Static_assert(XTAP_DROP_REASONS == 22, "a name for every drop reason");
+	_Static_assert(XTAP_DROP_REASONS == 25, "a name for every drop reason");
 
-	return r >= 0 && r < XTAP_DROP_REASONS ? names[r] : "?";
+	return r >= 0 && r < XTAP_DROP_REASONS && names[r] ? names[r] : "?";
 }
 
 /* ---- counters ---- */
@@ -353,7 +355,9 @@ json_object *xtap_rule_to_json(const struct xtap_acl_rule_spec *r)
 	json_object_object_add(o, "id", json_object_new_int64(r->rule_id));
 	json_object_object_add(o, "priority", json_object_new_int(r->priority));
 	json_object_object_add(o, "action",
-			       json_object_new_string(r->action == XTAP_ACL_ALLOW ? "allow" : "deny"));
+			       json_object_new_string(r->action == XTAP_ACL_DENY ? "deny" : "allow"));
+	if (r->action == XTAP_ACL_ALLOW_STATEFUL)
+		json_object_object_add(o, "stateful", json_object_new_boolean(1));
 	xtap_format_prefix(&r->cidr, buf, sizeof(buf));
 	json_object_object_add(o, "cidr", json_object_new_string(buf));
 	json_object_object_add(o, "proto",
@@ -379,10 +383,27 @@ static int parse_action(const char *s, __u8 *action)
 	return 0;
 }
 
+/* "stateful": true (optional) turns an allow into XTAP_ACL_ALLOW_STATEFUL. */
+int xtap_stateful_from_json(json_object *o, const char *what, __u8 *action, struct xtap_err *err)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(o, "stateful", &v))
+		return 0;
+	if (!json_object_is_type(v, json_type_boolean))
+		return xtap_fail(err, -EINVAL, "%s: field \"stateful\" must be true or false", what);
+	if (!json_object_get_boolean(v))
+		return 0;
+	if (*action != XTAP_ACL_ALLOW)
+		return xtap_fail(err, -EINVAL, "%s: only allow can be stateful (a deny tracks nothing)", what);
+	*action = XTAP_ACL_ALLOW_STATEFUL;
+	return 0;
+}
+
 int xtap_rule_from_json(json_object *o, struct xtap_acl_rule_spec *r, struct xtap_err *err)
 {
-	static const char *const keys[] = { "id", "priority", "action", "cidr", "proto", "ports",
-					     "port", "dir", NULL };
+	static const char *const keys[] = { "id", "priority", "action", "stateful", "cidr", "proto",
+					     "ports", "port", "dir", NULL };
 	const char *s;
 	__u64 v;
 	int ret;
@@ -402,6 +423,7 @@ int xtap_rule_from_json(json_object *o, struct xtap_acl_rule_spec *r, struct xta
 	OK_OR_RET(get_str(o, "action", 1, &s, err));
 	if (parse_action(s, &r->action))
 		return xtap_fail(err, -EINVAL, "action \"%s\": use allow or deny", s);
+	OK_OR_RET(xtap_stateful_from_json(o, "acl rule", &r->action, err));
 	if ((ret = get_str(o, "cidr", 0, &s, err)) < 0)
 		return ret;
 	if (!ret && xtap_parse_prefix(s, &r->cidr))
@@ -535,8 +557,10 @@ static json_object *port_to_json(const struct xtap_port_conf *p, struct port_rul
 
 		if (!compact || s->acl[d].default_action != XTAP_ACL_ALLOW)
 			json_object_object_add(dir, "default",
-					       json_object_new_string(s->acl[d].default_action == XTAP_ACL_ALLOW ?
-								      "allow" : "deny"));
+					       json_object_new_string(s->acl[d].default_action == XTAP_ACL_DENY ?
+								      "deny" : "allow"));
+		if (s->acl[d].default_action == XTAP_ACL_ALLOW_STATEFUL)
+			json_object_object_add(dir, "stateful", json_object_new_boolean(1));
 		if (!compact || s->acl[d].n_rules)
 			json_object_object_add(dir, "rules", rules_to_json(&s->acl[d], cached, d));
 		if (json_object_object_length(dir))
@@ -594,7 +618,7 @@ static int rule_ids_check(struct xtap_port_conf *p, struct xtap_err *err)
 static int acl_dir_from_json(json_object *o, struct xtap_acl_spec *acl, const char *dir,
 			     struct xtap_err *err)
 {
-	static const char *const keys[] = { "default", "rules", NULL };
+	static const char *const keys[] = { "default", "stateful", "rules", NULL };
 	json_object *rules;
 	const char *s;
 	size_t i, n;
@@ -605,6 +629,7 @@ static int acl_dir_from_json(json_object *o, struct xtap_acl_spec *acl, const ch
 		return ret;
 	if (!ret && parse_action(s, &acl->default_action))
 		return xtap_fail(err, -EINVAL, "acl %s default \"%s\": use allow or deny", dir, s);
+	OK_OR_RET(xtap_stateful_from_json(o, "acl default", &acl->default_action, err));
 	if (!json_object_object_get_ex(o, "rules", &rules))
 		return 0;
 	if (!json_object_is_type(rules, json_type_array))

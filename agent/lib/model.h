@@ -91,6 +91,8 @@ int xtap_segment_from_json(json_object *o, struct xtap_segment_conf *s, struct x
 json_object *xtap_rule_to_json(const struct xtap_acl_rule_spec *r);
 /* A rule from its JSON fields; rule_id is left to the caller. */
 int xtap_rule_from_json(json_object *o, struct xtap_acl_rule_spec *r, struct xtap_err *err);
+/* Reads o's optional "stateful": an allow *action becomes XTAP_ACL_ALLOW_STATEFUL. */
+int xtap_stateful_from_json(json_object *o, const char *what, __u8 *action, struct xtap_err *err);
 json_object *xtap_rate_to_json(const struct xtap_rate_spec *r);
 int xtap_rate_from_json(json_object *o, struct xtap_rate_spec *r, struct xtap_err *err);
 

@@ -424,6 +424,8 @@ static int set_features(struct xtap_vhost_server *s, uint64_t f, struct xtap_err
 			d->vring[i].enabled = true;
 	d->features = f;
 	s->generation++;
+	if (!d->mem.n && !s->features_ms)
+		s->features_ms = xtap_vhost_now_ms();
 	if (s->owned) {
 		ret = tap_apply(s, err);
 		if (!ret)
@@ -451,6 +453,12 @@ static int set_mem_table(struct xtap_vhost_server *s, uint32_t size, const struc
 	ret = xtap_vhost_mem_set(&d->mem, mem, s->in_fds, s->in_nfds, err);
 	if (ret)
 		return ret;
+	s->features_ms = 0;
+	if (s->mem_missing) {
+		s->mem_missing = false;
+		s->generation++;
+		xtap_log_port(XTAP_LOG_INFO, s->dev.port, "the frontend sent its memory table after all: guest memory shared");
+	}
 	/* The mappings are ours now; the fds are not needed any more (closed with the message). */
 	for (i = 0; i < XTAP_VHOST_MAX_RINGS; i++) {
 		ret = ring_translate(s, i, err);
@@ -998,6 +1006,8 @@ void xtap_vhost_server_disconnect(struct xtap_vhost_server *s, const char *why)
 	close_in_fds(s);
 	s->in_len = 0;
 	s->in_started_ms = 0;
+	s->features_ms = 0;
+	s->mem_missing = false;
 	close(s->conn);
 	s->conn = -1;
 	s->generation++;
@@ -1021,14 +1031,31 @@ uint64_t xtap_vhost_server_stalled_for(const struct xtap_vhost_server *s, uint64
 	return now - s->in_started_ms;
 }
 
+/* Milliseconds until the memory table's wait is over; -1 = not waiting. */
+static int mem_wait_left(const struct xtap_vhost_server *s, uint64_t now)
+{
+	if (s->conn < 0 || !s->features_ms || s->mem_missing)
+		return -1;
+	return now >= s->features_ms + XTAP_VHOST_MEM_WAIT_MS ? 0 : (int)(s->features_ms + XTAP_VHOST_MEM_WAIT_MS - now);
+}
+
 int xtap_vhost_server_timeout(const struct xtap_vhost_server *s, uint64_t now)
 {
 	uint64_t stalled;
+	int t = -1, m = mem_wait_left(s, now);
 
-	if (s->conn < 0 || !s->in_started_ms)
-		return -1;
-	stalled = xtap_vhost_server_stalled_for(s, now);
-	return stalled >= XTAP_VHOST_STALL_MS ? 0 : (int)(XTAP_VHOST_STALL_MS - stalled);
+	if (s->conn >= 0 && s->in_started_ms) {
+		stalled = xtap_vhost_server_stalled_for(s, now);
+		t = stalled >= XTAP_VHOST_STALL_MS ? 0 : (int)(XTAP_VHOST_STALL_MS - stalled);
+	}
+	return t < 0 || (m >= 0 && m < t) ? m : t;
+}
+
+const char *xtap_vhost_server_guest_memory(const struct xtap_vhost_server *s)
+{
+	if (s->dev.mem.n)
+		return "shared";
+	return s->mem_missing ? "not shared" : "unknown";
 }
 
 void xtap_vhost_server_drop_stalled(struct xtap_vhost_server *s, uint64_t now, const char *why)
@@ -1057,4 +1084,13 @@ void xtap_vhost_server_expire(struct xtap_vhost_server *s, uint64_t now)
 {
 	if (xtap_vhost_server_stalled_for(s, now) >= XTAP_VHOST_STALL_MS)
 		xtap_vhost_server_drop_stalled(s, now, NULL);
+	if (mem_wait_left(s, now) != 0)
+		return;
+	/* The connection stays: QEMU keeps it and its own virtio runs; only a restart with shared memory helps. */
+	s->mem_missing = true;
+	s->no_shared_memory++;
+	s->generation++;
+	xtap_log_port(XTAP_LOG_ERR, s->dev.port,
+		      "the frontend negotiated features but sent no memory table within %d ms: the guest's memory is not shared, "
+		      "so no frame reaches this port (%s)", XTAP_VHOST_MEM_WAIT_MS, XTAP_VHOST_HINT_SHARED_MEMORY);
 }

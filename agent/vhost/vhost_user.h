@@ -23,6 +23,17 @@
 
 /* A message must be whole this long after its first byte arrived (the first message: after the connect). */
 #define XTAP_VHOST_STALL_MS 5000
+/*
+ * A frontend that negotiated its features (QEMU does so as it starts the
+ * device) and sent no memory table this long after has no shared memory to
+ * give: QEMU found the guest's RAM not shared, falls back to its own virtio
+ * and no frame reaches this port. Reported, counted and logged once.
+ */
+#define XTAP_VHOST_MEM_WAIT_MS 3000
+/* What fixes it, in the log line and the status file's hint (QEMU's and libvirt's way). */
+#define XTAP_VHOST_HINT_SHARED_MEMORY \
+	"share the guest's RAM: QEMU -object memory-backend-memfd,id=mem,size=SIZE,share=on -numa node,memdev=mem; " \
+	"libvirt <memoryBacking><source type='memfd'/><access mode='shared'/></memoryBacking>"
 /* A second frontend replaces the attached one only if that one has been stuck mid-message this long. */
 #define XTAP_VHOST_PREEMPT_MS 1000
 
@@ -46,6 +57,9 @@ struct xtap_vhost_server {
 	uint64_t connections;
 	uint64_t rejected;
 	uint64_t stalled;              /* connections dropped for stalling mid-message */
+	uint64_t features_ms;          /* monotonic ms of this connection's first SET_FEATURES without memory; 0 = none */
+	bool mem_missing;              /* this connection is past XTAP_VHOST_MEM_WAIT_MS without a memory table */
+	uint64_t no_shared_memory;     /* connections that were */
 	char last_error[256];
 };
 
@@ -59,10 +73,15 @@ void xtap_vhost_server_input(struct xtap_vhost_server *s);
 uint64_t xtap_vhost_now_ms(void);
 /* How long the connection has been stuck in an unfinished message (0: none, or no connection). */
 uint64_t xtap_vhost_server_stalled_for(const struct xtap_vhost_server *s, uint64_t now);
-/* Milliseconds until the stall timeout ends the connection (the poll timeout); -1 = no deadline. */
+/* Milliseconds until the stall timeout or the memory table's wait ends (the poll timeout); -1 = no deadline. */
 int xtap_vhost_server_timeout(const struct xtap_vhost_server *s, uint64_t now);
-/* Ends a connection stuck past XTAP_VHOST_STALL_MS (counted in `stalled`, one log line). */
+/*
+ * Ends a connection stuck past XTAP_VHOST_STALL_MS (counted in `stalled`, one log line);
+ * marks one without a memory table XTAP_VHOST_MEM_WAIT_MS after SET_FEATURES (`no_shared_memory`).
+ */
 void xtap_vhost_server_expire(struct xtap_vhost_server *s, uint64_t now);
+/* The guest's memory as the status file reports it: "shared", "not shared" or "unknown" (not yet). */
+const char *xtap_vhost_server_guest_memory(const struct xtap_vhost_server *s);
 /* Ends the connection as stalled now (a new frontend is waiting): `why` says so in the log. */
 void xtap_vhost_server_drop_stalled(struct xtap_vhost_server *s, uint64_t now, const char *why);
 /* Something the status file reports changed (xtap-vhost's own changes, e.g. a guest memory fault). */

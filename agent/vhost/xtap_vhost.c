@@ -233,6 +233,7 @@ err:
 
 struct status {
 	const struct opts *o;
+	struct stat sock;        /* the listening socket as made: who may connect (mode, owner) */
 	char *tmp;               /* the file it is written to before the rename: STATUS.tmp */
 	char *last;              /* what the file holds now */
 	uint64_t generation;     /* the server's generation `last` was built from */
@@ -248,7 +249,7 @@ struct status {
 static void status_update(struct status *st, const struct xtap_vhost_server *s)
 {
 	json_object *j;
-	char feat[24];
+	char feat[24], mode[8];
 	const char *text;
 	size_t len;
 	bool ok;
@@ -279,6 +280,16 @@ static void status_update(struct status *st, const struct xtap_vhost_server *s)
 	json_object_object_add(j, "connections", json_object_new_int64((int64_t)s->connections));
 	json_object_object_add(j, "rejected_messages", json_object_new_int64((int64_t)s->rejected));
 	json_object_object_add(j, "stalled_disconnects", json_object_new_int64((int64_t)s->stalled));
+	/* "connected" with no frames at all: QEMU without shared guest RAM (vhost_user.h). */
+	json_object_object_add(j, "guest_memory", json_object_new_string(xtap_vhost_server_guest_memory(s)));
+	json_object_object_add(j, "no_shared_memory", json_object_new_int64((int64_t)s->no_shared_memory));
+	if (s->mem_missing)
+		json_object_object_add(j, "hint", json_object_new_string(XTAP_VHOST_HINT_SHARED_MEMORY));
+	/* A VMM that is refused (EACCES) never reaches us: who may connect is all we can show. */
+	snprintf(mode, sizeof(mode), "%04o", (unsigned int)(st->sock.st_mode & 07777));
+	json_object_object_add(j, "socket_mode", json_object_new_string(mode));
+	json_object_object_add(j, "socket_uid", json_object_new_int64((int64_t)st->sock.st_uid));
+	json_object_object_add(j, "socket_gid", json_object_new_int64((int64_t)st->sock.st_gid));
 	if (s->last_error[0])
 		json_object_object_add(j, "last_error", json_object_new_string(s->last_error));
 	text = json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN);
@@ -443,6 +454,10 @@ int main(int argc, char **argv)
 	lfd = listen_on(&o);
 	if (lfd < 0)
 		return 1;
+	if (stat(o.socket, &st.sock)) {
+		xtap_log_port(XTAP_LOG_ERR, served_port, "stat %s: %s", o.socket, strerror(errno));
+		return 1;
+	}
 	xtap_log_port(XTAP_LOG_INFO, served_port, "serving %s with the %s data plane, %u queue pair(s), features 0x%llx",
 		       o.socket, plane->name, s.dev.n_pairs,
 		       (unsigned long long)xtap_vhost_server_offered(&s));

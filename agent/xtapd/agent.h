@@ -15,8 +15,17 @@
 #define XTAP_DEFAULT_STATE  "/var/lib/xtap/state.json"
 #define XTAP_DEFAULT_CONFIG "/etc/xtap/xtapd.json"
 
+/* What the metrics say of the agent itself (metrics.c); the agent's thread writes it. */
+struct xtap_agent_health {
+	double start_time;            /* seconds since the epoch */
+	double last_reconcile;        /* 0: none yet */
+	unsigned long reconcile_errors, repair_errors;
+	unsigned long requests_ok, requests_refused;
+};
+
 struct xtap_agent {
 	struct xtap_datapath dp;
+	struct xtap_agent_health health;
 	struct xtap_model model;
 	struct xtap_vhost_procs vhost;  /* the ports' vhost-user servers */
 	char state_path[PATH_MAX];

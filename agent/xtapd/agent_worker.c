@@ -15,6 +15,8 @@
 struct job {
 	struct job *next;
 	json_object *req;
+	xtap_worker_render_fn render;  /* instead of a request: text made from the agent's state */
+	xtap_worker_reply_fn reply;    /* NULL: the worker's */
 	char *resp;                    /* the reply as text */
 	struct xtap_fds fds;
 	void *tag;
@@ -104,11 +106,21 @@ static void on_todo(struct xtap_watch *watch, uint32_t events)
 	if (!j)
 		return;   /* the wake-up of stop */
 	j->fds.n = 0;
-	resp = xtap_agent_call(w->a, j->req, &j->fds);
-	j->resp = strdup(json_object_to_json_string_ext(resp, JSON_C_TO_STRING_PLAIN));
-	json_object_put(resp);
-	json_object_put(j->req);
-	j->req = NULL;
+	if (j->render) {
+		j->resp = j->render(w->a);
+	} else {
+		json_object *ok;
+
+		resp = xtap_agent_call(w->a, j->req, &j->fds);
+		if (json_object_object_get_ex(resp, XTAP_REPLY_OK, &ok) && json_object_get_boolean(ok))
+			w->a->health.requests_ok++;
+		else
+			w->a->health.requests_refused++;
+		j->resp = strdup(json_object_to_json_string_ext(resp, JSON_C_TO_STRING_PLAIN));
+		json_object_put(resp);
+		json_object_put(j->req);
+		j->req = NULL;
+	}
 	pthread_mutex_lock(&w->lock);
 	push(&w->done, j);
 	pthread_mutex_unlock(&w->lock);
@@ -125,8 +137,11 @@ static void deliver(struct xtap_agent_worker *w)
 	w->done.head = w->done.tail = NULL;
 	pthread_mutex_unlock(&w->lock);
 	while ((j = pop(&done))) {
-		w->reply(w->ctx, j->tag, j->resp ? j->resp : "{\"ok\":false,\"error\":\"xtapd is out of memory\"}",
-			 &j->fds);
+		if (j->reply)
+			j->reply(w->ctx, j->tag, j->resp, NULL);
+		else
+			w->reply(w->ctx, j->tag, j->resp ? j->resp : "{\"ok\":false,\"error\":\"xtapd is out of memory\"}",
+				 &j->fds);
 		free(j->resp);
 		free(j);
 	}
@@ -205,6 +220,14 @@ fail:
 	return NULL;
 }
 
+static void queue_job(struct xtap_agent_worker *w, struct job *j)
+{
+	pthread_mutex_lock(&w->lock);
+	push(&w->todo, j);
+	pthread_mutex_unlock(&w->lock);
+	wake(w->todo_w.fd);
+}
+
 int xtap_agent_worker_submit(struct xtap_agent_worker *w, json_object *req, void *tag)
 {
 	struct job *j = calloc(1, sizeof(*j));
@@ -215,10 +238,21 @@ int xtap_agent_worker_submit(struct xtap_agent_worker *w, json_object *req, void
 	}
 	j->req = req;
 	j->tag = tag;
-	pthread_mutex_lock(&w->lock);
-	push(&w->todo, j);
-	pthread_mutex_unlock(&w->lock);
-	wake(w->todo_w.fd);
+	queue_job(w, j);
+	return 0;
+}
+
+int xtap_agent_worker_render(struct xtap_agent_worker *w, xtap_worker_render_fn render,
+			     xtap_worker_reply_fn reply, void *tag)
+{
+	struct job *j = calloc(1, sizeof(*j));
+
+	if (!j)
+		return -ENOMEM;
+	j->render = render;
+	j->reply = reply;
+	j->tag = tag;
+	queue_job(w, j);
 	return 0;
 }
 
@@ -254,8 +288,11 @@ void xtap_agent_worker_stop(struct xtap_agent_worker *w)
 	deliver(w);
 	while ((j = pop(&w->todo))) {
 		json_object_put(j->req);
-		w->reply(w->ctx, j->tag, "{\"ok\":false,\"error\":\"xtapd is stopping: request not run "
-			 "(nothing changed)\"}", NULL);
+		if (j->reply)
+			j->reply(w->ctx, j->tag, NULL, NULL);
+		else
+			w->reply(w->ctx, j->tag, "{\"ok\":false,\"error\":\"xtapd is stopping: request not run "
+				 "(nothing changed)\"}", NULL);
 		free(j);
 	}
 	xtap_loop_del(w->agent_loop, &w->todo_w);

@@ -36,6 +36,15 @@ struct xtap_agent_worker *xtap_agent_worker_start(struct xtap_agent *a, struct x
 						  void *ctx, struct xtap_err *err);
 /* Queues a request (taken); its reply comes through the reply callback. 0 or -errno. */
 int xtap_agent_worker_submit(struct xtap_agent_worker *w, json_object *req, void *tag);
+/*
+ * Queues render, run in the agent's thread between requests (the metrics:
+ * counters read now, not a snapshot); its text (malloc'ed, or NULL) comes to
+ * reply in the control socket's thread, NULL too when the worker stops
+ * first. 0 or -errno.
+ */
+typedef char *(*xtap_worker_render_fn)(struct xtap_agent *a);
+int xtap_agent_worker_render(struct xtap_agent_worker *w, xtap_worker_render_fn render,
+			     xtap_worker_reply_fn reply, void *tag);
 /* A copy of the status snapshot (JSON text; free it), or NULL without memory. */
 char *xtap_agent_worker_status(struct xtap_agent_worker *w);
 /* The agent stopped by itself (teardown); its last replies are delivered. */

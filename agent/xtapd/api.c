@@ -47,7 +47,8 @@ static json_object *reply_err(const char *msg)
 
 /* Every handler group (commands.h); the command table (ctl_commands.c) names what each one serves. */
 static const struct xtap_cmd_handler *const handler_groups[] = {
-	xtap_port_cmds, xtap_addr_cmds, xtap_acl_cmds, xtap_rate_cmds, xtap_segment_cmds, xtap_status_cmds, xtap_trace_cmds,
+	xtap_port_cmds, xtap_addr_cmds, xtap_acl_cmds, xtap_rate_cmds, xtap_segment_cmds, xtap_status_cmds, xtap_conntrack_cmds,
+	xtap_trace_cmds,
 };
 
 static xtap_cmd_fn *handler_of(const char *name)
@@ -214,11 +215,21 @@ int xtap_agent_reconcile(struct xtap_agent *a)
 		ret = xtap_port_tap(p, &created, &err);
 		if (ret < 0) {
 			xtap_log(XTAP_LOG_WARN, "%s", err.msg);
-			p->spec.ifindex = 0;
 			failures++;
-			continue;
 		}
-		p->spec.ifindex = ret;
+		p->spec.ifindex = ret < 0 ? 0 : ret;
+	}
+	/*
+	 * A tap deleted while xtapd was down left its entry (and port id) under
+	 * its old ifindex: it goes before the port is written on its new tap.
+	 */
+	drop_stale_ports(a);
+	for (i = 0; i < a->model.n_ports; i++) {
+		struct xtap_port_conf *p = a->model.ports[i];
+
+		err.msg[0] = 0;
+		if (!p->spec.ifindex)
+			continue;
 		if (xtap_port_realize(a, p, NULL, &err)) {
 			xtap_log(XTAP_LOG_WARN, "%s", err.msg);
 			failures++;
@@ -226,10 +237,11 @@ int xtap_agent_reconcile(struct xtap_agent *a)
 			xtap_port_start_vhost(a, p);
 		}
 	}
-	drop_stale_ports(a);
 	xtap_vhost_procs_stop_others(&a->vhost, &a->model);
 	if (xtap_state_save(a->state_path, &a->model, &err))
 		xtap_log(XTAP_LOG_WARN, "%s", err.msg);
+	a->health.last_reconcile = xtap_wall_now();
+	a->health.reconcile_errors += failures;
 	return failures ? -EAGAIN : 0;
 }
 
@@ -273,6 +285,7 @@ void xtap_agent_link_event(struct xtap_agent *a, int is_new, const char *name, i
 			p->spec.ifindex = ret;
 			if (xtap_port_realize(a, p, NULL, &err)) {
 				xtap_log(XTAP_LOG_WARN, "repair failed: %s", err.msg);
+				a->health.repair_errors++;
 				p->spec.ifindex = 0;
 			} else {
 				xtap_port_start_vhost(a, p);
@@ -292,7 +305,9 @@ void xtap_agent_link_event(struct xtap_agent *a, int is_new, const char *name, i
 			continue;
 		}
 		err.msg[0] = 0;
-		if (xtap_segment_realize(a, s, NULL, &err))
+		if (xtap_segment_realize(a, s, NULL, &err)) {
 			xtap_log(XTAP_LOG_WARN, "segment %u: %s", s->id, err.msg);
+			a->health.repair_errors++;
+		}
 	}
 }

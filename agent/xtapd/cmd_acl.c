@@ -100,13 +100,19 @@ XTAP_DEFINE_CMD(cmd_acl_default)
 		ret = xtap_arg_dir(args, &dir, err);
 	if (ret)
 		return ret;
+	__u8 action;
+
 	if (!s || (strcmp(s, "allow") && strcmp(s, "deny")))
 		return xtap_fail(err, -EINVAL, "field \"action\" must be allow or deny");
+	action = !strcmp(s, "allow") ? XTAP_ACL_ALLOW : XTAP_ACL_DENY;
+	ret = xtap_stateful_from_json(args, "acl default", &action, err);
+	if (ret)
+		return ret;
 	next = malloc(sizeof(*next));
 	if (!next)
 		return -ENOMEM;
 	*next = *p;
-	next->spec.acl[dir].default_action = !strcmp(s, "allow") ? XTAP_ACL_ALLOW : XTAP_ACL_DENY;
+	next->spec.acl[dir].default_action = action;
 	ret = xtap_cmd_port_update(a, p, next, err);
 	free(next);
 	return ret;
@@ -126,7 +132,9 @@ XTAP_DEFINE_CMD(cmd_acl_list)
 		json_object *dir = json_object_new_object(), *rules = json_object_new_array();
 
 		json_object_object_add(dir, "default", json_object_new_string(
-			acl->default_action == XTAP_ACL_ALLOW ? "allow" : "deny"));
+			acl->default_action == XTAP_ACL_DENY ? "deny" : "allow"));
+		if (acl->default_action == XTAP_ACL_ALLOW_STATEFUL)
+			json_object_object_add(dir, "stateful", json_object_new_boolean(1));
 		for (i = 0; i < acl->n_rules; i++) {
 			json_object *r = xtap_rule_to_json(&acl->rules[i]);
 			struct xtap_counter hits;

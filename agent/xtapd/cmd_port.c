@@ -9,10 +9,12 @@
 
 #include "attach.h"
 #include "commands.h"
+#include "conntrack.h"
 #include "fault.h"
 #include "netdev.h"
 #include "realize.h"
 #include "validate.h"
+#include "vhost_access.h"
 
 /*
  * Prepare: everything checked, nothing made. Commit: the tap, the maps and
@@ -131,12 +133,14 @@ XTAP_DEFINE_CMD(cmd_port_del)
 		xtap_detach(&a->dp, p->spec.ifindex, XTAP_ROLE_VM, &ignore);
 	else if (p->spec.ifindex)
 		xtap_unpin_links(&a->dp, p->spec.ifindex, XTAP_ROLE_VM);
+	/* Its flows must not count against (or pass for) a later port with its id. */
+	xtap_ct_flush(&a->dp, p->spec.port_id);
 	xtap_log(XTAP_LOG_INFO, "port %s deleted", p->name);
 	xtap_model_del_port(&a->model, name);
 	return 0;
 }
 
-static json_object *port_status_json(struct xtap_agent *a, const struct xtap_port_conf *p)
+json_object *xtap_cmd_port_status(struct xtap_agent *a, const struct xtap_port_conf *p)
 {
 	json_object *o = json_object_new_object(), *vhost, *v;
 	struct xtap_attach_state st;
@@ -162,6 +166,9 @@ static json_object *port_status_json(struct xtap_agent *a, const struct xtap_por
 		vhost && json_object_object_get_ex(vhost, "frontend", &v) &&
 		!strcmp(json_object_get_string(v), "connected") &&
 		json_object_object_get_ex(vhost, "data_plane", &v) ? json_object_get_string(v) : "tap"));
+	/* A tap someone holds (carrier) is attached by name or hand-off: no vhost-user frontend is missing. */
+	if (vhost && !l.running)
+		xtap_vhost_access_hint(vhost);
 	if (vhost)
 		json_object_object_add(o, "vhost_user", vhost);
 	return o;
@@ -175,7 +182,7 @@ XTAP_DEFINE_CMD(cmd_port_list)
 	for (i = 0; i < a->model.n_ports; i++) {
 		json_object *o = xtap_port_to_json(a->model.ports[i]);
 
-		json_object_object_add(o, "status", port_status_json(a, a->model.ports[i]));
+		json_object_object_add(o, "status", xtap_cmd_port_status(a, a->model.ports[i]));
 		json_object_array_add(arr, o);
 	}
 	*res = arr;
@@ -193,13 +200,14 @@ XTAP_DEFINE_CMD(cmd_port_show)
 	if (!p)
 		return xtap_fail(err, -ENOENT, "no port named %s", name);
 	*res = xtap_port_to_json(p);
-	json_object_object_add(*res, "status", port_status_json(a, p));
+	json_object_object_add(*res, "status", xtap_cmd_port_status(a, p));
 	json_object_object_add(*res, "stats", xtap_cmd_port_stats(a, p));
 	return 0;
 }
 
 /*
- * The hand-off (what libvirt does for QEMU): the port's tap queues, and as
+ * The hand-off (fds for a VMM that may not open the tap; libvirt opens it by name instead, README
+ * "With libvirt"): the port's tap queues, and as
  * many /dev/vhost-net instances when the kernel has vhost-net, for the VMM
  * to use with -netdev tap,fds=...,vhostfds=.... The VMM programs vhost-net
  * itself; frames still pass the tap, so the port's policy applies.

@@ -12,6 +12,7 @@
 
 #include "attach.h"
 #include "commands.h"
+#include "conntrack.h"
 #include "netdev.h"
 #include "realize.h"
 
@@ -28,6 +29,7 @@ json_object *xtap_cmd_port_stats(struct xtap_agent *a, const struct xtap_port_co
 	}
 	o = xtap_port_stats_to_json(v, ncpu);
 	free(v);
+	json_object_object_add(o, "tracked_flows", json_object_new_int64(xtap_ct_port_count(&a->dp, id)));
 	return o;
 }
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * xtapd's command handlers, grouped by concern (cmd_port.c, cmd_addr.c,
- * cmd_acl.c, cmd_rate.c, cmd_segment.c, cmd_status.c, cmd_trace.c). api.c finds the
+ * cmd_acl.c, cmd_rate.c, cmd_segment.c, cmd_status.c, cmd_conntrack.c, cmd_trace.c). api.c finds the
  * handler of a request's "cmd" here after checking its "args" against the
  * command table (agent/lib/ctl_commands.c): a handler gets arguments of
  * the declared types.
@@ -35,6 +35,7 @@ extern const struct xtap_cmd_handler xtap_acl_cmds[];
 extern const struct xtap_cmd_handler xtap_rate_cmds[];
 extern const struct xtap_cmd_handler xtap_segment_cmds[];
 extern const struct xtap_cmd_handler xtap_status_cmds[];
+extern const struct xtap_cmd_handler xtap_conntrack_cmds[];
 extern const struct xtap_cmd_handler xtap_trace_cmds[];
 
 /* cmd_args.c: the string at key, or NULL. */
@@ -53,6 +54,8 @@ int xtap_cmd_save(struct xtap_agent *a, struct xtap_err *err);
 int xtap_cmd_port_update(struct xtap_agent *a, struct xtap_port_conf *cur, struct xtap_port_conf *next,
 			 struct xtap_err *err);
 
+/* cmd_port.c: a port's state, data plane and xtap-vhost status (port.list and port.show add it). */
+json_object *xtap_cmd_port_status(struct xtap_agent *a, const struct xtap_port_conf *p);
 /* cmd_status.c: a port's counters, summed over CPUs (port.show adds them). */
 json_object *xtap_cmd_port_stats(struct xtap_agent *a, const struct xtap_port_conf *p);
 

@@ -57,6 +57,9 @@ enum xtap_map_id {
 	XTAP_MAP_SEG_PORTS,
 	XTAP_MAP_UPLINKS,
 	XTAP_MAP_UPLINK_STATS,
+	XTAP_MAP_CT,
+	XTAP_MAP_CT_COUNT,
+	XTAP_MAP_CT_CONF,
 	XTAP_MAP_OBS_CONF,      /* monitor and capture (bpf/observe.h) */
 	XTAP_MAP_OBS_CPU,
 	XTAP_MAP_OBS_EVENTS,

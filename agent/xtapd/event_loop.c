@@ -16,6 +16,14 @@ double xtap_now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+double xtap_wall_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
 int xtap_loop_init(struct xtap_loop *l)
 {
 	l->n_tickers = 0;

@@ -40,6 +40,8 @@ struct xtap_loop {
 };
 
 double xtap_now(void);
+/* CLOCK_REALTIME seconds: timestamps for people and Prometheus. */
+double xtap_wall_now(void);
 int xtap_loop_init(struct xtap_loop *l);
 void xtap_loop_close(struct xtap_loop *l);
 /* epoll_ctl ADD / MOD / DEL of w->fd; 0 or -errno. */

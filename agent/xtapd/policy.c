@@ -34,6 +34,21 @@ struct port_change {
 	int n_fresh;
 };
 
+/* Whether a rule or default of the port is stateful: then the programs track its flows. */
+static int port_is_stateful(const struct xtap_port_spec *s)
+{
+	__u32 d, i;
+
+	for (d = 0; d < XTAP_DIRS; d++) {
+		if (s->acl[d].default_action == XTAP_ACL_ALLOW_STATEFUL)
+			return 1;
+		for (i = 0; i < s->acl[d].n_rules; i++)
+			if (s->acl[d].rules[i].action == XTAP_ACL_ALLOW_STATEFUL)
+				return 1;
+	}
+	return 0;
+}
+
 static void port_entry_of(const struct xtap_port_spec *s, struct xtap_port *p)
 {
 	__u32 d;
@@ -42,7 +57,7 @@ static void port_entry_of(const struct xtap_port_spec *s, struct xtap_port *p)
 	p->port_id = s->port_id;
 	p->ifindex = s->ifindex;
 	p->segment_id = s->segment_id;
-	p->flags = s->flags;
+	p->flags = s->flags | (port_is_stateful(s) ? XTAP_PORT_F_CONNTRACK : 0);
 	memcpy(p->mac, s->mac, 6);
 	p->mtu = s->mtu;
 	xtap_addr_hosts(s, p);

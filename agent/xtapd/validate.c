@@ -101,7 +101,7 @@ static int validate_acl(const char *who, const struct xtap_acl_spec *acl, const 
 	char what[96];
 	int i, ret;
 
-	if (acl->default_action > XTAP_ACL_ALLOW)
+	if (acl->default_action > XTAP_ACL_ALLOW_STATEFUL)
 		return xtap_fail(err, -EINVAL, "%sacl %s: default must be allow or deny", who, dir);
 	if (acl->n_rules > XTAP_MAX_ACL_RULES)
 		return xtap_fail(err, -E2BIG, "%sacl %s: %u rules, at most %d per port and direction", who, dir,
@@ -111,7 +111,7 @@ static int validate_acl(const char *who, const struct xtap_acl_spec *acl, const 
 		int ports = !(r->port_min == 0 && r->port_max == 0xFFFF);
 
 		/* Every update checks every rule: the rule's name is formatted only for a message. */
-		if (r->action <= XTAP_ACL_ALLOW && r->port_min <= r->port_max &&
+		if (r->action <= XTAP_ACL_ALLOW_STATEFUL && r->port_min <= r->port_max &&
 		    (!ports || !r->proto || r->proto == 6 || r->proto == 17 || r->proto == 132) &&
 		    ((r->cidr.family == 0 && r->cidr.prefixlen == 0) ||
 		     ((r->cidr.family == 4 || r->cidr.family == 6) && r->cidr.prefixlen <= prefix_max_len(r->cidr.family))))
@@ -120,7 +120,7 @@ static int validate_acl(const char *who, const struct xtap_acl_spec *acl, const 
 		ret = validate_prefix(&r->cidr, 1, what, err);
 		if (ret)
 			return ret;
-		if (r->action > XTAP_ACL_ALLOW)
+		if (r->action > XTAP_ACL_ALLOW_STATEFUL)
 			return xtap_fail(err, -EINVAL, "%s: action must be allow or deny", what);
 		if (r->port_min > r->port_max)
 			return xtap_fail(err, -EINVAL, "%s: port range %u-%u is reversed", what, r->port_min,

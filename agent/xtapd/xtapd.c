@@ -28,9 +28,13 @@
 
 #include "agent.h"
 #include "agent_worker.h"
+#include "conntrack.h"
 #include "ctl_server.h"
 #include "event_loop.h"
 #include "fault.h"
+#include "metrics.h"
+#include "metrics_server.h"
+#include "service.h"
 #include "netdev.h"
 #include "lock.h"
 
@@ -39,6 +43,8 @@ struct options {
 	char socket[PATH_MAX];
 	char state[PATH_MAX];
 	char pin_dir[PATH_MAX];
+	char metrics[128];          /* "ADDR:PORT" of the Prometheus endpoint; "" = off */
+	int metrics_allow_remote;
 	int recover_state;
 };
 
@@ -54,7 +60,8 @@ static void usage(FILE *f)
 		"      --fault-injection  tests only: requests may carry \"fault\" (docs/api.md), XTAP_FAULT is read\n"
 		"  -v, --verbose        debug logging\n"
 		"  -h, --help           this text\n"
-		"Runs in the foreground and logs to stderr.\n");
+		"Runs in the foreground and logs to stderr (to the journal with priorities under systemd;\n"
+		"Type=notify: READY after the first reconcile, a watchdog when WatchdogSec= is set).\n");
 }
 
 /* XTAP_FAULT=CLASS:N fails the Nth step of that class since start (with --fault-injection only). */
@@ -111,6 +118,10 @@ static int read_config(struct options *o, int explicit_config, json_object **boo
 		} else if (!strcmp(key, "verbose") && json_object_is_type(val, json_type_boolean)) {
 			if (json_object_get_boolean(val))
 				xtap_log_set_level(XTAP_LOG_DEBUG);
+		} else if (!strcmp(key, "metrics") && json_object_is_type(val, json_type_string)) {
+			snprintf(o->metrics, sizeof(o->metrics), "%s", json_object_get_string(val));
+		} else if (!strcmp(key, "metrics_allow_remote") && json_object_is_type(val, json_type_boolean)) {
+			o->metrics_allow_remote = json_object_get_boolean(val);
 		} else if (!strcmp(key, "bootstrap") && json_object_is_type(val, json_type_object)) {
 			*bootstrap = json_object_get(val);
 		} else {
@@ -121,6 +132,17 @@ static int read_config(struct options *o, int explicit_config, json_object **boo
 	}
 	json_object_put(cfg);
 	return 0;
+}
+
+/* The metrics address is checked before anything changes: a bad one refuses the start. */
+static int check_metrics(const struct options *o, struct sockaddr_storage *sa, socklen_t *len)
+{
+	struct xtap_err err = {};
+
+	if (!o->metrics[0] || !xtap_metrics_parse_addr(o->metrics, o->metrics_allow_remote, sa, len, &err))
+		return 0;
+	xtap_log(XTAP_LOG_ERR, "config file %s: %s", o->config, err.msg);
+	return -1;
 }
 
 static int is_bpffs(const char *path)
@@ -214,13 +236,15 @@ static int load_state(struct xtap_agent *a, const struct options *o, json_object
 	return ret;
 }
 
-/* The start before the datapath: locks, then the desired state. A refused start leaves no trace. */
-static int start_owned(struct xtap_agent *a, const struct options *o, json_object *bootstrap)
+/*
+ * The start before the datapath: locks, then the desired state. A refused
+ * start leaves no trace. *made_pin_dir: the pin directory was made for the lock.
+ */
+static int start_owned(struct xtap_agent *a, const struct options *o, json_object *bootstrap, int *made_pin_dir)
 {
-	int made_pin_dir = 0;
-
-	if (take_locks(o, &made_pin_dir) || load_state(a, o, bootstrap)) {
-		if (made_pin_dir)
+	*made_pin_dir = 0;
+	if (take_locks(o, made_pin_dir) || load_state(a, o, bootstrap)) {
+		if (*made_pin_dir)
 			rmdir(o->pin_dir);
 		return -1;
 	}
@@ -253,6 +277,8 @@ struct daemon {
 	struct xtap_watch signals;    /* SIGINT, SIGTERM: main thread */
 	struct xtap_watch links;      /* the link monitor: agent thread */
 	double next_vhost_check;
+	double next_ct_sweep;
+	struct xtap_ct_sweeper sweeper;
 	int stop;
 };
 
@@ -293,6 +319,22 @@ static void deliver_reply(void *ctx, void *tag, const char *json, struct xtap_fd
 	xtap_ctl_reply(tag, json, fds);
 }
 
+static void deliver_metrics(void *ctx, void *tag, const char *text, struct xtap_fds *fds)
+{
+	(void)ctx;
+	(void)fds;
+	xtap_metrics_reply(tag, text);
+}
+
+/* A scrape: the counters are read in the agent's thread, between its requests. */
+static void handle_scrape(void *ctx, struct xtap_metrics_request *r)
+{
+	struct daemon *d = ctx;
+
+	if (xtap_agent_worker_render(d->worker, xtap_metrics_render, deliver_metrics, r))
+		xtap_metrics_reply(r, NULL);
+}
+
 static void on_signal(struct xtap_watch *w, uint32_t events)
 {
 	struct signalfd_siginfo si;
@@ -300,6 +342,7 @@ static void on_signal(struct xtap_watch *w, uint32_t events)
 	(void)events;
 	if (read(w->fd, &si, sizeof(si)) == sizeof(si)) {
 		xtap_log(XTAP_LOG_INFO, "stopping; the datapath keeps running");
+		xtap_service_stopping();
 		DAEMON_OF(w, signals)->stop = 1;
 	}
 }
@@ -329,6 +372,27 @@ static double vhost_check_tick(void *ctx, double now)
 		d->next_vhost_check = now + XTAP_VHOST_CHECK_SECONDS;
 	}
 	return d->next_vhost_check;
+}
+
+/*
+ * Agent thread: deletes expired tracked flows, XTAP_CT_SWEEP_BUDGET entries
+ * a tick, so a full table (XTAP_CT_MAX_ENTRIES) is walked every 16 ticks and
+ * no tick holds the agent long (bench/prog_cost measures one).
+ */
+static double ct_sweep_tick(void *ctx, double now)
+{
+	struct daemon *d = ctx;
+	int n;
+
+	if (now >= d->next_ct_sweep) {
+		n = xtap_ct_sweep(&d->a->dp, &d->sweeper, XTAP_CT_SWEEP_BUDGET);
+		if (n < 0)
+			xtap_log(XTAP_LOG_WARN, "conntrack sweep: %s", strerror(-n));
+		else if (n)
+			xtap_log(XTAP_LOG_DEBUG, "conntrack sweep: %d expired flows deleted", n);
+		d->next_ct_sweep = now + XTAP_CT_SWEEP_SECONDS;
+	}
+	return d->next_ct_sweep;
 }
 
 /* 256 connections, a pidfd per xtap-vhost starting or stopping, the BPF objects: the soft limit may be low. */
@@ -372,12 +436,15 @@ int main(int argc, char **argv)
 	struct options o = {};
 	struct xtap_agent *a = calloc(1, sizeof(*a));
 	struct xtap_ctl_server *srv;
+	struct xtap_metrics_server *metrics = NULL;
+	struct sockaddr_storage metrics_sa;
+	socklen_t metrics_len = 0;
 	struct daemon d = { .a = a };
 	struct xtap_loop agent_loop, io_loop;
 	json_object *bootstrap = NULL;
 	struct xtap_err err = {};
 	sigset_t mask;
-	int c, explicit_config = 0;
+	int c, explicit_config = 0, made_pin_dir;
 
 	xtap_log_init("xtapd", XTAP_LOG_INFO);
 	snprintf(o.config, sizeof(o.config), "%s", XTAP_DEFAULT_CONFIG);
@@ -404,8 +471,9 @@ int main(int argc, char **argv)
 		xtap_log(XTAP_LOG_ERR, "must run as root (it creates taps and loads BPF programs)");
 		return 1;
 	}
-	if (read_config(&o, explicit_config, &bootstrap))
+	if (read_config(&o, explicit_config, &bootstrap) || check_metrics(&o, &metrics_sa, &metrics_len))
 		return 1;
+	a->health.start_time = xtap_wall_now();
 	if (!o.socket[0])
 		snprintf(o.socket, sizeof(o.socket), "%s", XTAP_DEFAULT_SOCKET);
 	if (!o.state[0])
@@ -422,7 +490,20 @@ int main(int argc, char **argv)
 	libbpf_set_print(quiet_libbpf);
 	libxdp_set_print(quiet_libxdp);
 
-	if (start_owned(a, &o, bootstrap) || xtap_datapath_load(&a->dp, o.pin_dir))
+	if (start_owned(a, &o, bootstrap, &made_pin_dir))
+		return 1;
+	/* Before the datapath is touched: a metrics port in use refuses the start with nothing changed. */
+	if (metrics_len) {
+		metrics = xtap_metrics_server_open(&io_loop, &metrics_sa, metrics_len, handle_scrape, &d, &err);
+		if (!metrics) {
+			xtap_log(XTAP_LOG_ERR, "config file %s: \"metrics\": %s: %s", o.config, o.metrics, err.msg);
+			if (made_pin_dir)
+				rmdir(o.pin_dir);
+			return 1;
+		}
+		xtap_log(XTAP_LOG_INFO, "metrics on http://%s/metrics", o.metrics);
+	}
+	if (xtap_datapath_load(&a->dp, o.pin_dir))
 		return 1;
 	json_object_put(bootstrap);
 	if (xtap_agent_reconcile(a))
@@ -453,6 +534,12 @@ int main(int argc, char **argv)
 	}
 	d.next_vhost_check = xtap_now() + XTAP_VHOST_CHECK_SECONDS;
 	xtap_loop_add_ticker(&agent_loop, vhost_check_tick, &d);
+	if (xtap_service_watchdog(&io_loop, &agent_loop)) {
+		xtap_log(XTAP_LOG_ERR, "systemd watchdog: no room for its timer in the event loop");
+		return 1;
+	}
+	d.next_ct_sweep = xtap_now() + XTAP_CT_SWEEP_SECONDS;
+	xtap_loop_add_ticker(&agent_loop, ct_sweep_tick, &d);
 	xtap_log(XTAP_LOG_INFO, "ready: %zu ports, %zu segments, socket %s, maps in %s",
 		 a->model.n_ports, a->model.n_segments, o.socket, o.pin_dir);
 	/* Started with SIGINT and SIGTERM blocked: they come to the signalfd only. From here on the agent is its. */
@@ -461,6 +548,8 @@ int main(int argc, char **argv)
 		xtap_log(XTAP_LOG_ERR, "%s", err.msg);
 		return 1;
 	}
+	/* After the reconcile, with the socket served: clients ordered After=xtapd.service can connect. */
+	xtap_service_ready("%zu ports, %zu segments; socket %s", a->model.n_ports, a->model.n_segments, o.socket);
 
 	while (!d.stop && !xtap_agent_worker_done(d.worker))
 		if (xtap_loop_run_once(&io_loop)) {
@@ -468,6 +557,7 @@ int main(int argc, char **argv)
 			break;
 		}
 	xtap_agent_worker_stop(d.worker);
+	xtap_metrics_server_close(metrics);
 	xtap_ctl_server_close(srv);
 	xtap_vhost_procs_finish(&a->vhost);
 	if (d.mon)

@@ -17,6 +17,13 @@ int bare_redirect(struct xdp_md *ctx)
 	return bpf_redirect_map(&bare_target, 0, XDP_DROP);
 }
 
+/* The classic rows of kernel_path: the frame goes on into the host's stack (bridge, ebtables, htb). */
+SEC("xdp")
+int bare_pass(struct xdp_md *ctx)
+{
+	return XDP_PASS;
+}
+
 SEC("xdp")
 int bare_drop(struct xdp_md *ctx)
 {

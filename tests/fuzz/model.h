@@ -27,7 +27,8 @@ enum {
 	MDL_DROP_FRAGMENT = 19,
 	MDL_DROP_IP_OPTION = 20,
 	MDL_DROP_MTU = 21,
-	MDL_DROP_REASONS = 22,
+	/* 22-23 conntrack (off in the model's world: no stateful rules), 24 overlay */
+	MDL_DROP_REASONS = 25,
 };
 
 #define MDL_MAX_PORTS 4

@@ -23,6 +23,8 @@
 #     through xtap-vhost's data plane (vhost-net where /dev/vhost-net exists, else userspace)
 #  11 vhost-user: a second frontend refused next to QEMU; C's xtap-vhost SIGKILLed, xtapd
 #     starts it again, QEMU reconnects (reconnect=1), C pings A again
+#  12 stateful security group: vmA to-vm default deny + from-vm allow --stateful; A fetches
+#     1 MiB over HTTP from the outside over IPv4 and IPv6 (md5), the outside cannot connect to A
 #
 # Prints each scenario's result, boot and run times, and ends with
 # "N passed, N failed[, N skipped]". Exit 77 (one line why) when this machine
@@ -68,6 +70,7 @@ done
 [ -x "$XTAPD" ] && [ -x "$CTL" ] || fail_tier "no $XTAPD or $CTL: build first (make)"
 
 . "$HERE/image.sh"
+. "$HERE/sandbox.sh"
 guest_image guest
 T_IMAGE=$(elapsed "$T_START")
 echo "guest kernel $KVER ($PKG), $( [ "$CACHE_HIT" = 1 ] && echo "cached" || echo "built now") in $T_IMAGE s"
@@ -88,13 +91,13 @@ MAC_C=02:00:00:00:01:0c IP_C=192.0.2.3
 # The plane xtap-vhost picks for guest C (what xtap-vhost --data-plane auto does).
 PLANE=$([ -c /dev/vhost-net ] && [ -r /dev/vhost-net ] && [ -w /dev/vhost-net ] && echo vhost-net || echo userspace)
 IP_OUT=192.0.2.254
+IP6_OUT=2001:db8:12::fe IP6_A=2001:db8:12::1
 
 in_ns() { ip netns exec "$NS" "$@"; }
 in_out() { ip netns exec "$NS_OUT" "$@"; }
 ctl() { "$CTL" -s "$SOCK" "$@"; }
 # xctl: shows the command, then runs it
 xctl() { echo "   \$ xtapctl $*"; ctl "$@" 2>&1 | sed 's/^/     /'; return "${PIPESTATUS[0]}"; }
-ns_exists() { ip netns list | awk '{print $1}' | grep -qx "$1"; }
 
 cleanup() {
 	local vm pid st
@@ -120,12 +123,7 @@ cleanup() {
 		kill -KILL "$XTAPD_PID" 2>/dev/null
 		wait "$XTAPD_PID" 2>/dev/null
 	fi
-	# xtap-vhost processes outlive xtapd by design: teardown stopped them unless xtapd was gone.
-	for st in "$RUN"/vhost/*.json; do
-		[ -e "$st" ] || continue
-		pid=$(jq -r .pid "$st" 2>/dev/null)
-		grep -qa xtap-vhost "/proc/$pid/cmdline" 2>/dev/null && kill -KILL "$pid"
-	done
+	kill_vhosts "$RUN"
 	ns_exists "$NS_OUT" && ip netns del "$NS_OUT"
 	ns_exists "$NS" && ip netns del "$NS"
 	mountpoint -q "$BPFFS" 2>/dev/null && umount "$BPFFS"
@@ -138,15 +136,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'echo "guest tier: interrupted"; exit 130' INT TERM
 
-# Leftovers of runs killed without a chance to clean up (SIGKILL): their PID is gone.
-for n in $(ip netns list | awk '{print $1}' | grep -E '^xtap-guest-(out-)?[0-9]+$'); do
-	[ -d "/proc/${n##*-}" ] || ip netns del "$n"
-done
-for d in /run/xtap-guest-[0-9]*; do
-	[ -d "$d" ] && [ ! -d "/proc/${d##*-}" ] || continue
-	! mountpoint -q "$d/bpf" || umount "$d/bpf"
-	rm -rf "$d"
-done
+reap_stale xtap-guest '^xtap-guest-(out-)?[0-9]+$'
 
 mkdir -p "$BPFFS"
 mount -t bpf bpf "$BPFFS" || fail_tier "cannot mount bpffs on $BPFFS"
@@ -187,7 +177,7 @@ echo "xtapd in namespace $NS; ports vmA ($MAC_A $IP_A), vmB ($MAC_B $IP_B), vmC 
 # guest_start NAME TAP MAC IP [handoff|vhost-user]: QEMU in the background; console in
 # $RUN/NAME.console, command channel on ttyS1 = the FIFOs $RUN/NAME.ctl.{in,out}. The ways a
 # user attaches a VMM: QEMU opens the tap by name; (handoff) xtapd hands it the tap's queue fds
-# (`xtapctl port exec`, what libvirt does; vhost=off: this host kernel has no vhost-net);
+# (`xtapctl port exec`; vhost=off: this host kernel has no vhost-net);
 # (vhost-user) QEMU connects to the port's vhost-user socket and shares the guest's RAM.
 guest_start() {
 	local vm=$1 tap=$2 mac=$3 ip=$4 fd
@@ -237,111 +227,7 @@ guest_ready() {
 	done
 	BOOT[$vm]=$(elapsed "${BOOT[$vm]}")
 }
-# gsend NAME CMD: sends a command, sets SENT to its id
-gsend() {
-	local vm=$1
-	shift
-	SEQ=$((SEQ + 1))
-	SENT=$SEQ
-	echo "   [$vm] \$ $*"
-	[ -z "${DEAD[$vm]:-}" ] || return 0
-	printf '%s %s\n' "$SEQ" "$*" >&"${CTLFD[$vm]}"
-}
-# gwait NAME ID TIMEOUT: waits for the command's end; GOUT its output, GRC its exit status
-# (255: no answer; the guest is then considered dead and later commands fail at once)
-gwait() {
-	local vm=$1 id=$2 deadline=$((SECONDS + $3)) line
-	GOUT='' GRC=255
-	if [ -n "${DEAD[$vm]:-}" ]; then
-		echo "     (guest $vm is dead: ${DEAD[$vm]})"
-		return 255
-	fi
-	while ! line=$(grep -m1 "^$id DONE " "$RUN/$vm.ctl.log"); do
-		if ! kill -0 "${QPID[$vm]}" 2>/dev/null; then
-			DEAD[$vm]="QEMU exited"
-			break
-		fi
-		if [ $SECONDS -ge $deadline ]; then
-			DEAD[$vm]="command $id got no answer within $3 s"
-			break
-		fi
-		sleep 0.05
-	done
-	if [ -n "${DEAD[$vm]:-}" ]; then
-		echo "     (guest $vm: ${DEAD[$vm]})"
-		return 255
-	fi
-	GRC=${line##* }
-	GOUT=$(sed -n "s/^$id| //p" "$RUN/$vm.ctl.log")
-	[ -z "$GOUT" ] || printf '%s\n' "$GOUT" | sed 's/^/     /'
-	[ "$GRC" = 0 ] || echo "     (exit $GRC)"
-	return "$GRC"
-}
-# g NAME TIMEOUT CMD: gsend + gwait
-g() {
-	local vm=$1 to=$2
-	shift 2
-	gsend "$vm" "$@"
-	gwait "$vm" "$SENT" "$to"
-}
-# field KEY: the value of KEY=VALUE in GOUT
-field() { printf '%s\n' "$GOUT" | tr ' ' '\n' | sed -n "s/^$1=//p" | tail -n 1; }
-
-# --- results -------------------------------------------------------------------------
-PASSED=0 FAILED=0 SKIPPED=0
-SUMMARY=()
-S_NAME='' S_FAILS=0 S_START=''
-scenario() {
-	S_NAME=$1 S_FAILS=0 S_START=$EPOCHREALTIME
-	echo
-	echo "== $S_NAME"
-}
-# verify DESCRIPTION COMMAND...: one check of the current scenario
-verify() {
-	local what=$1
-	shift
-	if "$@"; then
-		echo "   ok   $what"
-	else
-		echo "   FAIL $what"
-		S_FAILS=$((S_FAILS + 1))
-	fi
-}
-note() { echo "   note $*"; }
-scenario_end() {
-	local t
-	t=$(elapsed "$S_START")
-	if [ "$S_FAILS" = 0 ]; then
-		PASSED=$((PASSED + 1))
-		echo "-- PASS $S_NAME ($t s)"
-		SUMMARY+=("PASS  $S_NAME ($t s)")
-	else
-		FAILED=$((FAILED + 1))
-		echo "-- FAIL $S_NAME: $S_FAILS check(s) failed ($t s)"
-		SUMMARY+=("FAIL  $S_NAME ($t s)")
-	fi
-}
-scenario_skip() {
-	SKIPPED=$((SKIPPED + 1))
-	echo "-- SKIP $S_NAME: $*"
-	SUMMARY+=("SKIP  $S_NAME: $*")
-}
-
-# Counters: snap prints `xtapctl -j stats`; cnt SNAP PATH reads one (0 when absent);
-# delta OLD NEW PATH the difference. PATH e.g. '.vmA."from-vm".drops.spoof_ipv4.packets'
-snap() { ctl -j stats; }
-cnt() { jq -r "($2) // 0" <<<"$1"; }
-delta() { echo $(($(cnt "$2" "$3") - $(cnt "$1" "$3"))); }
-ge() { [ "${1:-0}" -ge "$2" ] 2>/dev/null; }
-eq() { [ "$1" = "$2" ]; }
-ne() { [ "$1" != "$2" ]; }
-has() { printf '%s\n' "$1" | grep -q -- "$2"; }
-hasnt() { ! has "$1" "$2"; }
-# within VALUE TARGET LOW% HIGH%: TARGET - LOW% <= VALUE <= TARGET + HIGH%
-within() { awk -v v="$1" -v t="$2" -v lo="$3" -v hi="$4" 'BEGIN {exit !(v != "" && v >= t * (1 - lo / 100) && v <= t * (1 + hi / 100))}'; }
-mbit() { awk -v b="$1" -v s="$2" 'BEGIN {printf "%.3f", b * 8 / s / 1e6}'; }
-# spoof drops of a port, both directions, every spoof reason
-spoofs() { jq -r --arg p "$2" '[.[$p][]?.drops | to_entries[] | select(.key | startswith("spoof")) | .value.packets] | add // 0' <<<"$1"; }
+. "$HERE/harness.sh"
 
 # host_snmp NS PROTO FIELD: a /proc/net/snmp counter of a namespace
 host_snmp() {
@@ -391,17 +277,10 @@ s0_boot() {
 
 # --- scenario 1: ping ------------------------------------------------------------------
 s1_ping() {
-	local S0 S1 ida idb
+	local S0 S1
 	scenario "1 ping A->B and B->A"
 	S0=$(snap)
-	gsend A "ping -q -c 3 -w 10 $IP_B"
-	ida=$SENT
-	gsend B "ping -q -c 3 -w 10 $IP_A"
-	idb=$SENT
-	gwait A $ida 20
-	verify "A -> B: 3 of 3 echo replies" has "$GOUT" "3 packets received"
-	gwait B $idb 20
-	verify "B -> A: 3 of 3 echo replies" has "$GOUT" "3 packets received"
+	ping_both A $IP_A B $IP_B
 	S1=$(snap)
 	verify "xtapctl stats: vmA from-vm to_port +$(delta "$S0" "$S1" '.vmA."from-vm".verdicts.to_port.packets') frames (>= 6: 3 requests, 3 replies)" \
 		ge "$(delta "$S0" "$S1" '.vmA."from-vm".verdicts.to_port.packets')" 6
@@ -712,6 +591,57 @@ s11_vhost_reconnect() {
 	scenario_end
 }
 
+# --- scenario 12: a stateful security group ---------------------------------------------------------
+# vmA: to-vm default deny, from-vm one stateful allow-all rule, ICMPv6 in (ND). A fetches a file
+# from a web server on the outside over IPv4 and IPv6 (busybox wget); the outside cannot connect to A.
+s12_stateful() {
+	local md5 rc S0 S1 spid
+	scenario "12 stateful security group: vmA to-vm default deny + from-vm allow --stateful; A fetches from the outside over TCP v4 and v6, the outside cannot connect"
+	if [ "$UPLINK_OK" != 1 ]; then
+		scenario_skip "ethtool missing or failed (GRO on out0 is needed for XDP redirects into the veth)"
+		return
+	fi
+	in_out ethtool -K out0 tx off tso off >/dev/null 2>&1
+	in_out sysctl -qw net.ipv6.conf.out0.disable_ipv6=0
+	in_out ip -6 addr add "$IP6_OUT/64" dev out0 nodad
+	xctl addr add vmA "$IP6_A/128"
+	# busybox ip has no nodad: wait for DAD (its NS from :: passes anti-spoofing).
+	g A 15 "ip -6 addr add $IP6_A/64 dev eth0; i=0; while ip -6 addr show dev eth0 | grep -q tentative && [ \$i -lt 100 ]; do sleep 0.1; i=\$((i + 1)); done; ip -6 addr show dev eth0 | grep -q tentative || echo v6=ok"
+	verify "A has $IP6_A" eq "$(field v6)" ok
+	xctl acl default vmA to-vm deny
+	xctl acl add vmA from-vm allow --stateful
+	xctl acl add vmA to-vm allow --proto icmpv6
+	mkdir -p "$RUN/www"
+	head -c 1048576 /dev/urandom >"$RUN/www/f"
+	md5=$(md5sum <"$RUN/www/f" | cut -d' ' -f1)
+	echo "   [outside] \$ python3 -m http.server 6200 --bind :: &   (1 MiB file f)"
+	ip netns exec "$NS_OUT" python3 -m http.server 6200 --bind :: --directory "$RUN/www" >/dev/null 2>&1 &
+	spid=$!
+	for _ in $(seq 100); do in_out ss -Hltn "sport = :6200" | grep -q . && break; sleep 0.05; done
+	S0=$(snap)
+	g A 40 "rm -f /tmp/f4; timeout 30 wget -q -O /tmp/f4 http://$IP_OUT:6200/f; echo md5=\$(md5sum </tmp/f4 | cut -d' ' -f1)"
+	verify "A fetched 1 MiB over TCP/IPv4 through to-vm deny: md5 equal" eq "$(field md5)" "$md5"
+	g A 40 "rm -f /tmp/f6; timeout 30 wget -q -O /tmp/f6 http://[$IP6_OUT]:6200/f; echo md5=\$(md5sum </tmp/f6 | cut -d' ' -f1)"
+	verify "A fetched 1 MiB over TCP/IPv6 through to-vm deny: md5 equal" eq "$(field md5)" "$md5"
+	kill "$spid" 2>/dev/null
+	wait "$spid" 2>/dev/null
+	g A 10 "listen 6201 /tmp/in6201"
+	echo "   [outside] \$ busybox nc -w 3 $IP_A 6201 </dev/null"
+	in_out timeout 10 busybox nc -w 3 "$IP_A" 6201 </dev/null >/dev/null 2>&1
+	rc=$?
+	verify "the outside cannot connect to A:6201 over IPv4 (nc exit $rc)" ne "$rc" 0
+	echo "   [outside] \$ busybox nc -w 3 $IP6_A 6201 </dev/null"
+	in_out timeout 10 busybox nc -w 3 "$IP6_A" 6201 </dev/null >/dev/null 2>&1
+	rc=$?
+	verify "the outside cannot connect to A:6201 over IPv6 (nc exit $rc)" ne "$rc" 0
+	g A 10 "unlisten 6201"
+	S1=$(snap)
+	verify "xtapctl stats: vmA to-vm acl drops +$(delta "$S0" "$S1" '.vmA."to-vm".drops.acl.packets') (the refused SYNs)" \
+		ge "$(delta "$S0" "$S1" '.vmA."to-vm".drops.acl.packets')" 2
+	xctl acl default vmA to-vm allow
+	scenario_end
+}
+
 # --- run ------------------------------------------------------------------------------------------
 T_BOOT=0
 UNLIMITED_MBPS=
@@ -729,6 +659,7 @@ want 8 && s8_uplink
 want 9 && s9_uplink_offload
 want 10 && s10_vhost_user
 want 11 && s11_vhost_reconnect
+want 12 && s12_stateful
 T_SCEN=$(elapsed "$T_SCEN")
 
 if [ -n "${XTAP_GUEST_HOLD:-}" ]; then

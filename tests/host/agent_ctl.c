@@ -55,7 +55,7 @@ int64_t stat_of(const char *port, const char *dir, const char *group, const char
 	return n;
 }
 
-int ctl_add_vm(struct vm *v, int segment, const char *mac, const char *ip)
+int ctl_vm_add(struct vm *v, int segment, const char *mac, const char *ip)
 {
 	pkt_mac(v->mac, mac);
 	v->ip4 = pkt_ip4(ip);

@@ -21,7 +21,7 @@ json_object *ctl_json(const char *fmt, ...) __attribute__((format(printf, 1, 2))
 int64_t stat_of(const char *port, const char *dir, const char *group, const char *name);
 
 struct vm;
-/* port add NAME --segment SEGMENT --mac MAC --addr IP/32, then the VM opens its tap; -1 with the output printed. */
-int ctl_add_vm(struct vm *v, int segment, const char *mac, const char *ip);
+/* port add NAME --segment S --mac MAC --addr IP/32, then the VM's tap opened (v's mac and ip4 set); 0 or -1 (printed). */
+int ctl_vm_add(struct vm *v, int segment, const char *mac, const char *ip);
 
 #endif

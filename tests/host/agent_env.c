@@ -11,6 +11,7 @@
 #include <net/ethernet.h>
 #include <net/if.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -35,6 +36,7 @@
 
 static pid_t agent_pid;
 const char *env_agent_option;
+const char *env_agent_config = "{}";
 static int out_fd = -1;
 uint8_t env_out_mac[6];
 
@@ -97,6 +99,13 @@ int env_uplink_create(void)
 
 int env_setup(void)
 {
+	return env_setup_sandbox() ? -1 : env_agent_start() > 0 ? 0 : -1;
+}
+
+int env_setup_sandbox(void)
+{
+	FILE *cfg;
+
 	if (sandbox_enter())
 		return -1;
 	/* A private /run: nothing of ours lands on the host's. */
@@ -105,9 +114,10 @@ int env_setup(void)
 		return -1;
 	}
 	mkdir(ENV_PINS, 0700);
-	if (run("echo '{}' > /run/xtap-test/xtapd.json") || env_uplink_create())
+	cfg = fopen("/run/xtap-test/xtapd.json", "w");
+	if (!cfg || fputs(env_agent_config, cfg) < 0 || fclose(cfg) || env_uplink_create())
 		return -1;
-	return env_agent_start() > 0 ? 0 : -1;
+	return 0;
 }
 
 /*
@@ -364,4 +374,27 @@ int out_count(int timeout_ms)
 	while (out_read(buf, sizeof(buf), timeout_ms) >= 0)
 		n++;
 	return n;
+}
+
+int env_socket_in(int ns_fd, int type)
+{
+	int self, fd, err;
+
+	if (ns_fd < 0)
+		return socket(AF_INET, type | SOCK_CLOEXEC, 0);
+	self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (self < 0)
+		return -1;
+	if (setns(ns_fd, CLONE_NEWNET)) {
+		close(self);
+		return -1;
+	}
+	fd = socket(AF_INET, type | SOCK_CLOEXEC, 0);
+	err = errno;
+	/* Back home, or every later socket of this thread would be the VM's. */
+	if (setns(self, CLONE_NEWNET))
+		abort();
+	close(self);
+	errno = err;
+	return fd;
 }

@@ -21,12 +21,16 @@
 
 /* Sets up the sandbox, the uplink veth pair and starts xtapd. */
 int env_setup(void);
+/* The same without starting xtapd. */
+int env_setup_sandbox(void);
 void env_teardown(void);
 /* SIGKILLs the xtap-vhost processes xtapd started (they outlive xtapd by design). */
 void env_vhost_kill_all(void);
 /* (Re)creates the veth pair uplink0 <-> out0 and the packet socket on out0. */
 int env_uplink_create(void);
 
+/* The config file's text (default "{}"): set before env_setup(). */
+extern const char *env_agent_config;
 /* One more xtapd option (e.g. "--fault-injection"), NULL for none: set before env_setup(). */
 extern const char *env_agent_option;
 pid_t env_agent_start(void);
@@ -57,6 +61,13 @@ int vm_write(struct vm *v, const void *vnet, const uint8_t *frame, size_t len);
 int vm_read(struct vm *v, uint8_t *buf, size_t cap, uint8_t vnet[12], int timeout_ms);
 /* Frames that arrive within timeout_ms (then drained). */
 int vm_count(struct vm *v, int timeout_ms);
+
+/*
+ * An IPv4 socket of the network namespace ns_fd (an open /run/netns/NAME;
+ * -1: this process's own). A socket stays in the namespace it was made in.
+ * -1 with errno on failure.
+ */
+int env_socket_in(int ns_fd, int type);
 
 /* The outside: a packet socket on out0. */
 int out_write(const uint8_t *frame, size_t len);

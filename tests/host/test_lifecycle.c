@@ -250,7 +250,7 @@ static int group_setup(void **state)
 		fprintf(stderr, "segment add: %s\n", ctl_out);
 		return -1;
 	}
-	if (ctl_add_vm(&vm_a, 1, "02:00:00:00:02:0a", "10.2.0.10") || ctl_add_vm(&vm_b, 1, "02:00:00:00:02:0b", "10.2.0.11"))
+	if (ctl_vm_add(&vm_a, 1, "02:00:00:00:02:0a", "10.2.0.10") || ctl_vm_add(&vm_b, 1, "02:00:00:00:02:0b", "10.2.0.11"))
 		return -1;
 	if (mkdir(RUN "/bad", 0700) || mkdir(RUN "/rec", 0700))
 		return -1;

@@ -191,8 +191,8 @@ static int group_setup(void **state)
 		fprintf(stderr, "segment add: %s\n", ctl_out);
 		return -1;
 	}
-	return ctl_add_vm(&vm_a, 1, "02:00:00:00:01:0a", "192.0.2.10") ||
-	       ctl_add_vm(&vm_b, 1, "02:00:00:00:01:0b", "192.0.2.11");
+	return ctl_vm_add(&vm_a, 1, "02:00:00:00:01:0a", "192.0.2.10") ||
+	       ctl_vm_add(&vm_b, 1, "02:00:00:00:01:0b", "192.0.2.11");
 }
 
 static int group_teardown(void **state)

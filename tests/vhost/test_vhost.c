@@ -19,6 +19,8 @@
 #include <linux/if_ether.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_net.h>
+#include <grp.h>
+#include <pwd.h>
 #include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -29,6 +31,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -711,7 +715,7 @@ static void test_stalled_frontend(void **s)
 	(void)s;
 	assert_true(stalled >= 0);
 	fe_disconnect(fe);
-	assert_true(wait_vstatus(&vm1, "frontend", "waiting", 2000));
+	assert_true(wait_vstatus(&vm1, "frontend", "waiting", 10000));
 
 	/* (a) Half a SET_VRING_NUM payload, then nothing. */
 	if (fe_vu_connect(fe, vm1.sock) || fe_vu_handshake(fe, FE_STAGE_MEM))
@@ -730,8 +734,8 @@ static void test_stalled_frontend(void **s)
 		fail_msg("xtap-vhost dropped a frontend %.2f s into a message (the timeout is %d ms)", waited,
 			 XTAP_VHOST_STALL_MS);
 	fe_disconnect(fe);
-	assert_true(wait_vstatus_int(&vm1, "stalled_disconnects", stalled + 1, 2000));
-	assert_true(wait_vstatus(&vm1, "frontend", "waiting", 2000));
+	assert_true(wait_vstatus_int(&vm1, "stalled_disconnects", stalled + 1, 10000));
+	assert_true(wait_vstatus(&vm1, "frontend", "waiting", 10000));
 	expect_last_error(&vm1, "stalled for");
 	expect_last_error(&vm1, "SET_VRING_NUM (8): 4 of 8 payload bytes");
 
@@ -745,14 +749,14 @@ static void test_stalled_frontend(void **s)
 	if (fe_vu_attach(&newcomer, vm1.sock))
 		fail_msg("a new frontend next to one stuck for %.1f s: %s", now_s() - t0, newcomer.err);
 	waited = now_s() - t0;
-	assert_int_equal(fe_vu_closed_by_peer(fe, 2000), 1);
+	assert_int_equal(fe_vu_closed_by_peer(fe, 10000), 1);
 	if (waited >= XTAP_VHOST_STALL_MS / 1000.0)
 		fail_msg("the newcomer was only served %.1f s into the stall (not before the stall timeout)", waited);
-	assert_true(wait_vstatus_int(&vm1, "stalled_disconnects", stalled + 2, 2000));
+	assert_true(wait_vstatus_int(&vm1, "stalled_disconnects", stalled + 2, 10000));
 	expect_last_error(&vm1, "a new frontend connected and takes its place");
 	fe_disconnect(fe);
 	fe_fini(&newcomer);
-	assert_true(wait_vstatus(&vm1, "frontend", "waiting", 2000));
+	assert_true(wait_vstatus(&vm1, "frontend", "waiting", 10000));
 
 	/* (c) GET_FEATURES over and over, no reply read: dropped once the replies fill the socket. */
 	rejected = vstatus_int(&vm1, "rejected_messages");
@@ -1330,6 +1334,180 @@ static void test_multiqueue_handoff_vhost_net(void **s)
 	mq_rx(16, per_pair);
 }
 
+/* ---- 9. what a VMM set up wrong sees reported (libvirt: README "With libvirt") ---- */
+
+/* Lines of xtapd's log (xtap-vhost logs there too) that contain needle. */
+static int log_lines(const char *needle)
+{
+	char line[1024];
+	FILE *f = fopen(ENV_LOG, "r");
+	int n = 0;
+
+	if (!f)
+		fail_msg("cannot read %s: %s", ENV_LOG, strerror(errno));
+	while (fgets(line, sizeof(line), f))
+		n += strstr(line, needle) != NULL;
+	fclose(f);
+	return n;
+}
+
+/* port show's status.vhost_user[key] as a string, "" when absent (static: valid until the next call). */
+static const char *vu_field(const char *port, const char *key)
+{
+	static char val[1024];
+	json_object *root, *st, *vu, *o;
+
+	root = ctl_json("port show %s", port);
+	if (!json_object_object_get_ex(root, "status", &st) || !json_object_object_get_ex(st, "vhost_user", &vu))
+		fail_msg("xtapctl port show %s: no status.vhost_user: %s", port, ctl_out);
+	snprintf(val, sizeof(val), "%s", json_object_object_get_ex(vu, key, &o) ? json_object_get_string(o) : "");
+	json_object_put(root);
+	return val;
+}
+
+/*
+ * QEMU whose guest RAM is not shared (libvirt without <memoryBacking> memfd
+ * shared) negotiates features, cannot send a memory table and falls back to
+ * its own virtio: connected, no rings, no frames. XTAP_VHOST_MEM_WAIT_MS after
+ * SET_FEATURES the port says so: guest_memory "not shared", the counter
+ * no_shared_memory, a hint naming the fix, one log line; a frontend with
+ * shared memory is "shared" again.
+ */
+static void test_frontend_without_shared_memory(void **s)
+{
+	struct fe *fe = &vm1.fe;
+	int64_t before = vstatus_int(&vm1, "no_shared_memory");
+	int logged = log_lines("sent no memory table");
+	double t0, waited;
+
+	(void)s;
+	assert_true(before >= 0);
+	assert_true(wait_vstatus(&vm1, "guest_memory", "shared", 2000));
+	fe_disconnect(fe);
+	assert_true(wait_vstatus(&vm1, "frontend", "waiting", 2000));
+	if (fe_vu_connect(fe, vm1.sock) || fe_vu_handshake(fe, FE_STAGE_OWNER))
+		fail_msg("vm1: %s", fe->err);
+	t0 = now_s();
+	assert_true(wait_vstatus(&vm1, "guest_memory", "unknown", 1000));
+	if (!wait_vstatus(&vm1, "guest_memory", "not shared", XTAP_VHOST_MEM_WAIT_MS + 5000))
+		fail_msg("a frontend without a memory table %.1f s after SET_FEATURES: guest_memory is not \"not shared\"",
+			 now_s() - t0);
+	waited = now_s() - t0;
+	if (waited < XTAP_VHOST_MEM_WAIT_MS / 1000.0 - 0.2)
+		fail_msg("\"not shared\" after %.2f s (the wait is %d ms)", waited, XTAP_VHOST_MEM_WAIT_MS);
+	assert_int_equal(vstatus_int(&vm1, "no_shared_memory"), before + 1);
+	/* It stays connected (QEMU keeps the socket), and port show says what to do. */
+	assert_string_equal(vu_field("vm1", "frontend"), "connected");
+	assert_string_equal(vu_field("vm1", "guest_memory"), "not shared");
+	if (!strstr(vu_field("vm1", "hint"), "<memoryBacking><source type='memfd'/><access mode='shared'/></memoryBacking>") ||
+	    !strstr(vu_field("vm1", "hint"), "share=on"))
+		fail_msg("port show vm1: no hint naming shared memory: %s", ctl_out);
+	assert_int_equal(log_lines("sent no memory table"), logged + 1);
+	/* Counted once per connection, not once per status write. */
+	usleep(300000);
+	assert_int_equal(vstatus_int(&vm1, "no_shared_memory"), before + 1);
+	fe_disconnect(fe);
+	/* A frontend that shares its memory: "shared", no hint, the counter kept. */
+	attach(&vm1);
+	assert_true(wait_vstatus(&vm1, "guest_memory", "shared", 2000));
+	assert_string_equal(vu_field("vm1", "hint"), "");
+	assert_int_equal(vstatus_int(&vm1, "no_shared_memory"), before + 1);
+	expect_delivered(&vm1, &vm2, 64);
+}
+
+/* 0 when a process running as uid:gid may connect to the unix socket path. */
+static int connect_as(const char *path, uid_t uid, gid_t gid)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int st;
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		int fd;
+
+		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+		if (setgroups(0, NULL) || setgid(gid) || setuid(uid))
+			_exit(2);
+		fd = socket(AF_UNIX, SOCK_STREAM, 0);
+		_exit(fd >= 0 && !connect(fd, (struct sockaddr *)&sa, sizeof(sa)) ? 0 : errno == EACCES ? 1 : 3);
+	}
+	if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st))
+		fail_msg("connecting to %s as %u:%u: fork/wait failed", path, (unsigned int)uid, (unsigned int)gid);
+	return WEXITSTATUS(st);
+}
+
+/*
+ * A VMM the socket's permissions refuse never reaches xtap-vhost (QEMU with
+ * reconnect=1 retries silently: `virsh start` hangs). port show gives the
+ * socket's mode and owner, and a hint while no frontend ever connected and
+ * the socket keeps libvirt's QEMU user out (or anyone but root where that
+ * user does not exist); `port add --owner/--group` makes it connectable.
+ */
+static void test_socket_access_reported(void **s)
+{
+	struct passwd *pw = getpwnam("libvirt-qemu");
+	uid_t uid = pw ? pw->pw_uid : 65534;
+	gid_t gid = pw ? pw->pw_gid : 65534;
+	struct vport closed = { .name = "vm4", .mac_str = "02:00:00:00:04:04", .ip_str = "10.4.0.4" };
+	struct vport open_ = { .name = "vm5", .mac_str = "02:00:00:00:04:05", .ip_str = "10.4.0.5" };
+	struct vm by_name = { .name = "vm4", .fd = -1 };
+	char want[64];
+	int i;
+
+	(void)s;
+	must_ctl("port add vm4 --segment 1 --mac %s --addr %s/32", closed.mac_str, closed.ip_str);
+	must_ctl("port add vm5 --segment 1 --mac %s --addr %s/32 --owner %u --group %u", open_.mac_str, open_.ip_str,
+		 (unsigned int)uid, (unsigned int)gid);
+	snprintf(closed.sock, sizeof(closed.sock), ENV_VHOST_DIR "/vm4.sock");
+	snprintf(open_.sock, sizeof(open_.sock), ENV_VHOST_DIR "/vm5.sock");
+	for (i = 0; i < 300 && (!wait_vstatus(&closed, "frontend", "waiting", 0) ||
+				!wait_vstatus(&open_, "frontend", "waiting", 0)); i++)
+		usleep(10000);
+	/* The sandbox's run directory is 0700: libvirt's QEMU could not reach the socket in it. */
+	assert_int_equal(connect_as(open_.sock, uid, gid), 1);
+	if (pw && !strstr(vu_field("vm5", "hint"), "directory /run/xtap-test"))
+		fail_msg("port show vm5 (in a 0700 directory): no hint about the directory: %s", ctl_out);
+	/* xtapd's own run directory is 0755, like this. */
+	assert_int_equal(chmod("/run/xtap-test", 0755), 0);
+	/* Default: root's alone. */
+	assert_string_equal(vu_field("vm4", "socket_mode"), "0600");
+	assert_string_equal(vu_field("vm4", "socket_uid"), "0");
+	assert_int_equal(connect_as(closed.sock, uid, gid), 1);
+	if (!strstr(vu_field("vm4", "hint"), "--owner") || !strstr(vu_field("vm4", "hint"), "libvirt-qemu") ||
+	    !strstr(vu_field("vm4", "hint"), "0600"))
+		fail_msg("port show vm4 (socket 0600 root): no hint about --owner for libvirt-qemu: %s", ctl_out);
+	if (pw) {
+		snprintf(want, sizeof(want), "--owner %u --group %u", (unsigned int)uid, (unsigned int)gid);
+		if (!strstr(vu_field("vm4", "hint"), want))
+			fail_msg("port show vm4: the hint does not give libvirt-qemu's ids (%s): %s", want, ctl_out);
+	}
+	/* --owner/--group: the user and group may connect, the hint is gone. */
+	assert_string_equal(vu_field("vm5", "socket_mode"), "0660");
+	snprintf(want, sizeof(want), "%u", (unsigned int)uid);
+	assert_string_equal(vu_field("vm5", "socket_uid"), want);
+	snprintf(want, sizeof(want), "%u", (unsigned int)gid);
+	assert_string_equal(vu_field("vm5", "socket_gid"), want);
+	assert_string_equal(vu_field("vm5", "hint"), "");
+	assert_int_equal(connect_as(open_.sock, uid, gid), 0);
+	/* A VMM that opened the tap by name (libvirt's <interface type='ethernet'>) needs no socket: no hint. */
+	assert_int_equal(vm_open(&by_name), 0);
+	for (i = 0; i < 200 && *vu_field("vm4", "hint"); i++)
+		usleep(10000);
+	assert_string_equal(vu_field("vm4", "hint"), "");
+	vm_close(&by_name);
+	for (i = 0; i < 200 && !strstr(vu_field("vm4", "hint"), "--owner"); i++)
+		usleep(10000);
+	if (!strstr(vu_field("vm4", "hint"), "--owner"))
+		fail_msg("port show vm4 after its tap was closed again: no hint: %s", ctl_out);
+	assert_int_equal(chmod("/run/xtap-test", 0700), 0);
+	/* Once a frontend connected, the hint is not shown (it got in). */
+	assert_int_equal(connect_as(closed.sock, 0, 0), 0);
+	assert_true(wait_vstatus_int(&closed, "connections", 1, 2000));
+	assert_string_equal(vu_field("vm4", "hint"), "");
+	must_ctl("port del vm4");
+	must_ctl("port del vm5");
+}
+
 #define T(fn) cmocka_unit_test_setup(fn, per_test)
 
 int main(void)
@@ -1348,6 +1526,8 @@ int main(void)
 		T(test_multiqueue_vhost_user),
 		T(test_multiqueue_handoff_vhost_net),
 		T(test_memory_shrunk_under_device),
+		T(test_frontend_without_shared_memory),
+		T(test_socket_access_reported),
 	};
 
 	return cmocka_run_group_tests_name("vhost", tests, group_setup, group_teardown);
