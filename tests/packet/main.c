@@ -18,6 +18,7 @@ int main(void)
 		LIST(steer), LIST(csum), LIST(uplink), LIST(to_vm),
 		LIST(fragments), LIST(trailing), LIST(ip_options), LIST(dhcp_guard), LIST(mtu), LIST(model_text),
 		LIST(conntrack),
+		LIST(observe),
 	};
 	struct CMUnitTest *all;
 	size_t n = 0, i;

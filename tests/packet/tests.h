@@ -31,5 +31,6 @@ XTAP_TEST_LIST_DECL(dhcp_guard);
 XTAP_TEST_LIST_DECL(mtu);
 XTAP_TEST_LIST_DECL(model_text);
 XTAP_TEST_LIST_DECL(conntrack);
+XTAP_TEST_LIST_DECL(observe);
 
 #endif
