@@ -22,18 +22,19 @@ SKELS     += $(patsubst %,$(BUILD)/skel/%.skel.h,$(TRACE_PROGS))
 BPF_HDRS  := $(wildcard bpf/*.h) include/xtap_abi.h vmlinux.h
 
 # agent/lib: what xtapd, xtap-vhost and xtapctl share; agent/xtapd and agent/vhost: the two daemons.
-SHARED_LIB_SRCS := agent/lib/err.c agent/lib/log.c agent/lib/netdev.c agent/lib/model.c agent/lib/ctl_commands.c \
+SHARED_LIB_SRCS := agent/lib/err.c agent/lib/log.c agent/lib/netdev.c agent/lib/model.c agent/lib/model_overlay.c agent/lib/ctl_commands.c \
                    agent/lib/lock.c agent/lib/fault.c
 XTAPD_SRCS     := agent/xtapd/datapath.c agent/xtapd/map_txn.c agent/xtapd/policy.c agent/xtapd/attach.c agent/xtapd/state_file.c \
                   agent/xtapd/vhost_proc.c agent/xtapd/vhost_access.c agent/xtapd/api.c agent/xtapd/realize.c agent/xtapd/cmd_args.c \
                   agent/xtapd/cmd_port.c agent/xtapd/cmd_addr.c agent/xtapd/cmd_acl.c agent/xtapd/cmd_rate.c \
-                  agent/xtapd/cmd_segment.c agent/xtapd/cmd_status.c agent/xtapd/validate.c \
+                  agent/xtapd/cmd_segment.c agent/xtapd/cmd_overlay.c agent/xtapd/cmd_status.c agent/xtapd/validate.c \
                   agent/xtapd/request.c agent/xtapd/event_loop.c agent/xtapd/metrics.c agent/xtapd/metrics_server.c \
                   agent/xtapd/service.c agent/xtapd/conntrack.c agent/xtapd/cmd_conntrack.c \
                   agent/xtapd/cmd_trace.c agent/xtapd/trace.c agent/xtapd/frame_spec.c
 # the map writer: policy.c composes one maps_*.c per concern (agent/xtapd/maps.h)
 XTAPD_SRCS     += agent/xtapd/map_io.c agent/xtapd/maps_prefix.c agent/xtapd/maps_port.c agent/xtapd/maps_addr.c \
-                  agent/xtapd/maps_acl.c agent/xtapd/maps_acl_hits.c agent/xtapd/maps_rate.c agent/xtapd/maps_segment.c
+                  agent/xtapd/maps_acl.c agent/xtapd/maps_acl_hits.c agent/xtapd/maps_rate.c agent/xtapd/maps_segment.c \
+                  agent/xtapd/maps_overlay.c
 AGENT_LIB_SRCS := $(SHARED_LIB_SRCS) $(XTAPD_SRCS)
 AGENT_LIB_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(AGENT_LIB_SRCS))
 XTAPD_INC      := -Iagent/xtapd
@@ -47,7 +48,8 @@ PKTBUILD_TEST  := $(BUILD)/tests/pktbuild_selftest
 HOST_TESTS     := $(BUILD)/tests/test_netdev $(BUILD)/tests/test_agent $(BUILD)/tests/test_validation \
                   $(BUILD)/tests/test_lifecycle $(BUILD)/tests/test_agent_stall $(BUILD)/tests/test_atomic \
                   $(BUILD)/tests/test_metrics $(BUILD)/tests/test_service $(BUILD)/tests/test_conntrack \
-                  $(BUILD)/tests/test_observe
+                  $(BUILD)/tests/test_observe \
+                  $(BUILD)/tests/test_overlay
 PKT_FUZZ       := $(BUILD)/tests/fuzz
 FUZZ_SECONDS   ?= 600
 
@@ -110,10 +112,10 @@ $(BUILD)/xtapd: $(BUILD)/agent/xtapd/xtapd.o $(BUILD)/agent/xtapd/ctl_server.o $
 
 # monitor and capture: xtapctl_observe.c (events), frame_summary.c (headers), pcapng.c (the file)
 XTAPCTL_SRCS := tools/xtapctl.c tools/xtapctl_maps.c tools/xtapctl_observe.c tools/frame_summary.c tools/pcapng.c
-$(BUILD)/xtapctl: $(XTAPCTL_SRCS) $(wildcard tools/*.h) $(BUILD)/agent/lib/model.o \
+$(BUILD)/xtapctl: $(XTAPCTL_SRCS) $(wildcard tools/*.h) $(BUILD)/agent/lib/model.o $(BUILD)/agent/lib/model_overlay.o \
 		$(BUILD)/agent/lib/err.o $(BUILD)/agent/lib/ctl_commands.o $(BUILD)/agent/lib/lock.o $(AGENT_HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Itools -o $@ $(XTAPCTL_SRCS) $(BUILD)/agent/lib/model.o \
+	$(CC) $(CFLAGS) -Itools -o $@ $(XTAPCTL_SRCS) $(BUILD)/agent/lib/model.o $(BUILD)/agent/lib/model_overlay.o \
 		$(BUILD)/agent/lib/err.o $(BUILD)/agent/lib/ctl_commands.o $(BUILD)/agent/lib/lock.o -lbpf -ljson-c
 
 # One vhost-user server per port (agent/vhost/vhost_dev.h); no libbpf: it never touches the BPF side.
@@ -190,10 +192,10 @@ $(BENCH_NET): bench/bench_net.c bench/bench_net.h bench/bench_util.h tests/host/
 	$(CC) $(CFLAGS) -Itests/lib -Itests/host -c $< -o $@
 
 $(BUILD)/bench/control_plane: bench/control_plane.c tests/host/agent_env.c tests/host/agent_env.h \
-		$(BENCH_UTIL) $(BUILD)/tests/lib/sandbox.o
+		$(BENCH_UTIL) $(BUILD)/tests/lib/pktbuild.o $(BUILD)/tests/lib/sandbox.o
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Itests/lib -Itests/host -o $@ bench/control_plane.c tests/host/agent_env.c \
-		$(BENCH_UTIL) $(BUILD)/tests/lib/sandbox.o -lbpf -ljson-c
+		$(BENCH_UTIL) $(BUILD)/tests/lib/pktbuild.o $(BUILD)/tests/lib/sandbox.o -lbpf -ljson-c
 
 $(BUILD)/bench/throughput: bench/throughput.c tests/host/agent_env.c tests/host/agent_env.h $(BENCH_UTIL) $(BENCH_NET) \
 		$(BUILD)/skel/bench_bare.skel.h $(BUILD)/tests/lib/pktbuild.o $(BUILD)/tests/lib/sandbox.o
@@ -210,18 +212,25 @@ $(BUILD)/bench/kernel_path: bench/kernel_path.c tests/host/agent_env.c tests/hos
 	$(CC) $(CFLAGS) -Itests/lib -Itests/host -o $@ bench/kernel_path.c tests/host/agent_env.c \
 		$(BENCH_UTIL) $(BENCH_NET) $(BUILD)/tests/lib/pktbuild.o $(BUILD)/tests/lib/sandbox.o -lbpf -ljson-c
 
+# Not in `make bench` (slow to set up): cross-host VM->VM over VXLAN, xtap vs kernel vxlan + bridge.
+$(BUILD)/bench/overlay_throughput: bench/overlay_throughput.c tests/host/agent_env.c tests/host/agent_env.h \
+		$(BENCH_UTIL) $(BUILD)/tests/lib/pktbuild.o $(BUILD)/tests/lib/sandbox.o
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Itests/lib -Itests/host -Ibench -o $@ bench/overlay_throughput.c tests/host/agent_env.c \
+		$(BENCH_UTIL) $(BUILD)/tests/lib/pktbuild.o $(BUILD)/tests/lib/sandbox.o -lbpf -ljson-c
+
 # Memory per port of vhost-user serving: N xtap-vhost processes alone, then N ports through xtapd.
 $(BUILD)/bench/vhost_memory: bench/vhost_memory.c tests/host/agent_env.c tests/host/agent_env.h \
-		$(BENCH_UTIL) $(BUILD)/tests/lib/sandbox.o
+		$(BENCH_UTIL) $(BUILD)/tests/lib/pktbuild.o $(BUILD)/tests/lib/sandbox.o
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Itests/lib -Itests/host -o $@ bench/vhost_memory.c tests/host/agent_env.c \
-		$(BENCH_UTIL) $(BUILD)/tests/lib/sandbox.o -lbpf -ljson-c
+		$(BENCH_UTIL) $(BUILD)/tests/lib/pktbuild.o $(BUILD)/tests/lib/sandbox.o -lbpf -ljson-c
 
 $(BUILD)/bench/rate_accuracy: bench/rate_accuracy.c tests/host/agent_env.c tests/host/agent_env.h \
-		$(BENCH_UTIL) $(BUILD)/tests/lib/sandbox.o
+		$(BENCH_UTIL) $(BUILD)/tests/lib/pktbuild.o $(BUILD)/tests/lib/sandbox.o
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Itests/lib -Itests/host -o $@ bench/rate_accuracy.c tests/host/agent_env.c \
-		$(BENCH_UTIL) $(BUILD)/tests/lib/sandbox.o -lbpf -ljson-c -lpthread
+		$(BENCH_UTIL) $(BUILD)/tests/lib/pktbuild.o $(BUILD)/tests/lib/sandbox.o -lbpf -ljson-c -lpthread
 
 # Benchmarks, not tests: tables measured in one run (bench/README.md explains them). Each program's
 # output also goes to $(BUILD)/bench/NAME.log (pipefail: a program that fails fails the target); the
@@ -276,6 +285,12 @@ $(BUILD)/tests/test_service: tests/host/test_service.c tests/host/agent_env.c te
 		tests/host/agent_ctl.c $(TEST_LIB_OBJS) -lbpf -ljson-c -lcmocka
 
 # Every state-changing command walked step by step with xtapd's fault injection (all-or-nothing).
+# The overlay across three hosts (network namespaces, each with its own xtapd).
+$(BUILD)/tests/test_overlay: tests/host/test_overlay.c tests/host/agent_env.c tests/host/agent_env.h $(TEST_LIB_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Itests/lib -Itests/host -o $@ tests/host/test_overlay.c tests/host/agent_env.c \
+		$(TEST_LIB_OBJS) -lbpf -ljson-c -lcmocka
+
 $(BUILD)/tests/test_atomic: tests/host/test_atomic.c tests/host/agent_env.c tests/host/agent_env.h $(TEST_LIB_OBJS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Itests/lib -Itests/host -o $@ tests/host/test_atomic.c tests/host/agent_env.c \
@@ -292,7 +307,7 @@ $(BUILD)/tests/test_validation: tests/host/test_validation.c tests/host/agent_en
 # tests/libfuzzer/ (run.sh; corpus/NAME/, regress/NAME/): built as $(BUILD)/fuzz/ctl_request_fuzz.
 FUZZ_TARGETS += ctl_request
 FUZZ_SRCS_ctl_request := agent/xtapd/request.c agent/xtapd/validate.c agent/lib/ctl_commands.c \
-                         agent/lib/model.c agent/lib/err.c
+                         agent/lib/model.c agent/lib/model_overlay.c agent/lib/err.c
 FUZZ_INC_ctl_request  := $(XTAPD_INC)
 FUZZ_LIBS_ctl_request := -ljson-c
 
@@ -320,7 +335,7 @@ $(BUILD)/tests/test_observe: tests/host/test_observe.c tests/host/agent_env.c te
 # libFuzzer target for the state-file loader, parse and checks, no kernel (tests/libfuzzer/state_file_fuzz.c),
 # in the layout of tests/libfuzzer/ (run.sh; corpus/NAME/, regress/NAME/): built as $(BUILD)/fuzz/state_file_fuzz.
 FUZZ_TARGETS += state_file
-FUZZ_SRCS_state_file := agent/xtapd/state_file.c agent/lib/model.c agent/lib/err.c agent/lib/lock.c agent/lib/log.c \
+FUZZ_SRCS_state_file := agent/xtapd/state_file.c agent/lib/model.c agent/lib/model_overlay.c agent/lib/err.c agent/lib/lock.c agent/lib/log.c \
                         agent/lib/fault.c agent/xtapd/validate.c
 FUZZ_INC_state_file  := $(XTAPD_INC)
 FUZZ_LIBS_state_file := -ljson-c
@@ -400,7 +415,8 @@ test-host: deps
 		metrics "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_metrics" \
 		service "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_service" \
 		conntrack "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_conntrack" \
-		observe "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_observe"
+		observe "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_observe" \
+		overlay "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_overlay"
 
 # Tier 3: real Linux guests under QEMU on xtap ports (tests/guest/; kernel cached in /var/cache/xtap-guest).
 test-guest: deps
@@ -428,6 +444,7 @@ test: deps
 		lifecycle "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_lifecycle" \
 		agent-stall "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_agent_stall" \
 		atomic "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_atomic" \
+		overlay "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_overlay" \
 		metrics "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_metrics" \
 		service "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_service" \
 		conntrack "XTAP_BUILD=$(BUILD) $(BUILD)/tests/test_conntrack" \

@@ -8,12 +8,14 @@
 #define XTAP_FORWARD_H
 
 #include "xtap_common.h"
+#include "overlay.h"
 
 struct xtap_decision {
 	__u32 verdict;   /* enum xtap_verdict */
 	__u32 reason;    /* enum xtap_drop_reason when verdict is DROP */
 	__u32 target;    /* ifindex (TO_PORT, TO_UPLINK) or segment id (FLOOD) */
 	__u32 target_max;/* TO_PORT: the longest frame the target port's MTU allows */
+	__be32 vtep;     /* TO_UPLINK through the overlay: the remote VTEP (target: the underlay) */
 };
 
 struct {
@@ -79,8 +81,9 @@ static __always_inline const struct xtap_fdb_entry *xtap_fdb_lookup(__u32 segmen
 
 /*
  * Where a frame from a VM goes: broadcast/multicast floods the segment; a
- * known MAC goes to its port (or the host); anything else to the segment's
- * uplink, or the host when it has none. Never to another segment.
+ * known MAC goes to its port (or the host), a remote VM's MAC to its VTEP
+ * over the underlay; anything else to the segment's uplink, or the host
+ * when it has none. Never to another segment.
  */
 static __always_inline void xtap_steer(const struct xtap_port *port, const __u8 *dst,
 				       struct xtap_decision *d)
@@ -107,6 +110,17 @@ static __always_inline void xtap_steer(const struct xtap_port *port, const __u8 
 			d->target_max = (__u32)e->mtu + ETH_HLEN;
 		}
 		return;
+	}
+	d->vtep = xtap_remote_vtep(segment_id, dst);
+	if (d->vtep) {
+		const struct xtap_underlay *u = xtap_underlay_get();
+
+		if (u) {
+			d->verdict = XTAP_VERDICT_TO_UPLINK;
+			d->target = u->ifindex;
+			return;
+		}
+		d->vtep = 0;
 	}
 	seg = bpf_map_lookup_elem(&xtap_segments, &segment_id);
 	if (seg && seg->uplink_ifindex) {

@@ -10,6 +10,7 @@
 #include "csum.h"
 #include "meta.h"
 #include "flood_tc.h"
+#include "vxlan.h"
 #include "observe.h"
 
 /*
@@ -31,6 +32,36 @@ static __always_inline int xtap_defer_to_tc(struct xdp_md *ctx, const struct xta
 				 large ? xtap_max_frame(port) : 0) ? XDP_DROP : XDP_PASS;
 }
 
+/* A remote VM's frame: encapsulated to its VTEP and redirected to the underlay. */
+static __always_inline int xtap_from_vm_encap(struct xdp_md *ctx, const struct xtap_port *port,
+					      const struct xtap_flow *f,
+					      const struct xtap_decision *d, int large)
+{
+	const struct xtap_segment *seg = bpf_map_lookup_elem(&xtap_segments, &port->segment_id);
+	const struct xtap_underlay *u = xtap_underlay_get();
+	void *data, *data_end;
+	__u16 sport;
+
+	if (!seg || !seg->vni || !u)
+		return XDP_DROP;
+	/* GSO frames: the skb path encapsulates them as a UDP tunnel's. */
+	if (large)
+		return xtap_defer_to_tc(ctx, port, d, XTAP_META_VXLAN, d->vtep, 0, large);
+	if (xtap_xdp_complete_csum(ctx, f))
+		return XDP_DROP;
+	data = (void *)(long)ctx->data;
+	data_end = (void *)(long)ctx->data_end;
+	if (data + sizeof(struct ethhdr) > data_end)
+		return XDP_DROP;
+	sport = xtap_vxlan_sport(f, data);
+	if (xtap_xdp_vxlan_encap(ctx, u, d->vtep, seg->vni, sport)) {
+		xtap_overlay_count(XTAP_OVL_ENCAP_NO_ROUTE, data_end - data);
+		return XDP_DROP;
+	}
+	xtap_overlay_count(XTAP_OVL_ENCAP, data_end - data);
+	return bpf_redirect_map(&xtap_redirect, u->ifindex, XDP_DROP);
+}
+
 static __always_inline int xtap_from_vm_act(struct xdp_md *ctx, const struct xtap_port *port,
 					    const struct xtap_flow *f, struct xtap_decision *d,
 					    __u32 len)
@@ -50,9 +81,12 @@ static __always_inline int xtap_from_vm_act(struct xdp_md *ctx, const struct xta
 		break;
 	case XTAP_VERDICT_FLOOD:
 		seg = bpf_map_lookup_elem(&xtap_segments, &d->target);
-		if (seg && (seg->flags & XTAP_SEGMENT_F_FLOOD_HOST)) {
-			ret = xtap_defer_to_tc(ctx, port, d, XTAP_META_FLOOD_HOST, d->target, 0,
-					       large);
+		/* Overlay segments replicate to remote VTEPs on the skb path. */
+		if (seg && ((seg->flags & XTAP_SEGMENT_F_FLOOD_HOST) || seg->vni)) {
+			__u32 action = (seg->flags & XTAP_SEGMENT_F_FLOOD_HOST) ?
+				       XTAP_META_FLOOD_HOST : XTAP_META_FLOOD;
+
+			ret = xtap_defer_to_tc(ctx, port, d, action, d->target, 0, large);
 			break;
 		}
 		if (large) {
@@ -65,6 +99,10 @@ static __always_inline int xtap_from_vm_act(struct xdp_md *ctx, const struct xta
 		break;
 	case XTAP_VERDICT_TO_PORT:
 	case XTAP_VERDICT_TO_UPLINK:
+		if (d->vtep) {
+			ret = xtap_from_vm_encap(ctx, port, f, d, large);
+			break;
+		}
 		/*
 		 * Longer than the target port allows: an XDP redirect would be refused
 		 * (EMSGSIZE) before the target's devmap egress program, uncounted. By
@@ -120,6 +158,28 @@ int xtap_from_vm(struct xdp_md *ctx)
 	return xtap_from_vm_act(ctx, port, &f, &d, len);
 }
 
+/* A GSO frame to a remote VM: encapsulated as a UDP tunnel's, redirected to the underlay. */
+static __always_inline int xtap_from_vm_tc_encap(struct __sk_buff *skb, __be32 vtep)
+{
+	const struct xtap_port *port = xtap_port_lookup(skb->ifindex);
+	const struct xtap_underlay *u = xtap_underlay_get();
+	const struct xtap_segment *seg;
+	__u16 sport;
+
+	if (!port || !u)
+		return TC_ACT_SHOT;
+	seg = bpf_map_lookup_elem(&xtap_segments, &port->segment_id);
+	if (!seg || !seg->vni)
+		return TC_ACT_SHOT;
+	sport = xtap_skb_vxlan_sport(skb);
+	if (xtap_skb_vxlan_push(skb) || xtap_skb_vxlan_write(skb, u, vtep, seg->vni, sport)) {
+		xtap_overlay_count(XTAP_OVL_ENCAP_NO_ROUTE, skb->len);
+		return TC_ACT_SHOT;
+	}
+	xtap_overlay_count(XTAP_OVL_ENCAP, skb->len);
+	return bpf_redirect(u->ifindex, 0);
+}
+
 SEC("tc")
 int xtap_from_vm_tc(struct __sk_buff *skb)
 {
@@ -145,12 +205,19 @@ int xtap_from_vm_tc(struct __sk_buff *skb)
 		if (m.vlan && bpf_skb_vlan_push(skb, bpf_htons(ETH_P_8021Q), m.vlan))
 			return TC_ACT_SHOT;
 		return bpf_redirect(m.target, 0);
+	case XTAP_META_VXLAN:
+		return xtap_from_vm_tc_encap(skb, m.target);
 	case XTAP_META_FLOOD:
 	case XTAP_META_FLOOD_HOST:
 		xtap_tc_flood_ports(skb, m.target, skb->ifindex);
 		seg = bpf_map_lookup_elem(&xtap_segments, &m.target);
 		if (seg && seg->uplink_ifindex)
 			xtap_tc_clone_to_uplink(skb, seg);
+		/* Last: it leaves the skb encapsulated (overlay segments never flood the host). */
+		if (seg && seg->vni) {
+			xtap_tc_vxlan_replicate(skb, m.target, seg->vni);
+			return TC_ACT_SHOT;
+		}
 		return m.action == XTAP_META_FLOOD_HOST ? TC_ACT_OK : TC_ACT_SHOT;
 	default:
 		return TC_ACT_OK;

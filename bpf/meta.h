@@ -20,6 +20,7 @@ enum xtap_meta_action {
 	XTAP_META_FLOOD      = 2,   /* target = segment id */
 	XTAP_META_FLOOD_HOST = 3,   /* flood, and the host stack gets it too */
 	XTAP_META_HOST       = 4,   /* to the host stack */
+	XTAP_META_VXLAN      = 5,   /* encapsulate to VTEP target (network order), to the underlay */
 };
 
 struct xtap_meta {

@@ -4,7 +4,10 @@
  * the uplink VLAN maps to) go straight to the VM's tap; broadcast/multicast
  * of a segment go to the host and, through tc ingress, to every VM of the
  * segment; everything else goes to the host stack. Frames VMs send out get
- * the segment's VLAN tag in the devmap egress program.
+ * the segment's VLAN tag in the devmap egress program. On the overlay's
+ * underlay, VXLAN to this host's VTEP from a VTEP of the VNI's segment is
+ * decapsulated and delivered the same way (bpf/vxlan.h); from any other
+ * VTEP or for an unknown VNI it is dropped.
  */
 #include "xtap_common.h"
 #include "port.h"
@@ -14,6 +17,7 @@
 #include "csum.h"
 #include "flood_tc.h"
 #include "meta.h"
+#include "vxlan.h"
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -54,6 +58,66 @@ static __always_inline int xtap_uplink_complete_csum(struct xdp_md *ctx)
 	return xtap_xdp_complete_csum(ctx, &f);
 }
 
+/*
+ * A frame (now untagged, frame_len bytes; len as it arrived) to the local
+ * VM's port e, whose devmap egress program applies the to-VM policy; the
+ * redirect's fallback when the port is gone from the devmap.
+ */
+static __always_inline int xtap_uplink_deliver(struct xdp_md *ctx, const struct xtap_fdb_entry *e,
+					       __u32 len, __u32 frame_len, __u32 fallback)
+{
+	int ret;
+
+	/*
+	 * Longer than the VM's port allows: an XDP redirect would be refused
+	 * (EMSGSIZE) before the port's devmap egress, uncounted. tc ingress
+	 * redirects it instead, to the port's tc egress: MTU drop there, or, for a
+	 * GSO frame from a veth peer, delivery with its GSO state.
+	 */
+	if (frame_len > (__u32)e->mtu + ETH_HLEN) {
+		if (xtap_xdp_meta_set(ctx, XTAP_META_REDIRECT, e->ifindex, 0, e->port_id, 0, 0))
+			return XDP_DROP;
+		xtap_uplink_count(XTAP_UPLINK_TO_PORT, len);
+		return XDP_PASS;
+	}
+	if (xtap_uplink_complete_csum(ctx))
+		return XDP_DROP;
+	ret = bpf_redirect_map(&xtap_redirect, e->ifindex, fallback);
+	if (ret == XDP_REDIRECT || ret == XDP_PASS)
+		xtap_uplink_count(ret == XDP_REDIRECT ? XTAP_UPLINK_TO_PORT : XTAP_UPLINK_TO_HOST, len);
+	return ret;
+}
+
+/*
+ * A frame decapsulated from a VTEP of the segment: to a local VM of the
+ * segment by MAC (its devmap egress applies the to-VM policy), broadcast and
+ * multicast to the segment's VMs through tc ingress, anything else dropped.
+ */
+static __always_inline int xtap_from_underlay(struct xdp_md *ctx, __u32 segment_id)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	__u32 len = data_end - data;
+	struct ethhdr *eth = data;
+	const struct xtap_fdb_entry *e;
+
+	if ((void *)(eth + 1) > data_end)
+		return XDP_DROP;
+	if (xtap_mac_is_multicast(eth->h_dest)) {
+		if (xtap_xdp_meta_set(ctx, XTAP_META_FLOOD, segment_id, 0, 0, 0, 0))
+			return XDP_DROP;
+		xtap_uplink_count(XTAP_UPLINK_FLOOD, len);
+		return XDP_PASS;
+	}
+	e = xtap_fdb_lookup(segment_id, eth->h_dest);
+	if (!e || e->ifindex == XTAP_FDB_HOST) {
+		xtap_overlay_count(XTAP_OVL_DECAP_NO_PORT, len);
+		return XDP_DROP;
+	}
+	/* A segment's frame is never the host's: dropped if its port vanished. */
+	return xtap_uplink_deliver(ctx, e, len, len, XDP_DROP);
+}
+
 SEC("xdp")
 int xtap_from_uplink(struct xdp_md *ctx)
 {
@@ -63,10 +127,21 @@ int xtap_from_uplink(struct xdp_md *ctx)
 	struct ethhdr *eth = data;
 	const struct xtap_fdb_entry *e;
 	const __u32 *segment;
+	__u32 overlay_segment;
 	__u16 vlan = 0;
 	int ret;
 
 	/* Runts are the host's to drop; counted like every frame seen. */
+	if ((void *)(eth + 1) > data_end)
+		goto host;
+	ret = xtap_xdp_vxlan_decap(ctx, &overlay_segment);
+	if (ret < 0)
+		return XDP_DROP;
+	if (ret > 0)
+		return xtap_from_underlay(ctx, overlay_segment);
+	data = (void *)(long)ctx->data;
+	data_end = (void *)(long)ctx->data_end;
+	eth = data;
 	if ((void *)(eth + 1) > data_end)
 		goto host;
 	/* An 802.1ad (outer) tag is not a segment's VLAN: the host's, as in tc. */
@@ -92,23 +167,7 @@ int xtap_from_uplink(struct xdp_md *ctx)
 		goto host;
 	if (vlan && xtap_xdp_vlan_pop(ctx))
 		return XDP_DROP;
-	/*
-	 * Longer than the VM's port allows: an XDP redirect would be refused
-	 * (EMSGSIZE) before the port's devmap egress, uncounted. tc ingress
-	 * redirects it instead, to the port's tc egress: MTU drop there, or, for a
-	 * GSO frame from a veth peer, delivery with its GSO state.
-	 */
-	if (len - (vlan ? VLAN_HLEN : 0) > (__u32)e->mtu + ETH_HLEN) {
-		if (xtap_xdp_meta_set(ctx, XTAP_META_REDIRECT, e->ifindex, 0, e->port_id, 0, 0))
-			return XDP_DROP;
-		xtap_uplink_count(XTAP_UPLINK_TO_PORT, len);
-		return XDP_PASS;
-	}
-	if (xtap_uplink_complete_csum(ctx))
-		return XDP_DROP;
-	ret = bpf_redirect_map(&xtap_redirect, e->ifindex, XDP_PASS);
-	xtap_uplink_count(ret == XDP_REDIRECT ? XTAP_UPLINK_TO_PORT : XTAP_UPLINK_TO_HOST, len);
-	return ret;
+	return xtap_uplink_deliver(ctx, e, len, len - (vlan ? VLAN_HLEN : 0), XDP_PASS);
 host:
 	xtap_uplink_count(XTAP_UPLINK_TO_HOST, len);
 	return XDP_PASS;
@@ -130,9 +189,16 @@ int xtap_from_uplink_tc(struct __sk_buff *skb)
 	struct xtap_meta m;
 	__u32 segment_id;
 
-	/* A unicast frame XDP could not redirect (longer than its port allows). */
-	if (!xtap_skb_meta_get(skb, &m) && m.action == XTAP_META_REDIRECT)
-		return bpf_redirect(m.target, 0);
+	if (!xtap_skb_meta_get(skb, &m)) {
+		/* A unicast frame XDP could not redirect (longer than its port allows). */
+		if (m.action == XTAP_META_REDIRECT)
+			return bpf_redirect(m.target, 0);
+		/* A broadcast decapsulated from the overlay: the segment's VMs only. */
+		if (m.action == XTAP_META_FLOOD) {
+			xtap_tc_flood_ports(skb, m.target, 0);
+			return TC_ACT_SHOT;
+		}
+	}
 	if ((void *)(eth + 1) > data_end || !xtap_mac_is_multicast(eth->h_dest))
 		return TC_ACT_OK;
 	/* The stack moved an 802.1Q tag out of the frame before tc ingress. */
@@ -165,6 +231,13 @@ int xtap_to_uplink(struct xdp_md *ctx)
 	if (!port)
 		return XDP_PASS;
 	seg = bpf_map_lookup_elem(&xtap_segments, &port->segment_id);
+	/* Encapsulated for the underlay: the outer frame carries no segment's tag. */
+	if (seg && seg->vni) {
+		const struct xtap_underlay *u = xtap_underlay_get();
+
+		if (u && u->ifindex == ctx->egress_ifindex)
+			return XDP_PASS;
+	}
 	if (seg && seg->vlan && xtap_xdp_vlan_push(ctx, seg->vlan))
 		return XDP_DROP;
 	return XDP_PASS;

@@ -80,6 +80,7 @@ enum xtap_drop_reason {
 	/* 22-23 conntrack, 24 overlay */
 	XTAP_DROP_CT_FULL       = 22, /* a new flow past the port's tracked-flow cap */
 	XTAP_DROP_CT_INVALID    = 23, /* claims a flow's state that no tracked flow has */
+	XTAP_DROP_UNDERLAY      = 24, /* VXLAN from a VTEP the VNI's segment does not list, or an unknown VNI */
 	XTAP_DROP_REASONS       = 25,
 };
 
@@ -293,6 +294,7 @@ struct xtap_segment {
 	__u32 uplink_ifindex;  /* 0: no uplink; unknown unicast goes to the host */
 	__u16 vlan;            /* 802.1Q id on the uplink, 0 = untagged */
 	__u16 pad;
+	__u32 vni;             /* VXLAN network id, 0: the segment has no overlay */
 };
 
 /* map xtap_fdb: static entries written by the agent */
@@ -485,6 +487,50 @@ struct xtap_trace {
 	__u32 reason;
 	__u32 target;                        /* steer: ifindex (to port/uplink) or segment id (flood) */
 	__u32 counted;                       /* 1: the program reached its counting point */
+};
+
+/* ---- overlay (VXLAN over an IPv4 underlay, bpf/overlay.h) ---- */
+#define XTAP_VXLAN_PORT          4789
+#define XTAP_VXLAN_OVERHEAD      50    /* outer Ethernet 14 + IPv4 20 + UDP 8 + VXLAN 8 */
+#define XTAP_VNI_MAX             0xFFFFFF
+#define XTAP_MAX_SEGMENT_VTEPS   64    /* remote VTEPs of one segment */
+#define XTAP_MAX_REMOTE_MACS     65536
+
+/* array xtap_underlay, one entry: this host's VTEP. ifindex 0: no underlay. */
+struct xtap_underlay {
+	__u32 ifindex;
+	__be32 vtep;           /* this host's VTEP address */
+};
+
+/* hash xtap_vni: key VNI (__u32) -> segment id (__u32) */
+
+/*
+ * hash xtap_seg_vteps, key segment id: the segment's remote VTEPs, the
+ * head-end replication list and the only sources accepted on decapsulation.
+ */
+struct xtap_segment_vteps {
+	__u32 count;
+	__be32 vtep[XTAP_MAX_SEGMENT_VTEPS];
+};
+
+/* hash xtap_remote_fdb, key struct xtap_fdb_key: a remote VM's MAC -> its host's VTEP */
+struct xtap_remote_mac {
+	__be32 vtep;
+};
+
+/* per-CPU array xtap_ovl_stats, one entry */
+enum xtap_overlay_counter {
+	XTAP_OVL_ENCAP          = 0,  /* unicast encapsulated to a remote VTEP */
+	XTAP_OVL_REPLICATED     = 1,  /* copies of broadcast/multicast sent to remote VTEPs */
+	XTAP_OVL_ENCAP_NO_ROUTE = 2,  /* no route or neighbour for the VTEP on the underlay: dropped */
+	XTAP_OVL_DECAP          = 3,  /* decapsulated from a known VTEP */
+	XTAP_OVL_DECAP_DROPPED  = 4,  /* XTAP_DROP_UNDERLAY: unknown VNI, or a VTEP the segment does not list */
+	XTAP_OVL_DECAP_NO_PORT  = 5,  /* decapsulated unicast for no local VM: dropped */
+	XTAP_OVL_COUNTERS       = 6,
+};
+
+struct xtap_overlay_stats {
+	struct xtap_counter c[XTAP_OVL_COUNTERS];
 };
 
 #endif /* XTAP_ABI_H */

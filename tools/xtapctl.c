@@ -142,11 +142,28 @@ static void cmd_help_exit(const struct xtap_ctl_cmd *c)
 	exit(0);
 }
 
-/* The command a command line names ("port add ..."); *nwords: how many words it took. */
+/* How many words of argv (after the group) spell rest ("add", "vtep add"); 0: they do not. */
+static int words_match(const char *rest, int argc, char **argv)
+{
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		size_t len = strcspn(rest, " ");
+
+		if (strlen(argv[i]) != len || strncmp(rest, argv[i], len))
+			return 0;
+		if (!rest[len])
+			return i;
+		rest += len + 1;
+	}
+	return 0;
+}
+
+/* The command a command line names ("port add ...", "overlay vtep add ..."); *nwords: how many words it took. */
 static const struct xtap_ctl_cmd *find_cmd(int argc, char **argv, int *nwords)
 {
 	const struct xtap_ctl_cmd *c;
-	char group[64], subs[256] = "";
+	char group[320], subs[256] = "";
 	size_t glen = strlen(argv[0]);
 	int known = 0;
 
@@ -160,8 +177,8 @@ static const struct xtap_ctl_cmd *find_cmd(int argc, char **argv, int *nwords)
 		if (!sp || (size_t)(sp - c->words) != glen || strncmp(c->words, argv[0], glen))
 			continue;
 		known = 1;
-		if (argc > 1 && !strcmp(sp + 1, argv[1])) {
-			*nwords = 2;
+		if (words_match(sp + 1, argc, argv)) {
+			*nwords = 1 + words_match(sp + 1, argc, argv);
 			return c;
 		}
 		snprintf(subs + strlen(subs), sizeof(subs) - strlen(subs), "%s%s", subs[0] ? ", " : "", sp + 1);
@@ -838,6 +855,46 @@ static void print_fdb(json_object *res, json_object *args)
 	}
 }
 
+/* overlay show: the underlay, each overlay segment's VTEPs, the remote MACs, the counters. */
+static void print_overlay(json_object *res, json_object *args)
+{
+	json_object *u = json_object_object_get(res, "underlay");
+	json_object *segs = json_object_object_get(res, "segments");
+	json_object *macs = json_object_object_get(res, "macs");
+	json_object *cnt = json_object_object_get(res, "counters");
+	size_t i, j;
+
+	(void)args;
+	if (u)
+		printf("underlay %s vtep %s mtu %d\n", json_object_get_string(json_object_object_get(u, "ifname")),
+		       json_object_get_string(json_object_object_get(u, "vtep")),
+		       json_object_get_int(json_object_object_get(u, "mtu")));
+	else
+		printf("underlay: none (xtapctl overlay underlay set IFNAME VTEP_IP)\n");
+	printf("%-8s %-9s %s\n", "SEGMENT", "VNI", "VTEPS");
+	for (i = 0; i < json_object_array_length(segs); i++) {
+		json_object *s = json_object_array_get_idx(segs, i), *v = json_object_object_get(s, "vteps");
+
+		printf("%-8d %-9d", json_object_get_int(json_object_object_get(s, "segment")),
+		       json_object_get_int(json_object_object_get(s, "vni")));
+		for (j = 0; j < json_object_array_length(v); j++)
+			printf(" %s", json_object_get_string(json_object_array_get_idx(v, j)));
+		printf("\n");
+	}
+	printf("%-8s %-17s %s\n", "SEGMENT", "MAC", "VTEP");
+	for (i = 0; i < json_object_array_length(macs); i++) {
+		json_object *m = json_object_array_get_idx(macs, i);
+
+		printf("%-8d %-17s %s\n", json_object_get_int(json_object_object_get(m, "segment")),
+		       json_object_get_string(json_object_object_get(m, "mac")),
+		       json_object_get_string(json_object_object_get(m, "vtep")));
+	}
+	json_object_object_foreach(cnt, name, c)
+		printf("%-16s %llu packets %llu bytes\n", name,
+		       (unsigned long long)json_object_get_uint64(json_object_object_get(c, "packets")),
+		       (unsigned long long)json_object_get_uint64(json_object_object_get(c, "bytes")));
+}
+
 /* trace: the frame in one line, then each stage's decision, then the verdict. */
 static void print_trace(json_object *res, json_object *args)
 {
@@ -926,6 +983,7 @@ static const struct {
 	{ XTAP_CMD_SEGMENT_LIST, print_segment_list, NULL },
 	{ XTAP_CMD_STATS, print_stats_table, fallback_stats },
 	{ XTAP_CMD_FDB, print_fdb, fallback_fdb },
+	{ XTAP_CMD_OVERLAY_SHOW, print_overlay, NULL },
 	{ XTAP_CMD_STATUS, print_result, NULL },
 	{ XTAP_CMD_TEARDOWN, print_torn_down, teardown_agent_down },
 	{ XTAP_CMD_CONNTRACK_LIST, print_conntrack_list, NULL },
@@ -979,8 +1037,14 @@ static int run(const struct xtap_ctl_cmd *c, int argc, char **argv)
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
 			cmd_help_exit(c);
 	sub[nsub++] = "xtapctl";
-	for (i = 0; i < end; i++)
+	for (i = 0; i < end; i++) {
+		/* -j after the command too ("xtapctl overlay show -j") */
+		if (!strcmp(argv[i], "-j") || !strcmp(argv[i], "--json")) {
+			json_out = 1;
+			continue;
+		}
 		sub[nsub++] = argv[i];
+	}
 	args = parse_args(c, nsub, sub);
 	free(sub);
 	if (c->flags & XTAP_CMD_F_EXEC) {
@@ -1030,11 +1094,29 @@ static int complete(int argc, char **argv)
 		}
 		if (first != glen || strncmp(c->words, argv[0], glen))
 			continue;
-		if (argc == 1 && sp) {
-			printf("%s\n", sp + 1);
+		/* The next word of a command named so far ("overlay" -> "vtep", "overlay vtep" -> "add"), once each. */
+		if (sp && !words_match(sp + 1, argc, argv)) {
+			const char *rest = sp + 1;
+			size_t upto;
+			int i;
+
+			for (i = 1; i < argc && rest; i++) {
+				size_t len = strcspn(rest, " ");
+
+				if (strlen(argv[i]) != len || strncmp(rest, argv[i], len))
+					break;
+				rest = rest[len] ? rest + len + 1 : NULL;
+			}
+			if (i < argc || !rest)
+				continue;
+			/* The table lists a group's commands together: print a word the one before did not. */
+			upto = rest - c->words + strcspn(rest, " ");
+			if (c == xtap_ctl_cmds || strncmp(c[-1].words, c->words, upto) ||
+			    (c[-1].words[upto] != ' ' && c[-1].words[upto]))
+				printf("%.*s\n", (int)strcspn(rest, " "), rest);
 			continue;
 		}
-		is_cmd = !sp || (argc > 1 && !strcmp(sp + 1, argv[1]));
+		is_cmd = !sp || words_match(sp + 1, argc, argv);
 		for (a = c->args; is_cmd && a->key; a++)
 			if (a->option && !(a->flags & XTAP_ARG_F_API_ONLY))
 				printf("%s\n", a->option);

@@ -103,8 +103,28 @@ static const struct xtap_ctl_arg segment_add_args[] = {
 	OPT("uplink", XTAP_ARG_STRING, "--uplink", "IFNAME", "where unknown unicast and broadcasts leave the host"),
 	NUM("vlan", "--vlan", "N", XTAP_UNIT_NONE, "802.1Q tag on the uplink (needs --uplink)"),
 	OPT("flood_host", XTAP_ARG_BOOL, "--flood-host", NULL, "broadcasts also reach the host stack (host as gateway)"),
+	NUM("vni", "--vni", "N", XTAP_UNIT_NONE, "VXLAN network id 1-16777215: the segment spans hosts over the overlay"),
 	END
 };
+
+static const struct xtap_ctl_arg underlay_set_args[] = {
+	POS("ifname", "IFNAME", "the underlay interface (IPv4 forwarding on)"),
+	POS("vtep", "VTEP_IP", "this host's VTEP: an IPv4 address of the underlay"),
+	END
+};
+
+#define SEGMENT_POS POS_UINT("segment", "SEGMENT", "a segment with a VNI")
+
+static const struct xtap_ctl_arg vtep_args[] = {
+	SEGMENT_POS, POS("ip", "IP", "a remote host's VTEP (IPv4)"), END
+};
+
+static const struct xtap_ctl_arg rmac_add_args[] = {
+	SEGMENT_POS, POS("mac", "MAC", "a remote VM's MAC"),
+	POS("vtep", "IP", "the VTEP it sits behind (one of the segment's: overlay vtep add)"), END
+};
+
+static const struct xtap_ctl_arg rmac_del_args[] = { SEGMENT_POS, POS("mac", "MAC", "a remote VM's MAC"), END };
 
 static const struct xtap_ctl_arg segment_id_args[] = { POS_UINT("id", "ID", "the segment's id"), END };
 
@@ -161,6 +181,18 @@ const struct xtap_ctl_cmd xtap_ctl_cmds[] = {
 	{ XTAP_CMD_SEGMENT_LIST, "segment list", no_args, 0, "every segment", NULL },
 	{ XTAP_CMD_STATS, "stats", stats_args, 0, "packets per verdict and drops per reason, both directions", NULL },
 	{ XTAP_CMD_FDB, "fdb", no_args, 0, "the MACs each segment knows: ports and host entries", NULL },
+	{ XTAP_CMD_UNDERLAY_SET, "overlay underlay set", underlay_set_args, 0, "this host's VTEP and its underlay",
+	  "VXLAN (UDP 4789) leaves and arrives on IFNAME from VTEP_IP (IPv4 only). IFNAME needs IPv4\n"
+	  "forwarding on (the datapath asks the kernel's FIB for the outer MACs). Ports of segments\n"
+	  "with a VNI need an MTU of at most IFNAME's MTU - 50.\n" },
+	{ XTAP_CMD_VTEP_ADD, "overlay vtep add", vtep_args, 0, "a remote host's VTEP for a segment",
+	  "Broadcasts of the segment are replicated to each of its VTEPs; VXLAN for its VNI is\n"
+	  "accepted from these VTEPs only.\n" },
+	{ XTAP_CMD_VTEP_DEL, "overlay vtep del", vtep_args, 0, "remove a remote VTEP (its MACs first)", NULL },
+	{ XTAP_CMD_RMAC_ADD, "overlay mac add", rmac_add_args, 0, "a remote VM's MAC behind a VTEP (add or move)",
+	  "Never learnt from the wire: remote MACs are desired state. A local port's MAC wins.\n" },
+	{ XTAP_CMD_RMAC_DEL, "overlay mac del", rmac_del_args, 0, "forget a remote VM's MAC", NULL },
+	{ XTAP_CMD_OVERLAY_SHOW, "overlay show", no_args, 0, "underlay, VTEPs, remote MACs and overlay counters", NULL },
 	{ XTAP_CMD_CONNTRACK_LIST, "conntrack list", stats_args, 0, "the flows stateful ACL rules track",
 	  "Each live flow: its port, the VM's and the remote end, state, which way it was opened,\n"
 	  "idle time and time left before it expires.\n" },

@@ -198,6 +198,7 @@ const char *xtap_drop_reason_name(int r)
 		[XTAP_DROP_MTU] = "mtu",
 		[XTAP_DROP_CT_FULL] = "ct_full",
 		[XTAP_DROP_CT_INVALID] = "ct_invalid",
+		[XTAP_DROP_UNDERLAY] = "underlay",
 	};
 	_Static_assert(XTAP_DROP_REASONS == 25, "a name for every drop reason");
 
@@ -251,7 +252,7 @@ json_object *xtap_port_stats_to_json(const struct xtap_port_stats *per_cpu, int 
 
 /* ---- JSON field access with errors that name the field ---- */
 
-static int check_keys(json_object *o, const char *what, const char *const *allowed,
+int xtap_json_check_keys(json_object *o, const char *what, const char *const *allowed,
 		      struct xtap_err *err)
 {
 	size_t i;
@@ -269,7 +270,7 @@ static int check_keys(json_object *o, const char *what, const char *const *allow
 	return 0;
 }
 
-static int get_str(json_object *o, const char *key, int required, const char **out,
+int xtap_json_get_str(json_object *o, const char *key, int required, const char **out,
 		   struct xtap_err *err)
 {
 	json_object *v;
@@ -411,7 +412,7 @@ int xtap_rule_from_json(json_object *o, struct xtap_acl_rule_spec *r, struct xta
 	memset(r, 0, sizeof(*r));
 	r->port_max = 0xFFFF;
 	r->priority = 1000;
-	OK_OR_RET(check_keys(o, "acl rule", keys, err));
+	OK_OR_RET(xtap_json_check_keys(o, "acl rule", keys, err));
 	if ((ret = xtap_json_get_u64(o, "id", 0, 1, UINT32_MAX, &v, err)) < 0)
 		return ret;
 	if (!ret)
@@ -420,19 +421,19 @@ int xtap_rule_from_json(json_object *o, struct xtap_acl_rule_spec *r, struct xta
 		return ret;
 	if (!ret)
 		r->priority = v;
-	OK_OR_RET(get_str(o, "action", 1, &s, err));
+	OK_OR_RET(xtap_json_get_str(o, "action", 1, &s, err));
 	if (parse_action(s, &r->action))
 		return xtap_fail(err, -EINVAL, "action \"%s\": use allow or deny", s);
 	OK_OR_RET(xtap_stateful_from_json(o, "acl rule", &r->action, err));
-	if ((ret = get_str(o, "cidr", 0, &s, err)) < 0)
+	if ((ret = xtap_json_get_str(o, "cidr", 0, &s, err)) < 0)
 		return ret;
 	if (!ret && xtap_parse_prefix(s, &r->cidr))
 		return xtap_fail(err, -EINVAL, "cidr \"%s\": use ADDRESS/LENGTH (IPv4 or IPv6) or any", s);
-	if ((ret = get_str(o, "proto", 0, &s, err)) < 0)
+	if ((ret = xtap_json_get_str(o, "proto", 0, &s, err)) < 0)
 		return ret;
 	if (!ret && xtap_parse_proto(s, &r->proto))
 		return xtap_fail(err, -EINVAL, "proto \"%s\": use tcp, udp, icmp, icmpv6, sctp, any or 0-255", s);
-	if ((ret = get_str(o, "ports", 0, &s, err)) < 0)
+	if ((ret = xtap_json_get_str(o, "ports", 0, &s, err)) < 0)
 		return ret;
 	if (!ret) {
 		ret = xtap_parse_ports(s, &r->port_min, &r->port_max);
@@ -463,7 +464,7 @@ int xtap_rate_from_json(json_object *o, struct xtap_rate_spec *r, struct xtap_er
 	int ret;
 
 	memset(r, 0, sizeof(*r));
-	OK_OR_RET(check_keys(o, "rate", keys, err));
+	OK_OR_RET(xtap_json_check_keys(o, "rate", keys, err));
 	if ((ret = xtap_json_get_u64(o, "bytes_per_sec", 0, 0, UINT64_MAX >> 1, &v, err)) < 0)
 		return ret;
 	r->bytes_per_sec = ret ? 0 : v;
@@ -624,8 +625,8 @@ static int acl_dir_from_json(json_object *o, struct xtap_acl_spec *acl, const ch
 	size_t i, n;
 	int ret;
 
-	OK_OR_RET(check_keys(o, dir, keys, err));
-	if ((ret = get_str(o, "default", 0, &s, err)) < 0)
+	OK_OR_RET(xtap_json_check_keys(o, dir, keys, err));
+	if ((ret = xtap_json_get_str(o, "default", 0, &s, err)) < 0)
 		return ret;
 	if (!ret && parse_action(s, &acl->default_action))
 		return xtap_fail(err, -EINVAL, "acl %s default \"%s\": use allow or deny", dir, s);
@@ -710,8 +711,8 @@ int xtap_port_from_json(json_object *o, struct xtap_port_conf *p, struct xtap_er
 	s->acl[0].default_action = XTAP_ACL_ALLOW;
 	s->acl[1].default_action = XTAP_ACL_ALLOW;
 
-	OK_OR_RET(check_keys(o, "port", keys, err));
-	OK_OR_RET(get_str(o, "name", 1, &str, err));
+	OK_OR_RET(xtap_json_check_keys(o, "port", keys, err));
+	OK_OR_RET(xtap_json_get_str(o, "name", 1, &str, err));
 	/* The kernel's rules for interface names (dev_valid_name). */
 	if (!*str || strlen(str) >= IFNAMSIZ || !strcmp(str, ".") || !strcmp(str, "..") ||
 	    strpbrk(str, "/: \t\n\v\f\r"))
@@ -734,7 +735,7 @@ int xtap_port_from_json(json_object *o, struct xtap_port_conf *p, struct xtap_er
 		s->port_id = u;
 	OK_OR_RET(xtap_json_get_u64(o, "segment", 1, 0, UINT32_MAX, &u, err));
 	s->segment_id = u;
-	OK_OR_RET(get_str(o, "mac", 1, &str, err));
+	OK_OR_RET(xtap_json_get_str(o, "mac", 1, &str, err));
 	if (xtap_parse_mac(str, s->mac))
 		return xtap_fail(err, -EINVAL, "mac \"%s\": use six hex bytes like 02:00:00:00:00:01", str);
 	if ((ret = xtap_json_get_u64(o, "mtu", 0, 68, 65521, &u, err)) < 0)
@@ -759,7 +760,7 @@ int xtap_port_from_json(json_object *o, struct xtap_port_conf *p, struct xtap_er
 		static const char *const dkeys[] = { "from-vm", "to-vm", NULL };
 		json_object *dv;
 
-		OK_OR_RET(check_keys(v, "acl", dkeys, err));
+		OK_OR_RET(xtap_json_check_keys(v, "acl", dkeys, err));
 		for (d = 0; d < XTAP_DIRS; d++)
 			if (json_object_object_get_ex(v, xtap_dir_name(d), &dv))
 				OK_OR_RET(acl_dir_from_json(dv, &s->acl[d], xtap_dir_name(d), err));
@@ -768,7 +769,7 @@ int xtap_port_from_json(json_object *o, struct xtap_port_conf *p, struct xtap_er
 		static const char *const dkeys[] = { "from-vm", "to-vm", NULL };
 		json_object *dv;
 
-		OK_OR_RET(check_keys(v, "rate", dkeys, err));
+		OK_OR_RET(xtap_json_check_keys(v, "rate", dkeys, err));
 		for (d = 0; d < XTAP_DIRS; d++)
 			if (json_object_object_get_ex(v, xtap_dir_name(d), &dv))
 				OK_OR_RET(xtap_rate_from_json(dv, &s->rate[d], err));
@@ -791,21 +792,23 @@ json_object *xtap_segment_to_json(const struct xtap_segment_conf *s)
 	json_object_object_add(o, "uplink", json_object_new_string(s->uplink));
 	json_object_object_add(o, "vlan", json_object_new_int(s->vlan));
 	json_object_object_add(o, "flood_host", json_object_new_boolean(s->flood_host));
+	if (s->vni)
+		json_object_object_add(o, "vni", json_object_new_int64(s->vni));
 	return o;
 }
 
 int xtap_segment_from_json(json_object *o, struct xtap_segment_conf *s, struct xtap_err *err)
 {
-	static const char *const keys[] = { "id", "uplink", "vlan", "flood_host", NULL };
+	static const char *const keys[] = { "id", "uplink", "vlan", "flood_host", "vni", NULL };
 	const char *str;
 	__u64 u;
 	int ret, b;
 
 	memset(s, 0, sizeof(*s));
-	OK_OR_RET(check_keys(o, "segment", keys, err));
+	OK_OR_RET(xtap_json_check_keys(o, "segment", keys, err));
 	OK_OR_RET(xtap_json_get_u64(o, "id", 1, 0, UINT32_MAX, &u, err));
 	s->id = u;
-	if ((ret = get_str(o, "uplink", 0, &str, err)) < 0)
+	if ((ret = xtap_json_get_str(o, "uplink", 0, &str, err)) < 0)
 		return ret;
 	if (!ret) {
 		if (strlen(str) >= IFNAMSIZ)
@@ -821,6 +824,14 @@ int xtap_segment_from_json(json_object *o, struct xtap_segment_conf *s, struct x
 	if ((ret = get_bool(o, "flood_host", &b, err)) < 0)
 		return ret;
 	s->flood_host = ret ? 0 : b;
+	if ((ret = xtap_json_get_u64(o, "vni", 0, 1, XTAP_VNI_MAX, &u, err)) < 0)
+		return ret;
+	if (!ret)
+		s->vni = u;
+	/* Replication leaves the frame encapsulated: the host cannot have it too (yet). */
+	if (s->vni && s->flood_host)
+		return xtap_fail(err, -EINVAL, "segment %u: --flood-host and --vni together are not supported "
+				 "(an overlay segment's broadcasts go to its VMs and remote VTEPs only)", s->id);
 	return 0;
 }
 
@@ -1034,15 +1045,19 @@ static json_object *rules_to_json(const struct xtap_acl_spec *acl, struct port_r
  */
 char *xtap_model_to_text(struct xtap_model *m)
 {
-	json_object *segs = json_object_new_array();
+	json_object *segs = json_object_new_array(), *overlay = NULL;
 	size_t i, len, total;
-	const char *segs_text;
+	const char *segs_text, *overlay_text = "";
 	char *text, *cur;
 
 	for (i = 0; i < m->n_segments; i++)
 		json_object_array_add(segs, xtap_segment_to_json(&m->segments[i]));
 	segs_text = json_object_to_json_string_ext(segs, JSON_C_TO_STRING_PLAIN);
-	total = strlen(segs_text) + 64;
+	if (!xtap_overlay_is_empty(&m->overlay)) {
+		overlay = xtap_overlay_to_json(&m->overlay);
+		overlay_text = json_object_to_json_string_ext(overlay, JSON_C_TO_STRING_PLAIN);
+	}
+	total = strlen(segs_text) + strlen(overlay_text) + 64;
 	for (i = 0; i < m->n_ports; i++) {
 		struct xtap_port_conf *p = m->ports[i];
 
@@ -1054,6 +1069,7 @@ char *xtap_model_to_text(struct xtap_model *m)
 			json_object_put(o);
 			if (ret) {
 				json_object_put(segs);
+				json_object_put(overlay);
 				return NULL;
 			}
 			p->json = t.s;
@@ -1071,9 +1087,10 @@ char *xtap_model_to_text(struct xtap_model *m)
 			memcpy(cur, m->ports[i]->json, len);
 			cur += len;
 		}
-		strcpy(cur, "]}\n");
+		cur += sprintf(cur, "]%s%s}\n", overlay ? ",\"overlay\":" : "", overlay_text);
 	}
 	json_object_put(segs);
+	json_object_put(overlay);
 	return text;
 }
 
@@ -1087,6 +1104,7 @@ void xtap_model_free(struct xtap_model *m)
 	}
 	free(m->ports);
 	free(m->segments);
+	xtap_overlay_free(&m->overlay);
 	if (m->rules_text) {
 		for (i = 0; i < m->rules_text->n_ports; i++)
 			port_rules_text_free(m->rules_text->ports[i]);
@@ -1253,6 +1271,9 @@ static int segments_from_json(json_object *arr, struct xtap_model *m, struct xta
 			if (t->id == s.id)
 				return xtap_fail(err, -EEXIST, "segments[%zu].id: segment %u is also segments[%zu]",
 						 i, s.id, j);
+			if (s.vni && t->vni == s.vni)
+				return xtap_fail(err, -EEXIST, "segments[%zu].vni: VNI %u is also segment %u's (segments[%zu])",
+						 i, s.vni, t->id, j);
 			/* One uplink and VLAN carry one segment (the datapath maps them to it). */
 			if (s.uplink[0] && !strcmp(t->uplink, s.uplink) && t->vlan == s.vlan)
 				return xtap_fail(err, -EEXIST,
@@ -1329,7 +1350,7 @@ static int ports_from_json(json_object *arr, struct xtap_model *m, struct xtap_e
 /* The whole state, checked for types, ranges and consistency: the first problem names its place. */
 int xtap_model_from_json(json_object *o, struct xtap_model *m, struct xtap_err *err)
 {
-	json_object *segs = NULL, *ports = NULL;
+	json_object *segs = NULL, *ports = NULL, *overlay = NULL;
 	int ret = 0;
 
 	memset(m, 0, sizeof(*m));
@@ -1339,8 +1360,12 @@ int xtap_model_from_json(json_object *o, struct xtap_model *m, struct xtap_err *
 	json_object_object_foreach(o, key, val) {
 		json_object **dst = !strcmp(key, "segments") ? &segs : !strcmp(key, "ports") ? &ports : NULL;
 
+		if (!strcmp(key, "overlay")) {
+			overlay = val;
+			continue;
+		}
 		if (!dst)
-			return xtap_fail(err, -EINVAL, "unknown key \"%.64s\" at the top level (segments and ports are known)",
+			return xtap_fail(err, -EINVAL, "unknown key \"%.64s\" at the top level (segments, ports and overlay are known)",
 					 key);
 		if (!json_object_is_type(val, json_type_array))
 			return xtap_fail(err, -EINVAL, "%s: expected an array, not %s", key,
@@ -1352,6 +1377,8 @@ int xtap_model_from_json(json_object *o, struct xtap_model *m, struct xtap_err *
 		ret = segments_from_json(segs, m, err);
 	if (!ret && ports)
 		ret = ports_from_json(ports, m, err);
+	if (!ret && overlay)
+		ret = xtap_overlay_from_json(overlay, m, err);
 	if (ret)
 		xtap_model_free(m);
 	return ret;

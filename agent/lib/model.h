@@ -35,6 +35,28 @@ struct xtap_segment_conf {
 	char uplink[IFNAMSIZ];    /* "" = no uplink */
 	__u16 vlan;
 	int flood_host;
+	__u32 vni;                /* VXLAN network id, 0: no overlay */
+};
+
+/* The overlay (model_overlay.c): this host's VTEP, remote VTEPs and remote MACs per segment. */
+struct xtap_vtep_conf {
+	__u32 segment;
+	__be32 ip;
+};
+
+struct xtap_rmac_conf {
+	__u32 segment;
+	__u8 mac[6];
+	__be32 vtep;
+};
+
+struct xtap_overlay_conf {
+	char underlay[IFNAMSIZ];  /* "" = no underlay */
+	__be32 vtep;
+	struct xtap_vtep_conf *vteps;
+	size_t n_vteps;
+	struct xtap_rmac_conf *macs;
+	size_t n_macs;
 };
 
 struct xtap_model {
@@ -48,6 +70,7 @@ struct xtap_model {
 	 * views share it. NULL: every save encodes rules afresh.
 	 */
 	struct xtap_rules_text *rules_text;
+	struct xtap_overlay_conf overlay;
 };
 
 void xtap_model_free(struct xtap_model *m);
@@ -79,6 +102,38 @@ char *xtap_model_to_text(struct xtap_model *m);
  */
 int xtap_json_get_u64(json_object *o, const char *key, int required, __u64 min, __u64 max,
 		      __u64 *out, struct xtap_err *err);
+
+/* Field access for the model's parsers: unknown keys, strings (0, 1 when absent and optional, or -errno). */
+int xtap_json_check_keys(json_object *o, const char *what, const char *const *allowed, struct xtap_err *err);
+int xtap_json_get_str(json_object *o, const char *key, int required, const char **out, struct xtap_err *err);
+
+/* ---- the overlay (model_overlay.c) ---- */
+/* "192.0.2.1": an IPv4 unicast address (not 0.0.0.0, multicast or broadcast). */
+int xtap_parse_vtep(const char *s, __be32 *ip);
+void xtap_format_ip4(__be32 ip, char *out, size_t len);
+struct xtap_vtep_conf *xtap_overlay_vtep(const struct xtap_model *m, __u32 segment, __be32 ip);
+struct xtap_rmac_conf *xtap_overlay_rmac(const struct xtap_model *m, __u32 segment, const __u8 mac[6]);
+/* Does another segment than `except` list VTEP ip? */
+int xtap_overlay_vtep_in_use(const struct xtap_model *m, __be32 ip, __u32 except);
+/* The segment's VTEPs into out (XTAP_MAX_SEGMENT_VTEPS), their count. */
+__u32 xtap_overlay_segment_vteps(const struct xtap_model *m, __u32 segment, __be32 *out);
+int xtap_overlay_add_vtep(struct xtap_model *m, const struct xtap_vtep_conf *v);
+void xtap_overlay_del_vtep(struct xtap_model *m, __u32 segment, __be32 ip);
+int xtap_overlay_add_rmac(struct xtap_model *m, const struct xtap_rmac_conf *r);
+void xtap_overlay_del_rmac(struct xtap_model *m, __u32 segment, const __u8 mac[6]);
+void xtap_overlay_free(struct xtap_overlay_conf *o);
+int xtap_overlay_is_empty(const struct xtap_overlay_conf *o);
+/* One entry as the control socket and the state file give it, checked against m (not yet in it). */
+int xtap_overlay_vtep_from_json(json_object *o, const struct xtap_model *m, struct xtap_vtep_conf *v,
+				struct xtap_err *err);
+int xtap_overlay_rmac_from_json(json_object *o, const struct xtap_model *m, struct xtap_rmac_conf *r,
+				struct xtap_err *err);
+/* {"ifname", "vtep"}: ifname IFNAMSIZ bytes. */
+int xtap_overlay_underlay_from_json(json_object *o, char *ifname, __be32 *vtep, struct xtap_err *err);
+/* {"underlay": {"ifname", "vtep"}, "vteps": [{"segment", "ip"}], "macs": [{"segment", "mac", "vtep"}]} */
+json_object *xtap_overlay_to_json(const struct xtap_overlay_conf *o);
+/* Into m->overlay, checked against m's segments (read first). */
+int xtap_overlay_from_json(json_object *o, struct xtap_model *m, struct xtap_err *err);
 
 /* JSON encoding (state file and control socket). */
 int xtap_model_from_json(json_object *o, struct xtap_model *m, struct xtap_err *err);

@@ -15,7 +15,9 @@
 #include <libmnl/libmnl.h>
 #include <linux/if_tun.h>
 #include <linux/netlink.h>
+#include <linux/neighbour.h>
 #include <linux/rtnetlink.h>
+#include <arpa/inet.h>
 
 #include "fault.h"
 #include "netdev.h"
@@ -323,6 +325,56 @@ int xtap_link_set_up(int ifindex, int up, struct xtap_err *err)
 	if (ret)
 		return xtap_fail(err, ret, "link %d: setting it %s failed: %s", ifindex, up ? "up" : "down", why);
 	return 0;
+}
+
+/*
+ * A managed neighbour (NTF_EXT_MANAGED, Linux 5.16): the kernel resolves it
+ * and keeps it resolved without traffic, so that the datapath's
+ * bpf_fib_lookup finds its MAC before the first frame.
+ */
+int xtap_neigh_managed(int ifindex, uint32_t ip, int add, struct xtap_err *err)
+{
+	char buf[REQ_SIZE], why[WHY_LEN], addr[INET_ADDRSTRLEN];
+	struct nlmsghdr *nlh;
+	struct ndmsg *nd;
+	int ret;
+
+	memset(buf, 0, sizeof(buf));
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = add ? RTM_NEWNEIGH : RTM_DELNEIGH;
+	if (add)
+		nlh->nlmsg_flags = NLM_F_CREATE | NLM_F_REPLACE;
+	nd = mnl_nlmsg_put_extra_header(nlh, sizeof(*nd));
+	nd->ndm_family = AF_INET;
+	nd->ndm_ifindex = ifindex;
+	nd->ndm_state = NUD_NONE;
+	mnl_attr_put(nlh, NDA_DST, sizeof(ip), &ip);
+	if (add)
+		mnl_attr_put_u32(nlh, NDA_FLAGS_EXT, NTF_EXT_MANAGED);
+	ret = rtnl_talk(nlh, NULL, NULL, why);
+	if (!add && ret == -ENOENT)
+		return 0;
+	if (ret) {
+		inet_ntop(AF_INET, &ip, addr, sizeof(addr));
+		return xtap_fail(err, ret, "neighbour %s on ifindex %d: %s failed: %s", addr, ifindex,
+				 add ? "adding it (managed)" : "deleting it", why);
+	}
+	return 0;
+}
+
+int xtap_ipv4_forwarding(const char *ifname)
+{
+	char path[128], c = '0';
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/forwarding", ifname);
+	f = fopen(path, "r");
+	if (!f)
+		return -errno;
+	if (fread(&c, 1, 1, f) != 1)
+		c = '0';
+	fclose(f);
+	return c == '1';
 }
 
 int xtap_link_set_mtu(int ifindex, uint16_t mtu, struct xtap_err *err)

@@ -70,6 +70,10 @@ int xtap_link_get(const char *name, struct xtap_link *out, struct xtap_err *err)
 int xtap_link_get_index(int ifindex, struct xtap_link *out, struct xtap_err *err);
 int xtap_link_set_up(int ifindex, int up, struct xtap_err *err);
 int xtap_link_set_mtu(int ifindex, uint16_t mtu, struct xtap_err *err);
+/* Adds (replaces) or deletes a managed IPv4 neighbour, ip in network order. */
+int xtap_neigh_managed(int ifindex, uint32_t ip, int add, struct xtap_err *err);
+/* 1 when IPv4 forwarding is on for the link, 0 when off, -errno when unknown. */
+int xtap_ipv4_forwarding(const char *ifname);
 
 /* Link monitor: a netlink socket subscribed to RTMGRP_LINK, non-blocking; fd for poll(). */
 struct xtap_link_monitor;

@@ -47,8 +47,8 @@ static json_object *reply_err(const char *msg)
 
 /* Every handler group (commands.h); the command table (ctl_commands.c) names what each one serves. */
 static const struct xtap_cmd_handler *const handler_groups[] = {
-	xtap_port_cmds, xtap_addr_cmds, xtap_acl_cmds, xtap_rate_cmds, xtap_segment_cmds, xtap_status_cmds, xtap_conntrack_cmds,
-	xtap_trace_cmds,
+	xtap_port_cmds, xtap_addr_cmds, xtap_acl_cmds, xtap_rate_cmds, xtap_segment_cmds, xtap_overlay_cmds,
+	xtap_status_cmds, xtap_conntrack_cmds, xtap_trace_cmds,
 };
 
 static xtap_cmd_fn *handler_of(const char *name)
@@ -204,6 +204,11 @@ int xtap_agent_reconcile(struct xtap_agent *a)
 			failures++;
 		}
 	}
+	err.msg[0] = 0;
+	if (xtap_overlay_realize(a, &err)) {
+		xtap_log(XTAP_LOG_WARN, "overlay: %s", err.msg);
+		failures++;
+	}
 	for (i = 0; i < a->model.n_ports; i++) {
 		struct xtap_port_conf *p = a->model.ports[i];
 
@@ -309,5 +314,15 @@ void xtap_agent_link_event(struct xtap_agent *a, int is_new, const char *name, i
 			xtap_log(XTAP_LOG_WARN, "segment %u: %s", s->id, err.msg);
 			a->health.repair_errors++;
 		}
+	}
+	/* The underlay back (perhaps under a new ifindex): its programs, neighbours and map entry again. */
+	if (!strcmp(a->model.overlay.underlay, name)) {
+		if (!is_new) {
+			xtap_log(XTAP_LOG_WARN, "overlay: underlay %s is gone", name);
+			return;
+		}
+		err.msg[0] = 0;
+		if (xtap_overlay_realize(a, &err))
+			xtap_log(XTAP_LOG_WARN, "overlay: %s", err.msg);
 	}
 }

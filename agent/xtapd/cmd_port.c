@@ -49,6 +49,8 @@ XTAP_DEFINE_CMD(cmd_port_add)
 	}
 	/* Everything is checked before the tap exists: a refused port.add leaves no trace. */
 	ret = xtap_validate_port(&a->model, NULL, p, err);
+	if (!ret)
+		ret = xtap_overlay_port_fits(a, p, err);
 	if (ret)
 		goto out;
 

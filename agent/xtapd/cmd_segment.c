@@ -34,6 +34,10 @@ XTAP_DEFINE_CMD(cmd_segment_add)
 		if (!strcmp(a->model.segments[i].uplink, s.uplink) && a->model.segments[i].vlan == s.vlan)
 			return xtap_fail(err, -EEXIST, "segment %u: uplink %s VLAN %u already carries segment %u (pick another VLAN)",
 					 s.id, s.uplink, s.vlan, a->model.segments[i].id);
+	for (i = 0; s.vni && i < a->model.n_segments; i++)
+		if (a->model.segments[i].vni == s.vni)
+			return xtap_fail(err, -EEXIST, "segment %u: VNI %u is segment %u's already", s.id, s.vni,
+					 a->model.segments[i].id);
 	ret = xtap_segment_realize(a, &s, &attached, err);
 	if (!ret) {
 		ret = xtap_model_add_segment(&a->model, &s);
@@ -80,6 +84,10 @@ XTAP_DEFINE_CMD(cmd_segment_del)
 		if (a->model.ports[i]->spec.segment_id == id)
 			return xtap_fail(err, -EBUSY, "segment %u still has port %s: delete its ports first", id,
 				    a->model.ports[i]->name);
+	for (i = 0; i < a->model.overlay.n_vteps; i++)
+		if (a->model.overlay.vteps[i].segment == id)
+			return xtap_fail(err, -EBUSY, "segment %u still has remote VTEPs: delete them first (xtapctl overlay show)",
+					 id);
 	saved = *s;
 	ret = xtap_segment_delete(&a->dp, id, err);
 	if (ret)
@@ -93,7 +101,9 @@ XTAP_DEFINE_CMD(cmd_segment_del)
 		return ret;
 	xtap_fault_set_committed(1);
 	xtap_model_del_segment(&a->model, id);
-	if (saved.uplink[0] && !xtap_segment_in_use_uplink(a, saved.uplink, id)) {
+	/* The overlay's underlay keeps the uplink programs it shares. */
+	if (saved.uplink[0] && !xtap_segment_in_use_uplink(a, saved.uplink, id) &&
+	    strcmp(saved.uplink, a->model.overlay.underlay)) {
 		struct xtap_link l;
 		struct xtap_err ignore;
 

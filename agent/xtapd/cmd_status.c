@@ -76,6 +76,7 @@ XTAP_DEFINE_CMD(cmd_teardown)
 		if (s->uplink[0] && !xtap_link_get(s->uplink, &l, err))
 			xtap_detach(&a->dp, l.ifindex, XTAP_ROLE_UPLINK, err);
 	}
+	xtap_overlay_teardown(a);
 	xtap_model_free(&a->model);
 	rmdir(a->vhost.dir);
 	xtap_datapath_unpin(a->dp.pin_dir);

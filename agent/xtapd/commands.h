@@ -34,6 +34,7 @@ extern const struct xtap_cmd_handler xtap_addr_cmds[];
 extern const struct xtap_cmd_handler xtap_acl_cmds[];
 extern const struct xtap_cmd_handler xtap_rate_cmds[];
 extern const struct xtap_cmd_handler xtap_segment_cmds[];
+extern const struct xtap_cmd_handler xtap_overlay_cmds[];
 extern const struct xtap_cmd_handler xtap_status_cmds[];
 extern const struct xtap_cmd_handler xtap_conntrack_cmds[];
 extern const struct xtap_cmd_handler xtap_trace_cmds[];
@@ -53,6 +54,11 @@ int xtap_cmd_save(struct xtap_agent *a, struct xtap_err *err);
  */
 int xtap_cmd_port_update(struct xtap_agent *a, struct xtap_port_conf *cur, struct xtap_port_conf *next,
 			 struct xtap_err *err);
+
+/* cmd_overlay.c: teardown's part: the VTEPs' neighbours deleted, the underlay's programs detached. */
+void xtap_overlay_teardown(struct xtap_agent *a);
+/* cmd_overlay.c: a port of an overlay segment fits the underlay (MTU <= underlay MTU - 50). */
+int xtap_overlay_port_fits(struct xtap_agent *a, const struct xtap_port_conf *p, struct xtap_err *err);
 
 /* cmd_port.c: a port's state, data plane and xtap-vhost status (port.list and port.show add it). */
 json_object *xtap_cmd_port_status(struct xtap_agent *a, const struct xtap_port_conf *p);

@@ -11,6 +11,7 @@
  *   maps_acl_hits.c  ACL hit counters: slots of xtap_acl_hits
  *   maps_rate.c      rate limits: derived conf, xtap_rate_state
  *   maps_segment.c   segments and membership: FDB, devmaps, seg_ports, uplinks
+ *   maps_overlay.c   the overlay: underlay, remote VTEPs, remote MACs (policy.h)
  */
 #ifndef XTAP_MAPS_H
 #define XTAP_MAPS_H
@@ -121,6 +122,8 @@ long xtap_hit_slot_of(const struct xtap_acl_set *sets, __u32 rule_id);
 int xtap_rate_state_reset(const struct xtap_datapath *dp, __u32 port_id, __u32 dir);
 
 /* ---- maps_segment.c ---- */
+/* Adds (replaces) ifindex in a devmap, with the egress program prog_fd (-1: none). */
+int xtap_devmap_add(int fd, __u32 ifindex, int prog_fd);
 /* The port's membership in its segment: FDB entry, redirect and flood devmaps, xtap_seg_ports. */
 int xtap_membership_add(const struct xtap_datapath *dp, const struct xtap_port *p, struct xtap_err *err);
 int xtap_membership_remove(const struct xtap_datapath *dp, const struct xtap_port *p, struct xtap_err *err);

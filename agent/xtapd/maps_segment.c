@@ -76,7 +76,7 @@ static int flood_map_fd(const struct xtap_datapath *dp, __u32 segment_id)
 	return bpf_map_get_fd_by_id(inner_id);
 }
 
-static int devmap_add(int fd, __u32 ifindex, int prog_fd)
+int xtap_devmap_add(int fd, __u32 ifindex, int prog_fd)
 {
 	struct bpf_devmap_val v = { .ifindex = ifindex, .bpf_prog.fd = prog_fd };
 
@@ -135,9 +135,9 @@ static int segment_write(const struct xtap_datapath *dp, __u32 segment_id,
 	if (seg->uplink_ifindex) {
 		int prog = xtap_prog_fd(dp, XTAP_PROG_TO_UPLINK_DEVMAP);
 
-		ret = devmap_add(xtap_map_fd(dp, XTAP_MAP_REDIRECT), seg->uplink_ifindex, prog);
+		ret = xtap_devmap_add(xtap_map_fd(dp, XTAP_MAP_REDIRECT), seg->uplink_ifindex, prog);
 		if (!ret)
-			ret = devmap_add(flood_fd, seg->uplink_ifindex, prog);
+			ret = xtap_devmap_add(flood_fd, seg->uplink_ifindex, prog);
 		if (!ret)
 			ret = xtap_map_update(upl_fd, &uk, &segment_id);
 		if (ret) {
@@ -147,6 +147,16 @@ static int segment_write(const struct xtap_datapath *dp, __u32 segment_id,
 		}
 	}
 	close(flood_fd);
+	if (has_old && old.vni && old.vni != seg->vni) {
+		ret = xtap_map_delete(xtap_map_fd(dp, XTAP_MAP_VNI), &old.vni);
+		if (ret)
+			return xtap_map_fail(err, "xtap_vni", ret);
+	}
+	if (seg->vni) {
+		ret = xtap_map_update(xtap_map_fd(dp, XTAP_MAP_VNI), &seg->vni, &segment_id);
+		if (ret)
+			return xtap_map_fail(err, "xtap_vni", ret);
+	}
 	ret = xtap_map_update(seg_fd, &segment_id, seg);
 	return ret ? xtap_map_fail(err, "xtap_segments", ret) : 0;
 }
@@ -172,6 +182,8 @@ static int segment_delete(const struct xtap_datapath *dp, __u32 segment_id, stru
 	if (!ret)
 		ret = delete_keys_if(xtap_map_fd(dp, XTAP_MAP_FDB), sizeof(struct xtap_fdb_key), key_has_u32_at,
 				     &in_segment);
+	if (!ret && seg.vni)
+		ret = xtap_map_delete(xtap_map_fd(dp, XTAP_MAP_VNI), &seg.vni);
 	if (!ret)
 		ret = xtap_map_delete(xtap_map_fd(dp, XTAP_MAP_SEG_PORTS), &segment_id);
 	if (!ret)
@@ -230,7 +242,7 @@ int xtap_membership_add(const struct xtap_datapath *dp, const struct xtap_port *
 	int flood_fd, ret;
 	__u32 i;
 
-	ret = devmap_add(xtap_map_fd(dp, XTAP_MAP_REDIRECT), p->ifindex, prog);
+	ret = xtap_devmap_add(xtap_map_fd(dp, XTAP_MAP_REDIRECT), p->ifindex, prog);
 	if (ret)
 		return xtap_fail(err, ret, "port %u: adding ifindex %u to xtap_redirect failed: %s",
 			    p->port_id, p->ifindex, strerror(-ret));
@@ -238,7 +250,7 @@ int xtap_membership_add(const struct xtap_datapath *dp, const struct xtap_port *
 	if (flood_fd < 0)
 		return xtap_fail(err, flood_fd, "segment %u has no flood map: write the segment first",
 			    p->segment_id);
-	ret = devmap_add(flood_fd, p->ifindex, prog);
+	ret = xtap_devmap_add(flood_fd, p->ifindex, prog);
 	close(flood_fd);
 	if (ret)
 		return xtap_map_fail(err, "xtap_flood (inner devmap)", ret);

@@ -50,6 +50,19 @@ int xtap_acl_hits_read(const struct xtap_datapath *dp, __u32 ifindex, __u32 rule
 int xtap_fdb_host_write(const struct xtap_datapath *dp, __u32 segment_id, const __u8 mac[6],
 			int add, struct xtap_err *err);
 
+/*
+ * The overlay (maps_overlay.c). The underlay: ifindex 0 removes it (the old
+ * one leaves the redirect devmap unless keep_old: another segment's uplink).
+ */
+int xtap_underlay_write(const struct xtap_datapath *dp, __u32 ifindex, __be32 vtep, int keep_old,
+			struct xtap_err *err);
+/* A segment's remote VTEPs, all n of them (0: none). */
+int xtap_seg_vteps_write(const struct xtap_datapath *dp, __u32 segment_id, const __be32 *vteps, __u32 n,
+			 struct xtap_err *err);
+/* A remote MAC of the segment behind vtep; vtep 0 deletes it. */
+int xtap_remote_mac_write(const struct xtap_datapath *dp, __u32 segment_id, const __u8 mac[6], __be32 vtep,
+			  struct xtap_err *err);
+
 /* Derived fields of a rate limit (exposed for tests). */
 void xtap_rate_conf_from_spec(struct xtap_rate_conf *rc, const struct xtap_rate_spec *rs);
 /* The EUI-64 IPv6 link-local address of a MAC. */

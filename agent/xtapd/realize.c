@@ -134,7 +134,7 @@ int xtap_segment_in_use_uplink(const struct xtap_agent *a, const char *uplink, _
 int xtap_segment_realize(struct xtap_agent *a, const struct xtap_segment_conf *s, int *attached_ifindex,
 			  struct xtap_err *err)
 {
-	struct xtap_segment seg = { .vlan = s->vlan };
+	struct xtap_segment seg = { .vlan = s->vlan, .vni = s->vni };
 	struct xtap_attach_state st = { .had_programs = 1 };
 	struct xtap_link l;
 	int ret;
@@ -163,3 +163,47 @@ int xtap_segment_realize(struct xtap_agent *a, const struct xtap_segment_conf *s
 	return ret;
 }
 
+
+/* ---- the overlay in the kernel ---- */
+
+int xtap_overlay_realize(struct xtap_agent *a, struct xtap_err *err)
+{
+	const struct xtap_overlay_conf *o = &a->model.overlay;
+	struct xtap_attach_state st;
+	__be32 list[XTAP_MAX_SEGMENT_VTEPS];
+	struct xtap_link l;
+	size_t i;
+	int ret;
+
+	if (o->underlay[0]) {
+		ret = xtap_link_get(o->underlay, &l, err);   /* its message names the link */
+		if (ret)
+			return ret;
+		if (xtap_ipv4_forwarding(o->underlay) != 1)
+			xtap_log(XTAP_LOG_WARN, "underlay %s: IPv4 forwarding is off: frames to remote VMs are dropped "
+				 "until it is on (sysctl -w net.ipv4.conf.%s.forwarding=1)", o->underlay, o->underlay);
+		ret = xtap_attach(&a->dp, l.ifindex, o->underlay, XTAP_ROLE_UPLINK, &st, err);
+		for (i = 0; !ret && i < o->n_vteps; i++)
+			ret = xtap_neigh_managed(l.ifindex, o->vteps[i].ip, 1, err);
+		if (!ret)
+			ret = xtap_underlay_write(&a->dp, l.ifindex, o->vtep, 1, err);
+		if (ret)
+			return ret;
+	}
+	for (i = 0; i < a->model.n_segments; i++) {
+		const struct xtap_segment_conf *s = &a->model.segments[i];
+
+		if (s->vni) {
+			ret = xtap_seg_vteps_write(&a->dp, s->id, list, xtap_overlay_segment_vteps(&a->model, s->id, list),
+						   err);
+			if (ret)
+				return ret;
+		}
+	}
+	for (i = 0; i < o->n_macs; i++) {
+		ret = xtap_remote_mac_write(&a->dp, o->macs[i].segment, o->macs[i].mac, o->macs[i].vtep, err);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}

@@ -30,4 +30,7 @@ int xtap_segment_realize(struct xtap_agent *a, const struct xtap_segment_conf *s
 /* Does a segment other than except use this uplink? */
 int xtap_segment_in_use_uplink(const struct xtap_agent *a, const char *uplink, __u32 except);
 
+/* The overlay of the model: underlay (programs, neighbours of the VTEPs), VTEP lists, remote MACs. */
+int xtap_overlay_realize(struct xtap_agent *a, struct xtap_err *err);
+
 #endif

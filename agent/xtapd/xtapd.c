@@ -46,6 +46,9 @@ struct options {
 	char metrics[128];          /* "ADDR:PORT" of the Prometheus endpoint; "" = off */
 	int metrics_allow_remote;
 	int recover_state;
+	/* the config's "underlay": used while the state file names none */
+	char underlay[IFNAMSIZ];
+	__be32 vtep;
 };
 
 static void usage(FILE *f)
@@ -124,6 +127,14 @@ static int read_config(struct options *o, int explicit_config, json_object **boo
 			o->metrics_allow_remote = json_object_get_boolean(val);
 		} else if (!strcmp(key, "bootstrap") && json_object_is_type(val, json_type_object)) {
 			*bootstrap = json_object_get(val);
+		} else if (!strcmp(key, "underlay")) {
+			struct xtap_err err = {};
+
+			if (xtap_overlay_underlay_from_json(val, o->underlay, &o->vtep, &err)) {
+				xtap_log(XTAP_LOG_ERR, "config file %s: underlay: %s", o->config, err.msg);
+				json_object_put(cfg);
+				return -1;
+			}
 		} else {
 			xtap_log(XTAP_LOG_ERR, "config file %s: unknown or mistyped key \"%s\"", o->config, key);
 			json_object_put(cfg);
@@ -247,6 +258,10 @@ static int start_owned(struct xtap_agent *a, const struct options *o, json_objec
 		if (*made_pin_dir)
 			rmdir(o->pin_dir);
 		return -1;
+	}
+	if (o->underlay[0] && !a->model.overlay.underlay[0]) {
+		strcpy(a->model.overlay.underlay, o->underlay);
+		a->model.overlay.vtep = o->vtep;
 	}
 	return 0;
 }

@@ -680,7 +680,7 @@ const char *mdl_reason_name(int r)
 		"none", "malformed", "vlan_tagged", "ethertype", "spoof_mac", "spoof_ipv4",
 		"spoof_ipv6", "spoof_arp", "spoof_nd", "spoof_dhcp", "dhcp_server", "router",
 		"acl", "rate_bytes", "rate_packets", "dst_mac", "hairpin", "no_target",
-		"trailing", "fragment", "ip_option", "mtu", "ct_full", "ct_invalid",
+		"trailing", "fragment", "ip_option", "mtu", "ct_full", "ct_invalid", "underlay",
 	};
 
 	return r >= 0 && r < (int)(sizeof(names) / sizeof(names[0])) ? names[r] : "?";

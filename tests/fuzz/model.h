@@ -28,6 +28,7 @@ enum {
 	MDL_DROP_IP_OPTION = 20,
 	MDL_DROP_MTU = 21,
 	/* 22-23 conntrack (off in the model's world: no stateful rules), 24 overlay */
+	MDL_DROP_UNDERLAY = 24,
 	MDL_DROP_REASONS = 25,
 };
 

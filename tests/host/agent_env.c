@@ -8,6 +8,7 @@
 #include <linux/if_link.h>
 #include <linux/if_packet.h>
 #include <linux/if_tun.h>
+#include <linux/virtio_net.h>
 #include <net/ethernet.h>
 #include <net/if.h>
 #include <poll.h>
@@ -32,6 +33,7 @@
 #include <bpf/libbpf.h>
 
 #include "agent_env.h"
+#include "pktbuild.h"
 #include "sandbox.h"
 
 static pid_t agent_pid;
@@ -336,6 +338,24 @@ int vm_count(struct vm *v, int timeout_ms)
 	while (vm_read(v, buf, sizeof(buf), NULL, timeout_ms) >= 0)
 		n++;
 	return n;
+}
+
+void vm_tcp4_gso(struct pkt *p, struct virtio_net_hdr_v1 *h, const struct vm *a, const struct vm *b,
+		 size_t payload, uint16_t mss)
+{
+	pkt_init(p);
+	pkt_eth(p, b->mac, a->mac, ETH_P_IP);
+	pkt_ipv4(p, a->ip4, b->ip4, IPPROTO_TCP);
+	pkt_tcp(p, 40000, 5000, PKT_TCP_ACK, payload);
+	pkt_finish(p);
+	pkt_set_partial_csum(p);
+	memset(h, 0, sizeof(*h));
+	h->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+	h->gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
+	h->gso_size = mss;
+	h->hdr_len = p->l4_off + 20;
+	h->csum_start = p->l4_off;
+	h->csum_offset = 16;
 }
 
 int out_write(const uint8_t *frame, size_t len)

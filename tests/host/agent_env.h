@@ -62,6 +62,15 @@ int vm_read(struct vm *v, uint8_t *buf, size_t cap, uint8_t vnet[12], int timeou
 /* Frames that arrive within timeout_ms (then drained). */
 int vm_count(struct vm *v, int timeout_ms);
 
+struct pkt;
+struct virtio_net_hdr_v1;
+/*
+ * What a guest with TSO hands its NIC: a TCP/IPv4 segment of `payload`
+ * bytes from a to b with only the pseudo-header checksum, and the vnet
+ * header asking to cut it into mss-byte segments (GSO, NEEDS_CSUM).
+ */
+void vm_tcp4_gso(struct pkt *p, struct virtio_net_hdr_v1 *h, const struct vm *a, const struct vm *b,
+		 size_t payload, uint16_t mss);
 /*
  * An IPv4 socket of the network namespace ns_fd (an open /run/netns/NAME;
  * -1: this process's own). A socket stays in the namespace it was made in.

@@ -352,19 +352,7 @@ static void test_needs_csum_and_gso_frames(void **s)
 	must_ctl("addr del vmA fd00::a");
 
 	/* A 10 KB TCP segment for the "NIC" to cut: GSO takes the skb path and keeps its state. */
-	pkt_init(&p);
-	pkt_eth(&p, vm_b.mac, vm_a.mac, ETH_P_IP);
-	pkt_ipv4(&p, vm_a.ip4, vm_b.ip4, IPPROTO_TCP);
-	pkt_tcp(&p, 40000, 5000, PKT_TCP_ACK, 10000);
-	pkt_finish(&p);
-	pkt_set_partial_csum(&p);
-	memset(&h, 0, sizeof(h));
-	h.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
-	h.gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
-	h.gso_size = 1448;
-	h.hdr_len = p.l4_off + 20;
-	h.csum_start = p.l4_off;
-	h.csum_offset = 16;
+	vm_tcp4_gso(&p, &h, &vm_a, &vm_b, 10000, 1448);
 	assert_int_equal(vm_write(&vm_a, &h, p.data, p.len), 0);
 	n = vm_read(&vm_b, buf, sizeof(buf), vnet, 1000);
 	assert_int_equal(n, (int)p.len);

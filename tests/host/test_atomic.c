@@ -449,6 +449,20 @@ static void snap_model(struct lines *ls)
 	snap_request(ls, "segment.list", "segment.list", NULL);
 	snap_request(ls, "fdb", "fdb", NULL);
 	snap_request(ls, "status", "status", NULL);
+	snap_request(ls, "overlay.show", "overlay.show", NULL);
+}
+
+/* The IPv4 neighbours xtapd manages for the overlay's VTEPs (their NUD state changes on its own). */
+static void snap_neighbours(struct lines *ls)
+{
+	FILE *f = popen("ip -4 neigh show 2>/dev/null", "r");
+	char line[256], addr[64], dev[32];
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "%63s dev %31s", addr, dev) == 2)
+			add_line(ls, "neigh %s dev %s", addr, dev);
+	if (f)
+		pclose(f);
 }
 
 static void snapshot(struct lines *ls)
@@ -458,6 +472,7 @@ static void snapshot(struct lines *ls)
 	snap_tree(ls, "/run/xtap-test");
 	snap_state_file(ls);
 	snap_links(ls);
+	snap_neighbours(ls);
 	snap_model(ls);
 	qsort(ls->l, ls->n, sizeof(*ls->l), cmp_str);
 }
@@ -633,6 +648,21 @@ static void test_walk_every_command(void **state)
 	walk_done("segment.add", "{\"id\": 2}");
 	/* The uplink is attached already: a failure must not detach it from segment 1. */
 	walk_done("segment.add", "{\"id\": 3, \"uplink\": \"uplink0\", \"vlan\": 7}");
+	/* The overlay, on underlays of its own (veths ul0 and ul2, IPv4 forwarding on). */
+	assert_int_equal(system("ip link add ul0 type veth peer name ul1 && ip link add ul2 type veth peer name ul3 && "
+				"for i in ul0 ul1 ul2 ul3; do ip link set $i up; done && "
+				"ip addr add 198.51.100.1/24 dev ul0 && ip addr add 203.0.113.1/24 dev ul2 && "
+				"sysctl -qw net.ipv4.conf.ul0.forwarding=1 net.ipv4.conf.ul2.forwarding=1"), 0);
+	walk_done("segment.add", "{\"id\": 4, \"vni\": 4000}");
+	walk_done("overlay.underlay.set", "{\"ifname\": \"ul0\", \"vtep\": \"198.51.100.1\"}");
+	walk_done("overlay.vtep.add", "{\"segment\": 4, \"ip\": \"198.51.100.2\"}");
+	walk_done("overlay.vtep.add", "{\"segment\": 4, \"ip\": \"198.51.100.3\"}");
+	walk_done("overlay.mac.add", "{\"segment\": 4, \"mac\": \"02:00:00:00:04:01\", \"vtep\": \"198.51.100.2\"}");
+	/* A remote VM that moved to another host. */
+	walk_done("overlay.mac.add", "{\"segment\": 4, \"mac\": \"02:00:00:00:04:01\", \"vtep\": \"198.51.100.3\"}");
+	walk_done("port.add", "{\"name\": \"vmE\", \"segment\": 4, \"mac\": \"02:00:00:00:04:0e\", \"mtu\": 1450}");
+	/* The underlay moves: programs and neighbours go with it. */
+	walk_done("overlay.underlay.set", "{\"ifname\": \"ul2\", \"vtep\": \"203.0.113.1\"}");
 	walk_done("port.add", "{\"name\": \"vmA\", \"segment\": 1, \"mac\": \"02:00:00:00:01:0a\", "
 		  "\"addrs\": [\"10.1.0.10/32\"]}");
 	walk_done("port.add", "{\"name\": \"vmB\", \"segment\": 1, \"mac\": \"02:00:00:00:01:0b\", \"queues\": 2, "
@@ -663,6 +693,11 @@ static void test_walk_every_command(void **state)
 	walk_done("port.del", "{\"name\": \"vmC\"}");
 	walk_done("port.del", "{\"name\": \"vmD\"}");
 	assert_no_programs("vmD");
+	walk_done("port.del", "{\"name\": \"vmE\"}");
+	walk_done("overlay.mac.del", "{\"segment\": 4, \"mac\": \"02:00:00:00:04:01\"}");
+	walk_done("overlay.vtep.del", "{\"segment\": 4, \"ip\": \"198.51.100.2\"}");
+	walk_done("overlay.vtep.del", "{\"segment\": 4, \"ip\": \"198.51.100.3\"}");
+	walk_done("segment.del", "{\"id\": 4}");
 	/* Segment 1 still uses the uplink: it stays attached. */
 	walk_done("segment.del", "{\"id\": 3}");
 	walk_done("segment.del", "{\"id\": 2}");

@@ -295,12 +295,41 @@ static void test_errors_name_the_port(void **s)
 	refused("addr add vmB 10.9.0.0/33", "addr", NULL);
 }
 
+/* The overlay's commands refuse what cannot work, each naming the thing and changing nothing. */
+static void test_overlay_refusals(void **s)
+{
+	(void)s;
+	refused("segment add 4 --vni 300", "VNI 300", "segment 3", NULL);
+	refused("segment add 4 --vni 16777216", "\"vni\"", NULL);
+	refused("segment add 4 --vni 5 --flood-host", "--flood-host", "--vni", NULL);
+	/* uplink0 has IPv4 forwarding off: the datapath's FIB lookup would find no outer MACs. */
+	refused("overlay underlay set uplink0 198.51.100.1", "uplink0", "forwarding", "nothing changed", NULL);
+	refused("overlay underlay set nosuch0 198.51.100.1", "nosuch0", "does not exist", NULL);
+	refused("overlay underlay set uplink0 224.0.0.1", "vtep", "224.0.0.1", NULL);
+	refused("overlay vtep add 1 198.51.100.2", "segment 1", "no VNI", NULL);
+	refused("overlay vtep add 9 198.51.100.2", "segment 9", "does not exist", NULL);
+	refused("overlay vtep add 3 198.51.100.256", "198.51.100.256", NULL);
+	refused("overlay mac add 3 02:00:00:00:09:01 198.51.100.2", "no VTEP 198.51.100.2", "overlay vtep add", NULL);
+	refused("overlay mac add 3 01:00:00:00:09:01 198.51.100.2", "unicast", NULL);
+	refused("overlay mac del 3 02:00:00:00:09:01", "no remote MAC", NULL);
+	refused("overlay vtep del 3 198.51.100.2", "no VTEP", NULL);
+	/* A VTEP with a MAC behind it stays until the MAC goes. */
+	must_ctl("overlay vtep add 3 198.51.100.2");
+	refused("overlay vtep add 3 198.51.100.2", "already has that VTEP", NULL);
+	must_ctl("overlay mac add 3 02:00:00:00:09:01 198.51.100.2");
+	refused("overlay vtep del 3 198.51.100.2", "02:00:00:00:09:01", "overlay mac del", NULL);
+	refused("segment del 3", "remote VTEPs", NULL);
+	must_ctl("overlay mac del 3 02:00:00:00:09:01");
+	must_ctl("overlay vtep del 3 198.51.100.2");
+}
+
 static int group_setup(void **state)
 {
 	(void)state;
 	if (env_setup())
 		return -1;
 	if (ctl(ctl_out, sizeof(ctl_out), "segment add 1") || ctl(ctl_out, sizeof(ctl_out), "segment add 2") ||
+	    ctl(ctl_out, sizeof(ctl_out), "segment add 3 --vni 300") ||
 	    ctl(ctl_out, sizeof(ctl_out),
 		"port add vmA --segment 1 --mac 02:00:00:00:01:0a --addr 10.1.0.10/32 --addr 2001:db8::10/128") ||
 	    ctl(ctl_out, sizeof(ctl_out), "port add vmB --segment 1 --mac 02:00:00:00:01:0b --addr 10.1.0.11/32")) {
@@ -329,6 +358,7 @@ int main(void)
 		T(test_rates_and_bursts_bounded),
 		T(test_owner_ids_bounded),
 		T(test_errors_name_the_port),
+		T(test_overlay_refusals),
 	};
 
 	return cmocka_run_group_tests_name("validation", tests, group_setup, group_teardown);

@@ -17,6 +17,7 @@ int main(void)
 		LIST(antispoof), LIST(parse), LIST(acl), LIST(rate),
 		LIST(steer), LIST(csum), LIST(uplink), LIST(to_vm),
 		LIST(fragments), LIST(trailing), LIST(ip_options), LIST(dhcp_guard), LIST(mtu), LIST(model_text),
+		LIST(overlay),
 		LIST(conntrack),
 		LIST(observe),
 	};

@@ -30,6 +30,7 @@ XTAP_TEST_LIST_DECL(ip_options);
 XTAP_TEST_LIST_DECL(dhcp_guard);
 XTAP_TEST_LIST_DECL(mtu);
 XTAP_TEST_LIST_DECL(model_text);
+XTAP_TEST_LIST_DECL(overlay);
 XTAP_TEST_LIST_DECL(conntrack);
 XTAP_TEST_LIST_DECL(observe);
 
