@@ -38,21 +38,28 @@ struct {
  * in (caplen set to what to copy), or NULL.
  */
 static __always_inline struct xtap_obs_event *
-xtap_obs_begin(const struct xtap_obs_conf *c, __u32 port_id, __u32 dir, __u32 verdict,
+xtap_obs_begin(struct xtap_obs_conf *c, __u32 port_id, __u32 dir, __u32 verdict,
 	       __u32 reason, __u32 hook, __u32 ifindex, __u32 len)
 {
 	struct xtap_obs_event *ev;
 	struct xtap_obs_cpu *st;
 	__u32 zero = 0, caplen;
-	__u64 now, tat;
+	__u64 now, tat, lease = c->lease_until_ns;
 
 	if ((c->port_id != XTAP_OBS_ALL_PORTS && c->port_id != port_id) ||
 	    !(c->dirs & (1U << dir)) ||
 	    ((c->flags & XTAP_OBS_F_DROPS) && verdict != XTAP_VERDICT_DROP))
 		return NULL;
 	now = bpf_ktime_get_ns();
-	if (now > c->lease_until_ns)
+	if (now > lease) {
+		/*
+		 * The listener died without letting go: events off, back to one lookup
+		 * and a branch a frame. A compare-and-swap, so that a new listener's
+		 * lease written meanwhile stays.
+		 */
+		__sync_val_compare_and_swap(&c->lease_until_ns, lease, 0);
 		return NULL;
+	}
 	st = bpf_map_lookup_elem(&xtap_obs_cpu, &zero);
 	if (!st)
 		return NULL;
@@ -86,10 +93,10 @@ xtap_obs_begin(const struct xtap_obs_conf *c, __u32 port_id, __u32 dir, __u32 ve
 }
 
 /* The listener's conf when one listens (lease set): the whole cost when nobody does. */
-static __always_inline const struct xtap_obs_conf *xtap_obs_on(void)
+static __always_inline struct xtap_obs_conf *xtap_obs_on(void)
 {
 	__u32 zero = 0;
-	const struct xtap_obs_conf *c = bpf_map_lookup_elem(&xtap_obs_conf, &zero);
+	struct xtap_obs_conf *c = bpf_map_lookup_elem(&xtap_obs_conf, &zero);
 
 	return c && c->lease_until_ns && !xtap_tracing() ? c : NULL;
 }
@@ -119,7 +126,7 @@ static __always_inline void xtap_obs_xdp(struct xdp_md *ctx, __u32 port_id, __u3
 					 __u32 verdict, __u32 reason, __u32 hook, __u32 ifindex,
 					 __u32 len)
 {
-	const struct xtap_obs_conf *c = xtap_obs_on();
+	struct xtap_obs_conf *c = xtap_obs_on();
 	struct xtap_obs_event *ev;
 	__u32 n;
 
@@ -135,7 +142,7 @@ static __always_inline void xtap_obs_xdp(struct xdp_md *ctx, __u32 port_id, __u3
 static __always_inline void xtap_obs_skb(struct __sk_buff *skb, __u32 port_id, __u32 dir,
 					 __u32 verdict, __u32 reason, __u32 hook)
 {
-	const struct xtap_obs_conf *c = xtap_obs_on();
+	struct xtap_obs_conf *c = xtap_obs_on();
 	struct xtap_obs_event *ev;
 	__u32 n;
 

@@ -5,6 +5,5 @@ set -euo pipefail
 missing=0
 while read -r cmd; do
 	grep -q "^\*$cmd\*\( \|$\)" "$2" || { echo "$2: no entry for \"xtapctl $cmd\" (add it under COMMANDS)" >&2; missing=1; }
-done < <("$1" --help 2>&1 | sed -n 's/^  \([a-z]\+\( [a-z]\+\)\?\)\( \|$\).*/\1/p' |
-	 awk '{ if ($2 ~ /^(add|del|list|show|exec|set|clear|default)$/) print $1 " " $2; else print $1 }')
+done < <("$1" --help 2>&1 | sed -n 's/^  \([a-z]\+\( [a-z]\+\)*\)\( \|$\).*/\1/p')
 exit $missing

@@ -578,13 +578,24 @@ static void print_rule_added(json_object *res, json_object *args)
 	printf("rule %" PRId64 " added\n", json_object_get_int64(json_object_object_get(res, "id")));
 }
 
+/* A rule's or default's action as listed: "allow,stateful" for a stateful allow. */
+static const char *action_text(json_object *o)
+{
+	json_object *st;
+	int stateful = json_object_object_get_ex(o, "stateful", &st) && json_object_get_boolean(st);
+	const char *a = json_object_get_string(json_object_object_get(o, json_object_object_get(o, "action") ?
+									    "action" : "default"));
+
+	return stateful ? "allow,stateful" : a;
+}
+
 static void print_acl_list(json_object *res, json_object *args)
 {
 	static const char *const dirs[] = { "from-vm", "to-vm" };
 	int d;
 
 	(void)args;
-	printf("%-8s %5s %8s %-6s %-24s %-7s %-11s %12s %14s\n", "DIR", "ID", "PRIORITY", "ACTION", "CIDR",
+	printf("%-8s %5s %8s %-14s %-24s %-7s %-11s %12s %14s\n", "DIR", "ID", "PRIORITY", "ACTION", "CIDR",
 	       "PROTO", "PORTS", "HIT_PACKETS", "HIT_BYTES");
 	for (d = 0; d < 2; d++) {
 		json_object *dir = json_object_object_get(res, dirs[d]);
@@ -595,18 +606,17 @@ static void print_acl_list(json_object *res, json_object *args)
 			json_object *r = json_object_array_get_idx(rules, i);
 			json_object *h = json_object_object_get(r, "hits");
 
-			printf("%-8s %5" PRId64 " %8d %-6s %-24s %-7s %-11s %12" PRId64 " %14" PRId64 "\n",
+			printf("%-8s %5" PRId64 " %8d %-14s %-24s %-7s %-11s %12" PRId64 " %14" PRId64 "\n",
 			       dirs[d], json_object_get_int64(json_object_object_get(r, "id")),
 			       json_object_get_int(json_object_object_get(r, "priority")),
-			       json_object_get_string(json_object_object_get(r, "action")),
+			       action_text(r),
 			       json_object_get_string(json_object_object_get(r, "cidr")),
 			       json_object_get_string(json_object_object_get(r, "proto")),
 			       json_object_get_string(json_object_object_get(r, "ports")),
 			       json_object_get_int64(json_object_object_get(h, "packets")),
 			       json_object_get_int64(json_object_object_get(h, "bytes")));
 		}
-		printf("%-8s %5s %8s %-6s (default)\n", dirs[d], "-", "-",
-		       json_object_get_string(json_object_object_get(dir, "default")));
+		printf("%-8s %5s %8s %-14s (default)\n", dirs[d], "-", "-", action_text(dir));
 	}
 }
 

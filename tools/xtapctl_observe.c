@@ -67,6 +67,7 @@ struct obs {
 	long long wall_minus_mono;
 	long count, seen;
 	int draining;
+	int failed;              /* writing the output failed */
 	int (*on_event)(struct obs *o, const struct xtap_obs_event *ev);
 	void *ctx;
 };
@@ -145,8 +146,15 @@ static int on_ring(void *ctx, void *data, size_t size)
 
 	if (o->draining || size < sizeof(*ev) || (o->count > 0 && o->seen >= o->count))
 		return 0;
-	if (o->on_event(o, ev))
+	/* a reader that went away (| head) ends the listener as Ctrl-C would; another write error fails it */
+	if (o->on_event(o, ev)) {
+		if (errno != EPIPE) {
+			fprintf(stderr, "xtapctl: %s: writing: %s\n", o->cmd, strerror(errno));
+			o->failed = 1;
+		}
+		obs_stop = 1;
 		return -EPIPE;
+	}
 	o->seen++;
 	if (o->count > 0 && o->seen >= o->count)
 		obs_stop = 1;
@@ -260,9 +268,10 @@ static int obs_run(struct obs *o, int force)
 		usleep(READ_MS * 1000);
 		n = ring_buffer__consume(rb);
 		if (n < 0 && n != -EINTR) {
-			if (n != -EPIPE)
+			if (n != -EPIPE) {
 				fprintf(stderr, "xtapctl: %s: reading the ring buffer: %s\n", o->cmd, strerror(-n));
-			err = 1;
+				err = 1;
+			}
 			break;
 		}
 		if (clock_ns(CLOCK_MONOTONIC) >= next_renew) {
@@ -275,14 +284,14 @@ static int obs_run(struct obs *o, int force)
 	}
 	obs_release(o);
 	/* events off: what is in the ring still counts (up to --count) */
-	if (!err && ring_buffer__consume(rb) == -EPIPE)
-		err = 1;
+	if (!err && !o->failed)
+		ring_buffer__consume(rb);
 	ring_buffer__free(rb);
 	if (!lost_now(o, &now))
 		fprintf(stderr, "xtapctl: %s: %ld events; lost: %llu over the rate limit, %llu ring full\n", o->cmd,
 			o->seen, (unsigned long long)(now.lost_rate - o->lost0.lost_rate),
 			(unsigned long long)(now.lost_ring - o->lost0.lost_ring));
-	return err;
+	return err || o->failed;
 }
 
 static long num_arg(const char *cmd, const char *opt, const char *s, long min, long max)
@@ -439,13 +448,8 @@ static int capture_event(struct obs *o, const struct xtap_obs_event *ev)
 	snprintf(comment, sizeof(comment), "verdict=%s%s%s hook=%s cpu=%u", xtap_verdict_name(ev->verdict),
 		 ev->verdict == XTAP_VERDICT_DROP ? " reason=" : "",
 		 ev->verdict == XTAP_VERDICT_DROP ? xtap_drop_reason_name(ev->reason) : "", hook_name(ev), ev->cpu);
-	if (pcapng_write_packet(cap->out, ev->dir, ev->ts_ns + o->wall_minus_mono, ev->data, ev->caplen, ev->len,
-				ev->dir == XTAP_DIR_FROM_VM ? PCAPNG_DIR_INBOUND : PCAPNG_DIR_OUTBOUND, comment)) {
-		if (errno != EPIPE)
-			fprintf(stderr, "xtapctl: capture: writing: %s\n", strerror(errno));
-		return -1;
-	}
-	return 0;
+	return pcapng_write_packet(cap->out, ev->dir, ev->ts_ns + o->wall_minus_mono, ev->data, ev->caplen, ev->len,
+				   ev->dir == XTAP_DIR_FROM_VM ? PCAPNG_DIR_INBOUND : PCAPNG_DIR_OUTBOUND, comment);
 }
 
 int xtapctl_capture(const char *pin_dir, int argc, char **argv)

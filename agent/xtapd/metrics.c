@@ -14,6 +14,7 @@
 #include <bpf/libbpf.h>
 
 #include "commands.h"
+#include "conntrack.h"
 #include "metrics.h"
 #include "policy.h"
 
@@ -88,6 +89,9 @@ static void port_counters(FILE *f, struct xtap_agent *a, const struct xtap_port_
 	for (i = 0; i < a->model.n_ports; i++)
 		for (d = 0; d < XTAP_DIRS; d++)
 			for (v = 1; v < XTAP_DROP_REASONS; v++) {
+				/* Numbers kept for another branch's reasons have no name yet. */
+				if (!strcmp(xtap_drop_reason_name(v), "?"))
+					continue;
 				port_label(f, "xtap_port_drops_total", a->model.ports[i]);
 				fprintf(f, ",direction=\"%s\",reason=\"%s\"} %llu\n", xtap_dir_name(d),
 					xtap_drop_reason_name(v), (unsigned long long)sums[i].drop[d][v].packets);
@@ -103,6 +107,19 @@ static void port_counters(FILE *f, struct xtap_agent *a, const struct xtap_port_
 			fprintf(f, ",direction=\"%s\",limit=\"packets\"} %llu\n", xtap_dir_name(d),
 				(unsigned long long)sums[i].drop[d][XTAP_DROP_RATE_PACKETS].packets);
 		}
+}
+
+/* Flows each port tracks (stateful rules), against its cap: a gauge. */
+static void tracked_flows(FILE *f, struct xtap_agent *a)
+{
+	size_t i;
+
+	family(f, "xtap_port_tracked_flows", "gauge",
+	       "Flows a port's stateful ACL rules track (counted against its cap of 65536).");
+	for (i = 0; i < a->model.n_ports; i++) {
+		port_label(f, "xtap_port_tracked_flows", a->model.ports[i]);
+		fprintf(f, "} %u\n", xtap_ct_port_count(&a->dp, a->model.ports[i]->spec.port_id));
+	}
 }
 
 static void acl_hits(FILE *f, struct xtap_agent *a)
@@ -126,7 +143,7 @@ static void acl_hits(FILE *f, struct xtap_agent *a)
 					xtap_acl_hits_read(&a->dp, p->spec.ifindex, rule->rule_id, &hits);
 					port_label(f, names[fam], p);
 					fprintf(f, ",direction=\"%s\",rule=\"%u\",action=\"%s\"} %llu\n", xtap_dir_name(d),
-						rule->rule_id, rule->action == XTAP_ACL_ALLOW ? "allow" : "deny",
+						rule->rule_id, rule->action == XTAP_ACL_DENY ? "deny" : "allow",
 						(unsigned long long)(fam ? hits.bytes : hits.packets));
 				}
 		}
@@ -288,6 +305,7 @@ char *xtap_metrics_render(struct xtap_agent *a)
 			status[i] = xtap_cmd_port_status(a, a->model.ports[i]);
 		}
 		port_counters(f, a, sums);
+		tracked_flows(f, a);
 		acl_hits(f, a);
 		uplink_counters(f, a, uplink_per_cpu, ncpu);
 		port_states_out(f, a, status);

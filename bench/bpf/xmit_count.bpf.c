@@ -4,11 +4,11 @@
  * tracepoint fires once per bulk handed to the target's ndo_xdp_xmit, with
  * how many it took (sent) and how many it refused or the devmap egress
  * program dropped (drops). tun's own tx_dropped counts one per bulk there.
- * A raw tracepoint: it needs no tracefs. It sees every namespace's devmaps:
+ * A BTF tracepoint: it needs no tracefs, and reads the device directly
+ * (no probe reads: it runs once per bulk in every redirect row). It sees every namespace's devmaps:
  * keyed by the target's namespace and ifindex.
  */
 #include "vmlinux.h"
-#include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 
@@ -21,11 +21,11 @@ struct {
 	__type(value, struct xmit_count);
 } xmit_counts SEC(".maps");
 
-SEC("raw_tp/xdp_devmap_xmit")
+SEC("tp_btf/xdp_devmap_xmit")
 int BPF_PROG(count_xmit, const struct net_device *from, const struct net_device *to, int sent, int drops,
 	     int err)
 {
-	struct xmit_key key = { BPF_CORE_READ(to, nd_net.net, ns.inum), BPF_CORE_READ(to, ifindex) };
+	struct xmit_key key = { to->nd_net.net->ns.inum, to->ifindex };
 	struct xmit_count *c = bpf_map_lookup_elem(&xmit_counts, &key), zero = {};
 
 	if (!c) {

@@ -105,7 +105,7 @@ hasnt() { ! has "$1" "$2"; }
 within() { awk -v v="$1" -v t="$2" -v lo="$3" -v hi="$4" 'BEGIN {exit !(v != "" && v >= t * (1 - lo / 100) && v <= t * (1 + hi / 100))}'; }
 mbit() { awk -v b="$1" -v s="$2" 'BEGIN {printf "%.3f", b * 8 / s / 1e6}'; }
 # spoof drops of a port, both directions, every spoof reason
-spoofs() { jq -r --arg p "$2" '[.[$p][]?.drops | to_entries[] | select(.key | startswith("spoof")) | .value.packets] | add // 0' <<<"$1"; }
+spoofs() { jq -r --arg p "$2" '[.[$p]["from-vm", "to-vm"].drops | to_entries[] | select(.key | startswith("spoof")) | .value.packets] | add // 0' <<<"$1"; }
 
 # ping_both A IP_A B IP_B: A pings B and B pings A at the same time, 3 echo requests each
 ping_both() {

@@ -288,7 +288,7 @@ s1_ping() {
 		ge "$(delta "$S0" "$S1" '.vmB."from-vm".verdicts.to_port.packets')" 6
 	verify "xtapctl stats: the guests' own traffic since boot (ARP, IPv6 DAD/ND/MLD) caused no spoof drops (vmA $(spoofs "$S1" vmA), vmB $(spoofs "$S1" vmB))" \
 		eq "$(spoofs "$S1" vmA)$(spoofs "$S1" vmB)" 00
-	note "drops so far: $(jq -c '[to_entries[] | {(.key): [.value[] | .drops | to_entries[] | "\(.key)=\(.value.packets)"]}] | add' <<<"$S1")"
+	note "drops so far: $(jq -c '[to_entries[] | {(.key): [.value["from-vm", "to-vm"] | .drops | to_entries[] | "\(.key)=\(.value.packets)"]}] | add' <<<"$S1")"
 	scenario_end
 }
 
@@ -614,8 +614,8 @@ s12_stateful() {
 	mkdir -p "$RUN/www"
 	head -c 1048576 /dev/urandom >"$RUN/www/f"
 	md5=$(md5sum <"$RUN/www/f" | cut -d' ' -f1)
-	echo "   [outside] \$ python3 -m http.server 6200 --bind :: &   (1 MiB file f)"
-	ip netns exec "$NS_OUT" python3 -m http.server 6200 --bind :: --directory "$RUN/www" >/dev/null 2>&1 &
+	echo "   [outside] \$ busybox httpd -f -p 6200 -h www &   (IPv4 and IPv6; 1 MiB file f)"
+	ip netns exec "$NS_OUT" busybox httpd -f -p 6200 -h "$RUN/www" >/dev/null 2>&1 &
 	spid=$!
 	for _ in $(seq 100); do in_out ss -Hltn "sport = :6200" | grep -q . && break; sleep 0.05; done
 	S0=$(snap)

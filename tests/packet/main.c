@@ -19,6 +19,7 @@ int main(void)
 		LIST(fragments), LIST(trailing), LIST(ip_options), LIST(dhcp_guard), LIST(mtu), LIST(model_text),
 		LIST(overlay),
 		LIST(conntrack),
+		LIST(observe),
 	};
 	struct CMUnitTest *all;
 	size_t n = 0, i;

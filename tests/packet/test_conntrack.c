@@ -398,6 +398,9 @@ static const struct ct_case cases[] = {
 		{ .dir = OUT, .kind = K_TCP, .flags = S_ | A_, .vm_port = 22, .remote_port = 50000 },
 		{ .dir = IN, .kind = K_TCP, .flags = A_, .vm_port = 22, .remote_port = 50000 },
 		{ .dir = OUT, .kind = K_TCP, .flags = A_, .vm_port = 22, .remote_port = 50000 },
+		/* Errors the VM sends about the flow's frames are related too. */
+		{ .dir = OUT, .kind = K_ERR, .vm_port = 22, .remote_port = 50000 },
+		{ .dir = OUT, .kind = K_ERR_OTHER, .vm_port = 22, .want = INVALID },
 		{ .dir = IN, .kind = K_TCP, .flags = S_, .vm_port = 23, .remote_port = 50000, .want = ACL },
 		{ .dir = OUT, .kind = K_TCP, .flags = S_, .want = ACL },         /* the VM may not open anything */
 		{ .dir = OUT, .kind = K_TCP, .flags = S_ | A_, .vm_port = 22, .remote_port = 50001, .want = INVALID },

@@ -32,5 +32,6 @@ XTAP_TEST_LIST_DECL(mtu);
 XTAP_TEST_LIST_DECL(model_text);
 XTAP_TEST_LIST_DECL(overlay);
 XTAP_TEST_LIST_DECL(conntrack);
+XTAP_TEST_LIST_DECL(observe);
 
 #endif
