@@ -113,13 +113,19 @@ static __always_inline void xtap_obs_submit(struct xtap_obs_event *ev, long copi
 	bpf_ringbuf_submit(ev, BPF_RB_NO_WAKEUP);
 }
 
-/* The bytes to copy into ev, bounded for the verifier; 0: none. */
+/*
+ * The bytes to copy into ev, bounded for the verifier; 0: none. The size is
+ * built as m + 1 from a bounded m so that even the 6.1 verifier, which learns
+ * no lower bound from a "!= 0" test, sees it in [1, XTAP_OBS_SNAP_MAX].
+ */
 static __always_inline __u32 xtap_obs_caplen(const struct xtap_obs_event *ev)
 {
-	__u32 n = ev->caplen;
+	__u32 m = ev->caplen - 1;   /* 0 wraps to the top and is refused below */
 
-	xtap_barrier_var(n);
-	return n >= 1 && n <= XTAP_OBS_SNAP_MAX ? n : 0;
+	if (m >= XTAP_OBS_SNAP_MAX)
+		return 0;
+	xtap_barrier_var(m);
+	return m + 1;
 }
 
 static __always_inline void xtap_obs_xdp(struct xdp_md *ctx, __u32 port_id, __u32 dir,
