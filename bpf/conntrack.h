@@ -322,7 +322,7 @@ static __always_inline int xtap_ct_flow_allowed(const struct xtap_port *port,
 
 /*
  * A new flow's entry, within the port's cap. stale: an expired entry holds
- * the key already (it was counted when created, and is overwritten).
+ * the key already (it was counted when created, and is overwritten in place).
  */
 static __always_inline int xtap_ct_create(const struct xtap_port *port,
 					  const struct xtap_ct_key *k, __u32 dir, __u64 now,
@@ -344,9 +344,12 @@ static __always_inline int xtap_ct_create(const struct xtap_port *port,
 		return XTAP_DROP_CT_FULL;
 	if (!xtap_ct_may_write())
 		return stale || READ_ONCE(cnt->flows) < max ? XTAP_DROP_NONE : XTAP_DROP_CT_FULL;
-	if (stale)
-		return bpf_map_update_elem(&xtap_ct, k, &e, BPF_ANY) ? XTAP_DROP_CT_FULL :
-		       XTAP_DROP_NONE;
+	if (stale) {
+		err = bpf_map_update_elem(&xtap_ct, k, &e, BPF_EXIST);
+		/* Unless the sweeper deleted it meanwhile: then it is created, and counted, anew. */
+		if (err != -2 /* ENOENT */)
+			return err ? XTAP_DROP_CT_FULL : XTAP_DROP_NONE;
+	}
 	if (__sync_fetch_and_add(&cnt->flows, 1) >= max) {
 		__sync_fetch_and_add(&cnt->flows, -1);
 		return XTAP_DROP_CT_FULL;

@@ -75,13 +75,28 @@ static void counts_unmap(struct xtap_ct_count *c)
 		munmap(c, XTAP_MAX_PORTS * sizeof(*c));
 }
 
+/*
+ * Gives one slot back to port_id's count, never below 0: a count that wrapped
+ * would hold the port at its cap for good.
+ */
+static void count_put(struct xtap_ct_count *counts, __u32 port_id)
+{
+	__u32 v;
+
+	if (!counts || port_id >= XTAP_MAX_PORTS)
+		return;
+	v = __atomic_load_n(&counts[port_id].flows, __ATOMIC_RELAXED);
+	while (v && !__atomic_compare_exchange_n(&counts[port_id].flows, &v, v - 1, false,
+						  __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
+}
+
 /* Deletes k, giving its slot back to its port's count. */
 static int ct_delete(int fd, struct xtap_ct_count *counts, const struct xtap_ct_key *k)
 {
 	if (bpf_map_delete_elem(fd, k))
 		return 0;
-	if (counts && k->port_id < XTAP_MAX_PORTS)
-		__atomic_fetch_sub(&counts[k->port_id].flows, 1, __ATOMIC_RELAXED);
+	count_put(counts, k->port_id);
 	return 1;
 }
 
@@ -100,8 +115,7 @@ static int ct_delete_keys(int fd, struct xtap_ct_count *counts, const struct xta
 		int err = bpf_map_delete_batch(fd, keys, &count, NULL) ? errno : 0;
 
 		for (i = 0; i < (int)count; i++)
-			if (keys[i].port_id < XTAP_MAX_PORTS)
-				__atomic_fetch_sub(&counts[keys[i].port_id].flows, 1, __ATOMIC_RELAXED);
+			count_put(counts, keys[i].port_id);
 		done += count;
 		if (!err || (int)count >= n)
 			break;
@@ -257,4 +271,19 @@ __u32 xtap_ct_port_count(const struct xtap_datapath *dp, __u32 port_id)
 
 	bpf_map_lookup_elem(xtap_map_fd(dp, XTAP_MAP_CT_COUNT), &port_id, &c);
 	return c.flows;
+}
+
+int xtap_ct_counts_check(const struct xtap_datapath *dp)
+{
+	struct xtap_ct_key k;
+	struct xtap_ct_count *counts;
+
+	if (!bpf_map_get_next_key(xtap_map_fd(dp, XTAP_MAP_CT), NULL, &k) || errno != ENOENT)
+		return 0;
+	counts = counts_map(dp);
+	if (!counts)
+		return -errno;
+	memset(counts, 0, XTAP_MAX_PORTS * sizeof(*counts));
+	counts_unmap(counts);
+	return 0;
 }

@@ -48,6 +48,12 @@ typedef void (*xtap_ct_fn)(const struct xtap_ct_key *k, const struct xtap_ct_ent
 			   __u64 now, void *ctx);
 /* Calls fn for each live (not expired) entry of port_id (XTAP_CT_ALL_PORTS: all). */
 int xtap_ct_foreach(const struct xtap_datapath *dp, long long port_id, xtap_ct_fn fn, void *ctx);
+/*
+ * Zeroes every port's count when the flow table is empty: an upgrade that
+ * replaced xtap_ct (another layout) keeps the counts of the flows it dropped.
+ * Returns 0 or -errno.
+ */
+int xtap_ct_counts_check(const struct xtap_datapath *dp);
 /* How many entries port_id holds (live or waiting for the sweeper), as counted against its cap. */
 __u32 xtap_ct_port_count(const struct xtap_datapath *dp, __u32 port_id);
 

@@ -466,6 +466,7 @@ int main(int argc, char **argv)
 	json_object *bootstrap = NULL;
 	struct xtap_err err = {};
 	sigset_t mask;
+	int err_ct;
 	int c, explicit_config = 0, made_pin_dir;
 
 	xtap_log_init("xtapd", XTAP_LOG_INFO);
@@ -535,6 +536,9 @@ int main(int argc, char **argv)
 	}
 	if (xtap_datapath_load(&a->dp, o.pin_dir))
 		return 1;
+	err_ct = xtap_ct_counts_check(&a->dp);
+	if (err_ct)
+		xtap_log(XTAP_LOG_WARN, "conntrack: checking the per-port flow counts: %s", strerror(-err_ct));
 	json_object_put(bootstrap);
 	if (xtap_agent_reconcile(a))
 		xtap_log(XTAP_LOG_WARN, "some ports or segments could not be set up (see above); xtapctl port list shows their state");

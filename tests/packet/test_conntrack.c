@@ -45,7 +45,7 @@ enum kind {
 	K_UDP,
 	K_ECHO_REQ,
 	K_ECHO_REP,
-	K_ERR,           /* ICMP error (v4 unreachable, v6 packet too big) quoting the flow's OUT frame */
+	K_ERR,           /* ICMP error (err_type, else v4 unreachable, v6 packet too big) quoting the flow's frame */
 	K_ERR_OTHER,     /* the same, quoting a flow that was never seen */
 };
 
@@ -58,6 +58,7 @@ struct ct_step {
 	int want;         /* PASS or the drop reason */
 	int state;        /* the flow's entry afterwards (XTAP_CT_*; NONE = no live entry) */
 	__u32 advance_s;  /* clock moved on by this much before the frame */
+	__u8 err_type;    /* K_ERR's ICMP type; 0 = the default above */
 };
 
 struct ct_case {
@@ -246,9 +247,9 @@ static void build(struct pkt *pk, const struct ct_case *c, const struct ct_step 
 	pkt_finish(&inner);
 	frame_start(pk, PA, c->family, s->dir, icmp);
 	if (c->family == 4)
-		pkt_icmp_echo(pk, 3, 0, 0, 0);          /* destination unreachable; 4 bytes unused */
+		pkt_icmp_echo(pk, s->err_type ?: 3, 0, 0, 0);   /* destination unreachable; 4 bytes unused */
 	else
-		pkt_icmp6(pk, 2, 0, 4);                 /* packet too big; MTU 0 */
+		pkt_icmp6(pk, s->err_type ?: 2, 0, 4);          /* packet too big; MTU 0 */
 	pkt_append(pk, inner.data + inner.l3_off, inner.l4_off - inner.l3_off + 8);
 	pkt_finish(pk);
 }
@@ -451,6 +452,60 @@ static const struct ct_case cases[] = {
 		{ .dir = IN, .kind = K_ERR, .state = EST },
 		{ .dir = IN, .kind = K_ERR_OTHER, .want = INVALID, .state = EST },
 	) },
+	{ "tcp: syn_recv, then FIN", POL_OUT, 4, IPPROTO_TCP, STEPS(
+		{ .dir = OUT, .kind = K_TCP, .flags = S_, .state = SSENT },
+		{ .dir = IN, .kind = K_TCP, .flags = S_ | A_, .state = SRECV },
+		{ .dir = IN, .kind = K_TCP, .flags = S_ | A_, .state = SRECV },   /* sent again */
+		{ .dir = IN, .kind = K_TCP, .flags = A_, .state = SRECV },        /* the other end's data first */
+		{ .dir = OUT, .kind = K_TCP, .flags = S_ | A_, .want = INVALID, .state = SRECV },
+		{ .dir = OUT, .kind = K_TCP, .flags = F_ | A_, .state = FINW },
+		{ .dir = IN, .kind = K_TCP, .flags = S_ | A_, .want = INVALID, .state = FINW },
+		{ .dir = IN, .kind = K_TCP, .flags = R_, .state = CLOSE },
+		{ .dir = OUT, .kind = K_TCP, .flags = R_, .state = CLOSE },       /* close takes a RST */
+	) },
+	{ "tcp: syn_recv, then RST; syn_recv timeout", POL_OUT, 6, IPPROTO_TCP, STEPS(
+		{ .dir = OUT, .kind = K_TCP, .flags = S_, .state = SSENT },
+		{ .dir = IN, .kind = K_TCP, .flags = S_ | A_, .state = SRECV },
+		{ .dir = OUT, .kind = K_TCP, .flags = R_ | A_, .state = CLOSE },
+		{ .dir = OUT, .kind = K_TCP, .flags = S_, .state = SSENT, .advance_s = 11 },
+		{ .dir = IN, .kind = K_TCP, .flags = S_ | A_, .state = SRECV },
+		{ .dir = IN, .kind = K_TCP, .flags = A_, .want = INVALID, .state = NONE, .advance_s = 31 },
+	) },
+	{ "tcp: the opener's SYN on an established flow starts over", POL_OUT, 4, IPPROTO_TCP, STEPS(
+		HANDSHAKE,
+		{ .dir = IN, .kind = K_TCP, .flags = S_, .want = INVALID, .state = EST },  /* only the opener starts over */
+		{ .dir = OUT, .kind = K_TCP, .flags = S_, .state = SSENT },
+		{ .dir = IN, .kind = K_TCP, .flags = A_, .want = INVALID, .state = SSENT },
+		{ .dir = IN, .kind = K_TCP, .flags = S_ | A_, .state = SRECV },
+	) },
+	{ "related icmp v4: time exceeded, parameter problem; not for a closed flow", POL_OUT, 4, IPPROTO_TCP,
+	  STEPS(
+		HANDSHAKE,
+		{ .dir = IN, .kind = K_ERR, .err_type = 11, .state = EST },
+		{ .dir = IN, .kind = K_ERR, .err_type = 12, .state = EST },
+		{ .dir = IN, .kind = K_ERR_OTHER, .err_type = 11, .want = INVALID, .state = EST },
+		{ .dir = IN, .kind = K_TCP, .flags = R_, .state = CLOSE },
+		{ .dir = IN, .kind = K_ERR, .err_type = 11, .want = INVALID, .state = NONE, .advance_s = 11 },
+	) },
+	{ "related icmpv6: unreachable, time exceeded, parameter problem for a udp flow", POL_OUT, 6,
+	  IPPROTO_UDP, STEPS(
+		{ .dir = OUT, .kind = K_UDP, .state = UDP },
+		{ .dir = IN, .kind = K_ERR, .err_type = 1, .state = UDP },
+		{ .dir = IN, .kind = K_ERR, .err_type = 3, .state = UDP },
+		{ .dir = IN, .kind = K_ERR, .err_type = 4, .state = UDP },
+		{ .dir = IN, .kind = K_ERR_OTHER, .err_type = 1, .want = INVALID, .state = UDP },
+	) },
+	{ "related icmp v4: an error about an echo", POL_OUT, 4, IPPROTO_ICMP, STEPS(
+		{ .dir = IN, .kind = K_ERR, .want = INVALID },
+		{ .dir = OUT, .kind = K_ECHO_REQ, .state = ECHO },
+		{ .dir = IN, .kind = K_ERR, .err_type = 11, .state = ECHO },
+		{ .dir = IN, .kind = K_ERR, .vm_port = 7, .want = INVALID, .state = ECHO },
+	) },
+	{ "related icmpv6: an error about an echo", POL_OUT, 6, IPPROTO_ICMPV6, STEPS(
+		{ .dir = OUT, .kind = K_ECHO_REQ, .state = ECHO },
+		{ .dir = IN, .kind = K_ERR, .err_type = 1, .state = ECHO },
+		{ .dir = IN, .kind = K_ERR, .vm_port = 7, .want = INVALID, .state = ECHO },
+	) },
 	{ "a stateless allow tracks nothing", POL_STATELESS, 4, IPPROTO_TCP, STEPS(
 		{ .dir = OUT, .kind = K_TCP, .flags = S_ },
 		{ .dir = IN, .kind = K_TCP, .flags = S_ | A_, .want = XTAP_DROP_ACL },
@@ -608,6 +663,49 @@ static void test_ct_sweep_bounded(void **s)
 	assert_int_equal(xtap_ct_port_count(&fx_dp, PA->spec.port_id), 0);
 }
 
+static void set_port_count(const struct fx_port *p, __u32 flows)
+{
+	struct xtap_ct_count c = { .flows = flows };
+	__u32 id = p->spec.port_id;
+
+	assert_int_equal(bpf_map_update_elem(xtap_map_fd(&fx_dp, XTAP_MAP_CT_COUNT), &id, &c, 0), 0);
+}
+
+/*
+ * A count that drifted below the entries (an upgrade, a race with the
+ * sweeper) never wraps when they are deleted: a wrapped count would hold the
+ * port at its cap for good. An empty table zeroes counts left from a table
+ * an upgrade replaced; a table with flows keeps them.
+ */
+static void test_ct_counts_never_wrap(void **s)
+{
+	struct xtap_ct_sweeper sw = {};
+
+	(void)s;
+	set_clock(0, 4);
+	apply_policy(PA, POL_OUT);
+	assert_int_equal(udp_out(PA, 1000), PASS);
+	assert_int_equal(udp_out(PA, 1001), PASS);
+	/* An expired entry taken over by its flow again is counted once. */
+	advance(61);
+	assert_int_equal(udp_out(PA, 1000), PASS);
+	assert_int_equal(xtap_ct_port_count(&fx_dp, PA->spec.port_id), 2);
+
+	set_port_count(PA, 0);
+	assert_int_equal(xtap_ct_sweep(&fx_dp, &sw, 1 << 20), 1);   /* 1001 expired */
+	assert_int_equal(xtap_ct_port_count(&fx_dp, PA->spec.port_id), 0);
+	assert_int_equal(xtap_ct_flush(&fx_dp, PA->spec.port_id), 1);
+	assert_int_equal(xtap_ct_port_count(&fx_dp, PA->spec.port_id), 0);
+	assert_int_equal(udp_out(PA, 2000), PASS);                  /* not at the cap */
+
+	set_port_count(PB, 3);
+	assert_int_equal(xtap_ct_counts_check(&fx_dp), 0);
+	assert_int_equal(xtap_ct_port_count(&fx_dp, PB->spec.port_id), 3);
+	assert_int_equal(xtap_ct_flush(&fx_dp, XTAP_CT_ALL_PORTS), 1);
+	assert_int_equal(xtap_ct_counts_check(&fx_dp), 0);
+	assert_int_equal(xtap_ct_port_count(&fx_dp, PB->spec.port_id), 0);
+}
+
 /* Ports without a stateful rule or default never touch the table. */
 static void test_ct_off_without_stateful_rules(void **s)
 {
@@ -626,5 +724,6 @@ XTAP_TEST_LIST(conntrack,
 	TC(test_ct_rule_removal_cuts_flow),
 	TC(test_ct_port_cap),
 	TC(test_ct_sweep_bounded),
+	TC(test_ct_counts_never_wrap),
 	TC(test_ct_off_without_stateful_rules),
 );
