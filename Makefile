@@ -23,11 +23,11 @@ BPF_HDRS  := $(wildcard bpf/*.h) include/xtap_abi.h vmlinux.h
 
 # agent/lib: what xtapd, xtap-vhost and xtapctl share; agent/xtapd and agent/vhost: the two daemons.
 SHARED_LIB_SRCS := agent/lib/err.c agent/lib/log.c agent/lib/netdev.c agent/lib/model.c agent/lib/model_overlay.c agent/lib/ctl_commands.c \
-                   agent/lib/lock.c agent/lib/fault.c agent/lib/etcd.c agent/lib/announce.c
+                   agent/lib/lock.c agent/lib/fault.c agent/lib/etcd.c agent/lib/announce.c agent/lib/validate.c
 XTAPD_SRCS     := agent/xtapd/datapath.c agent/xtapd/map_txn.c agent/xtapd/policy.c agent/xtapd/attach.c agent/xtapd/state_file.c \
                   agent/xtapd/vhost_proc.c agent/xtapd/vhost_access.c agent/xtapd/api.c agent/xtapd/realize.c agent/xtapd/cmd_args.c \
                   agent/xtapd/cmd_port.c agent/xtapd/cmd_addr.c agent/xtapd/cmd_acl.c agent/xtapd/cmd_rate.c \
-                  agent/xtapd/cmd_segment.c agent/xtapd/cmd_overlay.c agent/xtapd/cmd_status.c agent/xtapd/validate.c \
+                  agent/xtapd/cmd_segment.c agent/xtapd/cmd_overlay.c agent/xtapd/cmd_status.c \
                   agent/xtapd/request.c agent/xtapd/event_loop.c agent/xtapd/metrics.c agent/xtapd/metrics_server.c \
                   agent/xtapd/service.c agent/xtapd/conntrack.c agent/xtapd/cmd_conntrack.c \
                   agent/xtapd/cmd_trace.c agent/xtapd/trace.c agent/xtapd/frame_spec.c agent/xtapd/fleet.c agent/xtapd/fleet_apply.c
@@ -113,12 +113,12 @@ $(BUILD)/xtapd: $(BUILD)/agent/xtapd/xtapd.o $(BUILD)/agent/xtapd/ctl_server.o $
 
 # monitor and capture: xtapctl_observe.c (events), frame_summary.c (headers), pcapng.c (the file)
 XTAPCTL_SRCS := tools/xtapctl.c tools/xtapctl_maps.c tools/xtapctl_observe.c tools/frame_summary.c tools/pcapng.c
-# xtapctl --etcd checks what it writes with xtapd's own validate.c (the one header of agent/xtapd it sees).
+# xtapctl --etcd checks what it writes with the validation xtapd runs (agent/lib/validate.c).
 XTAPCTL_OBJS := $(BUILD)/agent/lib/model.o $(BUILD)/agent/lib/model_overlay.o $(BUILD)/agent/lib/err.o $(BUILD)/agent/lib/ctl_commands.o \
-		$(BUILD)/agent/lib/lock.o $(BUILD)/agent/lib/etcd.o $(BUILD)/agent/xtapd/validate.o $(BUILD)/tools/xtapctl_etcd.o
+		$(BUILD)/agent/lib/lock.o $(BUILD)/agent/lib/etcd.o $(BUILD)/agent/lib/validate.o $(BUILD)/tools/xtapctl_etcd.o
 $(BUILD)/tools/xtapctl_etcd.o: tools/xtapctl_etcd.c tools/xtapctl_etcd.h $(AGENT_HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Itools -Iagent/xtapd -c $< -o $@
+	$(CC) $(CFLAGS) -Itools -c $< -o $@
 $(BUILD)/xtapctl: $(XTAPCTL_SRCS) $(wildcard tools/*.h) $(XTAPCTL_OBJS) $(AGENT_HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Itools -o $@ $(XTAPCTL_SRCS) $(XTAPCTL_OBJS) -lbpf -ljson-c -lcurl
@@ -311,7 +311,7 @@ $(BUILD)/tests/test_validation: tests/host/test_validation.c tests/host/agent_en
 # libFuzzer target for the control requests (tests/libfuzzer/ctl_request_fuzz.c), in the layout of
 # tests/libfuzzer/ (run.sh; corpus/NAME/, regress/NAME/): built as $(BUILD)/fuzz/ctl_request_fuzz.
 FUZZ_TARGETS += ctl_request
-FUZZ_SRCS_ctl_request := agent/xtapd/request.c agent/xtapd/validate.c agent/lib/ctl_commands.c \
+FUZZ_SRCS_ctl_request := agent/xtapd/request.c agent/lib/validate.c agent/lib/ctl_commands.c \
                          agent/lib/model.c agent/lib/model_overlay.c agent/lib/err.c
 FUZZ_INC_ctl_request  := $(XTAPD_INC)
 FUZZ_LIBS_ctl_request := -ljson-c
@@ -341,7 +341,7 @@ $(BUILD)/tests/test_observe: tests/host/test_observe.c tests/host/agent_env.c te
 # in the layout of tests/libfuzzer/ (run.sh; corpus/NAME/, regress/NAME/): built as $(BUILD)/fuzz/state_file_fuzz.
 FUZZ_TARGETS += state_file
 FUZZ_SRCS_state_file := agent/xtapd/state_file.c agent/lib/model.c agent/lib/model_overlay.c agent/lib/err.c agent/lib/lock.c agent/lib/log.c \
-                        agent/lib/fault.c agent/xtapd/validate.c
+                        agent/lib/fault.c agent/lib/validate.c
 FUZZ_INC_state_file  := $(XTAPD_INC)
 FUZZ_LIBS_state_file := -ljson-c
 

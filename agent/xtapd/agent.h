@@ -46,7 +46,6 @@ struct xtap_fds {
 /* Handles one request {"cmd": ..., "args": {...}}; returns {"ok": ..., ...}. */
 json_object *xtap_agent_call(struct xtap_agent *a, json_object *req, struct xtap_fds *fds);
 /* Periodic (every XTAP_VHOST_CHECK_SECONDS): starts again the xtap-vhost of ports whose process died or never started. */
-#define XTAP_VHOST_CHECK_SECONDS 5
 void xtap_agent_vhost_check(struct xtap_agent *a);
 /* A link appeared or vanished: repair what depends on it. */
 void xtap_agent_link_event(struct xtap_agent *a, int is_new, const char *name, int ifindex);

@@ -9,6 +9,7 @@
 #include <bpf/libbpf.h>
 
 #include "datapath.h"
+#include "log.h"
 #include "from_vm.skel.h"
 #include "to_vm.skel.h"
 #include "uplink.skel.h"
@@ -110,13 +111,13 @@ static int share_maps(struct xtap_datapath *dp, struct bpf_object *obj,
 			 * reconcile rewrites the policy from the state file; programs
 			 * still using the old one are replaced with the new build's.
 			 */
-			fprintf(stderr, "xtap: pinned map %s has another build's layout: replacing it "
-				"(the state file's policy is written into the new one; counters restart from 0)\n", path);
+			xtap_log(XTAP_LOG_WARN, "pinned map %s has another build's layout: replacing it "
+				 "(the state file's policy is written into the new one; counters restart from 0)", path);
 			close(fd);
 			if (unlink(path)) {
 				err = -errno;
-				fprintf(stderr, "xtap: removing %s: %s (remove it by hand, or run xtapctl teardown "
-					"with the build that made it)\n", path, strerror(-err));
+				xtap_log(XTAP_LOG_ERR, "removing %s: %s (remove it by hand, or run xtapctl teardown "
+					 "with the build that made it)", path, strerror(-err));
 				return err;
 			}
 			continue;
@@ -145,7 +146,7 @@ static int pin_maps(struct xtap_datapath *dp, struct bpf_object *obj)
 			continue;
 		err = bpf_map__pin(map, path);
 		if (err) {
-			fprintf(stderr, "xtap: pinning %s: %s\n", path, strerror(-err));
+			xtap_log(XTAP_LOG_ERR, "pinning %s: %s", path, strerror(-err));
 			return err;
 		}
 	}
@@ -165,8 +166,8 @@ static int pin_maps(struct xtap_datapath *dp, struct bpf_object *obj)
 		if (!__err)                                                              \
 			__err = pin_maps(dp, (dp)->field->obj);                          \
 		if (__err)                                                               \
-			fprintf(stderr, "xtap: loading BPF object %s failed: %s\n",     \
-				#name, strerror(-__err));                                \
+			xtap_log(XTAP_LOG_ERR, "loading BPF object %s failed: %s",      \
+				 #name, strerror(-__err));                               \
 		__err;                                                                   \
 	})
 
@@ -181,8 +182,8 @@ int xtap_datapath_load(struct xtap_datapath *dp, const char *pin_dir)
 	strcpy(dp->pin_dir, pin_dir);
 	if (access(pin_dir, W_OK)) {
 		err = -errno;
-		fprintf(stderr, "xtap: pin directory %s: %s (is bpffs mounted there?)\n",
-			pin_dir, strerror(errno));
+		xtap_log(XTAP_LOG_ERR, "pin directory %s: %s (is bpffs mounted there?)",
+			 pin_dir, strerror(errno));
 		return err;
 	}
 	dp->hit_slots = calloc(1, sizeof(*dp->hit_slots));

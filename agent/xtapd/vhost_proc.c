@@ -22,7 +22,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "agent.h"
+#include "log.h"
 #include "vhost_proc.h"
 
 #define START_TIMEOUT_S 3

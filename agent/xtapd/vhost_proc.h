@@ -18,6 +18,9 @@
 #include "event_loop.h"
 #include "model.h"
 
+/* How often xtapd starts again the xtap-vhost of ports whose process died or never started. */
+#define XTAP_VHOST_CHECK_SECONDS 5
+
 struct xtap_vhost_child;
 
 struct xtap_vhost_procs {

@@ -5,7 +5,7 @@
  * reader (agent/xtapd/request.c), the command table's argument check
  * (agent/lib/ctl_commands.c), the model's parsers of ports, rules, rates
  * and segments with their typed getters (agent/lib/model.c) and the port
- * validation against a model of two ports (agent/xtapd/validate.c). Nothing
+ * validation against a model of two ports (agent/lib/validate.c). Nothing
  * here reaches a handler, a map, a tap or a file: it cannot touch the host.
  *
  * Input: byte 0 is where the bytes are cut in two (byte 0 * len / 256), to
