@@ -214,6 +214,8 @@ static void port_states_out(FILE *f, struct xtap_agent *a, json_object **status)
 		{ "xtap_port_vhost_connections_total", "connections", "Frontends (VMMs) that connected to the port's vhost-user socket." },
 		{ "xtap_port_vhost_rejected_messages_total", "rejected_messages", "vhost-user messages the port's xtap-vhost refused." },
 		{ "xtap_port_vhost_stalled_disconnects_total", "stalled_disconnects", "Frontends disconnected for stalling mid-message." },
+		{ "xtap_port_vhost_no_shared_memory_total", "no_shared_memory",
+		  "Frontends that gave no shared guest memory (QEMU without memfd/share=on: every frame lost)." },
 	};
 	size_t i, k;
 	int s, count[PORT_STATES] = {};

@@ -300,6 +300,9 @@ static void test_uplink_rate_vhost(void **s)
 	assert_int_equal((int)sample("xtap_port_vhost_state{port=\"vmA\",state=\"running\"}"), 1);
 	assert_int_equal((int)sample("xtap_port_vhost_state{port=\"vmA\",state=\"not_running\"}"), 0);
 	assert_int_equal((int)sample("xtap_port_vhost_frontend_connected{port=\"vmA\"}"), 0);
+	/* xtap-vhost's counters, from its status (the libvirt tier sees no_shared_memory count). */
+	assert_int_equal((int)sample("xtap_port_vhost_connections_total{port=\"vmA\"}"), 0);
+	assert_int_equal((int)sample("xtap_port_vhost_no_shared_memory_total{port=\"vmA\"}"), 0);
 	assert_int_equal((int)sample("xtap_port_info{data_plane=\"tap\",port=\"vmA\",segment=\"1\"}"), 1);
 }
 
