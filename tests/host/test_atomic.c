@@ -689,6 +689,12 @@ static void test_walk_every_command(void **state)
 	json_object_put(rule);
 	walk_done("acl.del", args);
 	walk_done("addr.del", "{\"port\": \"vmA\", \"addr\": \"10.2.0.0/24\"}");
+	/* The whole policy replaced at once, the tap kept (what xtapd --etcd applies). */
+	walk_done("port.set", "{\"name\": \"vmA\", \"segment\": 1, \"mac\": \"02:00:00:00:01:0a\", "
+		  "\"addrs\": [\"10.1.0.10/32\", \"10.4.0.0/24\", \"2001:db8::a/128\"], "
+		  "\"acl\": {\"from-vm\": {\"default\": \"deny\", \"rules\": [{\"action\": \"allow\", "
+		  "\"proto\": \"udp\", \"ports\": \"53\"}]}}, "
+		  "\"rate\": {\"to-vm\": {\"packets_per_sec\": 5000, \"burst_packets\": 1500}}}");
 	walk_done("port.del", "{\"name\": \"vmB\"}");
 	walk_done("port.del", "{\"name\": \"vmC\"}");
 	walk_done("port.del", "{\"name\": \"vmD\"}");
