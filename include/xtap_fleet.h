@@ -10,7 +10,7 @@
 #define XTAP_ETCD_ROOT     "/xtap/"
 #define XTAP_ETCD_SEGMENTS "/xtap/segments/"   /* + ID: a Segment, as segment.add takes it */
 #define XTAP_ETCD_PORTS    "/xtap/ports/"      /* + HOST/NAME: a Port, as port.add takes it */
-#define XTAP_ETCD_HOSTS    "/xtap/hosts/"      /* + HOST: {"host"}, under the host's lease */
+#define XTAP_ETCD_HOSTS    "/xtap/hosts/"      /* + HOST: {"host", "vtep", "pid"}, under the host's lease */
 #define XTAP_ETCD_STATUS   "/xtap/status/"     /* + HOST/NAME: {"state", "revision", ...}, under the lease */
 
 /* A host's lease: its keys go this long after its last keepalive. */
