@@ -144,6 +144,7 @@ int xtap_from_vm(struct xdp_md *ctx)
 	struct xtap_decision d = {};
 	struct xtap_flow f = {};
 	void *data, *data_end;
+	__u64 now = 0;
 	__u32 len;
 	int r;
 
@@ -154,7 +155,7 @@ int xtap_from_vm(struct xdp_md *ctx)
 	data = (void *)(long)ctx->data;
 	data_end = (void *)(long)ctx->data_end;
 	len = data_end - data;
-	xtap_from_vm_decide(data, data_end, len, port, &f, r, &d);
+	xtap_from_vm_decide(data, data_end, len, port, &f, r, &d, &now);
 	return xtap_from_vm_act(ctx, port, &f, &d, len);
 }
 

@@ -19,6 +19,7 @@ int xtap_to_vm(struct xdp_md *ctx)
 	struct xtap_decision d = {};
 	struct xtap_flow f = {};
 	void *data, *data_end;
+	__u64 now = 0;
 	__u32 len;
 	int r;
 
@@ -28,7 +29,7 @@ int xtap_to_vm(struct xdp_md *ctx)
 	data = (void *)(long)ctx->data;
 	data_end = (void *)(long)ctx->data_end;
 	len = data_end - data;
-	xtap_to_vm_decide(data, data_end, len, 0, port, &f, r, &d);
+	xtap_to_vm_decide(data, data_end, len, 0, port, &f, r, &d, &now);
 	xtap_port_count(port, XTAP_DIR_TO_VM, d.verdict, d.reason, len);
 	xtap_obs_xdp(ctx, port->port_id, XTAP_DIR_TO_VM, d.verdict, d.reason, XTAP_OBS_HOOK_TO_VM_DEVMAP,
 		     ctx->egress_ifindex, len);
@@ -42,6 +43,7 @@ int xtap_to_vm_tc(struct __sk_buff *skb)
 	struct xtap_decision d = {};
 	struct xtap_flow f = {};
 	void *data, *data_end;
+	__u64 now = 0;
 	int r;
 
 	if (!port)
@@ -53,7 +55,7 @@ int xtap_to_vm_tc(struct __sk_buff *skb)
 	r = xtap_parse_skb(skb, &f);
 	data = (void *)(long)skb->data;
 	data_end = (void *)(long)skb->data_end;
-	xtap_to_vm_decide(data, data_end, skb->len, skb->gso_size != 0, port, &f, r, &d);
+	xtap_to_vm_decide(data, data_end, skb->len, skb->gso_size != 0, port, &f, r, &d, &now);
 	xtap_port_count(port, XTAP_DIR_TO_VM, d.verdict, d.reason, skb->len);
 	xtap_obs_skb(skb, port->port_id, XTAP_DIR_TO_VM, d.verdict, d.reason, XTAP_OBS_HOOK_TO_VM_TC);
 	return d.verdict == XTAP_VERDICT_DELIVER ? TC_ACT_OK : TC_ACT_SHOT;
