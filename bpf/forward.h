@@ -32,7 +32,7 @@ struct {
 	__type(value, struct xtap_fdb_entry);
 } xtap_fdb SEC(".maps");
 
-/* Every redirect target (VM taps, uplinks), with its egress program. */
+/* Redirect targets that are not VM taps (uplinks, the underlay), with their egress program. */
 struct {
 	__uint(type, BPF_MAP_TYPE_DEVMAP_HASH);
 	__uint(max_entries, XTAP_MAX_PORTS + 64);

@@ -2,7 +2,8 @@
 /*
  * The per-port policy, in one place, for both directions. Every hook that
  * handles a VM's frames calls these: "from VM" (XDP on the tap) and "to VM"
- * (devmap egress XDP for redirected frames, tc egress for the rest).
+ * (for XDP unicast redirects the redirecting program, bpf/deliver.h; devmap
+ * egress XDP for XDP floods; tc egress for the rest).
  */
 #ifndef XTAP_POLICY_H
 #define XTAP_POLICY_H

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * "to VM": the policy for frames entering a VM, built into the two hooks
- * that see them. XDP redirects skip the target tap's qdisc and tc egress, so
- * frames redirected by XDP meet the policy in the devmap egress program;
- * frames from the host stack and the skb path meet it in tc egress.
+ * "to VM": the policy for frames entering a VM, built into the hooks that
+ * see them. XDP redirects skip the target tap's qdisc and tc egress: a
+ * unicast one meets the policy in the program that redirects it
+ * (bpf/deliver.h), an XDP flood in the devmap egress program below, once
+ * per target; frames from the host stack and the skb path meet it in tc
+ * egress.
  */
 #include "xtap_common.h"
 #include "policy.h"

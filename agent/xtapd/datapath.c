@@ -29,6 +29,7 @@ static const char *const map_names[XTAP_MAP_COUNT] = {
 	[XTAP_MAP_SEGMENTS]     = "xtap_segments",
 	[XTAP_MAP_FDB]          = "xtap_fdb",
 	[XTAP_MAP_REDIRECT]     = "xtap_redirect",
+	[XTAP_MAP_DELIVER]      = "xtap_deliver",
 	[XTAP_MAP_FLOOD]        = "xtap_flood",
 	[XTAP_MAP_SEG_PORTS]    = "xtap_seg_ports",
 	[XTAP_MAP_UPLINKS]      = "xtap_uplinks",

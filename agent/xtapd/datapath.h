@@ -53,6 +53,7 @@ enum xtap_map_id {
 	XTAP_MAP_SEGMENTS,
 	XTAP_MAP_FDB,
 	XTAP_MAP_REDIRECT,
+	XTAP_MAP_DELIVER,       /* VM taps for unicast, no egress program (bpf/deliver.h) */
 	XTAP_MAP_FLOOD,
 	XTAP_MAP_SEG_PORTS,
 	XTAP_MAP_UPLINKS,
