@@ -46,11 +46,29 @@ static int cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* The tag and the ids of the maps fd uses, sorted: the number of maps, or -errno. */
+/* The map with this id is one of the shared, pinned ones (not a load's own scratch map). */
+static int map_id_shared(__u32 id)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	int fd = bpf_map_get_fd_by_id(id), shared;
+
+	if (fd < 0)
+		return 1;   /* cannot tell: compare it */
+	shared = bpf_obj_get_info_by_fd(fd, &info, &len) || xtap_map_is_shared_kname(info.name);
+	close(fd);
+	return shared;
+}
+
+/*
+ * The tag and the ids of the shared maps fd uses, sorted: their number, or
+ * -errno. Maps of one load alone (xtap_scratch, per-CPU scratch space) are
+ * left out: every load has its own, and they hold no state.
+ */
 static int prog_identity(int fd, __u8 tag[BPF_TAG_SIZE], __u32 ids[PROG_MAPS_MAX])
 {
 	struct bpf_prog_info info = {};
-	__u32 len = sizeof(info);
+	__u32 len = sizeof(info), i, n = 0;
 
 	info.nr_map_ids = PROG_MAPS_MAX;
 	info.map_ids = (__u64)(unsigned long)ids;
@@ -59,8 +77,11 @@ static int prog_identity(int fd, __u8 tag[BPF_TAG_SIZE], __u32 ids[PROG_MAPS_MAX
 	if (info.nr_map_ids > PROG_MAPS_MAX)
 		return -E2BIG;
 	memcpy(tag, info.tag, BPF_TAG_SIZE);
-	qsort(ids, info.nr_map_ids, sizeof(ids[0]), cmp_u32);
-	return info.nr_map_ids;
+	for (i = 0; i < info.nr_map_ids; i++)
+		if (map_id_shared(ids[i]))
+			ids[n++] = ids[i];
+	qsort(ids, n, sizeof(ids[0]), cmp_u32);
+	return n;
 }
 
 /*

@@ -62,6 +62,16 @@ static int is_shared_map(const char *name)
 	return 0;
 }
 
+int xtap_map_is_shared_kname(const char *kname)
+{
+	int i;
+
+	for (i = 0; i < XTAP_MAP_COUNT; i++)
+		if (!strncmp(kname, map_names[i], BPF_OBJ_NAME_LEN - 1))
+			return 1;
+	return 0;
+}
+
 /* A map pinned by an earlier run must match what this build declares. */
 static int pinned_map_compatible(const struct bpf_map *map, int fd)
 {

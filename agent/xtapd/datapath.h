@@ -96,6 +96,11 @@ int xtap_datapath_unpin(const char *pin_dir);
 
 int xtap_map_fd(const struct xtap_datapath *dp, enum xtap_map_id id);
 int xtap_prog_fd(const struct xtap_datapath *dp, enum xtap_prog_id id);
+/*
+ * A map the kernel names kname (cut to 15 characters) is one of the shared,
+ * pinned maps; the others (xtap_scratch) belong to one load of an object.
+ */
+int xtap_map_is_shared_kname(const char *kname);
 const char *xtap_map_name(enum xtap_map_id id);
 
 /*
