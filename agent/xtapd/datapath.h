@@ -42,6 +42,7 @@ struct xtap_datapath {
 enum xtap_map_id {
 	XTAP_MAP_PORTS,
 	XTAP_MAP_PORT_STATS,
+	XTAP_MAP_PORT_BY_ID,    /* xtap_ports by port id (bpf/port.h) */
 	XTAP_MAP_ADDR4,
 	XTAP_MAP_ADDR6,
 	XTAP_MAP_ADDR_SETS,
