@@ -12,6 +12,7 @@
 #include "flood_tc.h"
 #include "vxlan.h"
 #include "observe.h"
+#include "deliver.h"
 
 /*
  * Longer than the MTU allows: a GSO frame (which XDP redirect would drop, or
@@ -64,11 +65,11 @@ static __always_inline int xtap_from_vm_encap(struct xdp_md *ctx, const struct x
 
 static __always_inline int xtap_from_vm_act(struct xdp_md *ctx, const struct xtap_port *port,
 					    const struct xtap_flow *f, struct xtap_decision *d,
-					    __u32 len)
+					    __u32 len, __u64 *now)
 {
 	const struct xtap_segment *seg;
 	int large = xtap_needs_skb_path(port, len);
-	int ret = XDP_DROP;
+	int ret = XDP_DROP, deliver = 0;
 	void *flood;
 
 	switch (d->verdict) {
@@ -105,7 +106,7 @@ static __always_inline int xtap_from_vm_act(struct xdp_md *ctx, const struct xta
 		}
 		/*
 		 * Longer than the target port allows: an XDP redirect would be refused
-		 * (EMSGSIZE) before the target's devmap egress program, uncounted. By
+		 * (EMSGSIZE) by the kernel, uncounted. By
 		 * tc it meets the target's tc egress, which drops it MTU (or, GSO,
 		 * passes it).
 		 */
@@ -120,8 +121,15 @@ static __always_inline int xtap_from_vm_act(struct xdp_md *ctx, const struct xta
 					       large);
 			break;
 		}
-		if (!xtap_xdp_complete_csum(ctx, f))
+		if (xtap_xdp_complete_csum(ctx, f))
+			break;
+		/* A local VM: its to-VM policy is applied below (bpf/deliver.h). */
+		if (d->verdict == XTAP_VERDICT_TO_PORT) {
+			ret = xtap_deliver_redirect(d->target, XDP_DROP);
+			deliver = ret == XDP_REDIRECT;
+		} else {
 			ret = bpf_redirect_map(&xtap_redirect, d->target, XDP_DROP);
+		}
 		break;
 	default:
 		break;
@@ -134,6 +142,9 @@ static __always_inline int xtap_from_vm_act(struct xdp_md *ctx, const struct xta
 		xtap_obs_xdp(ctx, port->port_id, XTAP_DIR_FROM_VM, d->verdict, d->reason,
 			     XTAP_OBS_HOOK_FROM_VM_XDP, ctx->ingress_ifindex, len);
 	}
+	/* Only a frame that passed the from-VM policy whole (parse result 0) gets here. */
+	if (deliver)
+		ret = xtap_deliver_policy(ctx, d->target, d->target_port, f, XTAP_DROP_NONE, now);
 	return ret;
 }
 
@@ -144,6 +155,7 @@ int xtap_from_vm(struct xdp_md *ctx)
 	struct xtap_decision d = {};
 	struct xtap_flow f = {};
 	void *data, *data_end;
+	__u64 now = 0;
 	__u32 len;
 	int r;
 
@@ -154,8 +166,8 @@ int xtap_from_vm(struct xdp_md *ctx)
 	data = (void *)(long)ctx->data;
 	data_end = (void *)(long)ctx->data_end;
 	len = data_end - data;
-	xtap_from_vm_decide(data, data_end, len, port, &f, r, &d);
-	return xtap_from_vm_act(ctx, port, &f, &d, len);
+	xtap_from_vm_decide(data, data_end, len, port, &f, r, &d, &now);
+	return xtap_from_vm_act(ctx, port, &f, &d, len, &now);
 }
 
 /* A GSO frame to a remote VM: encapsulated as a UDP tunnel's, redirected to the underlay. */

@@ -2,7 +2,8 @@
 /*
  * The per-port policy, in one place, for both directions. Every hook that
  * handles a VM's frames calls these: "from VM" (XDP on the tap) and "to VM"
- * (devmap egress XDP for redirected frames, tc egress for the rest).
+ * (for XDP unicast redirects the redirecting program, bpf/deliver.h; devmap
+ * egress XDP for XDP floods; tc egress for the rest).
  */
 #ifndef XTAP_POLICY_H
 #define XTAP_POLICY_H
@@ -56,12 +57,13 @@ static __always_inline void xtap_drop(struct xtap_decision *d, __u32 reason)
 
 /*
  * A frame the VM transmitted, parsed into *f with result r (xtap_parse_xdp):
- * anti-spoof, ACL, rate limit, steer.
+ * anti-spoof, ACL, rate limit, steer. *now is the frame's clock
+ * (xtap_rate_now: 0 until a limiter reads it).
  */
 static __always_inline void xtap_from_vm_decide(void *data, void *data_end, __u32 len,
 						const struct xtap_port *port,
 						const struct xtap_flow *f, int r,
-						struct xtap_decision *d)
+						struct xtap_decision *d, __u64 *now)
 {
 	/* The verifier learns the frame's length here, not from the parser. */
 	if ((void *)((struct ethhdr *)data + 1) > data_end) {
@@ -78,7 +80,7 @@ static __always_inline void xtap_from_vm_decide(void *data, void *data_end, __u3
 		xtap_trace_stage(XTAP_TRACE_ACL, r);
 	}
 	if (!r) {
-		r = xtap_rate_check(port, XTAP_DIR_FROM_VM, len);
+		r = xtap_rate_check(port, XTAP_DIR_FROM_VM, len, now);
 		xtap_trace_stage(XTAP_TRACE_RATE, r);
 	}
 	if (r) {
@@ -103,13 +105,13 @@ static __always_inline __u32 xtap_max_frame(const struct xtap_port *port)
 /*
  * A frame about to be delivered to the VM, whichever path brought it, parsed
  * into *f with result r; len is the whole frame, gso whether the skb is a GSO
- * one (0 in XDP). The MTU is
+ * one (0 in XDP); *now the frame's clock, as for xtap_from_vm_decide. The MTU is
  * checked after the ACL and before the rate limit, so it costs no tokens.
  */
 static __always_inline void xtap_to_vm_decide(void *data, void *data_end, __u32 len, int gso,
 					      const struct xtap_port *port,
 					      const struct xtap_flow *f, int r,
-					      struct xtap_decision *d)
+					      struct xtap_decision *d, __u64 *now)
 {
 	struct ethhdr *eth = data;
 
@@ -136,7 +138,7 @@ static __always_inline void xtap_to_vm_decide(void *data, void *data_end, __u32 
 		xtap_trace_stage(XTAP_TRACE_MTU, r);
 	}
 	if (!r) {
-		r = xtap_rate_check(port, XTAP_DIR_TO_VM, len);
+		r = xtap_rate_check(port, XTAP_DIR_TO_VM, len, now);
 		xtap_trace_stage(XTAP_TRACE_RATE, r);
 	}
 	if (r)

@@ -20,9 +20,32 @@ struct {
 	__type(value, struct xtap_port_stats);
 } xtap_port_stats SEC(".maps");
 
+/*
+ * The same entries by port id, for a port whose id the program already has
+ * (a redirect's target: its FDB entry): an array lookup, which the verifier
+ * inlines, instead of a hash lookup. Written by the agent after xtap_ports;
+ * a deleted port's entry is zeroed.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XTAP_MAX_PORTS);
+	__type(key, __u32);                 /* port_id */
+	__type(value, struct xtap_port);
+} xtap_port_by_id SEC(".maps");
+
 static __always_inline const struct xtap_port *xtap_port_lookup(__u32 ifindex)
 {
 	return bpf_map_lookup_elem(&xtap_ports, &ifindex);
+}
+
+/* The port on tap ifindex whose id is port_id; by ifindex when the id's entry is not (yet) it. */
+static __always_inline const struct xtap_port *xtap_port_lookup_id(__u32 port_id, __u32 ifindex)
+{
+	const struct xtap_port *p = bpf_map_lookup_elem(&xtap_port_by_id, &port_id);
+
+	if (likely(p && p->ifindex == ifindex))
+		return p;
+	return xtap_port_lookup(ifindex);
 }
 
 /* Counts the frame under its verdict and, for drops, its reason, in port port_id's counters. */

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * "to VM": the policy for frames entering a VM, built into the two hooks
- * that see them. XDP redirects skip the target tap's qdisc and tc egress, so
- * frames redirected by XDP meet the policy in the devmap egress program;
- * frames from the host stack and the skb path meet it in tc egress.
+ * "to VM": the policy for frames entering a VM, built into the hooks that
+ * see them. XDP redirects skip the target tap's qdisc and tc egress: a
+ * unicast one meets the policy in the program that redirects it
+ * (bpf/deliver.h), an XDP flood in the devmap egress program below, once
+ * per target; frames from the host stack and the skb path meet it in tc
+ * egress.
  */
 #include "xtap_common.h"
 #include "policy.h"
@@ -19,6 +21,7 @@ int xtap_to_vm(struct xdp_md *ctx)
 	struct xtap_decision d = {};
 	struct xtap_flow f = {};
 	void *data, *data_end;
+	__u64 now = 0;
 	__u32 len;
 	int r;
 
@@ -28,7 +31,7 @@ int xtap_to_vm(struct xdp_md *ctx)
 	data = (void *)(long)ctx->data;
 	data_end = (void *)(long)ctx->data_end;
 	len = data_end - data;
-	xtap_to_vm_decide(data, data_end, len, 0, port, &f, r, &d);
+	xtap_to_vm_decide(data, data_end, len, 0, port, &f, r, &d, &now);
 	xtap_port_count(port, XTAP_DIR_TO_VM, d.verdict, d.reason, len);
 	xtap_obs_xdp(ctx, port->port_id, XTAP_DIR_TO_VM, d.verdict, d.reason, XTAP_OBS_HOOK_TO_VM_DEVMAP,
 		     ctx->egress_ifindex, len);
@@ -42,6 +45,7 @@ int xtap_to_vm_tc(struct __sk_buff *skb)
 	struct xtap_decision d = {};
 	struct xtap_flow f = {};
 	void *data, *data_end;
+	__u64 now = 0;
 	int r;
 
 	if (!port)
@@ -53,7 +57,7 @@ int xtap_to_vm_tc(struct __sk_buff *skb)
 	r = xtap_parse_skb(skb, &f);
 	data = (void *)(long)skb->data;
 	data_end = (void *)(long)skb->data_end;
-	xtap_to_vm_decide(data, data_end, skb->len, skb->gso_size != 0, port, &f, r, &d);
+	xtap_to_vm_decide(data, data_end, skb->len, skb->gso_size != 0, port, &f, r, &d, &now);
 	xtap_port_count(port, XTAP_DIR_TO_VM, d.verdict, d.reason, skb->len);
 	xtap_obs_skb(skb, port->port_id, XTAP_DIR_TO_VM, d.verdict, d.reason, XTAP_OBS_HOOK_TO_VM_TC);
 	return d.verdict == XTAP_VERDICT_DELIVER ? TC_ACT_OK : TC_ACT_SHOT;

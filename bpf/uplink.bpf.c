@@ -18,6 +18,7 @@
 #include "flood_tc.h"
 #include "meta.h"
 #include "vxlan.h"
+#include "deliver.h"
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -46,33 +47,22 @@ static __always_inline const __u32 *xtap_uplink_segment(__u32 ifindex, __u16 vla
 }
 
 /*
- * A sender on the host's side of a veth uplink offloads checksums just as a
- * guest does; the redirect into the tap would lose "needs checksum".
- */
-static __always_inline int xtap_uplink_complete_csum(struct xdp_md *ctx)
-{
-	struct xtap_flow f = {};
-
-	if (xtap_parse_xdp(ctx, &f) != XTAP_DROP_NONE)
-		return 0;   /* not ours to judge: the to-VM policy drops malformed frames */
-	return xtap_xdp_complete_csum(ctx, &f);
-}
-
-/*
  * A frame (now untagged, frame_len bytes; len as it arrived) to the local
- * VM's port e, whose devmap egress program applies the to-VM policy; the
+ * VM's port e, under that port's to-VM policy (bpf/deliver.h); the
  * redirect's fallback when the port is gone from the devmap.
  */
 static __always_inline int xtap_uplink_deliver(struct xdp_md *ctx, const struct xtap_fdb_entry *e,
 					       __u32 len, __u32 frame_len, __u32 fallback)
 {
-	int ret;
+	struct xtap_flow f = {};
+	__u64 now = 0;
+	int ret, r;
 
 	/*
 	 * Longer than the VM's port allows: an XDP redirect would be refused
-	 * (EMSGSIZE) before the port's devmap egress, uncounted. tc ingress
-	 * redirects it instead, to the port's tc egress: MTU drop there, or, for a
-	 * GSO frame from a veth peer, delivery with its GSO state.
+	 * (EMSGSIZE), uncounted. tc ingress redirects it instead, to the port's
+	 * tc egress: MTU drop there, or, for a GSO frame from a veth peer,
+	 * delivery with its GSO state.
 	 */
 	if (frame_len > (__u32)e->mtu + ETH_HLEN) {
 		if (xtap_xdp_meta_set(ctx, XTAP_META_REDIRECT, e->ifindex, 0, e->port_id, 0, 0))
@@ -80,17 +70,25 @@ static __always_inline int xtap_uplink_deliver(struct xdp_md *ctx, const struct 
 		xtap_uplink_count(XTAP_UPLINK_TO_PORT, len);
 		return XDP_PASS;
 	}
-	if (xtap_uplink_complete_csum(ctx))
+	/*
+	 * A sender on the host's side of a veth uplink offloads checksums just as
+	 * a guest does; the redirect into the tap would lose "needs checksum". A
+	 * frame that does not parse is left as it is: the to-VM policy drops it.
+	 */
+	r = xtap_parse_xdp(ctx, &f);
+	if (r == XTAP_DROP_NONE && xtap_xdp_complete_csum(ctx, &f))
 		return XDP_DROP;
-	ret = bpf_redirect_map(&xtap_redirect, e->ifindex, fallback);
+	ret = xtap_deliver_redirect(e->ifindex, fallback);
 	if (ret == XDP_REDIRECT || ret == XDP_PASS)
 		xtap_uplink_count(ret == XDP_REDIRECT ? XTAP_UPLINK_TO_PORT : XTAP_UPLINK_TO_HOST, len);
+	if (ret == XDP_REDIRECT)
+		ret = xtap_deliver_policy(ctx, e->ifindex, e->port_id, &f, r, &now);
 	return ret;
 }
 
 /*
  * A frame decapsulated from a VTEP of the segment: to a local VM of the
- * segment by MAC (its devmap egress applies the to-VM policy), broadcast and
+ * segment by MAC (under its to-VM policy), broadcast and
  * multicast to the segment's VMs through tc ingress, anything else dropped.
  */
 static __always_inline int xtap_from_underlay(struct xdp_md *ctx, __u32 segment_id)

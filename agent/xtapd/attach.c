@@ -36,16 +36,75 @@ static int prog_info(int fd, struct bpf_prog_info *info)
 	return bpf_obj_get_info_by_fd(fd, info, &len) ? -errno : 0;
 }
 
-static int same_prog_tag(int fd_a, __u32 id_b)
+/* The most maps one of our programs uses (from_vm uses about 30). */
+#define PROG_MAPS_MAX    64
+
+static int cmp_u32(const void *a, const void *b)
 {
-	struct bpf_prog_info a, b;
-	int fd_b = bpf_prog_get_fd_by_id(id_b), same;
+	__u32 x = *(const __u32 *)a, y = *(const __u32 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The map with this id is one of the shared, pinned ones (not a load's own scratch map). */
+static int map_id_shared(__u32 id)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	int fd = bpf_map_get_fd_by_id(id), shared;
+
+	if (fd < 0)
+		return 1;   /* cannot tell: compare it */
+	shared = bpf_obj_get_info_by_fd(fd, &info, &len) || xtap_map_is_shared_kname(info.name);
+	close(fd);
+	return shared;
+}
+
+/*
+ * The tag and the ids of the shared maps fd uses, sorted: their number, or
+ * -errno. Maps of one load alone (xtap_scratch, per-CPU scratch space) are
+ * left out: every load has its own, and they hold no state.
+ */
+static int prog_identity(int fd, __u8 tag[BPF_TAG_SIZE], __u32 ids[PROG_MAPS_MAX])
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info), i, n = 0;
+
+	info.nr_map_ids = PROG_MAPS_MAX;
+	info.map_ids = (__u64)(unsigned long)ids;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return -errno;
+	if (info.nr_map_ids > PROG_MAPS_MAX)
+		return -E2BIG;
+	memcpy(tag, info.tag, BPF_TAG_SIZE);
+	for (i = 0; i < info.nr_map_ids; i++)
+		if (map_id_shared(ids[i]))
+			ids[n++] = ids[i];
+	qsort(ids, n, sizeof(ids[0]), cmp_u32);
+	return n;
+}
+
+/*
+ * Program id_b is ours as loaded now (fd_a): the same instructions (the tag)
+ * on the same maps. The tag alone is not enough: the kernel computes it with
+ * the map references blanked, so a program left attached by an older
+ * object, whose maps were replaced since (a map layout changed) or belong to
+ * another pin directory, has our tag and would go on running on maps nobody
+ * writes any more.
+ */
+static int xtap_same_prog(int fd_a, __u32 id_b)
+{
+	__u32 ids_a[PROG_MAPS_MAX], ids_b[PROG_MAPS_MAX];
+	__u8 tag_a[BPF_TAG_SIZE], tag_b[BPF_TAG_SIZE];
+	int fd_b = bpf_prog_get_fd_by_id(id_b), na, nb;
 
 	if (fd_b < 0)
 		return 0;
-	same = !prog_info(fd_a, &a) && !prog_info(fd_b, &b) && !memcmp(a.tag, b.tag, sizeof(a.tag));
+	na = prog_identity(fd_a, tag_a, ids_a);
+	nb = prog_identity(fd_b, tag_b, ids_b);
 	close(fd_b);
-	return same;
+	return na >= 0 && na == nb && !memcmp(tag_a, tag_b, BPF_TAG_SIZE) &&
+	       !memcmp(ids_a, ids_b, na * sizeof(ids_a[0]));
 }
 
 /* ---- XDP, through libxdp ---- */
@@ -260,7 +319,7 @@ static int xdp_attach_single(int ifindex, const char *ifname, int prog_fd, const
 	if (ret)
 		return ret;
 	snprintf(st->xdp, sizeof(st->xdp), "native");
-	if (l.xdp_prog_id && same_prog_tag(prog_fd, l.xdp_prog_id))
+	if (l.xdp_prog_id && xtap_same_prog(prog_fd, l.xdp_prog_id))
 		return 0;
 	if (l.xdp_prog_id && !prog_name_is(l.xdp_prog_id, name))
 		return xtap_fail(err, -EBUSY, "%s: another XDP program (id %u) is attached: detach it first",
@@ -330,7 +389,7 @@ static int xdp_attach_libxdp(const struct xtap_datapath *dp, int ifindex, const 
 	 * The dispatcher's copy of our program is freplace, ours XDP, but both are
 	 * loaded from the same instructions: the tags match when the build does.
 	 */
-	if (old && same_prog_tag(prog_fd, xdp_program__id(old))) {
+	if (old && xtap_same_prog(prog_fd, xdp_program__id(old))) {
 		xdp_mode_name(mp, st);
 		xdp_multiprog__close(mp);
 		return 0;
@@ -476,7 +535,7 @@ static int tcx_attach(const struct xtap_datapath *dp, int ifindex, const char *i
 	link_pin_path(dp, ifindex, hook, path, sizeof(path));
 	fd = tcx_link_open(path, ifindex, &prog_id);
 	if (fd >= 0) {
-		ret = same_prog_tag(prog_fd, prog_id) ? 0 : bpf_link_update(fd, prog_fd, NULL);
+		ret = xtap_same_prog(prog_fd, prog_id) ? 0 : bpf_link_update(fd, prog_fd, NULL);
 		close(fd);
 		if (ret)
 			return xtap_fail(err, ret, "%s: updating the tc %s link failed: %s", ifname, hook,

@@ -19,6 +19,7 @@
 static const char *const map_names[XTAP_MAP_COUNT] = {
 	[XTAP_MAP_PORTS]        = "xtap_ports",
 	[XTAP_MAP_PORT_STATS]   = "xtap_port_stats",
+	[XTAP_MAP_PORT_BY_ID]   = "xtap_port_by_id",
 	[XTAP_MAP_ADDR4]        = "xtap_addr4",
 	[XTAP_MAP_ADDR6]        = "xtap_addr6",
 	[XTAP_MAP_ADDR_SETS]    = "xtap_addr_sets",
@@ -30,6 +31,7 @@ static const char *const map_names[XTAP_MAP_COUNT] = {
 	[XTAP_MAP_SEGMENTS]     = "xtap_segments",
 	[XTAP_MAP_FDB]          = "xtap_fdb",
 	[XTAP_MAP_REDIRECT]     = "xtap_redirect",
+	[XTAP_MAP_DELIVER]      = "xtap_deliver",
 	[XTAP_MAP_FLOOD]        = "xtap_flood",
 	[XTAP_MAP_SEG_PORTS]    = "xtap_seg_ports",
 	[XTAP_MAP_UPLINKS]      = "xtap_uplinks",
@@ -58,6 +60,16 @@ static int is_shared_map(const char *name)
 
 	for (i = 0; i < XTAP_MAP_COUNT; i++)
 		if (!strcmp(name, map_names[i]))
+			return 1;
+	return 0;
+}
+
+int xtap_map_is_shared_kname(const char *kname)
+{
+	int i;
+
+	for (i = 0; i < XTAP_MAP_COUNT; i++)
+		if (!strncmp(kname, map_names[i], BPF_OBJ_NAME_LEN - 1))
 			return 1;
 	return 0;
 }

@@ -42,6 +42,7 @@ struct xtap_datapath {
 enum xtap_map_id {
 	XTAP_MAP_PORTS,
 	XTAP_MAP_PORT_STATS,
+	XTAP_MAP_PORT_BY_ID,    /* xtap_ports by port id (bpf/port.h) */
 	XTAP_MAP_ADDR4,
 	XTAP_MAP_ADDR6,
 	XTAP_MAP_ADDR_SETS,
@@ -53,6 +54,7 @@ enum xtap_map_id {
 	XTAP_MAP_SEGMENTS,
 	XTAP_MAP_FDB,
 	XTAP_MAP_REDIRECT,
+	XTAP_MAP_DELIVER,       /* VM taps for unicast, no egress program (bpf/deliver.h) */
 	XTAP_MAP_FLOOD,
 	XTAP_MAP_SEG_PORTS,
 	XTAP_MAP_UPLINKS,
@@ -95,6 +97,11 @@ int xtap_datapath_unpin(const char *pin_dir);
 
 int xtap_map_fd(const struct xtap_datapath *dp, enum xtap_map_id id);
 int xtap_prog_fd(const struct xtap_datapath *dp, enum xtap_prog_id id);
+/*
+ * A map the kernel names kname (cut to 15 characters) is one of the shared,
+ * pinned maps; the others (xtap_scratch) belong to one load of an object.
+ */
+int xtap_map_is_shared_kname(const char *kname);
 const char *xtap_map_name(enum xtap_map_id id);
 
 /*

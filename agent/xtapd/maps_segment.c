@@ -226,6 +226,9 @@ int xtap_membership_remove(const struct xtap_datapath *dp, const struct xtap_por
 	if (!ret)
 		ret = seg_ports_remove(dp, p->segment_id, p->ifindex);
 	if (!ret)
+		ret = xtap_map_delete(xtap_map_fd(dp, XTAP_MAP_DELIVER), &p->ifindex);
+	/* Where builds before xtap_deliver put the tap (a pinned map kept across an upgrade). */
+	if (!ret)
 		ret = xtap_map_delete(xtap_map_fd(dp, XTAP_MAP_REDIRECT), &p->ifindex);
 	if (ret)
 		return xtap_fail(err, ret, "port %u: removing it from segment %u failed: %s", p->port_id,
@@ -242,9 +245,10 @@ int xtap_membership_add(const struct xtap_datapath *dp, const struct xtap_port *
 	int flood_fd, ret;
 	__u32 i;
 
-	ret = xtap_devmap_add(xtap_map_fd(dp, XTAP_MAP_REDIRECT), p->ifindex, prog);
+	/* Unicast: no egress program, the redirecting program applies the to-VM policy. */
+	ret = xtap_map_update(xtap_map_fd(dp, XTAP_MAP_DELIVER), &p->ifindex, &p->ifindex);
 	if (ret)
-		return xtap_fail(err, ret, "port %u: adding ifindex %u to xtap_redirect failed: %s",
+		return xtap_fail(err, ret, "port %u: adding ifindex %u to xtap_deliver failed: %s",
 			    p->port_id, p->ifindex, strerror(-ret));
 	flood_fd = flood_map_fd(dp, p->segment_id);
 	if (flood_fd < 0)

@@ -208,8 +208,12 @@ static int port_write(const struct xtap_datapath *dp, const struct xtap_port_spe
 	/*
 	 * After the switch every step may still fail: the request's journal
 	 * (map_txn.h) then puts back the entry, the membership and the old sets.
+	 * The copy by id first (a redirect's target is read there; a copy that is
+	 * not the port's yet falls back to xtap_ports).
 	 */
-	if (has_old && (old.segment_id != p.segment_id || memcmp(old.mac, p.mac, 6)))
+	if ((ret = xtap_map_update(xtap_map_fd(dp, XTAP_MAP_PORT_BY_ID), &p.port_id, &p)))
+		ret = xtap_map_fail(err, "xtap_port_by_id", ret);
+	if (!ret && has_old && (old.segment_id != p.segment_id || memcmp(old.mac, p.mac, 6)))
 		ret = xtap_membership_remove(dp, &old, err);
 	if (!ret)
 		ret = xtap_membership_add(dp, &p, err);
@@ -262,6 +266,12 @@ static int port_delete(const struct xtap_datapath *dp, __u32 ifindex, struct xta
 	ret = xtap_membership_remove(dp, &old, err);
 	if (!ret && (ret = xtap_map_delete(xtap_map_fd(dp, XTAP_MAP_PORTS), &ifindex)))
 		ret = xtap_map_fail(err, "xtap_ports", ret);
+	if (!ret) {
+		struct xtap_port none = {};
+
+		if ((ret = xtap_map_update(xtap_map_fd(dp, XTAP_MAP_PORT_BY_ID), &old.port_id, &none)))
+			ret = xtap_map_fail(err, "xtap_port_by_id", ret);
+	}
 	if (!ret)
 		xtap_hit_slots_leaving(dp, sets, NULL);
 	free(sets);

@@ -355,22 +355,78 @@ static const char *verdict_name(int v);
 static int uplink_verdict_delta(void);
 
 /*
+ * Target t's to-VM counters since the last look: one verdict, what the
+ * model says for to_vm_frame, in its to-VM direction only. hook names who
+ * decided. Returns the verdict counted (-1: not one).
+ */
+static int check_target(const struct gen_frame *fr, int t, const uint8_t *to_vm_frame, int to_vm_len,
+			const char *hook)
+{
+	struct mdl_verdict m;
+	struct delta d;
+	char want[256];
+
+	take_delta(t, XTAP_DIR_TO_VM, &d);
+	mdl_decide(&world, MDL_TO_VM, t, to_vm_frame, to_vm_len, &m);
+	checked[T_DEVMAP]++;
+	reasons_str(m.reasons, want, sizeof(want));
+	if (d.n_verdicts != 1 || d.other_dir || d.n_drops != (d.verdict == XTAP_VERDICT_DROP)) {
+		fail(T_DEVMAP, fr, "%s's %s counted %d verdicts (last %s), %d drops, %d in the "
+		     "other direction", world.port[t].name, hook, d.n_verdicts, verdict_name(d.verdict), d.n_drops,
+		     d.other_dir);
+		return -1;
+	} else if (d.verdict == XTAP_VERDICT_DROP) {
+		if (!((d.reason == XTAP_DROP_RATE_PACKETS && m.rate_ok) || (m.drop && d.reason == m.reason) ||
+		      (m.either & (1u << d.reason))))
+			fail(T_DEVMAP, fr, "%s's %s: model: %s %s; program: drop %s",
+			     world.port[t].name, hook, m.drop ? "drop" : "deliver", m.drop ? want : "",
+			     mdl_reason_name(d.reason));
+	} else if (m.drop) {
+		fail(T_DEVMAP, fr, "%s's %s: model: drop %s (breaks %s); program: %s",
+		     world.port[t].name, hook, mdl_reason_name(m.reason), want, verdict_name(d.verdict));
+	}
+	return d.verdict;
+}
+
+/*
+ * A unicast XDP redirect to a local VM: the redirecting program applied the
+ * target's to-VM policy in the same run (bpf/deliver.h). Its counters must
+ * say what the model says, and the program's action must follow them:
+ * XDP_REDIRECT when delivered, XDP_DROP when the target's policy refused.
+ * Returns 1 when the target's policy dropped the frame (the sender passed
+ * it), 0 when it delivered, -1 on a disagreement.
+ */
+static int check_deliver_step(const struct gen_frame *fr, int t, int ret, const uint8_t *to_vm_frame,
+			      int to_vm_len)
+{
+	int v = check_target(fr, t, to_vm_frame, to_vm_len, "to-VM step in the sender's XDP");
+
+	if (v < 0)
+		return -1;
+	if (ret != (v == XTAP_VERDICT_DELIVER ? XDP_REDIRECT : XDP_DROP)) {
+		fail(T_DEVMAP, fr, "%s's to-VM step counted %s; the sender's XDP action is %d", world.port[t].name,
+		     verdict_name(v), ret);
+		return -1;
+	}
+	return v != XTAP_VERDICT_DELIVER;
+}
+
+/*
  * The devmap egress program (xtap_to_vm) cannot be test-run by itself: the
  * frame is run again in live mode, so that the XDP redirect (or broadcast)
- * really happens and each target's devmap program decides; their counters
- * must say what the model's to-VM verdict for each says. from_port: the
+ * really happens and each target's devmap program decides (for a unicast
+ * redirect, unicast != 0, the sender's program itself, bpf/deliver.h);
+ * their counters must say what the model's to-VM verdict for each says. from_port: the
  * sending VM's port (its XDP counts the frame again), or -1 for the uplink;
  * targets: bit i = port i receives a copy.
  */
 static void check_devmap(const struct gen_frame *fr, enum xtap_prog_id id, int ifindex, int from_port,
-			 unsigned int targets, const uint8_t *to_vm_frame, int to_vm_len)
+			 unsigned int targets, int unicast, const uint8_t *to_vm_frame, int to_vm_len)
 {
 	struct xdp_md ctx = { .data_end = (__u32)fr->len, .ingress_ifindex = (__u32)ifindex };
 	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = fr->data, .data_size_in = (__u32)fr->len,
 		    .ctx_in = &ctx, .ctx_size_in = sizeof(ctx), .repeat = 1, .flags = BPF_F_TEST_XDP_LIVE_FRAMES);
-	struct mdl_verdict m;
 	struct delta d;
-	char want[256];
 	int t;
 
 	if (bpf_prog_test_run_opts(xtap_prog_fd(&dp, id), &opts)) {
@@ -385,29 +441,14 @@ static void check_devmap(const struct gen_frame *fr, enum xtap_prog_id id, int i
 	for (t = 0; t < world.n_ports; t++) {
 		if (!(targets & (1u << t)))
 			continue;
-		take_delta(t, XTAP_DIR_TO_VM, &d);
 		/* a flood copy above a receiver's MTU: the kernel refuses it before that devmap egress */
 		if (to_vm_len > world.port[t].mtu + 14) {
+			take_delta(t, XTAP_DIR_TO_VM, &d);
 			devmap_over_mtu++;
 			continue;
 		}
-		mdl_decide(&world, MDL_TO_VM, t, to_vm_frame, to_vm_len, &m);
-		checked[T_DEVMAP]++;
-		reasons_str(m.reasons, want, sizeof(want));
-		if (d.n_verdicts != 1 || d.other_dir || d.n_drops != (d.verdict == XTAP_VERDICT_DROP)) {
-			fail(T_DEVMAP, fr, "%s's devmap egress counted %d verdicts (last %s), %d drops, %d in the "
-			     "other direction", world.port[t].name, d.n_verdicts, verdict_name(d.verdict), d.n_drops,
-			     d.other_dir);
-		} else if (d.verdict == XTAP_VERDICT_DROP) {
-			if (!((d.reason == XTAP_DROP_RATE_PACKETS && m.rate_ok) || (m.drop && d.reason == m.reason) ||
-			      (m.either & (1u << d.reason))))
-				fail(T_DEVMAP, fr, "%s's devmap egress: model: %s %s; program: drop %s",
-				     world.port[t].name, m.drop ? "drop" : "deliver", m.drop ? want : "",
-				     mdl_reason_name(d.reason));
-		} else if (m.drop) {
-			fail(T_DEVMAP, fr, "%s's devmap egress: model: drop %s (breaks %s); program: %s",
-			     world.port[t].name, mdl_reason_name(m.reason), want, verdict_name(d.verdict));
-		}
+		check_target(fr, t, to_vm_frame, to_vm_len, unicast ? "to-VM step in the sender's XDP" :
+			     "devmap egress");
 	}
 }
 
@@ -527,7 +568,7 @@ static int check_frame(const struct gen_frame *fr, int test, struct mdl_verdict 
 	static struct prog_out o;
 	struct delta d;
 	char want[256];
-	int dropped, err, res;
+	int dropped, err, res, target_drop;
 
 	mdl_decide(&world, dir, port, fr->data, fr->len, m);
 	checked[test]++;
@@ -566,7 +607,16 @@ static int check_frame(const struct gen_frame *fr, int test, struct mdl_verdict 
 			memcpy(inner.data, o.out + sizeof(meta), inner.len);
 			return check_frame(&inner, test, m);
 		}
-		if ((o.ret == XDP_REDIRECT) != (m->steer == MDL_STEER_PORT) || uv != uplink_verdict(m->steer)) {
+		/* a local VM's to-VM policy, applied in the uplink's XDP (bpf/deliver.h): REDIRECT or DROP */
+		target_drop = 0;
+		if (m->steer == MDL_STEER_PORT && uv == XTAP_UPLINK_TO_PORT &&
+		    (o.ret == XDP_REDIRECT || o.ret == XDP_DROP)) {
+			target_drop = check_deliver_step(fr, m->target, o.ret, o.out, (int)o.out_len);
+			if (target_drop < 0)
+				return -1;
+		}
+		if ((o.ret == XDP_REDIRECT || target_drop) != (m->steer == MDL_STEER_PORT) ||
+		    uv != uplink_verdict(m->steer)) {
 			fail(T_UPLINK, fr, "model: %s%s; program: XDP action %d, counted %s", steer_name(m->steer),
 			     m->steer == MDL_STEER_PORT ? world.port[m->target].name : "", o.ret,
 			     uv == -2 ? "more than once" : uv < 0 ? "nothing" : steer_name(uv == XTAP_UPLINK_TO_PORT ?
@@ -583,7 +633,7 @@ static int check_frame(const struct gen_frame *fr, int test, struct mdl_verdict 
 		memcpy(inner.data, o.out, o.out_len);
 		res = check_frame(&inner, test, m);
 		/* ... and devmap egress, the hook such a redirect really meets */
-		check_devmap(fr, XTAP_PROG_FROM_UPLINK_XDP, uplink.ifindex, -1, 1u << inner.port, inner.data,
+		check_devmap(fr, XTAP_PROG_FROM_UPLINK_XDP, uplink.ifindex, -1, 1u << inner.port, 1, inner.data,
 			     inner.len);
 		return res;
 	}
@@ -637,6 +687,20 @@ static int check_frame(const struct gen_frame *fr, int test, struct mdl_verdict 
 		return 0;
 	}
 	dropped = dir == MDL_FROM_VM ? o.ret == XDP_DROP || o.ret == XDP_ABORTED : o.ret == TC_ACT_SHOT;
+	/*
+	 * Sent to a local VM (to_port) and XDP_REDIRECT or XDP_DROP: the target's
+	 * to-VM policy ran in this same program (bpf/deliver.h); a drop there is
+	 * the target's, and the sender passed the frame.
+	 */
+	target_drop = 0;
+	if (dir == MDL_FROM_VM && d.n_verdicts == 1 && d.verdict == XTAP_VERDICT_TO_PORT &&
+	    m->steer == MDL_STEER_PORT && (o.ret == XDP_REDIRECT || o.ret == XDP_DROP)) {
+		target_drop = check_deliver_step(fr, m->target, o.ret, o.out, (int)o.out_len);
+		if (target_drop < 0)
+			return 1;
+		if (target_drop)
+			dropped = 0;
+	}
 
 	/* counted once, with a reason exactly when dropped */
 	checked[T_INV_COUNTED]++;
@@ -672,7 +736,7 @@ static int check_frame(const struct gen_frame *fr, int test, struct mdl_verdict 
 	} else if (dir == MDL_FROM_VM && d.verdict != steer_verdict(m->steer)) {
 		fail(test, fr, "model: %s; program: %s", verdict_name(steer_verdict(m->steer)),
 		     verdict_name(d.verdict));
-	} else if (dir == MDL_FROM_VM && o.ret == XDP_REDIRECT &&
+	} else if (dir == MDL_FROM_VM && (o.ret == XDP_REDIRECT || target_drop) &&
 		   (m->steer == MDL_STEER_PORT || m->steer == MDL_STEER_FLOOD)) {
 		unsigned int targets = 0;
 		int t;
@@ -684,8 +748,8 @@ static int check_frame(const struct gen_frame *fr, int test, struct mdl_verdict 
 				targets |= 1u << t;
 		/* the frame as redirected: XDP may have completed its checksum */
 		if (targets)
-			check_devmap(fr, XTAP_PROG_FROM_VM_XDP, taps[port].ifindex, port, targets, o.out,
-				     (int)o.out_len);
+			check_devmap(fr, XTAP_PROG_FROM_VM_XDP, taps[port].ifindex, port, targets,
+				     m->steer == MDL_STEER_PORT, o.out, (int)o.out_len);
 	} else if (dir == MDL_TO_VM && d.verdict != XTAP_VERDICT_DELIVER) {
 		fail(test, fr, "model: deliver; program: %s", verdict_name(d.verdict));
 	}

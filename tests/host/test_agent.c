@@ -24,6 +24,7 @@
 
 #include <json-c/json.h>
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 
 #include "agent_ctl.h"
 #include "agent_env.h"
@@ -436,10 +437,40 @@ static void test_sigkill_restart_loses_nothing(void **s)
 	assert_int_equal(system("test $(ls " ENV_PINS "/links | wc -l) -eq 7"), 0);
 }
 
+/* The XDP program on ifname uses the map pinned at path. */
+static int xdp_prog_uses_pinned(const char *ifname, const char *path)
+{
+	struct bpf_prog_info pi = {};
+	struct bpf_map_info mi = {};
+	__u32 ids[64], len, prog_id = 0, i;
+	int fd, map_fd, found = 0;
+
+	if (bpf_xdp_query_id(if_nametoindex(ifname), 0, &prog_id) || !prog_id)
+		return 0;
+	map_fd = bpf_obj_get(path);
+	len = sizeof(mi);
+	if (map_fd < 0 || bpf_obj_get_info_by_fd(map_fd, &mi, &len))
+		return 0;
+	close(map_fd);
+	fd = bpf_prog_get_fd_by_id(prog_id);
+	pi.nr_map_ids = 64;
+	pi.map_ids = (__u64)(unsigned long)ids;
+	len = sizeof(pi);
+	if (fd < 0 || bpf_obj_get_info_by_fd(fd, &pi, &len))
+		return 0;
+	close(fd);
+	for (i = 0; i < pi.nr_map_ids && i < 64; i++)
+		found |= ids[i] == mi.id;
+	return found;
+}
+
 /*
  * An upgrade that changed a map's layout: xtapd finds the pinned map of the
  * older build, replaces it, rewrites the policy from its state file, and
- * frames flow again with the old programs replaced by the new ones.
+ * frames flow again with the old programs replaced by the new ones. The
+ * programs left attached have this build's instructions (its tag) but use
+ * the replaced map: xtapd must replace them too, not take them for its own
+ * (they would go on reading a map nobody writes any more).
  */
 static void test_older_map_layout_replaced(void **s)
 {
@@ -463,6 +494,8 @@ static void test_older_map_layout_replaced(void **s)
 	assert_int_equal(vm_read(&vm_b, buf, sizeof(buf), NULL, 1000), (int)p.len);
 	assert_memory_equal(buf, p.data, p.len);
 	assert_int_equal(system("test $(ip -d link show vmA | grep -c 'prog/xdp') -eq 1"), 0);
+	assert_true(xdp_prog_uses_pinned("vmA", ENV_PINS "/xtap_ports"));
+	assert_true(xdp_prog_uses_pinned("vmB", ENV_PINS "/xtap_ports"));
 }
 
 /* A port's xtap-vhost killed (OOM, a crash): xtapd starts it again within seconds. */

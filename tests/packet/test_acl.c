@@ -382,8 +382,21 @@ static void test_acl_to_vm_matches_source(void **s)
 	expect_to_b(&from_other, true);
 	expect_hits(PB, 1, h1, 1, from_a.len);
 	expect_hits(PB, 2, h2, 1, from_other.len);
-	/* The rules are B's "to VM" ones: A may still send. */
-	check4("10.0.0.11", IPPROTO_UDP, 53, true);
+	/*
+	 * The rules are B's "to VM" ones: A may still send (its from-VM counts
+	 * the frame to_port, no ACL drop), and B's to-VM policy, applied in A's
+	 * program for a unicast redirect (bpf/deliver.h), refuses it there.
+	 */
+	{
+		uint64_t fwd = fx_verdicts(PA, FROM_VM, XTAP_VERDICT_TO_PORT);
+		uint64_t a_acl = fx_drops(PA, FROM_VM, XTAP_DROP_ACL);
+		uint64_t b_acl = fx_drops(PB, TO_VM, XTAP_DROP_ACL);
+
+		assert_int_equal(fx_from_vm(PA, &from_a), XDP_DROP);
+		assert_int_equal(fx_verdicts(PA, FROM_VM, XTAP_VERDICT_TO_PORT) - fwd, 1);
+		assert_int_equal(fx_drops(PA, FROM_VM, XTAP_DROP_ACL) - a_acl, 0);
+		assert_int_equal(fx_drops(PB, TO_VM, XTAP_DROP_ACL) - b_acl, 1);
+	}
 }
 
 /* n rules that contain 10.0.0.20 (prefixes /16 to /24) but only match UDP to ports 1000 + i. */

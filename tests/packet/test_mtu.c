@@ -403,10 +403,12 @@ static void test_mtu_from_vm_longer_than_target_port(void **s)
 	expect_counts(PA, TO_VM, XTAP_VERDICT_DELIVER, &a, 1, 0);
 	fx_expect_silent();
 
-	/* 1514 bytes fit A: XDP redirects them, A's devmap egress delivers. */
+	/* 1514 bytes fit A: XDP redirects them, A's to-VM policy (in B's XDP, bpf/deliver.h) delivers. */
 	udp_frame(&p, PB, PA->mac, PA->ip4, 1514);
 	counts(&a, PA, TO_VM, XTAP_VERDICT_DELIVER);
 	assert_int_equal(fx_from_vm(PB, &p), XDP_REDIRECT);
+	expect_counts(PA, TO_VM, XTAP_VERDICT_DELIVER, &a, 0, 1);
+	counts(&a, PA, TO_VM, XTAP_VERDICT_DELIVER);
 	fx_run_xdp_live(XTAP_PROG_FROM_VM_XDP, PB->tap.ifindex, &p);
 	expect_counts(PA, TO_VM, XTAP_VERDICT_DELIVER, &a, 0, 1);
 	fx_expect_frame(&PA->tap, p.data, p.len);

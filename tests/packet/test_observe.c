@@ -17,13 +17,13 @@
 
 #define ALL_DIRS ((1U << XTAP_DIR_FROM_VM) | (1U << XTAP_DIR_TO_VM))
 
-static struct xtap_obs_event got[4];
+static struct xtap_obs_event got[8];
 static int n_got;
 
 static int take(void *ctx, void *data, size_t size)
 {
 	(void)ctx;
-	if (size >= sizeof(got[0]) && n_got < 4)
+	if (size >= sizeof(got[0]) && n_got < 8)
 		memcpy(&got[n_got++], data, sizeof(got[0]));
 	return 0;
 }
@@ -68,12 +68,13 @@ struct obs_case {
 	int listen_port;      /* FX_A, FX_B, or -1: every port */
 	__u32 dirs, flags, snaplen;
 	int expired;          /* the lease ran out */
-	int want;             /* an event expected */
+	int want;             /* events expected: 0, 1, or 2 (the second: B's to-VM decision in A's run) */
 	__u32 dir, verdict, reason, hook;
 };
 
 static const struct obs_case cases[] = {
-	{ "from VM, --all: the redirect", RUN_FROM_VM_XDP, 0, -1, ALL_DIRS, 0, 1536, 0, 1,
+	/* and B's to-VM decision, made in A's program for a unicast redirect (bpf/deliver.h) */
+	{ "from VM, --all: the redirect", RUN_FROM_VM_XDP, 0, -1, ALL_DIRS, 0, 1536, 0, 2,
 	  XTAP_DIR_FROM_VM, XTAP_VERDICT_TO_PORT, 0, XTAP_OBS_HOOK_FROM_VM_XDP },
 	{ "from VM, --drops: a spoof", RUN_FROM_VM_XDP, 1, FX_A, ALL_DIRS, XTAP_OBS_F_DROPS, 128, 0, 1,
 	  XTAP_DIR_FROM_VM, XTAP_VERDICT_DROP, XTAP_DROP_SPOOF_IPV4, XTAP_OBS_HOOK_FROM_VM_XDP },
@@ -134,6 +135,18 @@ static void test_events_table(void **state)
 		assert_int_equal(got[0].len, p.len);
 		assert_int_equal(got[0].caplen, want_len);
 		assert_memory_equal(got[0].data, p.data, want_len);
+		if (c->want < 2)
+			continue;
+		/* the to-VM decision for the redirected frame, as devmap egress reported it */
+		assert_int_equal(got[1].port_id, PB->spec.port_id);
+		assert_int_equal(got[1].ifindex, PB->tap.ifindex);
+		assert_int_equal(got[1].dir, XTAP_DIR_TO_VM);
+		assert_int_equal(got[1].verdict, XTAP_VERDICT_DELIVER);
+		assert_int_equal(got[1].reason, 0);
+		assert_int_equal(got[1].hook, XTAP_OBS_HOOK_TO_VM_DEVMAP);
+		assert_int_equal(got[1].len, p.len);
+		assert_int_equal(got[1].caplen, want_len);
+		assert_memory_equal(got[1].data, p.data, want_len);
 	}
 }
 
@@ -163,7 +176,8 @@ static void test_sampling(void **state)
 	set_conf(&off);
 	sched_setaffinity(0, sizeof(was), &was);
 	read_ring();
-	assert_int_equal(n_got, 3);
+	/* 18 frames matched: each run is A's from-VM and B's to-VM decision (bpf/deliver.h) */
+	assert_int_equal(n_got, 6);
 }
 
 XTAP_TEST_LIST(observe,

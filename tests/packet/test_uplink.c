@@ -72,6 +72,9 @@ static void test_uplink_untagged_to_port(void **s)
 	(void)s;
 	outside_frame(&p, PA->mac, PA->ip4, 0);
 	expect_from_uplink(&p, XDP_REDIRECT, XTAP_UPLINK_TO_PORT, &r);
+	/* A's to-VM policy is applied in the uplink's program (bpf/deliver.h): counted by that run too. */
+	assert_int_equal(fx_verdicts(PA, XTAP_DIR_TO_VM, XTAP_VERDICT_DELIVER) - delivered, 1);
+	delivered++;
 	assert_int_equal(r.out_len, p.len);
 	assert_memory_equal(r.out, p.data, p.len);
 	live(&p);
@@ -107,6 +110,9 @@ static void test_uplink_vlan_to_port_untagged(void **s)
 	outside_frame(&p, PD->mac, PD->ip4, FX_SEG_VLAN);
 	outside_frame(&untagged, PD->mac, PD->ip4, 0);
 	expect_from_uplink(&p, XDP_REDIRECT, XTAP_UPLINK_TO_PORT, &r);
+	/* D's to-VM policy is applied in the uplink's program (bpf/deliver.h): counted by that run too. */
+	assert_int_equal(fx_verdicts(PD, XTAP_DIR_TO_VM, XTAP_VERDICT_DELIVER) - delivered, 1);
+	delivered++;
 	assert_int_equal(r.out_len, untagged.len);
 	assert_memory_equal(r.out, untagged.data, untagged.len);
 	live(&p);
