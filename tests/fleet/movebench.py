@@ -257,7 +257,7 @@ def cmd_bench(a):
                     return w
         if (wait_line("sniff", 30) or ["?"])[0] != "ready":
             sys.exit("bench: the sniffer did not start")
-        rows, failed = [], 0
+        rows, failed, in_a_row = [], 0, 0
         out = open(a.out, "w") if a.out else None
         for i in range(a.moves):
             to = [h for h in hosts if h != at][0]
@@ -289,15 +289,20 @@ def cmd_bench(a):
             row = (ms(t1), ms(frame), ms(st), ms(vt))
             if None in row:
                 failed += 1
+                in_a_row += 1
                 if out:
                     print("move %d to %s: receiver said %s; sender's VTEPs since the start: %s (of %d IPv4 frames)" %
                           (i + 1, to, " ".join(w), vteps[-5:], seen[0]), file=out, flush=True)
             else:
                 rows.append(row)
+                in_a_row = 0
             if out:
                 print("move %d to %s rev %d: write %s ms, first frame %s ms, status %s ms, sender at new VTEP %s ms" %
                       ((i + 1, to, rev) + tuple("%.1f" % x if x is not None else "none" for x in row)), file=out, flush=True)
             cur_key, cur_rev, at = key, rev, to
+            if in_a_row == 3:
+                print("bench: 3 moves in a row without their first frame: stopped after %d moves" % (i + 1))
+                break
             time.sleep(a.settle)
         n = len(rows)
         if n:

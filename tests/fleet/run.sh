@@ -303,7 +303,8 @@ else fail $t "$(tail -3 "$T/h2/xtapd.log")"; fi
 # VTEP. A receiver on h3 (movebench.py recv) attaches to vb as soon as xtapd creates it there
 # and stamps the first frame from va: the time from the write until traffic flows again.
 t=vm_moves_traffic_follows
-in_ns h1 "$B/xtap-vmsim" send --tap va --src-mac $MA --dst-mac $MB --src-ip 198.51.100.1 --dst-ip 198.51.100.2 \
+# ip netns exec directly, not in_ns (a function: $! would be a subshell, and kill would miss the sender)
+ip netns exec "${P}h1" "$B/xtap-vmsim" send --tap va --src-mac $MA --dst-mac $MB --src-ip 198.51.100.1 --dst-ip 198.51.100.2 \
 	--proto udp --count 20000 --pps 1000 >/dev/null 2>&1 &
 spid=$!; BG_PIDS+=("$spid")
 echo arm | ip netns exec "${P}h3" python3 "$MOVEBENCH" recv --tap vb --src-mac $MA --timeout 30 >"$T/first.out" 2>&1 &
@@ -350,7 +351,7 @@ else fail $t "$out"; fi
 # the new VTEP, an etcd watch stamping the new host's status; p50, p99 and max of each.
 if [ "${FLEET_BENCH:-0}" -gt 0 ]; then
 	t=fleet_bench_moves
-	in_ns h1 "$B/xtap-vmsim" send --tap va --src-mac $MA --dst-mac $MB --src-ip 198.51.100.1 --dst-ip 198.51.100.2 \
+	ip netns exec "${P}h1" "$B/xtap-vmsim" send --tap va --src-mac $MA --dst-mac $MB --src-ip 198.51.100.1 --dst-ip 198.51.100.2 \
 		--proto udp --duration 36000 --pps 1000 >"$T/bench-send.out" 2>&1 &
 	spid=$!; BG_PIDS+=("$spid")
 	sleep 0.5
