@@ -8,6 +8,7 @@
 # Skips (77) without etcd-server, fails under CI=true (CI installs it).
 set -uo pipefail
 B=$(realpath "${XTAP_BUILD:-build}")
+MOVEBENCH=$(dirname "$(realpath "$0")")/movebench.py   # first frame after a move (its docstring)
 skip() {
 	if [ "${CI:-}" = true ]; then echo "fleet: $1 (CI installs it: failing)"; exit 1; fi
 	echo "fleet: skipped: $1"; exit 77
@@ -24,6 +25,7 @@ URL=http://$ETCD_IP:2379
 HOSTS=(h1 h2 h3)
 declare -A AGENT_PID HOST_IP=([h1]=192.0.2.11 [h2]=192.0.2.12 [h3]=192.0.2.13)
 ETCD_PID=
+BG_PIDS=()                    # helpers in the background (senders, receivers, the bench), killed by PID
 passed=0 failed=0 skipped=0
 
 cleanup() {
@@ -33,6 +35,7 @@ cleanup() {
 		[ -n "$p" ] && kill -KILL "$p" 2>/dev/null
 	done
 	[ -n "$ETCD_PID" ] && kill -KILL "$ETCD_PID" 2>/dev/null
+	for p in "${BG_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
 	wait 2>/dev/null
 	for h in etcd ul "${HOSTS[@]}"; do ip netns del "$P$h" 2>/dev/null; done
 	[ -n "${KEEP:-}" ] && echo "fleet: kept $T" || rm -rf "$T"
@@ -296,24 +299,33 @@ if wait_for 40 bash -c "$B/xtapctl -s $T/h2/xtapd.sock -j port show vd | grep -q
    grep -q "compacted" "$T/h2/xtapd.log"; then pass $t
 else fail $t "$(tail -3 "$T/h2/xtapd.log")"; fi
 
-# vb moves h2 -> h3 under a stream from va: every host points its MAC at h3's VTEP.
+# vb moves h2 -> h3 under a stream from va (1000 frames/s): every host points its MAC at h3's
+# VTEP. A receiver on h3 (movebench.py recv) attaches to vb as soon as xtapd creates it there
+# and stamps the first frame from va: the time from the write until traffic flows again.
 t=vm_moves_traffic_follows
-in_ns h1 "$B/xtap-vmsim" send --tap va --src-mac $MA --dst-mac $MB --src-ip 198.51.100.1 --dst-ip 198.51.100.2 \
+# ip netns exec directly, not in_ns (a function: $! would be a subshell, and kill would miss the sender)
+ip netns exec "${P}h1" "$B/xtap-vmsim" send --tap va --src-mac $MA --dst-mac $MB --src-ip 198.51.100.1 --dst-ip 198.51.100.2 \
 	--proto udp --count 20000 --pps 1000 >/dev/null 2>&1 &
-spid=$!
-sleep 0.5
-t0=$(now_ms)
+spid=$!; BG_PIDS+=("$spid")
+echo arm | ip netns exec "${P}h3" python3 "$MOVEBENCH" recv --tap vb --src-mac $MA --timeout 30 >"$T/first.out" 2>&1 &
+fpid=$!; BG_PIDS+=("$fpid")
+wait_for 10 grep -q ready "$T/first.out"
+sleep 0.3
+t0=$(date +%s.%N)
 out=$(fctl --host h3 port set vb --segment 2 --mac $MB --addr 198.51.100.2/32 2>&1)
+t1=$(date +%s.%N)
 rev=$(echo "$out" | rev_of)
 if [ -n "$rev" ] && wait_for 20 applied_at h3 vb "$rev" && wait_for 20 rmac_at h1 2 $MB 192.0.2.13; then
-	t1=$(now_ms)
+	t2=$(date +%s.%N)
+	wait "$fpid"
+	first=$(sed -n 's/^frame //p' "$T/first.out")
 	recv_start h3 vb $MA 1; recv_done vb; got=$GOT
 	gone_h2=$(wait_for 10 no_port h2 vb && echo yes)
-	if [ "${got:-0}" -gt 0 ] && [ "$gone_h2" = yes ]; then
-		pass "$t ($((t1 - t0)) ms from the etcd write to vb applied on h3 and h1's FDB at h3's VTEP; then $got frames/s at h3)"
-	else fail $t "received ${got:-?} at h3; gone from h2: ${gone_h2:-no}"; fi
+	if [ -n "$first" ] && [ "${got:-0}" -gt 0 ] && [ "$gone_h2" = yes ]; then
+		pass "$t ($(echo "$t0 $t1 $t2 $first" | awk '{printf "%.0f ms from the etcd write (xtapctl --etcd port set, %.0f ms itself) to the first frame at vb on h3, %.0f ms to the port applied there and h1'"'"'s FDB at h3'"'"'s VTEP (polled)", ($4 - $1) * 1000, ($2 - $1) * 1000, ($3 - $1) * 1000}'); then $got frames/s at h3)"
+	else fail $t "first frame at h3: $(cat "$T/first.out" | tr '\n' ' '); received ${got:-?} at h3; gone from h2: ${gone_h2:-no}"; fi
 else fail $t "$out; h1 sees vb at '$(rmac_vtep h1 2 $MB)'"; fi
-kill "$spid" 2>/dev/null; wait "$spid" 2>/dev/null
+kill "$spid" "$fpid" 2>/dev/null; wait "$spid" "$fpid" 2>/dev/null
 
 # A VM that arrives on a host with an uplink is announced there as QEMU's announce-self
 # does: RARPs from its MAC. Each host's uplink is a tap, read here as the "switch".
@@ -332,25 +344,27 @@ if wait_for 20 applied_at h1 vr "$rev"; then
 	else fail $t "$out; frames from the VM on h3's uplink: ${rarps:-?}"; fi
 else fail $t "$out"; fi
 
-# FLEET_BENCH=N (not in make test): N moves of vb between h2 and h3, each timed from the etcd
-# write until the new host applied it and h1's FDB points at the new VTEP; p50 and p99.
-# Polled every 10 ms plus the cost of a poll (xtapctl, etcdctl, jq: tens of ms on a loaded machine).
+# FLEET_BENCH=N (not in make test): N moves of vb between h2 and h3 under a 1000 frames/s
+# stream from va on h1, timed by movebench.py (its docstring): one etcd transaction per move
+# (the one xtapctl --etcd port set --host writes), a receiver on each host stamping the first
+# frame at vb on its new host, a sniffer on h1's underlay port stamping the sender's switch to
+# the new VTEP, an etcd watch stamping the new host's status; p50, p99 and max of each.
 if [ "${FLEET_BENCH:-0}" -gt 0 ]; then
-	: >"$T/bench.ms"
-	to=h2
-	for ((i = 0; i < FLEET_BENCH; i++)); do
-		t0=$(now_ms)
-		out=$(fctl --host $to port set vb --segment 2 --mac $MB --addr 198.51.100.2/32 2>&1)
-		rev=$(echo "$out" | rev_of)
-		end=$(( $(date +%s) + 30 ))
-		until applied_at $to vb "$rev" && rmac_at h1 2 $MB "${HOST_IP[$to]}"; do
-			[ "$(date +%s)" -ge "$end" ] && break
-			sleep 0.01
-		done
-		echo $(( $(now_ms) - t0 )) >>"$T/bench.ms"
-		[ $to = h2 ] && to=h3 || to=h2
-	done
-	sort -n "$T/bench.ms" | awk '{v[NR]=$1} END {printf "bench: %d moves, etcd write -> applied and remote FDB: p50 %d ms, p99 %d ms, max %d ms\n", NR, v[int(NR*0.5+0.5)], v[int(NR*0.99+0.5)], v[NR]}'
+	t=fleet_bench_moves
+	ip netns exec "${P}h1" "$B/xtap-vmsim" send --tap va --src-mac $MA --dst-mac $MB --src-ip 198.51.100.1 --dst-ip 198.51.100.2 \
+		--proto udp --duration 36000 --pps 1000 >"$T/bench-send.out" 2>&1 &
+	spid=$!; BG_PIDS+=("$spid")
+	sleep 0.5
+	ip netns exec "${P}etcd" python3 "$MOVEBENCH" bench --url "$URL" --port vb --src-mac $MA \
+		--hosts h2=${HOST_IP[h2]},h3=${HOST_IP[h3]} --ns-prefix "$P" --sniff-ns ul --sniff-dev "u-h1-$$" \
+		--sniff-src ${HOST_IP[h1]} --moves "$FLEET_BENCH" --out "$T/bench.moves" >"$T/bench.out" 2>&1 &
+	bpid=$!; BG_PIDS+=("$bpid")
+	wait "$bpid"; rc=$?
+	kill -0 "$spid" 2>/dev/null || echo "bench: the sender had stopped: $(cat "$T/bench-send.out")"
+	kill "$spid" 2>/dev/null; wait "$spid" 2>/dev/null
+	cat "$T/bench.out"
+	if [ $rc = 0 ]; then pass "$t ($FLEET_BENCH moves, each with its first frame delivered)"
+	else fail $t "$(tail -3 "$T/bench.moves" 2>/dev/null | tr '\n' ' '); h1 sees vb at '$(rmac_vtep h1 2 $MB)'"; fi
 fi
 
 # Many ports at once: written while their segment does not exist yet (refused), then the segment:
