@@ -428,7 +428,7 @@ static void obs_rows(int fd_from, int ifindex, const struct pkt *frame, double n
 	printf("%-52s %8.1f %10.2f\n", "events off (nobody listens)", ns, ns / ns_bare);
 	obs_set(port_id + 1, 0, 128, 1000);
 	ns = run_ns(fd_from, ifindex, frame, 0);
-	printf("%-52s %8.1f %10.2f\n", "monitor --all of another port", ns, ns / ns_bare);
+	printf("%-52s %8.1f %10.2f\n", "monitor --all of the target port (its to-VM events)", ns, ns / ns_bare);
 	obs_set(port_id, XTAP_OBS_F_DROPS, 128, 1000);
 	ns = run_ns(fd_from, ifindex, frame, 0);
 	printf("%-52s %8.1f %10.2f\n", "monitor --drops of this port (frames pass)", ns, ns / ns_bare);
