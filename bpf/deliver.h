@@ -39,14 +39,14 @@ static __always_inline int xtap_deliver_redirect(__u32 ifindex, __u64 fallback)
 }
 
 /*
- * The to-VM policy of the port on tap ifindex (port_id: its FDB entry's) for the frame in ctx, which
+ * The to-VM policy of the port on tap ifindex for the frame in ctx, which
  * the caller parsed into *f with result r (its bytes as they will be
  * delivered): counted and reported like xtap_to_vm does. XDP_REDIRECT (the
  * redirect xtap_deliver_redirect set up goes ahead) or XDP_DROP. A trace
  * (XTAP_TRACE_BUILD) stops before it, as a trace of the sender's program
  * always did: what it shows is the sender's decision.
  */
-static __always_inline int xtap_deliver_policy(struct xdp_md *ctx, __u32 ifindex, __u32 port_id,
+static __always_inline int xtap_deliver_policy(struct xdp_md *ctx, __u32 ifindex,
 					       const struct xtap_flow *f, int r, __u64 *now)
 {
 	const struct xtap_port *port;
@@ -56,7 +56,7 @@ static __always_inline int xtap_deliver_policy(struct xdp_md *ctx, __u32 ifindex
 
 	if (xtap_tracing())
 		return XDP_REDIRECT;
-	port = xtap_port_lookup_id(port_id, ifindex);
+	port = xtap_port_lookup(ifindex);
 	if (!port)
 		return XDP_DROP;
 	data = (void *)(long)ctx->data;

@@ -16,7 +16,6 @@ struct xtap_decision {
 	__u32 target;    /* ifindex (TO_PORT, TO_UPLINK) or segment id (FLOOD) */
 	__u32 target_max;/* TO_PORT: the longest frame the target port's MTU allows */
 	__be32 vtep;     /* TO_UPLINK through the overlay: the remote VTEP (target: the underlay) */
-	__u32 target_port; /* TO_PORT: the target port's id */
 };
 
 struct {
@@ -108,7 +107,6 @@ static __always_inline void xtap_steer(const struct xtap_port *port, const __u8 
 		} else {
 			d->verdict = XTAP_VERDICT_TO_PORT;
 			d->target = e->ifindex;
-			d->target_port = e->port_id;
 			d->target_max = (__u32)e->mtu + ETH_HLEN;
 		}
 		return;

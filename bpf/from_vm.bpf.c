@@ -144,7 +144,7 @@ static __always_inline int xtap_from_vm_act(struct xdp_md *ctx, const struct xta
 	}
 	/* Only a frame that passed the from-VM policy whole (parse result 0) gets here. */
 	if (deliver)
-		ret = xtap_deliver_policy(ctx, d->target, d->target_port, f, XTAP_DROP_NONE, now);
+		ret = xtap_deliver_policy(ctx, d->target, f, XTAP_DROP_NONE, now);
 	return ret;
 }
 

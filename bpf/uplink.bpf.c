@@ -82,7 +82,7 @@ static __always_inline int xtap_uplink_deliver(struct xdp_md *ctx, const struct 
 	if (ret == XDP_REDIRECT || ret == XDP_PASS)
 		xtap_uplink_count(ret == XDP_REDIRECT ? XTAP_UPLINK_TO_PORT : XTAP_UPLINK_TO_HOST, len);
 	if (ret == XDP_REDIRECT)
-		ret = xtap_deliver_policy(ctx, e->ifindex, e->port_id, &f, r, &now);
+		ret = xtap_deliver_policy(ctx, e->ifindex, &f, r, &now);
 	return ret;
 }
 

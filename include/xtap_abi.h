@@ -21,6 +21,14 @@
 #define XTAP_MAX_PORT_ADDRS      64    /* allowed addresses/prefixes per port and family */
 #define XTAP_MAX_SEGMENT_PORTS   512   /* ports one skb-path flood reaches */
 #define XTAP_MAX_FDB             (XTAP_MAX_PORTS * 2)
+/*
+ * Port entries by slot: two slots per port id (port_id * 2 + generation),
+ * so that a changed entry is written whole where no frame reads it, then
+ * switched to (xtap_port_by_id, bpf/port.h).
+ */
+#define XTAP_PORT_SLOTS          (XTAP_MAX_PORTS * 2)
+/* Entries of xtap_port_hint, ifindex % XTAP_PORT_HINTS -> slot + 1 (a power of two). */
+#define XTAP_PORT_HINTS          16384
 #define XTAP_MAX_UPLINK_VLANS    4096
 /* Hit counters of all ports together (256 rules each way on 512 ports). */
 #define XTAP_MAX_TOTAL_ACL_RULES 262144
@@ -148,6 +156,8 @@ struct xtap_port {
 	__u32 host4[XTAP_PORT_HOST4];        /* network order, like xtap_ip4_key.addr */
 	__u8  host6[XTAP_PORT_HOST6][16];
 	struct xtap_rate_conf rate[XTAP_DIRS];
+	__u32 slot;       /* where xtap_port_by_id holds this entry: port_id * 2 + generation */
+	__u32 pad2;
 };
 
 /* ---- allowed source addresses: LPM tries xtap_addr4 / xtap_addr6 ---- */

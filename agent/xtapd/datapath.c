@@ -20,6 +20,7 @@ static const char *const map_names[XTAP_MAP_COUNT] = {
 	[XTAP_MAP_PORTS]        = "xtap_ports",
 	[XTAP_MAP_PORT_STATS]   = "xtap_port_stats",
 	[XTAP_MAP_PORT_BY_ID]   = "xtap_port_by_id",
+	[XTAP_MAP_PORT_HINT]    = "xtap_port_hint",
 	[XTAP_MAP_ADDR4]        = "xtap_addr4",
 	[XTAP_MAP_ADDR6]        = "xtap_addr6",
 	[XTAP_MAP_ADDR_SETS]    = "xtap_addr_sets",

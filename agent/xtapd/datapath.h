@@ -42,7 +42,8 @@ struct xtap_datapath {
 enum xtap_map_id {
 	XTAP_MAP_PORTS,
 	XTAP_MAP_PORT_STATS,
-	XTAP_MAP_PORT_BY_ID,    /* xtap_ports by port id (bpf/port.h) */
+	XTAP_MAP_PORT_BY_ID,    /* port entries by slot, two per port id (bpf/port.h) */
+	XTAP_MAP_PORT_HINT,     /* ifindex % XTAP_PORT_HINTS -> slot + 1 */
 	XTAP_MAP_ADDR4,
 	XTAP_MAP_ADDR6,
 	XTAP_MAP_ADDR_SETS,

@@ -55,6 +55,15 @@ int xtap_lpm_delete(const struct xtap_datapath *dp, enum xtap_map_id map4, enum 
 int xtap_port_id_taken(const struct xtap_datapath *dp, __u32 port_id, __u32 ifindex);
 /* Zeroes the port's counters and rate-limiter state (a previous port with its id may have left some). */
 int xtap_port_state_reset(const struct xtap_datapath *dp, __u32 port_id);
+/* Slot gen (0 or 1) of port port_id in xtap_port_by_id. */
+static inline __u32 xtap_port_slot(__u32 port_id, __u32 gen)
+{
+	return port_id * 2 + (gen & 1);
+}
+/* Points the hint of tap ifindex at slot (taking it from a tap sharing it). */
+int xtap_port_hint_set(const struct xtap_datapath *dp, __u32 ifindex, __u32 slot);
+/* Clears the hint of tap ifindex when it points at slot. */
+int xtap_port_hint_clear(const struct xtap_datapath *dp, __u32 ifindex, __u32 slot);
 
 /* ---- maps_addr.c ---- */
 /* The port's host addresses copied into its entry (from the spec: the set it will name). */

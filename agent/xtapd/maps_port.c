@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-/* What belongs to a port beside its entry in xtap_ports: its id, its counters (bpf/port.h). */
+/* What belongs to a port beside its entry in xtap_ports: its id, its hint, its counters (bpf/port.h). */
 #include <errno.h>
 #include <stdlib.h>
 
@@ -37,4 +37,24 @@ int xtap_port_state_reset(const struct xtap_datapath *dp, __u32 port_id)
 		ret = xtap_rate_state_reset(dp, port_id, dir);
 	free(zero);
 	return ret;
+}
+
+int xtap_port_hint_set(const struct xtap_datapath *dp, __u32 ifindex, __u32 slot)
+{
+	__u32 h = ifindex % XTAP_PORT_HINTS, v = slot + 1, cur;
+	int fd = xtap_map_fd(dp, XTAP_MAP_PORT_HINT);
+
+	if (!bpf_map_lookup_elem(fd, &h, &cur) && cur == v)
+		return 0;
+	return xtap_map_update(fd, &h, &v);
+}
+
+int xtap_port_hint_clear(const struct xtap_datapath *dp, __u32 ifindex, __u32 slot)
+{
+	__u32 h = ifindex % XTAP_PORT_HINTS, none = 0, cur;
+	int fd = xtap_map_fd(dp, XTAP_MAP_PORT_HINT);
+
+	if (bpf_map_lookup_elem(fd, &h, &cur) || cur != slot + 1)
+		return 0;
+	return xtap_map_update(fd, &h, &none);
 }

@@ -136,7 +136,7 @@ static int acl_sets_write(const struct xtap_datapath *dp, const struct xtap_port
 static int port_write(const struct xtap_datapath *dp, const struct xtap_port_spec *s,
 		      struct port_change *c, struct xtap_err *err)
 {
-	int ports_fd = xtap_map_fd(dp, XTAP_MAP_PORTS), has_old, in_place_ok, ret;
+	int ports_fd = xtap_map_fd(dp, XTAP_MAP_PORTS), has_old, in_place_ok, changed, ret;
 	struct xtap_fdb_key fk = { .segment_id = s->segment_id };
 	struct xtap_port old, p;
 	struct xtap_fdb_entry fe;
@@ -196,9 +196,20 @@ static int port_write(const struct xtap_datapath *dp, const struct xtap_port_spe
 		ret = acl_sets_write(dp, s, has_old ? &old : NULL, in_place_ok, &p, c, err);
 	}
 
-	/* The switch: one hash update, frames see the old port or the new one. */
-	if (!ret && (!has_old || memcmp(&old, &p, sizeof(p))) &&
-	    (ret = xtap_map_update(ports_fd, &s->ifindex, &p)))
+	/*
+	 * The entry is written whole into the port's other slot, where no frame
+	 * reads it; then the switch: xtap_ports' entry names the new slot (one
+	 * hash update), then the hint (bpf/port.h). Frames see the old port or
+	 * the new one.
+	 */
+	p.slot = has_old ? old.slot : xtap_port_slot(s->port_id, 0);
+	changed = !has_old || memcmp(&old, &p, sizeof(p));
+	if (changed && has_old)
+		p.slot = old.slot ^ 1;
+	if (!ret && changed &&
+	    (ret = xtap_map_update(xtap_map_fd(dp, XTAP_MAP_PORT_BY_ID), &p.slot, &p)))
+		ret = xtap_map_fail(err, "xtap_port_by_id", ret);
+	if (!ret && changed && (ret = xtap_map_update(ports_fd, &s->ifindex, &p)))
 		ret = xtap_map_fail(err, "xtap_ports", ret);
 	if (ret) {
 		port_change_undo(dp, has_old ? &old : NULL, &p, c);
@@ -207,12 +218,12 @@ static int port_write(const struct xtap_datapath *dp, const struct xtap_port_spe
 
 	/*
 	 * After the switch every step may still fail: the request's journal
-	 * (map_txn.h) then puts back the entry, the membership and the old sets.
-	 * The copy by id first (a redirect's target is read there; a copy that is
-	 * not the port's yet falls back to xtap_ports).
+	 * (map_txn.h) then puts back the entry, the hint, the membership and the
+	 * old sets.
 	 */
-	if ((ret = xtap_map_update(xtap_map_fd(dp, XTAP_MAP_PORT_BY_ID), &p.port_id, &p)))
-		ret = xtap_map_fail(err, "xtap_port_by_id", ret);
+	ret = xtap_port_hint_set(dp, p.ifindex, p.slot);
+	if (ret)
+		ret = xtap_map_fail(err, "xtap_port_hint", ret);
 	if (!ret && has_old && (old.segment_id != p.segment_id || memcmp(old.mac, p.mac, 6)))
 		ret = xtap_membership_remove(dp, &old, err);
 	if (!ret)
@@ -266,10 +277,13 @@ static int port_delete(const struct xtap_datapath *dp, __u32 ifindex, struct xta
 	ret = xtap_membership_remove(dp, &old, err);
 	if (!ret && (ret = xtap_map_delete(xtap_map_fd(dp, XTAP_MAP_PORTS), &ifindex)))
 		ret = xtap_map_fail(err, "xtap_ports", ret);
+	/* No frame finds the slot once hint and entry are gone: then it is zeroed. */
+	if (!ret && (ret = xtap_port_hint_clear(dp, old.ifindex, old.slot)))
+		ret = xtap_map_fail(err, "xtap_port_hint", ret);
 	if (!ret) {
 		struct xtap_port none = {};
 
-		if ((ret = xtap_map_update(xtap_map_fd(dp, XTAP_MAP_PORT_BY_ID), &old.port_id, &none)))
+		if ((ret = xtap_map_update(xtap_map_fd(dp, XTAP_MAP_PORT_BY_ID), &old.slot, &none)))
 			ret = xtap_map_fail(err, "xtap_port_by_id", ret);
 	}
 	if (!ret)

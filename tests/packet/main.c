@@ -20,6 +20,7 @@ int main(void)
 		LIST(overlay),
 		LIST(conntrack),
 		LIST(observe),
+		LIST(port_lookup),
 	};
 	struct CMUnitTest *all;
 	size_t n = 0, i;

@@ -33,5 +33,6 @@ XTAP_TEST_LIST_DECL(model_text);
 XTAP_TEST_LIST_DECL(overlay);
 XTAP_TEST_LIST_DECL(conntrack);
 XTAP_TEST_LIST_DECL(observe);
+XTAP_TEST_LIST_DECL(port_lookup);
 
 #endif
