@@ -289,6 +289,21 @@ struct xtap_rate_state {
 	__u64 tat_packets;
 };
 
+/*
+ * ---- per-CPU credit: per-CPU array xtap_rate_credit, index as xtap_rate_state ----
+ * Cost (1/16 ns at the rate) a CPU has already charged to the limiter's
+ * arrival time and not yet spent: frames spend it without an atomic
+ * operation on the shared state. A CPU charges a lease of
+ * burst >> XTAP_RATE_LEASE_SHIFT at a time, and only while the frame and
+ * the lease fit in the burst; near the limit frames are charged one by one.
+ */
+#define XTAP_RATE_LEASE_SHIFT 6
+
+struct xtap_rate_credit {
+	__u64 bytes;
+	__u64 packets;
+};
+
 /* ---- per-port counters: per-CPU array xtap_port_stats, index port_id ---- */
 struct xtap_port_stats {
 	struct xtap_counter verdict[XTAP_DIRS][XTAP_VERDICTS];

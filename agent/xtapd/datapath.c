@@ -29,6 +29,7 @@ static const char *const map_names[XTAP_MAP_COUNT] = {
 	[XTAP_MAP_ACL_RULES]    = "xtap_acl_rules",
 	[XTAP_MAP_ACL_HITS]     = "xtap_acl_hits",
 	[XTAP_MAP_RATE_STATE]   = "xtap_rate_state",
+	[XTAP_MAP_RATE_CREDIT]  = "xtap_rate_credit",
 	[XTAP_MAP_SEGMENTS]     = "xtap_segments",
 	[XTAP_MAP_FDB]          = "xtap_fdb",
 	[XTAP_MAP_REDIRECT]     = "xtap_redirect",

@@ -52,6 +52,7 @@ enum xtap_map_id {
 	XTAP_MAP_ACL_RULES,
 	XTAP_MAP_ACL_HITS,
 	XTAP_MAP_RATE_STATE,
+	XTAP_MAP_RATE_CREDIT,   /* per-CPU leases of the limiters (bpf/ratelimit.h) */
 	XTAP_MAP_SEGMENTS,
 	XTAP_MAP_FDB,
 	XTAP_MAP_REDIRECT,

@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Rate limits (bpf/ratelimit.h): the conf the programs read, derived here, and the limiter state. */
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include <bpf/libbpf.h>
 
 #include "maps.h"
 
@@ -32,10 +36,19 @@ void xtap_rate_conf_from_spec(struct xtap_rate_conf *rc, const struct xtap_rate_
 	}
 }
 
+/* The arrival times and every CPU's credit: a credit is cost at the old rate. */
 int xtap_rate_state_reset(const struct xtap_datapath *dp, __u32 port_id, __u32 dir)
 {
+	struct xtap_rate_credit *credit = calloc(libbpf_num_possible_cpus(), sizeof(*credit));
 	struct xtap_rate_state rs = {};
 	__u32 idx = port_id * XTAP_DIRS + dir;
+	int ret;
 
-	return xtap_map_update(xtap_map_fd(dp, XTAP_MAP_RATE_STATE), &idx, &rs);
+	if (!credit)
+		return -ENOMEM;
+	ret = xtap_map_update(xtap_map_fd(dp, XTAP_MAP_RATE_STATE), &idx, &rs);
+	if (!ret)
+		ret = xtap_map_update(xtap_map_fd(dp, XTAP_MAP_RATE_CREDIT), &idx, credit);
+	free(credit);
+	return ret;
 }

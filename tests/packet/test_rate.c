@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Rate limits: GCRA bursts, bytes vs packets, per direction, measured rates, validation. */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <linux/if_ether.h>
 #include <linux/pkt_cls.h>
 #include <sched.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -18,7 +21,7 @@
 #define TO_VM   XTAP_DIR_TO_VM
 
 /* Clears the debt of the port's limiters, as after a long quiet spell. */
-static void rate_idle(const struct fx_port *p)
+static void rate_idle_state_only(const struct fx_port *p)
 {
 	struct xtap_rate_state idle = {};
 	__u32 dir, idx;
@@ -28,6 +31,35 @@ static void rate_idle(const struct fx_port *p)
 		assert_int_equal(bpf_map_update_elem(xtap_map_fd(&fx_dp, XTAP_MAP_RATE_STATE), &idx,
 						     &idle, BPF_ANY), 0);
 	}
+}
+
+/* The same, and every CPU's credit, which a quiet spell leaves (a test may move CPUs). */
+static void rate_idle(const struct fx_port *p)
+{
+	struct xtap_rate_credit *none = calloc(libbpf_num_possible_cpus(), sizeof(*none));
+	__u32 dir, idx;
+
+	assert_non_null(none);
+	rate_idle_state_only(p);
+	for (dir = 0; dir < XTAP_DIRS; dir++) {
+		idx = p->spec.port_id * XTAP_DIRS + dir;
+		assert_int_equal(bpf_map_update_elem(xtap_map_fd(&fx_dp, XTAP_MAP_RATE_CREDIT), &idx,
+						     none, BPF_ANY), 0);
+	}
+	free(none);
+}
+
+/* Runs the calling thread on cpu alone (-1: on every CPU again). */
+static void pin_cpu(int cpu)
+{
+	cpu_set_t set;
+	int i;
+
+	CPU_ZERO(&set);
+	for (i = 0; i < CPU_SETSIZE; i++)
+		if (cpu < 0 ? i < libbpf_num_possible_cpus() : i == cpu)
+			CPU_SET(i, &set);
+	assert_int_equal(sched_setaffinity(0, sizeof(set), &set), 0);
 }
 
 /* Sets a limit starting from idle, whatever earlier tests left in the limiter. */
@@ -288,6 +320,49 @@ static void test_rate_packets_measured_over_window(void **s)
 }
 
 /*
+ * Frames from two CPUs share one limit (1 packet/s, a burst of 640: a
+ * lease is 10 packets): between them they pass the burst, and at most a
+ * lease a CPU more (bpf/ratelimit.h); the first drop comes only near it.
+ */
+static void test_rate_packet_burst_shared_by_two_cpus(void **s)
+{
+	int passed = 0, round, i;
+	struct pkt p;
+
+	(void)s;
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		skip();
+	fx_udp4(&p, PA, PB, 53, 32);
+	set_rate(PA, FROM_VM, 0, 0, 1, 640);
+	for (round = 0; round < 100; round++) {
+		pin_cpu(round % 2);
+		for (i = 0; i < 20; i++)
+			passed += fx_from_vm(PA, &p) == XDP_REDIRECT;
+	}
+	pin_cpu(-1);
+	print_message("640-packet burst over two CPUs: %d passed\n", passed);
+	assert_true(passed >= 640 - 2 * 10 && passed <= 640 + 2 * 10);
+}
+
+/*
+ * A CPU's credit left from before an idle spell is forgotten with the
+ * limiter's past: a burst from idle on one CPU is exact to the frame.
+ */
+static void test_rate_idle_limiter_forgets_credit(void **s)
+{
+	struct pkt p;
+
+	(void)s;
+	fx_udp4(&p, PA, PB, 53, 32);
+	pin_cpu(0);
+	set_rate(PA, FROM_VM, 0, 0, 1, 640);
+	assert_int_equal(fx_from_vm(PA, &p), XDP_REDIRECT);   /* takes a lease: 9 packets of credit */
+	rate_idle_state_only(PA);
+	assert_int_equal(from_a_passes(&p, 700), 640);
+	pin_cpu(-1);
+}
+
+/*
  * A burst of 100 ms or more runs on the coarse clock (bpf/ratelimit.h),
  * which lags by up to a tick: the rate over the window still holds, the
  * burst moves by at most a tick's worth of frames at each end.
@@ -391,6 +466,8 @@ XTAP_TEST_LIST(rate,
 	T(test_rate_packets_measured_over_window),
 	T(test_rate_bytes_measured_over_window),
 	T(test_rate_packets_measured_with_long_burst),
+	T(test_rate_packet_burst_shared_by_two_cpus),
+	T(test_rate_idle_limiter_forgets_credit),
 	T(test_rate_byte_burst_below_64k_rejected),
 	T(test_rate_zero_packet_burst_rejected),
 	T(test_rate_above_400_gbit_rejected),
