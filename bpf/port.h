@@ -47,6 +47,9 @@ struct {
 	__type(value, __u32);
 } xtap_port_hint SEC(".maps");
 
+/* The agent indexes it the same way (xtap_port_hint_of). */
+_Static_assert((XTAP_PORT_HINTS & (XTAP_PORT_HINTS - 1)) == 0, "XTAP_PORT_HINTS: a power of two");
+
 /* The port on tap ifindex, read from its current slot. */
 static __always_inline const struct xtap_port *xtap_port_lookup(__u32 ifindex)
 {

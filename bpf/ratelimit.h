@@ -87,10 +87,10 @@ static __always_inline int xtap_gcra_charge(__u64 *tat, __u64 *credit, __u64 now
 }
 
 /*
- * The frame's clocks for every limiter it meets, each read once, by the
- * first limiter that needs it (0 until then), so a frame that passes the
- * from-VM and the target's to-VM limits in one program pays for one read,
- * and one with no limit set for none.
+ * The frame's clock for the limiters it meets: the coarse one is read once,
+ * by the first limiter (xtap_rate_now), so a frame that passes the from-VM
+ * and the target's to-VM limits in one program pays for one read, and one
+ * with no limit set for none.
  *
  * A limiter whose burst is at least XTAP_RATE_COARSE_BURST_NS runs on the
  * coarse clock (bpf_ktime_get_coarse_ns: the last tick's time, a few ns),

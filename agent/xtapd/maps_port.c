@@ -39,9 +39,15 @@ int xtap_port_state_reset(const struct xtap_datapath *dp, __u32 port_id)
 	return ret;
 }
 
+/* The hint's index, as bpf/port.h takes it (XTAP_PORT_HINTS is a power of two). */
+static __u32 xtap_port_hint_of(__u32 ifindex)
+{
+	return ifindex & (XTAP_PORT_HINTS - 1);
+}
+
 int xtap_port_hint_set(const struct xtap_datapath *dp, __u32 ifindex, __u32 slot)
 {
-	__u32 h = ifindex % XTAP_PORT_HINTS, v = slot + 1, cur;
+	__u32 h = xtap_port_hint_of(ifindex), v = slot + 1, cur;
 	int fd = xtap_map_fd(dp, XTAP_MAP_PORT_HINT);
 
 	if (!bpf_map_lookup_elem(fd, &h, &cur) && cur == v)
@@ -51,7 +57,7 @@ int xtap_port_hint_set(const struct xtap_datapath *dp, __u32 ifindex, __u32 slot
 
 int xtap_port_hint_clear(const struct xtap_datapath *dp, __u32 ifindex, __u32 slot)
 {
-	__u32 h = ifindex % XTAP_PORT_HINTS, none = 0, cur;
+	__u32 h = xtap_port_hint_of(ifindex), none = 0, cur;
 	int fd = xtap_map_fd(dp, XTAP_MAP_PORT_HINT);
 
 	if (bpf_map_lookup_elem(fd, &h, &cur) || cur != slot + 1)

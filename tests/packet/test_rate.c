@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -49,18 +48,52 @@ static void rate_idle(const struct fx_port *p)
 	free(none);
 }
 
-/* Runs the calling thread on cpu alone (-1: on every CPU again). */
+/*
+ * The first n CPUs this thread may run on into cpus[]; how many there are.
+ * Tests pin themselves to one of them; the mask goes back (restore_cpus)
+ * at their end and in their teardown, so that a failure leaves the next
+ * test unpinned.
+ */
+static cpu_set_t allowed_cpus;
+static int allowed_cpus_saved;
+
+static int usable_cpus(int *cpus, int n)
+{
+	int found = 0, i;
+
+	assert_int_equal(sched_getaffinity(0, sizeof(allowed_cpus), &allowed_cpus), 0);
+	allowed_cpus_saved = 1;
+	for (i = 0; i < CPU_SETSIZE && found < n; i++)
+		if (CPU_ISSET(i, &allowed_cpus))
+			cpus[found++] = i;
+	return found;
+}
+
 static void pin_cpu(int cpu)
 {
 	cpu_set_t set;
-	int i;
 
 	CPU_ZERO(&set);
-	for (i = 0; i < CPU_SETSIZE; i++)
-		if (cpu < 0 ? i < libbpf_num_possible_cpus() : i == cpu)
-			CPU_SET(i, &set);
+	CPU_SET(cpu, &set);
 	assert_int_equal(sched_setaffinity(0, sizeof(set), &set), 0);
 }
+
+static void restore_cpus(void)
+{
+	assert_int_equal(sched_setaffinity(0, sizeof(allowed_cpus), &allowed_cpus), 0);
+}
+
+static int restore_cpus_teardown(void **state)
+{
+	(void)state;
+	if (allowed_cpus_saved)
+		sched_setaffinity(0, sizeof(allowed_cpus), &allowed_cpus);
+	allowed_cpus_saved = 0;
+	return 0;
+}
+
+/* T() for a test that pins itself. */
+#define T_PINNED(fn) cmocka_unit_test_setup_teardown(fn, fx_reset, restore_cpus_teardown)
 
 /* Sets a limit starting from idle, whatever earlier tests left in the limiter. */
 static void set_rate(struct fx_port *p, int dir, __u64 bytes_per_sec, __u64 burst_bytes,
@@ -326,20 +359,20 @@ static void test_rate_packets_measured_over_window(void **s)
  */
 static void test_rate_packet_burst_shared_by_two_cpus(void **s)
 {
-	int passed = 0, round, i;
+	int passed = 0, round, i, cpus[2];
 	struct pkt p;
 
 	(void)s;
-	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+	if (usable_cpus(cpus, 2) < 2)
 		skip();
 	fx_udp4(&p, PA, PB, 53, 32);
 	set_rate(PA, FROM_VM, 0, 0, 1, 640);
 	for (round = 0; round < 100; round++) {
-		pin_cpu(round % 2);
+		pin_cpu(cpus[round % 2]);
 		for (i = 0; i < 20; i++)
 			passed += fx_from_vm(PA, &p) == XDP_REDIRECT;
 	}
-	pin_cpu(-1);
+	restore_cpus();
 	print_message("640-packet burst over two CPUs: %d passed\n", passed);
 	assert_true(passed >= 640 - 2 * 10 && passed <= 640 + 2 * 10);
 }
@@ -350,16 +383,20 @@ static void test_rate_packet_burst_shared_by_two_cpus(void **s)
  */
 static void test_rate_idle_limiter_forgets_credit(void **s)
 {
+	int first, passed, cpu;
 	struct pkt p;
 
 	(void)s;
+	assert_int_equal(usable_cpus(&cpu, 1), 1);
 	fx_udp4(&p, PA, PB, 53, 32);
-	pin_cpu(0);
 	set_rate(PA, FROM_VM, 0, 0, 1, 640);
-	assert_int_equal(fx_from_vm(PA, &p), XDP_REDIRECT);   /* takes a lease: 9 packets of credit */
+	pin_cpu(cpu);
+	first = fx_from_vm(PA, &p);   /* takes a lease: 9 packets of credit */
 	rate_idle_state_only(PA);
-	assert_int_equal(from_a_passes(&p, 700), 640);
-	pin_cpu(-1);
+	passed = from_a_passes(&p, 700);
+	restore_cpus();
+	assert_int_equal(first, XDP_REDIRECT);
+	assert_int_equal(passed, 640);
 }
 
 /*
@@ -466,8 +503,8 @@ XTAP_TEST_LIST(rate,
 	T(test_rate_packets_measured_over_window),
 	T(test_rate_bytes_measured_over_window),
 	T(test_rate_packets_measured_with_long_burst),
-	T(test_rate_packet_burst_shared_by_two_cpus),
-	T(test_rate_idle_limiter_forgets_credit),
+	T_PINNED(test_rate_packet_burst_shared_by_two_cpus),
+	T_PINNED(test_rate_idle_limiter_forgets_credit),
 	T(test_rate_byte_burst_below_64k_rejected),
 	T(test_rate_zero_packet_burst_rejected),
 	T(test_rate_above_400_gbit_rejected),
